@@ -1,0 +1,39 @@
+"""crm-platform wire contract (v1): see EVENTS.md.
+
+Importing the package registers every topic and type, so `TOPICS` and `MESSAGES` are complete.
+"""
+
+from . import identity, leads, notifications, routing, seats
+from .envelope import CloudEvent, command, event_caused_by, is_known, new_id, now
+from .registry import MESSAGES, TOPICS, Direction, KeyRule, MessageSpec, Topic, UnknownType, spec_of, type_of
+
+REJECTED_TYPE = {
+    "identity": identity.IdentityCommandRejected,
+    "seats": seats.SeatsCommandRejected,
+    "routing": routing.RoutingCommandRejected,
+    "notifications": notifications.NotificationsCommandRejected,
+}
+
+__all__ = [
+    "MESSAGES",
+    "REJECTED_TYPE",
+    "TOPICS",
+    "CloudEvent",
+    "Direction",
+    "KeyRule",
+    "MessageSpec",
+    "Topic",
+    "UnknownType",
+    "command",
+    "event_caused_by",
+    "identity",
+    "is_known",
+    "leads",
+    "new_id",
+    "notifications",
+    "now",
+    "routing",
+    "seats",
+    "spec_of",
+    "type_of",
+]

@@ -1,0 +1,122 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) and the builders every producer uses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .registry import MESSAGES, spec_of, type_of
+
+_NON_EMPTY = Field(min_length=1)
+
+
+class CloudEvent(BaseModel):
+    """One Kafka record value. `data` stays a plain dict here; `parse_data` types it."""
+
+    # Further CloudEvents extension attributes are allowed and carried along untouched.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: str = _NON_EMPTY
+    source: str = _NON_EMPTY
+    type: str = _NON_EMPTY
+    time: datetime | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    subject: str | None = None
+    accountid: str = _NON_EMPTY
+    instanceid: str | None = None
+    correlationid: str | None = None
+    causationid: str | None = None
+    data: dict[str, Any]
+
+    @property
+    def correlation(self) -> str:
+        """The id that ties a conversation together: the sender's correlationid, else its id."""
+        return self.correlationid or self.id
+
+    def parse_data(self) -> BaseModel:
+        """Validate `data` against the model registered for `type` (raises on failure)."""
+        return spec_of(self.type).model.model_validate(self.data)
+
+    def typed(self, model: type[BaseModel]) -> BaseModel:
+        return model.model_validate(self.data)
+
+    @property
+    def topic(self) -> str:
+        return spec_of(self.type).topic.name
+
+    @property
+    def key(self) -> str:
+        return spec_of(self.type).topic.key_rule.key_for(self)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> CloudEvent:
+        return cls.model_validate_json(raw)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def command(
+    data: BaseModel,
+    *,
+    source: str,
+    accountid: str,
+    instanceid: str | None = None,
+    subject: str | None = None,
+    correlationid: str | None = None,
+    id: str | None = None,  # noqa: A002 - the CloudEvents attribute is called id
+) -> CloudEvent:
+    """Build a command as another platform service would send it."""
+    return CloudEvent(
+        specversion="1.0",
+        id=id or new_id(),
+        source=source,
+        type=type_of(data),
+        time=now(),
+        subject=subject,
+        accountid=accountid,
+        instanceid=instanceid,
+        correlationid=correlationid,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def event_caused_by(
+    cause: CloudEvent,
+    data: BaseModel,
+    *,
+    source: str,
+    subject: str | None = None,
+    accountid: str | None = None,
+    instanceid: str | None = None,
+) -> CloudEvent:
+    """Build an event answering `cause`: same correlation, causationid = the cause's id."""
+    return CloudEvent(
+        specversion="1.0",
+        id=new_id(),
+        source=source,
+        type=type_of(data),
+        time=now(),
+        subject=subject if subject is not None else cause.subject,
+        accountid=accountid or cause.accountid,
+        instanceid=instanceid if instanceid is not None else cause.instanceid,
+        correlationid=cause.correlation,
+        causationid=cause.id,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def is_known(type_: str) -> bool:
+    return type_ in MESSAGES

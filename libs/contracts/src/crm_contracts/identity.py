@@ -1,0 +1,350 @@
+"""identity.commands.v1 and identity.events.v1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel, EmailStr, Field
+
+from .common import CommandRejected
+from .registry import Direction, message, topic
+
+COMMANDS = topic(
+    "identity.commands.v1", Direction.COMMANDS, "identity",
+    "Commands to the identity service: accounts, groups, members, invitations, instances, API keys.",
+)
+EVENTS = topic(
+    "identity.events.v1", Direction.EVENTS, "identity",
+    "Facts published by the identity service.",
+)
+
+
+class Tier(str, Enum):
+    ENTERPRISE = "enterprise"
+    TEAM = "team"
+
+
+class UserType(str, Enum):
+    PLATFORM = "platform"
+    DISPLAY_ONLY = "display_only"
+
+
+class Activation(str, Enum):
+    IMMEDIATE = "immediate"
+    OPT_IN = "opt_in"
+
+
+class MemberStatus(str, Enum):
+    DISPLAY_ONLY = "display_only"
+    PENDING_OPT_IN = "pending_opt_in"
+    PENDING_SEAT = "pending_seat"
+    PENDING_ACTIVATION = "pending_activation"
+    ACTIVE = "active"
+    SEAT_UNAVAILABLE = "seat_unavailable"
+    INACTIVE = "inactive"
+
+
+class InvitationKind(str, Enum):
+    STANDARD = "standard"
+    OPT_IN = "opt_in"
+    INSTANCE = "instance"
+
+
+class Package(str, Enum):
+    CRM_ONLY = "crm_only"
+    CRM_IDX_SOLO = "crm_idx_solo"
+    CRM_IDX_TEAM = "crm_idx_team"
+
+
+class Person(BaseModel):
+    user_id: str = Field(min_length=1)
+    email: EmailStr
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+@message("identity.account.create", on=COMMANDS)
+class CreateAccount(BaseModel):
+    """Create an account (tenant) with its owner."""
+
+    account_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    tier: Tier
+    owner: Person
+
+
+@message("identity.account.set_opt_in", on=COMMANDS)
+class SetOptIn(BaseModel):
+    """Turn the agent opt-in setting on or off (platform support; Enterprise accounts only)."""
+
+    enabled: bool
+
+
+@message("identity.group.create", on=COMMANDS)
+class CreateGroup(BaseModel):
+    """Create a hierarchy group (office or team) under an optional parent."""
+
+    group_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    parent_group_id: str | None
+
+
+class MemberRow(BaseModel):
+    user_id: str = Field(min_length=1)
+    email: EmailStr
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)
+    user_type: UserType
+    activation: Activation | None = None
+    group_id: str | None = None
+    role: str = Field(min_length=1)
+
+
+@message("identity.member.add", on=COMMANDS)
+class AddMember(MemberRow):
+    """Add one member; platform users choose an activation mode."""
+
+
+@message("identity.member.import", on=COMMANDS)
+class ImportMembers(BaseModel):
+    """Bulk import (the CSV path); each row is a member.add payload, answered row by row."""
+
+    rows: list[dict] = Field(min_length=1)
+
+
+@message("identity.member.convert", on=COMMANDS)
+class ConvertMember(BaseModel):
+    """Turn a display-only member into a platform user."""
+
+    user_id: str = Field(min_length=1)
+    activation: Activation
+    group_id: str | None = None
+
+
+@message("identity.member.deactivate", on=COMMANDS)
+class DeactivateMember(BaseModel):
+    """Deactivate a member; their seat is released."""
+
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.member.reactivate", on=COMMANDS)
+class ReactivateMember(BaseModel):
+    """Reactivate a member in the mode they were first activated with."""
+
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.invitation.resend", on=COMMANDS)
+class ResendInvitation(BaseModel):
+    """Send a fresh invitation; the previous link stops working."""
+
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.invitation.accept", on=COMMANDS)
+class AcceptInvitation(BaseModel):
+    """Accept an invitation by its token (what the e-mail link does)."""
+
+    token: str = Field(min_length=1)
+
+
+@message("identity.member.complete_onboarding", on=COMMANDS)
+class CompleteOnboarding(BaseModel):
+    """The member set a phone and a password: pending_activation -> active."""
+
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.instance.purchase", on=COMMANDS)
+class PurchaseInstance(BaseModel):
+    """Buy a private instance (a Team account) for a member of an Enterprise account."""
+
+    buyer_user_id: str = Field(min_length=1)
+    package: Package
+    name: str = Field(min_length=1)
+
+
+@message("identity.instance.rename", on=COMMANDS)
+class RenameInstance(BaseModel):
+    """Rename an instance."""
+
+    instance_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+@message("identity.instance.invite", on=COMMANDS)
+class InviteToInstance(BaseModel):
+    """Invite a member of the owner's Enterprise account into a private instance."""
+
+    instance_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+
+
+@message("identity.instance.join", on=COMMANDS)
+class JoinInstance(BaseModel):
+    """An invited member joins the instance."""
+
+    instance_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.api_key.issue", on=COMMANDS)
+class IssueApiKey(BaseModel):
+    """Issue an API key for an instance; the key is shown once."""
+
+    instance_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+@message("identity.api_key.revoke", on=COMMANDS)
+class RevokeApiKey(BaseModel):
+    """Revoke an API key."""
+
+    instance_id: str = Field(min_length=1)
+    key_id: str = Field(min_length=1)
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+@message("identity.account.created", on=EVENTS)
+class AccountCreated(BaseModel):
+    """An account exists, with its enterprise instance and owner."""
+
+    account_id: str
+    tier: Tier
+    enterprise_instance_id: str
+    owner_user_id: str
+    name: str | None = None
+    owner_email: str | None = None
+
+
+@message("identity.account.opt_in_changed", on=EVENTS)
+class OptInChanged(BaseModel):
+    """The agent opt-in setting of an account changed."""
+
+    account_id: str
+    enabled: bool
+
+
+@message("identity.group.created", on=EVENTS)
+class GroupCreated(BaseModel):
+    """A hierarchy group exists."""
+
+    group_id: str
+    name: str
+    parent_group_id: str | None
+
+
+@message("identity.member.added", on=EVENTS)
+class MemberAdded(BaseModel):
+    """A member was added to an account."""
+
+    user_id: str
+    user_type: UserType
+    activation: Activation | None
+    status: MemberStatus
+    group_id: str | None
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@message("identity.member.status_changed", on=EVENTS)
+class MemberStatusChanged(BaseModel):
+    """A member's status moved."""
+
+    user_id: str
+    instance_id: str
+    from_status: MemberStatus
+    to_status: MemberStatus
+    reason: str
+
+
+@message("identity.member.import_completed", on=EVENTS)
+class MemberImportCompleted(BaseModel):
+    """The outcome of a bulk import, one entry per row in row order."""
+
+    results: list[dict]
+
+
+@message("identity.invitation.issued", on=EVENTS)
+class InvitationIssued(BaseModel):
+    """An invitation was issued; `accept_url` is the link for the e-mail."""
+
+    user_id: str
+    invitation_id: str
+    kind: InvitationKind
+    accept_url: str
+    expires_at: datetime
+    email: str
+    first_name: str | None = None
+    account_name: str | None = None
+
+
+@message("identity.invitation.accepted", on=EVENTS)
+class InvitationAccepted(BaseModel):
+    """An invitation was accepted by its link or token."""
+
+    user_id: str
+    invitation_id: str
+    kind: InvitationKind | None = None
+
+
+@message("identity.instance.created", on=EVENTS)
+class InstanceCreated(BaseModel):
+    """An instance (enterprise or private) exists."""
+
+    instance_id: str
+    owner_user_id: str
+    package: str
+    name: str
+    parsing_email: str
+    website_id: str | None
+
+
+@message("identity.instance.member_joined", on=EVENTS)
+class InstanceMemberJoined(BaseModel):
+    """A user became a member of an instance."""
+
+    instance_id: str
+    user_id: str
+    role: str
+
+
+@message("identity.instance.member_removed", on=EVENTS)
+class InstanceMemberRemoved(BaseModel):
+    """A user stopped being a member of an instance."""
+
+    instance_id: str
+    user_id: str
+    role: str
+
+
+@message("identity.api_key.issued", on=EVENTS)
+class ApiKeyIssued(BaseModel):
+    """An API key was issued; only its hash travels."""
+
+    instance_id: str
+    key_id: str
+    key_hash: str
+
+
+@message("identity.api_key.revoked", on=EVENTS)
+class ApiKeyRevoked(BaseModel):
+    """An API key was revoked."""
+
+    instance_id: str
+    key_id: str
+    key_hash: str
+
+
+@message("identity.command.rejected", on=EVENTS)
+class IdentityCommandRejected(CommandRejected):
+    """An identity command broke a rule."""

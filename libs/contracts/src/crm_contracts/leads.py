@@ -1,0 +1,49 @@
+"""leads.captured.v1: leads arriving from every capture channel."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from .registry import Direction, KeyRule, message, topic
+
+CAPTURED = topic(
+    "leads.captured.v1", Direction.COMMANDS, "routing",
+    "Leads captured by the website tier, Zillow import, the e-mail parsing gateway and the Open API.",
+    key_rule=KeyRule.INSTANCE_ELSE_ACCOUNT,
+)
+
+
+class Channel(str, Enum):
+    WEBSITE = "website"
+    ZILLOW = "zillow"
+    PARSING_EMAIL = "parsing_email"
+    OPEN_API = "open_api"
+    MANUAL = "manual"
+
+
+class Lead(BaseModel):
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    zip: str | None = None
+    price: int | None = None
+    source: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    lead_type: str | None = None
+
+
+@message("leads.lead.captured", on=CAPTURED)
+class LeadCaptured(BaseModel):
+    """A lead was captured; one of website_id, parsing_email, api_key, instance_id says where."""
+
+    lead_id: str = Field(min_length=1)
+    channel: Channel
+    website_id: str | None = None
+    parsing_email: str | None = None
+    api_key: str | None = None
+    instance_id: str | None = None
+    user_id: str | None = None
+    lead: Lead

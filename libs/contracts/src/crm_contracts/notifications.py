@@ -1,0 +1,102 @@
+"""notifications.commands.v1 and notifications.events.v1."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from .common import CommandRejected
+from .registry import Direction, message, topic
+
+COMMANDS = topic(
+    "notifications.commands.v1", Direction.COMMANDS, "notifications",
+    "Commands to the notifications service: templates, device sessions, read receipts.",
+)
+EVENTS = topic(
+    "notifications.events.v1", Direction.EVENTS, "notifications",
+    "E-mails sent or failed, pushes sent, unread counts.",
+)
+
+
+class TemplateName(str, Enum):
+    OPT_IN_INVITATION = "opt_in_invitation"
+    STANDARD_INVITATION = "standard_invitation"
+    INSTANCE_INVITATION = "instance_invitation"
+
+
+class Device(str, Enum):
+    WEB = "web"
+    MOBILE = "mobile"
+
+
+@message("notifications.template.set", on=COMMANDS)
+class SetTemplate(BaseModel):
+    """Set an account's e-mail template (subject and body with named placeholders)."""
+
+    template: TemplateName
+    subject: str = Field(min_length=1)
+    body: str = Field(min_length=1)
+
+
+@message("notifications.session.set", on=COMMANDS)
+class SetSession(BaseModel):
+    """Record which instance a user's device is logged into."""
+
+    user_id: str = Field(min_length=1)
+    device: Device
+    device_id: str = Field(min_length=1)
+    instance_id: str = Field(min_length=1)
+
+
+@message("notifications.notification.read", on=COMMANDS)
+class ReadNotifications(BaseModel):
+    """Mark notifications as read."""
+
+    user_id: str = Field(min_length=1)
+    notification_ids: list[str] = Field(min_length=1)
+
+
+@message("notifications.email.sent", on=EVENTS)
+class EmailSent(BaseModel):
+    """An e-mail was handed to the SMTP server."""
+
+    message_id: str
+    to: str
+    template: str
+    cause_event_id: str
+
+
+@message("notifications.email.failed", on=EVENTS)
+class EmailFailed(BaseModel):
+    """An e-mail could not be delivered after retries."""
+
+    to: str
+    template: str
+    cause_event_id: str
+    error: str
+
+
+@message("notifications.push.sent", on=EVENTS)
+class PushSent(BaseModel):
+    """A push notification went to a device."""
+
+    notification_id: str
+    user_id: str
+    device_id: str
+    instance_id: str
+    source_instance_name: str
+    cause_event_id: str
+
+
+@message("notifications.unread.changed", on=EVENTS)
+class UnreadChanged(BaseModel):
+    """A user's unread counts per instance."""
+
+    user_id: str
+    counts: dict[str, int]
+
+
+@message("notifications.command.rejected", on=EVENTS)
+class NotificationsCommandRejected(CommandRejected):
+    """A notifications command broke a rule."""
