@@ -11,7 +11,7 @@ from .registry import Direction, KeyRule, message, topic
 CAPTURED = topic(
     "leads.captured.v1", Direction.COMMANDS, "routing",
     "Leads captured by the website tier, Zillow import, the e-mail parsing gateway and the Open API.",
-    key_rule=KeyRule.INSTANCE_ELSE_ACCOUNT,
+    key_rule=KeyRule.INSTANCE,
 )
 
 

@@ -21,15 +21,12 @@ if TYPE_CHECKING:
 class KeyRule(str, Enum):
     ACCOUNT = "accountid"
     INSTANCE = "instanceid"
-    INSTANCE_ELSE_ACCOUNT = "instanceid_else_accountid"
 
     def key_for(self, event: CloudEvent) -> str:
         if self is KeyRule.ACCOUNT:
             return event.accountid
-        if self is KeyRule.INSTANCE:
-            if not event.instanceid:
-                raise ValueError(f"{event.type} needs an instanceid: its topic is keyed by it")
-            return event.instanceid
+        # An instance-keyed message about no instance (say, the rejection of a command that
+        # named none) still needs a key; the account keeps it ordered with its tenant.
         return event.instanceid or event.accountid
 
 

@@ -1,0 +1,1 @@
+"""Shared runtime of the crm-platform services (see STYLE.md, 'The shape of one service')."""

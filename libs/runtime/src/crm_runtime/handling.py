@@ -1,0 +1,66 @@
+"""What a handler sees: its transaction, the message, and a way to emit events or reject."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+from pydantic import BaseModel
+
+from crm_contracts import CloudEvent, event_caused_by, type_of
+
+from . import outbox
+
+
+class Rejected(Exception):  # noqa: N818 - a decision, not an error
+    """A well-formed command broke a rule; answered with `<service>.command.rejected`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class HandlerContext:
+    conn: asyncpg.Connection
+    message: CloudEvent
+    service: str
+    emitted: list[CloudEvent] = field(default_factory=list)
+
+    async def emit(self, data: BaseModel, **attributes: Any) -> CloudEvent:
+        """Stage an event caused by the message being handled, in the handler's transaction."""
+        event = event_caused_by(self.message, data, source=f"crm/{self.service}", **attributes)
+        await outbox.stage(self.conn, self.service, event)
+        self.emitted.append(event)
+        return event
+
+
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[HandlerContext, Any], Awaitable[None]]
+
+
+class Handlers:
+    """One handler per message type, registered with `@handlers.on(Model)`."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, Handler] = {}
+
+    def on(self, model: type[M]) -> Callable[[Callable[[HandlerContext, M], Awaitable[None]]], Handler]:
+        def register(fn: Callable[[HandlerContext, M], Awaitable[None]]) -> Handler:
+            type_ = type_of(model)
+            if type_ in self._by_type:
+                raise ValueError(f"two handlers for {type_}")
+            self._by_type[type_] = fn
+            return fn
+
+        return register
+
+    def get(self, type_: str) -> Handler | None:
+        return self._by_type.get(type_)
+
+    @property
+    def types(self) -> list[str]:
+        return sorted(self._by_type)

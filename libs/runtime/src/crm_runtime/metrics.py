@@ -1,0 +1,25 @@
+"""Prometheus metrics shared by all services; `service` is a label so dashboards can group."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_HANDLED = Counter(
+    "crm_messages_handled_total",
+    "Messages consumed and finished (handled, duplicate, rejected or ignored).",
+    ["service", "topic", "type", "outcome"],
+)
+MESSAGES_FAILED = Counter(
+    "crm_messages_failed_total",
+    "Handler attempts that raised, by whether the failure was transient.",
+    ["service", "topic", "kind"],
+)
+DEAD_LETTERED = Counter(
+    "crm_messages_dead_lettered_total", "Records copied to a dead-letter topic.", ["service", "topic", "reason"]
+)
+HANDLER_LATENCY = Histogram(
+    "crm_handler_seconds",
+    "Time from receiving a record to committing its transaction.",
+    ["service", "topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published.", ["service"])
+OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published.", ["service"])

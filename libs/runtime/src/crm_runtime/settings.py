@@ -1,0 +1,27 @@
+"""Settings every service reads from its environment."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://crm@127.0.0.1:5433/postgres"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    # Where people reach this service's HTTP side, e.g. for links in e-mails.
+    public_base_url: str = ""
+    log_level: str = "INFO"
+    # Suffix for consumer group ids, so a second copy of the system can share a broker.
+    group_suffix: str = ""
+    retry_max_delay_s: float = 5.0
+    # A handler that keeps failing on the same message (a bug, not an outage) is dead-lettered
+    # after this many attempts so that its partition moves on.
+    handler_attempts: int = 3
+    outbox_batch: int = 500
+
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.http_host}:{self.http_port}"

@@ -1,0 +1,1 @@
+"""identity: accounts, hierarchy groups, members and their statuses, invitations, instances."""

@@ -1,0 +1,1 @@
+"""notifications: e-mail templates and delivery, push notifications, sessions, unread counters."""

@@ -1,0 +1,1 @@
+-- The service's own tables arrive with its first features; 0001 marks the database as migrated.

@@ -1,0 +1,1 @@
+"""routing: instance rosters, rule sets, leads, ponds, rotation state, claims."""

@@ -1,0 +1,1 @@
+"""seats: subscriptions, the seat ledger, auto-upgrade, pro-rated charges, entitlements."""

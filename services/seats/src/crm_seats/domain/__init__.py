@@ -1,0 +1,1 @@
+"""Seat rules, free of I/O."""

@@ -1,0 +1,145 @@
+"""A client of the platform as other services see it: publish commands, watch topics.
+
+Tests and the demo use it; it reads every partition of the topics it watches from the moment
+it starts, without a consumer group, so it never takes records away from the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel
+
+from crm_contracts import TOPICS, CloudEvent, command
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: dict[str, str]
+    value: bytes
+    event: CloudEvent | None  # None when the value is not a CloudEvent (e.g. a dead letter of junk)
+
+
+class Bus:
+    def __init__(self, bootstrap: str, source: str = "test-suite") -> None:
+        self.bootstrap = bootstrap
+        self.source = source
+        self.records: list[Record] = []
+        self._producer: AIOKafkaProducer | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task | None = None
+        self._arrived = asyncio.Condition()
+
+    async def start(self, watch: Iterable[str] | None = None) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                          enable_idempotence=True)
+        await self._producer.start()
+        topics = list(watch) if watch is not None else [
+            n for t in TOPICS.values() for n in (t.name, t.dlq)]
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                          group_id=None)
+        await self._consumer.start()
+        partitions = []
+        for topic in topics:
+            for p in self._consumer.partitions_for_topic(topic) or await self._partitions(topic):
+                partitions.append(TopicPartition(topic, p))
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for tp in partitions:  # resolve positions now, so nothing published after start is missed
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._read())
+
+    async def _partitions(self, topic: str) -> set[int]:
+        await self._consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka's documented path
+        return self._consumer.partitions_for_topic(topic) or set()
+
+    async def _read(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            fresh = []
+            for tp, msgs in batch.items():
+                for m in msgs:
+                    try:
+                        event = CloudEvent.model_validate_json(m.value)
+                    except Exception:
+                        event = None
+                    fresh.append(Record(tp.topic, tp.partition, m.offset,
+                                        m.key.decode() if m.key else None,
+                                        {k: v.decode("utf-8", "replace") for k, v in m.headers or ()},
+                                        m.value, event))
+            if fresh:
+                async with self._arrived:
+                    self.records.extend(fresh)
+                    self._arrived.notify_all()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer:
+            await self._consumer.stop()
+        if self._producer:
+            await self._producer.stop()
+
+    # --- publishing -----------------------------------------------------------------------
+
+    async def send(self, event: CloudEvent) -> CloudEvent:
+        assert self._producer is not None
+        await self._producer.send_and_wait(event.topic, event.to_json(), key=event.key.encode(),
+                                           headers=[("ce_type", event.type.encode())])
+        return event
+
+    async def command(self, data: BaseModel, *, accountid: str, **attrs) -> CloudEvent:
+        return await self.send(command(data, source=self.source, accountid=accountid, **attrs))
+
+    async def send_raw(self, topic: str, value: bytes, key: str) -> None:
+        assert self._producer is not None
+        await self._producer.send_and_wait(topic, value, key=key.encode())
+
+    # --- watching -------------------------------------------------------------------------
+
+    def events(self, pred: Callable[[CloudEvent], bool] = lambda e: True) -> list[CloudEvent]:
+        return [r.event for r in self.records if r.event is not None and pred(r.event)]
+
+    def matching(self, pred: Callable[[Record], bool]) -> list[Record]:
+        return [r for r in self.records if pred(r)]
+
+    async def wait_for(self, pred: Callable[[Record], bool], *, count: int = 1,
+                       timeout: float = 30.0) -> list[Record]:
+        """The first `count` records satisfying `pred`, waiting up to `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        async with self._arrived:
+            while True:
+                found = [r for r in self.records if pred(r)]
+                if len(found) >= count:
+                    return found[:count]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"saw {len(found)} of {count} expected records in {timeout}s")
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), left)
+                except TimeoutError:
+                    pass
+
+    async def wait_event(self, type_: str, *, correlationid: str | None = None,
+                         where: Callable[[CloudEvent], bool] = lambda e: True,
+                         count: int = 1, timeout: float = 30.0) -> list[CloudEvent]:
+        def pred(r: Record) -> bool:
+            e = r.event
+            return (e is not None and e.type == type_ and
+                    (correlationid is None or e.correlationid == correlationid) and where(e))
+
+        return [r.event for r in await self.wait_for(pred, count=count, timeout=timeout)]
+
+    async def quiet(self, seconds: float) -> None:
+        """Let `seconds` pass so that records which should NOT arrive would have."""
+        await asyncio.sleep(seconds)

@@ -1,0 +1,74 @@
+"""`crm-stack up|down|status|logs`: the local stack for people (the Makefile calls these)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .processes import alive, read_pid
+from .stack import SERVICES, Stack, read_pid_first_line
+
+app = typer.Typer(help="Run crm-platform locally: Kafka, PostgreSQL and the four services.",
+                  no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def up() -> None:
+    """Install what is missing, start everything, return when every service is healthy."""
+    asyncio.run(Stack().up(say=console.print))
+    console.print("[bold green]crm-platform is up[/] — `make status`, `make logs`, `make down`")
+
+
+@app.command()
+def down() -> None:
+    """Stop every process `up` started (services, Kafka, PostgreSQL)."""
+    Stack().down(say=console.print)
+
+
+@app.command()
+def status() -> None:
+    """What runs, with PIDs and health."""
+    stack = Stack()
+    table = Table("component", "pid", "state", "detail")
+    pg_pid = read_pid_first_line(stack.pg_data / "postmaster.pid")
+    table.add_row("postgres", str(pg_pid or "-"), _state(alive(pg_pid)), stack.admin_url)
+    kafka_pid = read_pid(stack.pids / "kafka.pid")
+    table.add_row("kafka", str(kafka_pid or "-"), _state(alive(kafka_pid)), stack.bootstrap)
+    for service in SERVICES:
+        pid = stack.service_pid(service)
+        health = asyncio.run(stack.health(service)) if pid else None
+        detail = (f"{stack.http(service)} outbox backlog {health.get('outbox_backlog', '?')}"
+                  if health else stack.http(service))
+        table.add_row(service, str(pid or "-"), _state(bool(pid), health is not None), detail)
+    console.print(table)
+
+
+@app.command()
+def logs(component: str = typer.Argument("all", help="kafka, postgres, a service, or all"),
+         lines: int = 40) -> None:
+    """The last lines of each log under .run/logs."""
+    stack = Stack()
+    names = ["postgres", "kafka", *SERVICES] if component == "all" else [component]
+    for name in names:
+        path = stack.logs / f"{name}.log"
+        console.rule(str(path))
+        if path.exists():
+            console.print(subprocess.run(["tail", "-n", str(lines), str(path)], capture_output=True,
+                                         text=True).stdout, markup=False, highlight=False)
+
+
+def _state(running: bool, healthy: bool | None = None) -> str:
+    if not running:
+        return "[red]stopped[/]"
+    if healthy is False:
+        return "[yellow]running, unhealthy[/]"
+    return "[green]running[/]" if healthy is None else "[green]healthy[/]"
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,330 @@
+"""The local stack: Kafka in KRaft mode from Maven Central jars, PostgreSQL from Debian, services.
+
+Every process it starts binds to 127.0.0.1 and is recorded by PID under the run folder, so
+`down` stops exactly what `up` started and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from crm_contracts import TOPICS
+
+from .processes import alive, read_pid, spawn, stop
+
+SERVICES: dict[str, int] = {"identity": 8001, "seats": 8002, "notifications": 8003, "routing": 8004}
+PARTITIONS = 6
+
+
+def repo_root() -> Path:
+    env = os.environ.get("CRM_ROOT")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in [Path.cwd(), *Path.cwd().parents, *here.parents]:
+        if (parent / "infra" / "kafka" / "pom.xml").exists():
+            return parent
+    raise RuntimeError("cannot find the repository root (set CRM_ROOT)")
+
+
+@dataclass
+class Stack:
+    root: Path = field(default_factory=repo_root)
+    run: Path | None = None
+    kafka_port: int = 9092
+    controller_port: int = 9093
+    pg_port: int = 5433
+    kafka_bootstrap: str | None = None  # set: use this broker instead of starting one
+    pg_url: str | None = None  # set: use this server instead of starting one
+    group_suffix: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.run = self.run or self.root / ".run"
+        self.logs = self.run / "logs"
+        self.pids = self.run / "pids"
+
+    # --- addresses ------------------------------------------------------------------------
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return self.pg_url or f"postgresql://crm@127.0.0.1:{self.pg_port}/postgres"
+
+    def database_url(self, service: str) -> str:
+        base = self.admin_url.rsplit("/", 1)[0]
+        return f"{base}/crm_{service}"
+
+    def http(self, service: str) -> str:
+        return f"http://127.0.0.1:{SERVICES[service]}"
+
+    # --- Kafka ----------------------------------------------------------------------------
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.run / "kafka-libs"
+
+    def fetch_kafka(self) -> None:
+        if self.kafka_libs.exists() and any(self.kafka_libs.glob("kafka_2.13-*.jar")):
+            return
+        pom = self.root / "infra" / "kafka" / "pom.xml"
+        subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                        f"-DoutputDirectory={self.kafka_libs}", "-DincludeScope=runtime"], check=True)
+
+    def _kafka_properties(self) -> Path:
+        data = self.run / "kafka" / "data"
+        props = self.run / "kafka" / "server.properties"
+        props.parent.mkdir(parents=True, exist_ok=True)
+        props.write_text("\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={data}",
+            f"num.partitions={PARTITIONS}",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            # Topics come from the contract only; a typo must fail, not create a topic.
+            "auto.create.topics.enable=false",
+            "",
+        ]))
+        return props
+
+    def start_kafka(self) -> None:
+        pid_file = self.pids / "kafka.pid"
+        if self.kafka_bootstrap or alive(read_pid(pid_file)):
+            return
+        self.fetch_kafka()
+        props = self._kafka_properties()
+        cp = f"{self.kafka_libs}/*"
+        if not (self.run / "kafka" / "data" / "meta.properties").exists():
+            cluster = subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
+                                     check=True, capture_output=True, text=True).stdout.strip()
+            subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster,
+                            "-c", str(props)], check=True, capture_output=True)
+        log4j = self.root / "infra" / "kafka" / "log4j2.properties"
+        spawn(["java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}",
+               "-cp", cp, "kafka.Kafka", str(props)],
+              log_file=self.logs / "kafka.log", pid_file=pid_file)
+
+    async def wait_kafka(self, timeout: float = 90) -> None:
+        # aiokafka logs each refused connection at ERROR while the broker is still starting.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+            try:
+                await admin.start()
+                await admin.describe_cluster()
+                return
+            except Exception as exc:
+                last = exc
+                await asyncio.sleep(0.5)
+            finally:
+                await admin.close()
+        raise RuntimeError(f"Kafka at {self.bootstrap} did not answer in {timeout}s: {last!r}")
+
+    async def create_topics(self) -> list[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            wanted = [n for t in TOPICS.values() for n in (t.name, t.dlq)]
+            new = [NewTopic(n, PARTITIONS, 1) for n in wanted if n not in existing]
+            if new:
+                try:
+                    await admin.create_topics(new)
+                except TopicAlreadyExistsError:
+                    pass
+            return [t.name for t in new]
+        finally:
+            await admin.close()
+
+    # --- PostgreSQL -----------------------------------------------------------------------
+
+    @property
+    def pg_data(self) -> Path:
+        return self.run / "pg"
+
+    def _as_postgres(self, cmd: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+    def _pg_bin(self, name: str) -> str:
+        for version_dir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+            if (version_dir / name).exists():
+                return str(version_dir / name)
+        found = shutil.which(name)
+        if not found:
+            raise RuntimeError(f"{name} not found: install PostgreSQL (make up does)")
+        return found
+
+    def start_postgres(self) -> None:
+        if self.pg_url:
+            return
+        pid_file = self.pg_data / "postmaster.pid"
+        if pid_file.exists() and alive(read_pid_first_line(pid_file)):
+            return
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if not (self.pg_data / "PG_VERSION").exists():
+            self.pg_data.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0:
+                shutil.chown(self.pg_data, "postgres", "postgres")
+            # Trust on loopback only: a development database that nobody else can reach.
+            subprocess.run(self._as_postgres([self._pg_bin("initdb"), "-D", str(self.pg_data), "-U", "crm",
+                                              "-A", "trust", "-E", "UTF8", "--no-instructions"]),
+                           check=True, capture_output=True)
+        log_file = self.logs / "postgres.log"
+        if not log_file.exists():
+            log_file.touch()
+        if os.geteuid() == 0:
+            shutil.chown(log_file, "postgres", "postgres")
+        opts = (f"-p {self.pg_port} -c listen_addresses=127.0.0.1 -k {self.pg_data} "
+                "-c max_connections=300 -c fsync=on")
+        subprocess.run(self._as_postgres([self._pg_bin("pg_ctl"), "-D", str(self.pg_data), "-o", opts,
+                                          "-l", str(log_file), "-w", "start"]), check=True,
+                       capture_output=True)
+
+    async def wait_postgres(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = await asyncpg.connect(self.admin_url, timeout=3)
+                await conn.close()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"PostgreSQL at {self.admin_url} did not answer: {exc!r}") from exc
+                await asyncio.sleep(0.3)
+
+    async def create_databases(self) -> list[str]:
+        conn = await asyncpg.connect(self.admin_url)
+        created = []
+        try:
+            have = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            for service in SERVICES:
+                name = f"crm_{service}"
+                if name not in have:
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+                    created.append(name)
+        finally:
+            await conn.close()
+        return created
+
+    def stop_postgres(self) -> bool:
+        if self.pg_url or not (self.pg_data / "postmaster.pid").exists():
+            return False
+        subprocess.run(self._as_postgres([self._pg_bin("pg_ctl"), "-D", str(self.pg_data), "-m", "fast",
+                                          "-w", "stop"]), check=False, capture_output=True)
+        return True
+
+    # --- services -------------------------------------------------------------------------
+
+    def service_env(self, service: str) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "DATABASE_URL": self.database_url(service),
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(SERVICES[service]),
+            "PUBLIC_BASE_URL": self.http(service),
+            "GROUP_SUFFIX": self.group_suffix,
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+
+    def service_pid(self, service: str) -> int | None:
+        pid = read_pid(self.pids / f"{service}.pid")
+        return pid if alive(pid) else None
+
+    def start_service(self, service: str, env: dict[str, str] | None = None) -> int:
+        running = self.service_pid(service)
+        if running:
+            return running
+        return spawn([sys.executable, "-m", f"crm_{service}"], log_file=self.logs / f"{service}.log",
+                     pid_file=self.pids / f"{service}.pid", env={**self.service_env(service), **(env or {})})
+
+    def stop_service(self, service: str) -> bool:
+        return stop(self.pids / f"{service}.pid")
+
+    async def health(self, service: str) -> dict | None:
+        try:
+            async with httpx.AsyncClient(timeout=3) as client:
+                r = await client.get(self.http(service) + "/health")
+                return r.json() if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    async def wait_healthy(self, service: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.service_pid(service):
+                raise RuntimeError(f"{service} exited; see {self.logs / (service + '.log')}")
+            health = await self.health(service)
+            if health and health.get("pid") == self.service_pid(service):
+                return health
+            await asyncio.sleep(0.3)
+        raise RuntimeError(f"{service} not healthy after {timeout}s; see {self.logs / (service + '.log')}")
+
+    # --- the whole ------------------------------------------------------------------------
+
+    async def up(self, services: list[str] | None = None, say=print) -> None:
+        self.start_postgres()
+        self.start_kafka()
+        await self.wait_postgres()
+        say(f"postgres   ready at {self.admin_url}")
+        for name in await self.create_databases():
+            say(f"postgres   created database {name}")
+        await self.wait_kafka()
+        say(f"kafka      ready at {self.bootstrap}")
+        created = await self.create_topics()
+        say(f"kafka      {len(created)} topics created, {len(TOPICS) * 2 - len(created)} already there")
+        for service in services or list(SERVICES):
+            self.start_service(service)
+        for service in services or list(SERVICES):
+            health = await self.wait_healthy(service)
+            say(f"{service:<10} healthy at {self.http(service)} (pid {health['pid']})")
+
+    def down(self, say=print) -> None:
+        for service in SERVICES:
+            if self.stop_service(service):
+                say(f"{service:<10} stopped")
+        if not self.kafka_bootstrap and stop(self.pids / "kafka.pid", timeout=30):
+            say("kafka      stopped")
+        if self.stop_postgres():
+            say("postgres   stopped")
+
+
+def read_pid_first_line(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def new_suffix() -> str:
+    return "-" + uuid.uuid4().hex[:8]
