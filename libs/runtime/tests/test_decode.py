@@ -1,0 +1,55 @@
+"""Unit tests of how a record is judged before any handler runs (no I/O)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from crm_contracts import command, identity, seats
+from crm_runtime.consuming import DeadLetter, decode
+
+
+def record(value: bytes, topic: str = "identity.commands.v1") -> ConsumerRecord:
+    return ConsumerRecord(topic=topic, partition=0, offset=7, timestamp=0, timestamp_type=0, key=b"k",
+                          value=value, checksum=None, serialized_key_size=1,
+                          serialized_value_size=len(value), headers=())
+
+
+GOOD = command(identity.CreateGroup(group_id="g", name="Office", parent_group_id=None),
+               source="t", accountid="acc")
+
+
+def reason_of(value: bytes, topic=identity.COMMANDS) -> str:
+    with pytest.raises(DeadLetter) as dead:
+        decode(record(value, topic.name), topic)
+    return dead.value.reason
+
+
+def test_a_valid_command_is_typed():
+    message, data = decode(record(GOOD.to_json()), identity.COMMANDS)
+    assert message.id == GOOD.id and isinstance(data, identity.CreateGroup)
+
+
+def test_each_kind_of_malformed_record_has_its_reason():
+    body = json.loads(GOOD.to_json())
+    assert reason_of(b"\xff\xfe not json") == "invalid_json"
+    assert reason_of(b'["a list"]') == "invalid_envelope"
+    assert reason_of(json.dumps({**body, "specversion": "0.3"}).encode()) == "invalid_envelope"
+    assert reason_of(json.dumps({**body, "data": {"name": "x"}}).encode()) == "invalid_data"
+    assert reason_of(json.dumps({**body, "type": "identity.nope"}).encode()) == "unknown_type"
+
+
+def test_a_type_sent_to_the_wrong_topic_is_dead_lettered_with_where_it_belongs():
+    sub = command(seats.SetSubscription(seats_total=1, seat_price_cents=1, currency="USD",
+                                        period_start="2026-11-01", period_end="2026-12-01"),
+                  source="t", accountid="acc")
+    with pytest.raises(DeadLetter, match="belongs on seats.commands.v1"):
+        decode(record(sub.to_json()), identity.COMMANDS)
+
+
+def test_an_unknown_event_type_on_an_event_topic_is_tolerated():
+    body = {**json.loads(GOOD.to_json()), "type": "identity.something_new"}
+    message, data = decode(record(json.dumps(body).encode(), "identity.events.v1"), identity.EVENTS)
+    assert message.type == "identity.something_new" and data is None
