@@ -19,15 +19,14 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
 
 from crm_contracts import TOPICS
+from crm_runtime.topics import PARTITIONS, ensure_topics
 
 from .processes import alive, read_pid, spawn, stop
 
 SERVICES: dict[str, int] = {"identity": 8001, "seats": 8002, "notifications": 8003, "routing": 8004}
-PARTITIONS = 6
 
 
 def repo_root() -> Path:
@@ -151,20 +150,7 @@ class Stack:
         raise RuntimeError(f"Kafka at {self.bootstrap} did not answer in {timeout}s: {last!r}")
 
     async def create_topics(self) -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            wanted = [n for t in TOPICS.values() for n in (t.name, t.dlq)]
-            new = [NewTopic(n, PARTITIONS, 1) for n in wanted if n not in existing]
-            if new:
-                try:
-                    await admin.create_topics(new)
-                except TopicAlreadyExistsError:
-                    pass
-            return [t.name for t in new]
-        finally:
-            await admin.close()
+        return await ensure_topics(self.bootstrap, PARTITIONS)
 
     # --- PostgreSQL -----------------------------------------------------------------------
 
