@@ -267,11 +267,30 @@ class MemberStatusChanged(BaseModel):
     reason: str
 
 
+@message("identity.account.owner_alerted", on=EVENTS)
+class OwnerAlerted(BaseModel):
+    """Something needs the account owner's attention (e.g. a member could not get a seat)."""
+
+    owner_user_id: str
+    owner_email: str
+    alert: str
+    user_id: str | None = None
+    message: str
+
+
+class ImportRowResult(BaseModel):
+    row: int
+    user_id: str | None
+    outcome: str  # added | rejected
+    reason: str | None = None
+    message: str | None = None
+
+
 @message("identity.member.import_completed", on=EVENTS)
 class MemberImportCompleted(BaseModel):
     """The outcome of a bulk import, one entry per row in row order."""
 
-    results: list[dict]
+    results: list[ImportRowResult]
 
 
 @message("identity.invitation.issued", on=EVENTS)

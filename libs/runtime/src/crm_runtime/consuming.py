@@ -25,6 +25,7 @@ from crm_contracts import MESSAGES, REJECTED_TYPE, TOPICS, CloudEvent, Direction
 
 from . import faults, inbox, logs, metrics, outbox
 from .handling import HandlerContext, Handlers, Rejected
+from .settings import ServiceSettings
 
 log = logs.get(__name__)
 
@@ -53,6 +54,8 @@ class DeadLetter(Exception):  # noqa: N818 - an outcome, raised to leave the pip
 class Outcome:
     name: str  # handled | duplicate | rejected | ignored | dead_lettered
     message: CloudEvent | None = None
+    reason: str | None = None  # for rejected: the stable reason code
+    detail: str | None = None
 
 
 def decode(record: ConsumerRecord, topic: Topic) -> tuple[CloudEvent, BaseModel | None]:
@@ -85,8 +88,9 @@ def _short(exc: ValidationError) -> str:
 
 class RecordProcessor:
     def __init__(self, service: str, handlers: Handlers, broker: KafkaBroker, *, group: str,
-                 attempts: int = 3, max_delay: float = 5.0) -> None:
+                 attempts: int = 3, max_delay: float = 5.0, settings: ServiceSettings | None = None) -> None:
         self.service = service
+        self.settings = settings or ServiceSettings()
         self.handlers = handlers
         self.broker = broker
         self.group = group
@@ -144,6 +148,15 @@ class RecordProcessor:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_delay)
 
+    async def handle_message(self, message: CloudEvent) -> Outcome:
+        """Handle a command this service gives itself (e.g. from its HTTP side) exactly as if
+        it had arrived on the topic: same handler, inbox, outbox and rejection answer."""
+        spec = MESSAGES[message.type]
+        outcome = await self._in_transaction(message, spec.model.model_validate(message.data), spec.topic,
+                                             self.handlers.get(message.type))
+        log.info("message_" + outcome.name, event_id=message.id, type=message.type, via="http")
+        return outcome
+
     async def _in_transaction(self, message: CloudEvent, data: BaseModel, topic: Topic,
                               handler) -> Outcome:
         assert self.pool is not None, "the service starts its pool before consuming"
@@ -155,7 +168,7 @@ class RecordProcessor:
                     if handler is None:
                         raise Rejected("unsupported_command",
                                        f"{self.service} does not handle {message.type} yet")
-                    await handler(HandlerContext(conn, message, self.service), data)
+                    await handler(HandlerContext(conn, message, self.service, self.settings), data)
                     return Outcome("handled", message)
             except Rejected as rejected:
                 # The handler's writes are rolled back; only the answer and the inbox row stay.
@@ -170,7 +183,7 @@ class RecordProcessor:
                             message, answer, source=f"crm/{self.service}",
                             instanceid=message.instanceid or message.data.get("instance_id")))
                     log.info("message_rejected", reason=rejected.reason, detail=rejected.message)
-                    return Outcome("rejected", message)
+                    return Outcome("rejected", message, rejected.reason, rejected.message)
 
     async def _dead_letter(self, record: ConsumerRecord, dead: DeadLetter) -> None:
         headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}

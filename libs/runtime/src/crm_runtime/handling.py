@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from crm_contracts import CloudEvent, event_caused_by, type_of
 
 from . import outbox
+from .settings import ServiceSettings
 
 
 class Rejected(Exception):  # noqa: N818 - a decision, not an error
@@ -28,6 +29,7 @@ class HandlerContext:
     conn: asyncpg.Connection
     message: CloudEvent
     service: str
+    settings: ServiceSettings = field(default_factory=ServiceSettings)
     emitted: list[CloudEvent] = field(default_factory=list)
 
     async def emit(self, data: BaseModel, **attributes: Any) -> CloudEvent:

@@ -53,9 +53,13 @@ class Service:
         self.ready = False
         self._relay_task: asyncio.Task | None = None
         self.processors: list[RecordProcessor] = []
+        self._topics = [t.name for t in consumes]
         for topic in consumes:
             self._subscribe(topic)
         self._extra_routes = routes
+
+    def processor_for(self, topic: Topic) -> RecordProcessor:
+        return self.processors[self._topics.index(topic.name)]
 
     def group_of(self, topic: Topic) -> str:
         return f"crm-{self.name}{self.settings.group_suffix}"
@@ -64,7 +68,7 @@ class Service:
         group = self.group_of(topic)
         processor = RecordProcessor(self.name, self.handlers, self.broker, group=group,
                                     attempts=self.settings.handler_attempts,
-                                    max_delay=self.settings.retry_max_delay_s)
+                                    max_delay=self.settings.retry_max_delay_s, settings=self.settings)
         self.processors.append(processor)
 
         # MANUAL: the offset is committed only after the record's transaction committed (or it

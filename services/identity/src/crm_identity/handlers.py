@@ -1,14 +1,118 @@
-"""One function per identity command: load, decide, save, emit."""
+"""One function per identity command or seats event: load, decide, save, emit."""
 
 from __future__ import annotations
 
-from crm_contracts.identity import AccountCreated, CreateAccount
+from dataclasses import replace
+
+from pydantic import ValidationError
+
+from crm_contracts import now
+from crm_contracts.identity import (
+    AcceptInvitation,
+    AccountCreated,
+    Activation,
+    AddMember,
+    CompleteOnboarding,
+    ConvertMember,
+    CreateAccount,
+    CreateGroup,
+    DeactivateMember,
+    GroupCreated,
+    ImportMembers,
+    ImportRowResult,
+    InvitationAccepted,
+    InvitationIssued,
+    InvitationKind,
+    MemberAdded,
+    MemberImportCompleted,
+    MemberRow,
+    MemberStatus,
+    MemberStatusChanged,
+    OptInChanged,
+    OwnerAlerted,
+    ReactivateMember,
+    ResendInvitation,
+    SetOptIn,
+    Tier,
+)
+from crm_contracts.seats import SeatDenied, SeatReserved
 from crm_runtime.handling import HandlerContext, Handlers, Rejected
 
 from . import repository
 from .domain.accounts import Account, open_account, parsing_email
+from .domain.invitations import InvitationError, State, hash_token, issue
+from .domain.members import Member, MemberError, Move, new_member
+from .settings import IdentitySettings
 
 handlers = Handlers()
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+async def _account(ctx: HandlerContext, *, for_update: bool = True) -> Account:
+    account = await repository.get_account(ctx.conn, ctx.message.accountid, for_update=for_update)
+    if account is None:
+        raise Rejected("unknown_account", f"account {ctx.message.accountid} does not exist")
+    return account
+
+
+async def _member(ctx: HandlerContext, user_id: str) -> Member:
+    member = await repository.get_member(ctx.conn, ctx.message.accountid, user_id, for_update=True)
+    if member is None:
+        raise Rejected("unknown_member", f"no member {user_id} in account {ctx.message.accountid}")
+    return member
+
+
+async def _check_group(ctx: HandlerContext, group_id: str | None) -> None:
+    if group_id is not None and await repository.get_group(ctx.conn, ctx.message.accountid, group_id) is None:
+        raise Rejected("unknown_group", f"group {group_id} does not exist in account {ctx.message.accountid}")
+
+
+async def _move(ctx: HandlerContext, account: Account, member: Member, move: Move,
+                activation: Activation | None = None, reason: str | None = None) -> Member:
+    try:
+        moved = member.move(move, activation)
+    except MemberError as err:
+        raise Rejected(err.reason, str(err)) from None
+    await repository.save_member(ctx.conn, moved)
+    await ctx.emit(MemberStatusChanged(user_id=member.user_id, instance_id=account.enterprise_instance_id,
+                                       from_status=member.status, to_status=moved.status,
+                                       reason=reason or move.value), subject=member.user_id)
+    return moved
+
+
+async def _invite(ctx: HandlerContext, account: Account, member: Member, kind: InvitationKind) -> None:
+    """Issue a fresh invitation; any earlier pending link of the member stops working."""
+    settings = ctx.settings if isinstance(ctx.settings, IdentitySettings) else IdentitySettings()
+    await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.SUPERSEDED)
+    invitation, token = issue(account.account_id, member.user_id, kind, now(), ttl=settings.invitation_ttl)
+    await repository.insert_invitation(ctx.conn, invitation)
+    await ctx.emit(InvitationIssued(
+        user_id=member.user_id, invitation_id=invitation.invitation_id, kind=kind,
+        accept_url=f"{settings.base_url()}/invitations/accept?token={token}",
+        expires_at=invitation.expires_at, email=member.email, first_name=member.first_name,
+        account_name=account.name), subject=member.user_id)
+
+
+async def _add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
+    if await repository.get_member(ctx.conn, account.account_id, row.user_id) is not None:
+        raise Rejected("member_already_exists", f"member {row.user_id} already exists")
+    if await repository.email_taken(ctx.conn, account.account_id, str(row.email)):
+        raise Rejected("duplicate_email", f"{row.email} already belongs to a member of this account")
+    await _check_group(ctx, row.group_id)
+    try:
+        member = new_member(account.account_id, row, opt_in_enabled=account.opt_in_enabled)
+    except MemberError as err:
+        raise Rejected(err.reason, str(err)) from None
+    await repository.insert_member(ctx.conn, member)
+    await ctx.emit(MemberAdded(user_id=member.user_id, user_type=member.user_type, activation=member.activation,
+                               status=member.status, group_id=member.group_id, email=member.email,
+                               first_name=member.first_name, last_name=member.last_name),
+                   subject=member.user_id, instanceid=account.enterprise_instance_id)
+    if member.status is MemberStatus.PENDING_OPT_IN:
+        await _invite(ctx, account, member, InvitationKind.OPT_IN)
+    return member
 
 
 def _account_created(account: Account) -> AccountCreated:
@@ -16,6 +120,9 @@ def _account_created(account: Account) -> AccountCreated:
                           enterprise_instance_id=account.enterprise_instance_id,
                           owner_user_id=account.owner_user_id, name=account.name,
                           owner_email=account.owner_email)
+
+
+# --- accounts and groups ----------------------------------------------------------------------
 
 
 @handlers.on(CreateAccount)
@@ -26,11 +133,178 @@ async def create_account(ctx: HandlerContext, cmd: CreateAccount) -> None:
     existing = await repository.get_account(ctx.conn, cmd.account_id, for_update=True)
     if existing is not None:
         if not existing.same_request(cmd):
-            raise Rejected("account_already_exists",
-                           f"account {cmd.account_id} already exists with other data")
+            raise Rejected("account_already_exists", f"account {cmd.account_id} already exists with other data")
         # A retry with a new command id: answer it again, change nothing.
         await ctx.emit(_account_created(existing), subject=existing.account_id)
         return
     account = open_account(cmd)
     await repository.insert_account(ctx.conn, account, parsing_email(account.enterprise_instance_id))
     await ctx.emit(_account_created(account), subject=account.account_id)
+
+
+@handlers.on(SetOptIn)
+async def set_opt_in(ctx: HandlerContext, cmd: SetOptIn) -> None:
+    account = await _account(ctx)
+    if cmd.enabled and account.tier is not Tier.ENTERPRISE:
+        raise Rejected("opt_in_requires_enterprise", "agent opt-in can be enabled only on Enterprise accounts")
+    await repository.set_opt_in(ctx.conn, account.account_id, cmd.enabled)
+    await ctx.emit(OptInChanged(account_id=account.account_id, enabled=cmd.enabled))
+
+
+@handlers.on(CreateGroup)
+async def create_group(ctx: HandlerContext, cmd: CreateGroup) -> None:
+    account = await _account(ctx)
+    if account.tier is not Tier.ENTERPRISE:
+        raise Rejected("groups_require_enterprise", "hierarchy groups exist only on Enterprise accounts")
+    existing = await repository.get_group(ctx.conn, account.account_id, cmd.group_id)
+    if existing is not None:
+        if (existing["name"], existing["parent_group_id"]) != (cmd.name, cmd.parent_group_id):
+            raise Rejected("group_already_exists", f"group {cmd.group_id} already exists with other data")
+    else:
+        await _check_group(ctx, cmd.parent_group_id)
+        await repository.insert_group(ctx.conn, account.account_id, cmd.group_id, cmd.name, cmd.parent_group_id)
+    await ctx.emit(GroupCreated(group_id=cmd.group_id, name=cmd.name, parent_group_id=cmd.parent_group_id))
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+@handlers.on(AddMember)
+async def add_member(ctx: HandlerContext, cmd: AddMember) -> None:
+    await _add(ctx, await _account(ctx), cmd)
+
+
+@handlers.on(ImportMembers)
+async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
+    """Each row stands alone: a bad row is refused with its reason, the others proceed (AO5)."""
+    account = await _account(ctx)
+    results: list[ImportRowResult] = []
+    seen_emails: set[str] = set()
+    for number, raw in enumerate(cmd.rows, start=1):
+        user_id = raw.get("user_id") if isinstance(raw, dict) else None
+        try:
+            try:
+                row = MemberRow.model_validate(raw)
+            except ValidationError as exc:
+                fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+                raise Rejected("invalid_row", f"invalid {fields}") from None
+            if row.activation is Activation.OPT_IN:
+                raise Rejected("opt_in_not_available_for_import",
+                               "opt-in activation cannot be used in a bulk import; add the member singly")
+            if str(row.email).lower() in seen_emails:
+                raise Rejected("duplicate_email", f"{row.email} appears more than once in this import")
+            seen_emails.add(str(row.email).lower())
+            async with ctx.conn.transaction():  # a savepoint: a refused row leaves no trace
+                await _add(ctx, account, row)
+            results.append(ImportRowResult(row=number, user_id=row.user_id, outcome="added"))
+        except Rejected as refused:
+            results.append(ImportRowResult(row=number, user_id=user_id, outcome="rejected",
+                                           reason=refused.reason, message=refused.message))
+    await ctx.emit(MemberImportCompleted(results=results))
+
+
+@handlers.on(ConvertMember)
+async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
+    account = await _account(ctx)
+    member = await _member(ctx, cmd.user_id)
+    if cmd.activation is Activation.OPT_IN and not account.opt_in_enabled:
+        raise Rejected("opt_in_not_enabled", f"agent opt-in is not enabled on account {account.account_id}")
+    if cmd.group_id is not None:
+        await _check_group(ctx, cmd.group_id)
+        member = replace(member, group_id=cmd.group_id)
+    converted = await _move(ctx, account, member, Move.CONVERTED, cmd.activation)
+    if cmd.activation is Activation.OPT_IN:
+        await _invite(ctx, account, converted, InvitationKind.OPT_IN)
+
+
+@handlers.on(DeactivateMember)
+async def deactivate_member(ctx: HandlerContext, cmd: DeactivateMember) -> None:
+    account = await _account(ctx)
+    member = await _member(ctx, cmd.user_id)
+    await _move(ctx, account, member, Move.DEACTIVATED)
+    await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.REVOKED)
+
+
+@handlers.on(ReactivateMember)
+async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
+    account = await _account(ctx)
+    member = await _member(ctx, cmd.user_id)
+    if member.activation is Activation.OPT_IN and not account.opt_in_enabled:
+        raise Rejected("opt_in_not_enabled", f"agent opt-in is no longer enabled on account {account.account_id}")
+    moved = await _move(ctx, account, member, Move.REACTIVATED)
+    if moved.status is MemberStatus.PENDING_OPT_IN:
+        await _invite(ctx, account, moved, InvitationKind.OPT_IN)
+
+
+@handlers.on(CompleteOnboarding)
+async def complete_onboarding(ctx: HandlerContext, cmd: CompleteOnboarding) -> None:
+    account = await _account(ctx)
+    await _move(ctx, account, await _member(ctx, cmd.user_id), Move.ONBOARDING_COMPLETED)
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+
+@handlers.on(ResendInvitation)
+async def resend_invitation(ctx: HandlerContext, cmd: ResendInvitation) -> None:
+    account = await _account(ctx)
+    member = await _member(ctx, cmd.user_id)
+    kinds = {MemberStatus.PENDING_OPT_IN: InvitationKind.OPT_IN,
+             MemberStatus.PENDING_ACTIVATION: InvitationKind.STANDARD}
+    if member.status not in kinds:
+        raise Rejected("nothing_to_resend", f"member {member.user_id} is {member.status.value}; no invitation is due")
+    await _invite(ctx, account, member, kinds[member.status])
+
+
+@handlers.on(AcceptInvitation)
+async def accept_invitation(ctx: HandlerContext, cmd: AcceptInvitation) -> None:
+    invitation = await repository.invitation_by_hash(ctx.conn, hash_token(cmd.token))
+    if invitation is None or invitation.account_id != ctx.message.accountid:
+        raise Rejected("invitation_not_found", "this invitation link is not valid")
+    try:
+        invitation.accept(now())
+    except InvitationError as err:
+        raise Rejected(err.reason, str(err)) from None
+    account = await _account(ctx)
+    member = await _member(ctx, invitation.user_id)
+    await repository.mark_accepted(ctx.conn, invitation)
+    await ctx.emit(InvitationAccepted(user_id=member.user_id, invitation_id=invitation.invitation_id,
+                                      kind=invitation.kind), subject=member.user_id)
+    if invitation.kind is InvitationKind.OPT_IN:
+        await _move(ctx, account, member, Move.OPT_IN_ACCEPTED)
+
+
+# --- answers from the seats service -----------------------------------------------------------
+
+
+@handlers.on(SeatReserved)
+async def seat_reserved(ctx: HandlerContext, event: SeatReserved) -> None:
+    account = await _account(ctx)
+    member = await repository.get_member(ctx.conn, account.account_id, event.user_id, for_update=True)
+    if member is None:
+        return
+    if member.status is MemberStatus.INACTIVE:
+        # Deactivated while the seat was on its way: say so again, and seats gives it back.
+        await ctx.emit(MemberStatusChanged(user_id=member.user_id, instance_id=account.enterprise_instance_id,
+                                           from_status=member.status, to_status=member.status,
+                                           reason="seat_not_needed"), subject=member.user_id)
+        return
+    if member.status is not MemberStatus.PENDING_SEAT:
+        return  # already moved on; this reservation was answered before
+    moved = await _move(ctx, account, member, Move.SEAT_RESERVED)
+    if moved.activation is Activation.IMMEDIATE:
+        await _invite(ctx, account, moved, InvitationKind.STANDARD)
+
+
+@handlers.on(SeatDenied)
+async def seat_denied(ctx: HandlerContext, event: SeatDenied) -> None:
+    account = await _account(ctx)
+    member = await repository.get_member(ctx.conn, account.account_id, event.user_id, for_update=True)
+    if member is None or member.status is not MemberStatus.PENDING_SEAT:
+        return
+    await _move(ctx, account, member, Move.SEAT_DENIED, reason=event.reason)
+    await ctx.emit(OwnerAlerted(
+        owner_user_id=account.owner_user_id, owner_email=account.owner_email, alert=event.reason,
+        user_id=member.user_id,
+        message=f"{member.first_name} {member.last_name} was added but no seat is free; "
+                "buy seats, then reactivate the member."))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
-from crm_contracts.identity import Tier
+from crm_contracts.identity import Activation, InvitationKind, MemberStatus, Tier, UserType
 
 from .domain.accounts import Account
+from .domain.invitations import Invitation, State
+from .domain.members import Member
 
 _ACCOUNT_COLUMNS = """account_id, name, tier, owner_user_id, owner_email, owner_first_name,
                       owner_last_name, enterprise_instance_id, opt_in_enabled"""
@@ -19,6 +21,7 @@ def _account(row: asyncpg.Record | None) -> Account | None:
 
 
 async def get_account(conn: asyncpg.Connection, account_id: str, *, for_update: bool = False) -> Account | None:
+    """The account; `for_update` serialises commands that check-then-insert members of it."""
     lock = " FOR UPDATE" if for_update else ""
     return _account(await conn.fetchrow(
         f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1{lock}", account_id))
@@ -37,3 +40,108 @@ async def insert_account(conn: asyncpg.Connection, account: Account, parsing_ema
         account.enterprise_instance_id, account.account_id, account.owner_user_id, account.tier.value,
         account.name, parsing_email,
     )
+
+
+async def set_opt_in(conn: asyncpg.Connection, account_id: str, enabled: bool) -> None:
+    await conn.execute("UPDATE accounts SET opt_in_enabled = $2 WHERE account_id = $1", account_id, enabled)
+
+
+# --- groups -------------------------------------------------------------------------------
+
+
+async def get_group(conn: asyncpg.Connection, account_id: str, group_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT group_id, name, parent_group_id FROM groups "
+                               "WHERE account_id = $1 AND group_id = $2", account_id, group_id)
+
+
+async def insert_group(conn: asyncpg.Connection, account_id: str, group_id: str, name: str,
+                       parent_group_id: str | None) -> None:
+    await conn.execute("INSERT INTO groups (account_id, group_id, name, parent_group_id) VALUES ($1, $2, $3, $4)",
+                       account_id, group_id, name, parent_group_id)
+
+
+# --- members ------------------------------------------------------------------------------
+
+_MEMBER_COLUMNS = "account_id, user_id, email, first_name, last_name, user_type, activation, status, group_id, role"
+
+
+def _member(row: asyncpg.Record | None) -> Member | None:
+    if row is None:
+        return None
+    return Member(**{**dict(row), "user_type": UserType(row["user_type"]),
+                     "activation": Activation(row["activation"]) if row["activation"] else None,
+                     "status": MemberStatus(row["status"])})
+
+
+async def get_member(conn: asyncpg.Connection, account_id: str, user_id: str, *,
+                     for_update: bool = False) -> Member | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return _member(await conn.fetchrow(
+        f"SELECT {_MEMBER_COLUMNS} FROM members WHERE account_id = $1 AND user_id = $2{lock}",
+        account_id, user_id))
+
+
+async def email_taken(conn: asyncpg.Connection, account_id: str, email: str) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM members WHERE account_id = $1 AND lower(email) = lower($2)", account_id, email))
+
+
+async def insert_member(conn: asyncpg.Connection, m: Member) -> None:
+    await conn.execute(
+        f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        m.account_id, m.user_id, m.email, m.first_name, m.last_name, m.user_type.value,
+        m.activation.value if m.activation else None, m.status.value, m.group_id, m.role)
+
+
+async def save_member(conn: asyncpg.Connection, m: Member) -> None:
+    await conn.execute(
+        """UPDATE members SET user_type = $3, activation = $4, status = $5, group_id = $6, updated_at = now()
+           WHERE account_id = $1 AND user_id = $2""",
+        m.account_id, m.user_id, m.user_type.value, m.activation.value if m.activation else None,
+        m.status.value, m.group_id)
+
+
+async def list_members(conn: asyncpg.Connection, account_id: str) -> list[dict]:
+    rows = await conn.fetch(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created_at, user_id",
+                            account_id)
+    return [dict(r) for r in rows]
+
+
+# --- invitations --------------------------------------------------------------------------
+
+_INVITATION_COLUMNS = "invitation_id, account_id, user_id, kind, token_hash, state, expires_at"
+
+
+def _invitation(row: asyncpg.Record | None) -> Invitation | None:
+    if row is None:
+        return None
+    return Invitation(**{**dict(row), "kind": InvitationKind(row["kind"]), "state": State(row["state"])})
+
+
+async def insert_invitation(conn: asyncpg.Connection, inv: Invitation) -> None:
+    await conn.execute(
+        f"INSERT INTO invitations ({_INVITATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        inv.invitation_id, inv.account_id, inv.user_id, inv.kind.value, inv.token_hash, inv.state.value,
+        inv.expires_at)
+
+
+async def invitation_by_hash_readonly(conn: asyncpg.Connection, token_hash: str) -> Invitation | None:
+    return _invitation(await conn.fetchrow(
+        f"SELECT {_INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1", token_hash))
+
+
+async def invitation_by_hash(conn: asyncpg.Connection, token_hash: str) -> Invitation | None:
+    return _invitation(await conn.fetchrow(
+        f"SELECT {_INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1 FOR UPDATE", token_hash))
+
+
+async def close_pending_invitations(conn: asyncpg.Connection, account_id: str, user_id: str,
+                                    state: State) -> None:
+    await conn.execute(
+        "UPDATE invitations SET state = $3 WHERE account_id = $1 AND user_id = $2 AND state = 'pending'",
+        account_id, user_id, state.value)
+
+
+async def mark_accepted(conn: asyncpg.Connection, inv: Invitation) -> None:
+    await conn.execute("UPDATE invitations SET state = 'accepted', accepted_at = now() WHERE invitation_id = $1",
+                       inv.invitation_id)

@@ -13,14 +13,17 @@ from .handlers import handlers
 
 def routes(svc: Service) -> dict[str, Route]:
     async def seat_ledger(scope: Scope):
-        """Seat summary and the full history of one account: GET /v1/seats?account_id=…"""
+        """GET /v1/seats?account_id=… — summary, seat holders, charges and every seat change."""
         account_id = query(scope).get("account_id", "")
         async with svc.pool.acquire() as conn:
             sub = await repository.get_subscription(conn, account_id)
             if sub is None:
                 return json_response({"error": "not_found", "account_id": account_id}, 404)
-            return json_response({"summary": repository.summary(sub),
-                                  "history": await repository.history(conn, account_id)})
+            return json_response({
+                "summary": repository.summary(sub, await repository.pending_opt_in(conn, account_id)),
+                "holders": await repository.holders(conn, account_id),
+                "charges": await repository.charges(conn, account_id),
+                "history": await repository.history(conn, account_id)})
 
     return {"/v1/seats": get_route(seat_ledger)}
 

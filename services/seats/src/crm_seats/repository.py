@@ -67,9 +67,62 @@ async def history(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def summary(sub: Subscription) -> dict:
+def summary(sub: Subscription, pending_opt_in: int) -> dict:
     return {"account_id": sub.account_id, "seats_total": sub.seats_total, "seats_used": sub.seats_used,
-            "seats_available": sub.available, "seat_price_cents": sub.seat_price_cents,
+            "seats_pending_opt_in": pending_opt_in, "seats_available": sub.available,
+            "seat_price_cents": sub.seat_price_cents,
             "currency": sub.currency, "period_start": sub.period_start, "period_end": sub.period_end}
 
 
+
+
+async def holds_seat(conn: asyncpg.Connection, account_id: str, user_id: str) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM seat_holders WHERE account_id = $1 AND user_id = $2", account_id, user_id))
+
+
+async def add_holder(conn: asyncpg.Connection, account_id: str, user_id: str, *, auto_upgraded: bool,
+                     cause: CloudEvent) -> None:
+    await conn.execute(
+        "INSERT INTO seat_holders (account_id, user_id, auto_upgraded, cause_event_id) VALUES ($1, $2, $3, $4)",
+        account_id, user_id, auto_upgraded, cause.id)
+
+
+async def remove_holder(conn: asyncpg.Connection, account_id: str, user_id: str) -> None:
+    await conn.execute("DELETE FROM seat_holders WHERE account_id = $1 AND user_id = $2", account_id, user_id)
+
+
+async def holders(conn: asyncpg.Connection, account_id: str) -> list[dict]:
+    rows = await conn.fetch("SELECT user_id, auto_upgraded, cause_event_id, reserved_at FROM seat_holders "
+                            "WHERE account_id = $1 ORDER BY reserved_at, user_id", account_id)
+    return [dict(r) for r in rows]
+
+
+async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str) -> None:
+    await conn.execute(
+        """INSERT INTO member_statuses (account_id, user_id, status) VALUES ($1, $2, $3)
+           ON CONFLICT (account_id, user_id) DO UPDATE SET status = EXCLUDED.status""",
+        account_id, user_id, status)
+
+
+async def pending_opt_in(conn: asyncpg.Connection, account_id: str) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM member_statuses WHERE account_id = $1 AND status = 'pending_opt_in'", account_id)
+
+
+async def insert_charge(conn: asyncpg.Connection, *, charge_id: str, account_id: str, user_id: str,
+                        amount_cents: int, currency: str, description: str, days_remaining: int,
+                        days_in_period: int, period_end, cause: CloudEvent) -> None:
+    await conn.execute(
+        """INSERT INTO charges (charge_id, account_id, user_id, amount_cents, currency, description,
+                                days_remaining, days_in_period, period_end, cause_event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+        charge_id, account_id, user_id, amount_cents, currency, description, days_remaining, days_in_period,
+        period_end, cause.id)
+
+
+async def charges(conn: asyncpg.Connection, account_id: str) -> list[dict]:
+    rows = await conn.fetch("SELECT charge_id, user_id, amount_cents, currency, description, days_remaining, "
+                            "days_in_period, period_end, cause_event_id, created_at FROM charges "
+                            "WHERE account_id = $1 ORDER BY created_at, charge_id", account_id)
+    return [dict(r) for r in rows]

@@ -1,9 +1,11 @@
-"""An account's seat ledger: how many seats are paid for and how many are held."""
+"""An account's seat ledger: how many seats are paid for and how many are held (AO9, AO10)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+
+from .proration import Proration, prorate
 
 
 class LedgerError(ValueError):
@@ -26,6 +28,10 @@ class Subscription:
     def available(self) -> int:
         return self.seats_total - self.seats_used
 
+    @property
+    def has_plan(self) -> bool:
+        return self.period_start is not None and self.period_end is not None
+
     def set_plan(self, *, seats_total: int, seat_price_cents: int, currency: str,
                  period_start: date, period_end: date) -> Subscription:
         if seats_total < self.seats_used:
@@ -37,7 +43,20 @@ class Subscription:
         return replace(self, seats_total=seats_total, seat_price_cents=seat_price_cents,
                        currency=currency, period_start=period_start, period_end=period_end)
 
+    def reserve(self) -> Subscription:
+        """Take a free seat; LedgerError `no_seat_available` when there is none."""
+        if self.available <= 0:
+            raise LedgerError("no_seat_available",
+                              f"all {self.seats_total} seats of account {self.account_id} are taken")
+        return replace(self, seats_used=self.seats_used + 1)
 
-def empty(account_id: str) -> Subscription:
-    return Subscription(account_id=account_id, seats_total=0, seats_used=0, seat_price_cents=0,
-                        currency="USD", period_start=None, period_end=None)
+    def release(self) -> Subscription:
+        return replace(self, seats_used=self.seats_used - 1)
+
+    def upgrade_one(self, on: date) -> tuple[Subscription, Proration]:
+        """Raise the total by exactly the one missing seat at the current unit price."""
+        if not self.has_plan:
+            raise LedgerError("no_subscription", f"account {self.account_id} has no subscription to upgrade")
+        assert self.period_start is not None and self.period_end is not None
+        charge = prorate(self.seat_price_cents, self.period_start, self.period_end, on)
+        return replace(self, seats_total=self.seats_total + 1), charge

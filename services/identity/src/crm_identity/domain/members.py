@@ -1,0 +1,97 @@
+"""Members and their status machine (AO3–AO7, AO9–AO11)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from crm_contracts.identity import Activation, MemberRow, MemberStatus, UserType
+
+S = MemberStatus
+
+
+class MemberError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Move(str, Enum):
+    """What can happen to a member; the value is the reason published with the change."""
+
+    OPT_IN_ACCEPTED = "invitation_accepted"
+    SEAT_RESERVED = "seat_reserved"
+    SEAT_DENIED = "no_seat_available"
+    ONBOARDING_COMPLETED = "onboarding_completed"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    CONVERTED = "converted"
+
+
+# Statuses in which a member holds (or is about to hold) a seat.
+SEATED = {S.PENDING_ACTIVATION, S.ACTIVE}
+
+_FROM: dict[Move, set[MemberStatus]] = {
+    Move.OPT_IN_ACCEPTED: {S.PENDING_OPT_IN},
+    Move.SEAT_RESERVED: {S.PENDING_SEAT},
+    Move.SEAT_DENIED: {S.PENDING_SEAT},
+    Move.ONBOARDING_COMPLETED: {S.PENDING_ACTIVATION},
+    Move.DEACTIVATED: {S.PENDING_OPT_IN, S.PENDING_SEAT, S.PENDING_ACTIVATION, S.ACTIVE, S.SEAT_UNAVAILABLE},
+    Move.REACTIVATED: {S.INACTIVE, S.SEAT_UNAVAILABLE},
+    Move.CONVERTED: {S.DISPLAY_ONLY},
+}
+
+
+def entry_status(activation: Activation) -> MemberStatus:
+    """Where a platform user starts: waiting for a seat, or for their own opt-in."""
+    return S.PENDING_OPT_IN if activation is Activation.OPT_IN else S.PENDING_SEAT
+
+
+@dataclass(frozen=True)
+class Member:
+    account_id: str
+    user_id: str
+    email: str
+    first_name: str
+    last_name: str
+    user_type: UserType
+    activation: Activation | None
+    status: MemberStatus
+    group_id: str | None
+    role: str
+
+    def move(self, move: Move, activation: Activation | None = None) -> Member:
+        if self.status not in _FROM[move]:
+            raise MemberError("invalid_status",
+                              f"member {self.user_id} is {self.status.value}; cannot apply {move.value}")
+        if move is Move.OPT_IN_ACCEPTED:
+            return replace(self, status=S.PENDING_SEAT)
+        if move is Move.SEAT_RESERVED:
+            return replace(self, status=S.PENDING_ACTIVATION)
+        if move is Move.SEAT_DENIED:
+            return replace(self, status=S.SEAT_UNAVAILABLE)
+        if move is Move.ONBOARDING_COMPLETED:
+            return replace(self, status=S.ACTIVE)
+        if move is Move.DEACTIVATED:
+            return replace(self, status=S.INACTIVE)
+        if move is Move.REACTIVATED:
+            assert self.activation is not None
+            return replace(self, status=entry_status(self.activation))
+        assert activation is not None  # CONVERTED
+        return replace(self, user_type=UserType.PLATFORM, activation=activation,
+                       status=entry_status(activation))
+
+
+def new_member(account_id: str, row: MemberRow, *, opt_in_enabled: bool) -> Member:
+    if row.user_type is UserType.DISPLAY_ONLY:
+        activation, status = None, S.DISPLAY_ONLY
+    else:
+        if row.activation is None:
+            raise MemberError("activation_required", "a platform user needs activation immediate or opt_in")
+        activation = row.activation
+        status = entry_status(activation)
+    if activation is Activation.OPT_IN and not opt_in_enabled:
+        raise MemberError("opt_in_not_enabled", f"agent opt-in is not enabled on account {account_id}")
+    return Member(account_id=account_id, user_id=row.user_id, email=str(row.email),
+                  first_name=row.first_name, last_name=row.last_name, user_type=row.user_type,
+                  activation=activation, status=status, group_id=row.group_id, role=row.role)

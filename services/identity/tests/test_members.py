@@ -1,0 +1,103 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crm_contracts.identity import Activation, InvitationKind, MemberRow, MemberStatus as S
+from crm_identity.domain.invitations import InvitationError, State, hash_token, issue
+from crm_identity.domain.members import MemberError, Move, new_member
+
+
+def row(**over) -> MemberRow:
+    base = {"user_id": "u1", "email": "a@example.com", "first_name": "A", "last_name": "B",
+            "user_type": "platform", "activation": "immediate", "role": "agent"}
+    return MemberRow.model_validate({**base, **over})
+
+
+def test_entry_status_depends_on_type_and_activation():
+    assert new_member("acc", row(), opt_in_enabled=False).status is S.PENDING_SEAT
+    assert new_member("acc", row(activation="opt_in"), opt_in_enabled=True).status is S.PENDING_OPT_IN
+    shown = new_member("acc", row(user_type="display_only", activation=None), opt_in_enabled=False)
+    assert (shown.status, shown.activation) == (S.DISPLAY_ONLY, None)
+
+
+def test_opt_in_needs_the_account_setting_and_platform_users_need_a_mode():
+    with pytest.raises(MemberError) as err:
+        new_member("acc", row(activation="opt_in"), opt_in_enabled=False)
+    assert err.value.reason == "opt_in_not_enabled"
+    with pytest.raises(MemberError) as err:
+        new_member("acc", row(activation=None), opt_in_enabled=True)
+    assert err.value.reason == "activation_required"
+
+
+def test_the_opt_in_path_through_the_status_machine():
+    m = new_member("acc", row(activation="opt_in"), opt_in_enabled=True)
+    m = m.move(Move.OPT_IN_ACCEPTED)
+    assert m.status is S.PENDING_SEAT
+    m = m.move(Move.SEAT_RESERVED)
+    assert m.status is S.PENDING_ACTIVATION
+    m = m.move(Move.ONBOARDING_COMPLETED)
+    assert m.status is S.ACTIVE
+    m = m.move(Move.DEACTIVATED)
+    assert m.status is S.INACTIVE
+    assert m.move(Move.REACTIVATED).status is S.PENDING_OPT_IN  # follows the original mode
+
+
+def test_immediate_members_wait_for_a_seat_again_on_reactivation():
+    m = new_member("acc", row(), opt_in_enabled=False).move(Move.SEAT_DENIED)
+    assert m.status is S.SEAT_UNAVAILABLE
+    assert m.move(Move.REACTIVATED).status is S.PENDING_SEAT
+
+
+def test_convert_sets_type_and_mode():
+    shown = new_member("acc", row(user_type="display_only", activation=None), opt_in_enabled=False)
+    converted = shown.move(Move.CONVERTED, Activation.OPT_IN)
+    assert (converted.user_type.value, converted.activation, converted.status) == (
+        "platform", Activation.OPT_IN, S.PENDING_OPT_IN)
+
+
+@pytest.mark.parametrize(("start", "move"), [
+    (S.PENDING_OPT_IN, Move.ONBOARDING_COMPLETED),
+    (S.ACTIVE, Move.OPT_IN_ACCEPTED),
+    (S.PENDING_ACTIVATION, Move.REACTIVATED),
+    (S.INACTIVE, Move.DEACTIVATED),
+    (S.PENDING_SEAT, Move.CONVERTED),
+])
+def test_moves_from_the_wrong_status_are_refused(start, move):
+    from dataclasses import replace
+
+    m = replace(new_member("acc", row(), opt_in_enabled=False), status=start)
+    with pytest.raises(MemberError) as err:
+        m.move(move, Activation.IMMEDIATE)
+    assert err.value.reason == "invalid_status"
+
+
+NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+
+def test_an_invitation_keeps_only_a_hash_and_expires():
+    inv, token = issue("acc", "u1", InvitationKind.OPT_IN, NOW)
+    assert len(token) >= 40 and inv.token_hash == hash_token(token) and token not in inv.token_hash
+    assert inv.expires_at == NOW + timedelta(days=7)
+    assert inv.accept(NOW + timedelta(days=6)).state is State.ACCEPTED
+    with pytest.raises(InvitationError) as err:
+        inv.accept(NOW + timedelta(days=7))
+    assert err.value.reason == "invitation_expired"
+
+
+@pytest.mark.parametrize(("state", "reason"), [
+    (State.ACCEPTED, "invitation_already_used"),
+    (State.SUPERSEDED, "invitation_superseded"),
+    (State.REVOKED, "invitation_revoked"),
+])
+def test_each_dead_link_has_its_own_reason(state, reason):
+    from dataclasses import replace
+
+    inv, _ = issue("acc", "u1", InvitationKind.OPT_IN, NOW)
+    with pytest.raises(InvitationError) as err:
+        replace(inv, state=state).accept(NOW)
+    assert err.value.reason == reason
+
+
+def test_tokens_are_unguessable_and_distinct():
+    tokens = {issue("acc", "u1", InvitationKind.OPT_IN, NOW)[1] for _ in range(200)}
+    assert len(tokens) == 200
