@@ -71,8 +71,15 @@ class Stack:
         base = self.admin_url.rsplit("/", 1)[0]
         return f"{base}/crm_{service}"
 
-    def http(self, service: str) -> str:
-        return f"http://127.0.0.1:{SERVICES[service]}"
+    def port(self, service: str, replica: int = 1) -> int:
+        """Replicas of a service (same consumer group) listen 100 ports above the first."""
+        return SERVICES[service] + 100 * (replica - 1)
+
+    def http(self, service: str, replica: int = 1) -> str:
+        return f"http://127.0.0.1:{self.port(service, replica)}"
+
+    def _name(self, service: str, replica: int) -> str:
+        return service if replica == 1 else f"{service}-{replica}"
 
     # --- Kafka ----------------------------------------------------------------------------
 
@@ -231,50 +238,53 @@ class Stack:
 
     # --- services -------------------------------------------------------------------------
 
-    def service_env(self, service: str) -> dict[str, str]:
+    def service_env(self, service: str, replica: int = 1) -> dict[str, str]:
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "DATABASE_URL": self.database_url(service),
             "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(SERVICES[service]),
+            "HTTP_PORT": str(self.port(service, replica)),
             "PUBLIC_BASE_URL": self.http(service),
             "GROUP_SUFFIX": self.group_suffix,
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
 
-    def service_pid(self, service: str) -> int | None:
-        pid = read_pid(self.pids / f"{service}.pid")
+    def service_pid(self, service: str, replica: int = 1) -> int | None:
+        pid = read_pid(self.pids / f"{self._name(service, replica)}.pid")
         return pid if alive(pid) else None
 
-    def start_service(self, service: str, env: dict[str, str] | None = None) -> int:
-        running = self.service_pid(service)
+    def start_service(self, service: str, env: dict[str, str] | None = None, replica: int = 1) -> int:
+        running = self.service_pid(service, replica)
         if running:
             return running
-        return spawn([sys.executable, "-m", f"crm_{service}"], log_file=self.logs / f"{service}.log",
-                     pid_file=self.pids / f"{service}.pid", env={**self.service_env(service), **(env or {})})
+        name = self._name(service, replica)
+        return spawn([sys.executable, "-m", f"crm_{service}"], log_file=self.logs / f"{name}.log",
+                     pid_file=self.pids / f"{name}.pid",
+                     env={**self.service_env(service, replica), **(env or {})})
 
-    def stop_service(self, service: str) -> bool:
-        return stop(self.pids / f"{service}.pid")
+    def stop_service(self, service: str, replica: int = 1) -> bool:
+        return stop(self.pids / f"{self._name(service, replica)}.pid")
 
-    async def health(self, service: str) -> dict | None:
+    async def health(self, service: str, replica: int = 1) -> dict | None:
         try:
             async with httpx.AsyncClient(timeout=3) as client:
-                r = await client.get(self.http(service) + "/health")
+                r = await client.get(self.http(service, replica) + "/health")
                 return r.json() if r.status_code == 200 else None
         except (httpx.HTTPError, ValueError):
             return None
 
-    async def wait_healthy(self, service: str, timeout: float = 60) -> dict:
+    async def wait_healthy(self, service: str, timeout: float = 60, replica: int = 1) -> dict:
         deadline = time.monotonic() + timeout
+        log = self.logs / f"{self._name(service, replica)}.log"
         while time.monotonic() < deadline:
-            if not self.service_pid(service):
-                raise RuntimeError(f"{service} exited; see {self.logs / (service + '.log')}")
-            health = await self.health(service)
-            if health and health.get("pid") == self.service_pid(service):
+            if not self.service_pid(service, replica):
+                raise RuntimeError(f"{service} exited; see {log}")
+            health = await self.health(service, replica)
+            if health and health.get("pid") == self.service_pid(service, replica):
                 return health
             await asyncio.sleep(0.3)
-        raise RuntimeError(f"{service} not healthy after {timeout}s; see {self.logs / (service + '.log')}")
+        raise RuntimeError(f"{service} not healthy after {timeout}s; see {log}")
 
     # --- the whole ------------------------------------------------------------------------
 
@@ -296,9 +306,9 @@ class Stack:
             say(f"{service:<10} healthy at {self.http(service)} (pid {health['pid']})")
 
     def down(self, say=print) -> None:
-        for service in SERVICES:
-            if self.stop_service(service):
-                say(f"{service:<10} stopped")
+        for pid_file in sorted(self.pids.glob("*.pid")) if self.pids.exists() else []:
+            if pid_file.stem != "kafka" and stop(pid_file):
+                say(f"{pid_file.stem:<10} stopped")
         if not self.kafka_bootstrap and stop(self.pids / "kafka.pid", timeout=30):
             say("kafka      stopped")
         if self.stop_postgres():

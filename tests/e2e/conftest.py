@@ -1,0 +1,116 @@
+"""A small driver of the platform for end-to-end tests: what an admin console and a person do."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import pytest
+
+from crm_contracts import CloudEvent, identity, seats
+from crm_devstack.bus import Bus
+from crm_devstack.stack import Stack
+
+PRICE = 4900
+
+
+class Platform:
+    def __init__(self, stack: Stack, bus: Bus) -> None:
+        self.stack = stack
+        self.bus = bus
+
+    # --- commands ----------------------------------------------------------------------------
+
+    async def enterprise(self, account_id: str, *, seats_total: int = 2, opt_in: bool = True,
+                         tier: str = "enterprise") -> None:
+        cmd = await self.bus.command(identity.CreateAccount(
+            account_id=account_id, name=f"Brokerage {account_id}", tier=tier,
+            owner={"user_id": f"{account_id}_owner", "email": "owner@example.com",
+                   "first_name": "Olive", "last_name": "Owner"}), accountid=account_id)
+        await self.bus.wait_event("identity.account.created", correlationid=cmd.id)
+        await self.subscription(account_id, seats_total)
+        if opt_in:
+            cmd = await self.bus.command(identity.SetOptIn(enabled=True), accountid=account_id)
+            await self.bus.wait_event("identity.account.opt_in_changed", correlationid=cmd.id)
+
+    async def subscription(self, account_id: str, seats_total: int) -> CloudEvent:
+        cmd = await self.bus.command(seats.SetSubscription(
+            seats_total=seats_total, seat_price_cents=PRICE, currency="USD",
+            period_start="2026-11-01", period_end="2026-12-01"), accountid=account_id)
+        await self.bus.wait_event("seats.subscription.changed", correlationid=cmd.id)
+        return cmd
+
+    def member_row(self, user_id: str, activation: str | None = "opt_in", user_type: str = "platform",
+                   group_id: str | None = None, email: str | None = None) -> dict:
+        return {"user_id": user_id, "email": email or f"{user_id}@example.com", "first_name": "Agent",
+                "last_name": user_id, "user_type": user_type, "activation": activation,
+                "group_id": group_id, "role": "agent"}
+
+    async def add(self, account_id: str, user_id: str, **row) -> CloudEvent:
+        return await self.bus.command(identity.AddMember.model_validate(self.member_row(user_id, **row)),
+                                      accountid=account_id)
+
+    async def send(self, account_id: str, data) -> CloudEvent:
+        return await self.bus.command(data, accountid=account_id)
+
+    # --- what comes back ---------------------------------------------------------------------
+
+    async def answer(self, cmd: CloudEvent, type_: str, **kw) -> CloudEvent:
+        return (await self.bus.wait_event(type_, correlationid=cmd.correlation, **kw))[0]
+
+    async def rejected(self, cmd: CloudEvent, service: str = "identity") -> str:
+        event = await self.answer(cmd, f"{service}.command.rejected")
+        assert event.data["command_id"] == cmd.id
+        return event.data["reason"]
+
+    async def invitation(self, account_id: str, user_id: str, kind: str | None = None,
+                         count: int = 1) -> CloudEvent:
+        """The `count`-th invitation issued to the user (1 = the first)."""
+        found = await self.bus.wait_event(
+            "identity.invitation.issued", count=count,
+            where=lambda e: e.accountid == account_id and e.data["user_id"] == user_id
+            and (kind is None or e.data["kind"] == kind))
+        return found[count - 1]
+
+    def events(self, account_id: str, type_: str, user_id: str | None = None) -> list[CloudEvent]:
+        return self.bus.events(lambda e: e.accountid == account_id and e.type == type_ and
+                               (user_id is None or e.data.get("user_id") == user_id))
+
+    async def status(self, account_id: str, user_id: str, want: str, timeout: float = 30) -> dict:
+        """Poll identity's read endpoint until the member has status `want`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            members = await self.members(account_id)
+            member = next((m for m in members if m["user_id"] == user_id), None)
+            if member and member["status"] == want:
+                return member
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{user_id} is {member and member['status']}, never {want}")
+            await asyncio.sleep(0.2)
+
+    async def members(self, account_id: str) -> list[dict]:
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.get(f"{self.stack.http('identity')}/v1/accounts", params={"account_id": account_id})
+        return r.json().get("members", []) if r.status_code == 200 else []
+
+    async def seats(self, account_id: str) -> dict:
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": account_id})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def click(self, url: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.get(url)
+
+
+@pytest.fixture
+def platform(stack, bus) -> Platform:
+    return Platform(stack, bus)
+
+
+@pytest.fixture
+def new_account_id():
+    return lambda: "acc_" + uuid.uuid4().hex[:12]

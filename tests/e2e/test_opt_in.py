@@ -1,0 +1,305 @@
+"""Agent opt-in end to end (AO1–AO12) through the real broker, databases and HTTP endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs, urlparse
+
+import asyncpg
+import pytest
+
+from crm_contracts import identity
+
+pytestmark = pytest.mark.stack
+
+
+def token_of(invitation) -> str:
+    return parse_qs(urlparse(invitation.data["accept_url"]).query)["token"][0]
+
+
+# --- AO1: the opt-in setting ---------------------------------------------------------------------
+
+
+async def test_opt_in_requests_need_the_setting_and_the_setting_needs_enterprise(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, opt_in=False)
+    cmd = await platform.add(acc, "u1", activation="opt_in")
+    assert await platform.rejected(cmd) == "opt_in_not_enabled"
+    assert await platform.members(acc) == []
+
+    team = new_account_id()
+    await platform.enterprise(team, opt_in=False, tier="team")
+    cmd = await platform.send(team, identity.SetOptIn(enabled=True))
+    assert await platform.rejected(cmd) == "opt_in_requires_enterprise"
+
+
+# --- AO4, AO10: immediate activation ----------------------------------------------------------------
+
+
+async def test_immediate_add_with_a_free_seat(platform, account_id):
+    await platform.enterprise(account_id, seats_total=1)
+    cmd = await platform.add(account_id, "u1", activation="immediate")
+    added = await platform.answer(cmd, "identity.member.added")
+    assert added.data["status"] == "pending_seat"
+    reserved = await platform.answer(cmd, "seats.seat.reserved")
+    assert reserved.data == {"user_id": "u1", "seats_used": 1, "seats_total": 1, "auto_upgraded": False}
+    invitation = await platform.answer(cmd, "identity.invitation.issued")
+    assert invitation.data["kind"] == "standard"
+    await platform.status(account_id, "u1", "pending_activation")
+
+
+async def test_immediate_add_without_a_free_seat_keeps_the_member_and_tells_the_owner(platform, account_id):
+    await platform.enterprise(account_id, seats_total=1)
+    first = await platform.add(account_id, "u1", activation="immediate")
+    await platform.answer(first, "seats.seat.reserved")
+    second = await platform.add(account_id, "u2", activation="immediate")
+    denied = await platform.answer(second, "seats.seat.denied")
+    assert denied.data == {"user_id": "u2", "reason": "no_seat_available"}
+    alert = await platform.answer(second, "identity.account.owner_alerted")
+    assert alert.data["owner_user_id"] == f"{account_id}_owner" and alert.data["user_id"] == "u2"
+    await platform.status(account_id, "u2", "seat_unavailable")
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
+
+    await platform.subscription(account_id, 2)  # billing bought one more seat
+    again = await platform.send(account_id, identity.ReactivateMember(user_id="u2"))
+    reserved = await platform.answer(again, "seats.seat.reserved")
+    assert reserved.data["seats_used"] == 2 and reserved.data["auto_upgraded"] is False
+    await platform.status(account_id, "u2", "pending_activation")
+    assert [i.data["kind"] for i in platform.events(account_id, "identity.invitation.issued", "u2")] == ["standard"]
+
+
+# --- AO4, AO8, AO9: opt-in and acceptance --------------------------------------------------------------
+
+
+async def test_opt_in_add_uses_no_seat_and_sends_a_link(platform, account_id):
+    await platform.enterprise(account_id, seats_total=2)
+    cmd = await platform.add(account_id, "u1", activation="opt_in")
+    added = await platform.answer(cmd, "identity.member.added")
+    assert added.data["status"] == "pending_opt_in"
+    invitation = await platform.answer(cmd, "identity.invitation.issued")
+    assert invitation.data["kind"] == "opt_in"
+    assert invitation.data["accept_url"].startswith(platform.stack.http("identity") + "/invitations/accept?token=")
+    summary = (await platform.seats(account_id))["summary"]
+    assert (summary["seats_used"], summary["seats_pending_opt_in"], summary["seats_available"]) == (0, 1, 2)
+    assert not platform.events(account_id, "seats.seat.reserved")
+
+
+async def test_clicking_the_link_reserves_a_free_seat(platform, account_id):
+    await platform.enterprise(account_id, seats_total=1)
+    await platform.add(account_id, "u1")
+    invitation = await platform.invitation(account_id, "u1")
+    page = await platform.click(invitation.data["accept_url"])
+    assert page.status_code == 200 and "Welcome to" in page.text and "text/html" in page.headers["content-type"]
+    [accepted] = await platform.bus.wait_event("identity.invitation.accepted",
+                                               where=lambda e: e.accountid == account_id)
+    reserved = await platform.answer(accepted, "seats.seat.reserved")
+    assert reserved.data["auto_upgraded"] is False and reserved.causationid == accepted.id
+    await platform.status(account_id, "u1", "pending_activation")
+    assert not platform.events(account_id, "seats.account.upgraded")
+
+
+async def test_accepting_with_no_free_seat_upgrades_the_account_then_reserves(platform, account_id):
+    await platform.enterprise(account_id, seats_total=1)
+    taken = await platform.add(account_id, "u0", activation="immediate")
+    await platform.answer(taken, "seats.seat.reserved")
+    await platform.add(account_id, "u1")
+    invitation = await platform.invitation(account_id, "u1")
+    accept = await platform.send(account_id, identity.AcceptInvitation(token=token_of(invitation)))
+
+    upgraded = await platform.answer(accept, "seats.account.upgraded")
+    assert upgraded.data == {"from_total": 1, "to_total": 2, "unit_price_cents": 4900,
+                             "reason": "opt_in_accepted", "user_id": "u1"}
+    charge = await platform.answer(accept, "seats.charge.created")
+    proration = charge.data["proration"]
+    assert proration["days_in_period"] == 30
+    assert charge.data["amount_cents"] == round(4900 * proration["days_remaining"] / 30)
+    reserved = await platform.answer(accept, "seats.seat.reserved")
+    assert reserved.data == {"user_id": "u1", "seats_used": 2, "seats_total": 2, "auto_upgraded": True}
+    order = [e.type for e in platform.bus.events(lambda e: e.correlationid == accept.id
+                                                 and e.type.startswith("seats."))]
+    assert order == ["seats.account.upgraded", "seats.charge.created", "seats.seat.reserved"]
+    await platform.status(account_id, "u1", "pending_activation")
+
+    ledger = await platform.seats(account_id)
+    assert [c["charge_id"] for c in ledger["charges"]] == [charge.data["charge_id"]]
+    upgrade_row = next(h for h in ledger["history"] if h["change"] == "upgraded")
+    assert upgrade_row["charge_id"] == charge.data["charge_id"] and upgrade_row["user_id"] == "u1"
+
+
+# --- AO8: bad links ----------------------------------------------------------------------------------
+
+
+async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes_nothing(
+        platform, stack, account_id):
+    await platform.enterprise(account_id, seats_total=5)
+    for user in ("used", "expired", "resent"):
+        await platform.add(account_id, user)
+    used = await platform.invitation(account_id, "used")
+    expired = await platform.invitation(account_id, "expired")
+    first = await platform.invitation(account_id, "resent")
+
+    assert (await platform.click(used.data["accept_url"])).status_code == 200
+    await platform.status(account_id, "used", "pending_activation")
+    again = await platform.click(used.data["accept_url"])
+    assert again.status_code == 409 and "already used" in again.text
+    cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(used)))
+    assert await platform.rejected(cmd) == "invitation_already_used"
+
+    conn = await asyncpg.connect(stack.database_url("identity"))
+    try:
+        await conn.execute("UPDATE invitations SET expires_at = now() - interval '1 minute' "
+                           "WHERE invitation_id = $1", expired.data["invitation_id"])
+    finally:
+        await conn.close()
+    page = await platform.click(expired.data["accept_url"])
+    assert page.status_code == 410 and "expired" in page.text
+
+    resend = await platform.send(account_id, identity.ResendInvitation(user_id="resent"))
+    second = await platform.answer(resend, "identity.invitation.issued")
+    assert second.data["accept_url"] != first.data["accept_url"]
+    page = await platform.click(first.data["accept_url"])
+    assert page.status_code == 410 and "newer invitation" in page.text
+    cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(first)))
+    assert await platform.rejected(cmd) == "invitation_superseded"
+
+    garbage = await platform.click(platform.stack.http("identity") + "/invitations/accept?token=nonsense")
+    assert garbage.status_code == 404 and "not valid" in garbage.text
+    assert (await platform.click(platform.stack.http("identity") + "/invitations/accept")).status_code == 404
+    cmd = await platform.send(account_id, identity.AcceptInvitation(token="nonsense"))
+    assert await platform.rejected(cmd) == "invitation_not_found"
+
+    members = {m["user_id"]: m["status"] for m in await platform.members(account_id)}
+    assert members == {"used": "pending_activation", "expired": "pending_opt_in", "resent": "pending_opt_in"}
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
+    # The resent link still works.
+    assert (await platform.click(second.data["accept_url"])).status_code == 200
+    await platform.status(account_id, "resent", "pending_activation")
+
+
+# --- AO7, AO11: lifecycle ------------------------------------------------------------------------------
+
+
+async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, account_id):
+    await platform.enterprise(account_id, seats_total=2)
+    await platform.add(account_id, "opt")
+    await platform.click((await platform.invitation(account_id, "opt")).data["accept_url"])
+    await platform.status(account_id, "opt", "pending_activation")
+    imm = await platform.add(account_id, "imm", activation="immediate")
+    await platform.answer(imm, "seats.seat.reserved")
+
+    done = await platform.send(account_id, identity.CompleteOnboarding(user_id="opt"))
+    changed = await platform.answer(done, "identity.member.status_changed")
+    assert (changed.data["from_status"], changed.data["to_status"]) == ("pending_activation", "active")
+    not_ready = await platform.send(account_id, identity.CompleteOnboarding(user_id="opt"))
+    assert await platform.rejected(not_ready) == "invalid_status"
+
+    for user in ("opt", "imm"):
+        off = await platform.send(account_id, identity.DeactivateMember(user_id=user))
+        released = await platform.answer(off, "seats.seat.released")
+        assert released.data["user_id"] == user
+        await platform.status(account_id, user, "inactive")
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 0
+
+    back = await platform.send(account_id, identity.ReactivateMember(user_id="opt"))
+    await platform.status(account_id, "opt", "pending_opt_in")
+    fresh = await platform.answer(back, "identity.invitation.issued")
+    assert fresh.data["kind"] == "opt_in"
+    await platform.bus.quiet(1)
+    assert not platform.bus.events(lambda e: e.correlationid == back.id and e.type == "seats.seat.reserved")
+
+    back = await platform.send(account_id, identity.ReactivateMember(user_id="imm"))
+    assert (await platform.answer(back, "seats.seat.reserved")).data["user_id"] == "imm"
+    await platform.status(account_id, "imm", "pending_activation")
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
+
+
+# --- AO5: import ------------------------------------------------------------------------------------
+
+
+async def test_import_answers_every_row(platform, account_id):
+    await platform.enterprise(account_id, seats_total=5)
+    rows = [
+        platform.member_row("i1", activation="immediate"),
+        platform.member_row("o1", activation="opt_in"),
+        platform.member_row("bad", activation="immediate", email="not-an-email"),
+        platform.member_row("dup", activation="immediate", email="i1@example.com"),
+        platform.member_row("d1", activation=None, user_type="display_only"),
+    ]
+    cmd = await platform.send(account_id, identity.ImportMembers(rows=rows))
+    done = await platform.answer(cmd, "identity.member.import_completed")
+    results = {r["row"]: r for r in done.data["results"]}
+    assert [results[n]["outcome"] for n in range(1, 6)] == ["added", "rejected", "rejected", "rejected", "added"]
+    assert results[2]["reason"] == "opt_in_not_available_for_import"
+    assert results[3]["reason"] == "invalid_row" and "email" in results[3]["message"]
+    assert results[4]["reason"] == "duplicate_email"
+    await platform.status(account_id, "i1", "pending_activation")
+    members = {m["user_id"]: m["status"] for m in await platform.members(account_id)}
+    assert members == {"i1": "pending_activation", "d1": "display_only"}
+
+
+# --- AO2, AO3, AO6: groups and converting display-only members ----------------------------------------
+
+
+async def test_groups_and_converting_display_only_members(platform, account_id):
+    await platform.enterprise(account_id, seats_total=1)
+    office = await platform.send(account_id, identity.CreateGroup(group_id="north", name="North Office",
+                                                                   parent_group_id=None))
+    await platform.answer(office, "identity.group.created")
+    team = await platform.send(account_id, identity.CreateGroup(group_id="north-a", name="Team A",
+                                                                 parent_group_id="north"))
+    await platform.answer(team, "identity.group.created")
+    orphan = await platform.send(account_id, identity.CreateGroup(group_id="x", name="X", parent_group_id="nope"))
+    assert await platform.rejected(orphan) == "unknown_group"
+    unknown = await platform.add(account_id, "u0", activation="immediate", group_id="nowhere")
+    assert await platform.rejected(unknown) == "unknown_group"
+
+    for user in ("shown1", "shown2"):
+        added = await platform.add(account_id, user, activation=None, user_type="display_only", group_id="north")
+        assert (await platform.answer(added, "identity.member.added")).data["status"] == "display_only"
+    await platform.bus.quiet(1)
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 0  # display-only holds no seat
+
+    now_platform = await platform.send(account_id, identity.ConvertMember(user_id="shown1", activation="immediate",
+                                                                          group_id="north-a"))
+    assert (await platform.answer(now_platform, "seats.seat.reserved")).data["user_id"] == "shown1"
+    member = await platform.status(account_id, "shown1", "pending_activation")
+    assert member["group_id"] == "north-a" and member["user_type"] == "platform"
+
+    opt = await platform.send(account_id, identity.ConvertMember(user_id="shown2", activation="opt_in"))
+    assert (await platform.answer(opt, "identity.invitation.issued")).data["kind"] == "opt_in"
+    await platform.status(account_id, "shown2", "pending_opt_in")
+    twice = await platform.send(account_id, identity.ConvertMember(user_id="shown2", activation="opt_in"))
+    assert await platform.rejected(twice) == "invalid_status"
+
+
+# --- Q2: duplicates of every command and event in these flows --------------------------------------------
+
+
+async def test_duplicated_commands_and_events_change_nothing_twice(platform, bus, account_id):
+    await platform.enterprise(account_id, seats_total=0)
+    add = await platform.add(account_id, "u1")
+    await bus.send(add)  # the same command again
+    invitation = await platform.invitation(account_id, "u1")
+    accept = await platform.send(account_id, identity.AcceptInvitation(token=token_of(invitation)))
+    await bus.send(accept)
+    reserved = await platform.answer(accept, "seats.seat.reserved")
+    await platform.status(account_id, "u1", "pending_activation")
+    # Redeliver the events the flow consisted of, as a replay or a producer retry would.
+    for type_ in ("identity.member.added", "identity.invitation.accepted", "identity.member.status_changed",
+                  "seats.account.upgraded", "seats.charge.created", "seats.seat.reserved"):
+        for event in platform.events(account_id, type_):
+            await bus.send(event)
+    await bus.quiet(4)
+
+    ledger = await platform.seats(account_id)
+    assert ledger["summary"]["seats_total"] == 1 and ledger["summary"]["seats_used"] == 1
+    assert len(ledger["charges"]) == 1 and len(ledger["holders"]) == 1
+    assert [h["change"] for h in ledger["history"]] == [
+        "account_opened", "subscription_set", "upgraded", "reserved"]
+    assert len({e.id for e in platform.events(account_id, "identity.invitation.issued")}) == 1
+    assert len({e.id for e in platform.events(account_id, "seats.seat.reserved")}) == 1
+    changes = {e.id for e in platform.events(account_id, "identity.member.status_changed", "u1")}
+    assert len(changes) == 2  # pending_opt_in -> pending_seat -> pending_activation, once each
+    assert reserved.data["auto_upgraded"] is True
+    answers = platform.bus.events(lambda e: e.correlationid == add.id and e.type == "identity.member.added")
+    assert len({e.id for e in answers}) == 1

@@ -1,0 +1,75 @@
+"""AO9's race: many acceptances at once for fewer free seats, with one and two seats processes."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from crm_contracts import identity
+
+pytestmark = pytest.mark.stack
+
+N, K = 50, 10
+
+
+async def race(platform, account_id: str) -> None:
+    await platform.enterprise(account_id, seats_total=K)
+    users = [f"agent{i:02d}" for i in range(N)]
+    await asyncio.gather(*(platform.add(account_id, u) for u in users))
+    invitations = await asyncio.gather(*(platform.invitation(account_id, u) for u in users))
+    # Half click the e-mail link, half accept through the command topic, all at once.
+    clicks = [platform.click(inv.data["accept_url"]) for inv in invitations[::2]]
+    commands = [platform.send(account_id, identity.AcceptInvitation(
+        token=parse_qs(urlparse(inv.data["accept_url"]).query)["token"][0])) for inv in invitations[1::2]]
+    results = await asyncio.gather(*clicks, *commands)
+    assert all(r.status_code == 200 for r in results[:len(clicks)])
+    await platform.bus.wait_event("seats.seat.reserved", count=N, timeout=120,
+                                  where=lambda e: e.accountid == account_id)
+
+
+async def check_ledger(platform, account_id: str) -> None:
+    reserved = platform.events(account_id, "seats.seat.reserved")
+    by_user = {e.data["user_id"]: e for e in reserved}
+    assert len(by_user) == N == len({e.id for e in reserved})
+    assert sum(not e.data["auto_upgraded"] for e in by_user.values()) == K
+    assert sum(e.data["auto_upgraded"] for e in by_user.values()) == N - K
+    upgrades = {e.id: e for e in platform.events(account_id, "seats.account.upgraded")}
+    charges = {e.id: e for e in platform.events(account_id, "seats.charge.created")}
+    assert len(upgrades) == len(charges) == N - K
+    assert sorted(e.data["to_total"] for e in upgrades.values()) == list(range(K + 1, N + 1))
+    assert all(e.data["unit_price_cents"] == 4900 for e in upgrades.values())
+    assert all(e.data["seats_used"] <= e.data["seats_total"] for e in reserved)
+
+    ledger = await platform.seats(account_id)
+    summary = ledger["summary"]
+    assert (summary["seats_total"], summary["seats_used"], summary["seats_available"]) == (N, N, 0)
+    assert summary["seats_pending_opt_in"] == 0
+    # Reconcile the summary with the ledger: holders, history and charges tell the same story.
+    assert len(ledger["holders"]) == summary["seats_used"]
+    changes = [h["change"] for h in ledger["history"]]
+    assert changes.count("reserved") - changes.count("released") == summary["seats_used"]
+    assert K + changes.count("upgraded") == summary["seats_total"]
+    assert {h["charge_id"] for h in ledger["history"] if h["change"] == "upgraded"} == {
+        c["charge_id"] for c in ledger["charges"]}
+    assert all(h["seats_used"] <= h["seats_total"] for h in ledger["history"])
+    for user in ("agent00", "agent49"):
+        await platform.status(account_id, user, "pending_activation")
+
+
+async def test_fifty_acceptances_for_ten_free_seats(platform, account_id):
+    await race(platform, account_id)
+    await check_ledger(platform, account_id)
+
+
+async def test_the_same_race_with_two_seats_processes_in_one_group(platform, stack, new_account_id):
+    stack.start_service("seats", replica=2)
+    try:
+        await stack.wait_healthy("seats", replica=2)
+        accounts = [new_account_id() for _ in range(3)]  # spread over partitions, so both work
+        await asyncio.gather(*(race(platform, acc) for acc in accounts))
+        for acc in accounts:
+            await check_ledger(platform, acc)
+    finally:
+        stack.stop_service("seats", replica=2)
