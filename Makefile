@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STACK  := $(VENV)/bin/crm-stack
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-.PHONY: install up down status logs test unit contracts contracts-check
+.PHONY: install up down status logs demo test unit contracts contracts-check
 
 $(VENV)/.installed: scripts/bootstrap.sh requirements-dev.txt $(PYPROJECTS)
 	bash scripts/bootstrap.sh
@@ -17,6 +17,9 @@ up: install  ## start Kafka, PostgreSQL and the four services; returns when all 
 
 down:  ## stop everything `make up` started
 	@if [ -x $(STACK) ]; then $(STACK) down; fi
+
+demo: up  ## the agent opt-in story on the live stack, as readable lines
+	$(STACK) demo
 
 status:
 	$(STACK) status

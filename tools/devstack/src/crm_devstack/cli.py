@@ -25,6 +25,14 @@ def up() -> None:
 
 
 @app.command()
+def demo() -> None:
+    """Run the agent opt-in story on the running stack and print it as readable lines."""
+    from .demo import run
+
+    run()
+
+
+@app.command()
 def down() -> None:
     """Stop every process `up` started (services, Kafka, PostgreSQL)."""
     Stack().down(say=console.print)

@@ -1,0 +1,54 @@
+"""Records as one readable line each, for people watching the platform (demo, topic watchers)."""
+
+from __future__ import annotations
+
+from crm_contracts import CloudEvent
+
+from .bus import Record
+
+# The fields worth showing per type; others show none beyond the envelope.
+_KEY_FIELDS = {
+    "identity.account.create": ["name", "tier"],
+    "identity.account.created": ["tier", "enterprise_instance_id"],
+    "identity.account.set_opt_in": ["enabled"],
+    "identity.account.opt_in_changed": ["enabled"],
+    "identity.member.add": ["user_id", "activation", "user_type"],
+    "identity.member.added": ["user_id", "status"],
+    "identity.member.status_changed": ["user_id", "from_status", "to_status", "reason"],
+    "identity.invitation.issued": ["user_id", "kind", "expires_at"],
+    "identity.invitation.accept": [],
+    "identity.invitation.accepted": ["user_id", "kind"],
+    "identity.member.complete_onboarding": ["user_id"],
+    "identity.member.deactivate": ["user_id"],
+    "identity.member.reactivate": ["user_id"],
+    "identity.account.owner_alerted": ["alert", "user_id"],
+    "identity.command.rejected": ["command_type", "reason"],
+    "seats.subscription.set": ["seats_total", "seat_price_cents", "currency"],
+    "seats.subscription.changed": ["seats_total", "seats_used"],
+    "seats.seat.reserved": ["user_id", "seats_used", "seats_total", "auto_upgraded"],
+    "seats.seat.released": ["user_id", "seats_used", "seats_total"],
+    "seats.seat.denied": ["user_id", "reason"],
+    "seats.account.upgraded": ["user_id", "from_total", "to_total", "unit_price_cents"],
+    "seats.charge.created": ["amount_cents", "currency", "proration"],
+    "seats.command.rejected": ["command_type", "reason"],
+}
+
+
+def _value(v) -> str:
+    if isinstance(v, dict):
+        return "/".join(str(x) for x in v.values())
+    return str(v)
+
+
+def describe(event: CloudEvent) -> str:
+    fields = _KEY_FIELDS.get(event.type, list(event.data)[:4])
+    shown = " ".join(f"{k}={_value(event.data[k])}" for k in fields if k in event.data)
+    at = event.time.strftime("%H:%M:%S.%f")[:-3] if event.time else "--:--:--.---"
+    return f"{at}  {event.type:<34} {event.accountid:<18} {shown}"
+
+
+def describe_record(record: Record) -> str:
+    if record.event is None:
+        reason = record.headers.get("dlq_reason", "unreadable")
+        return f"{'':12}  {record.topic:<34} key={record.key} dlq_reason={reason}"
+    return describe(record.event)
