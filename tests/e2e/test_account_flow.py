@@ -68,7 +68,7 @@ async def test_account_created_and_seat_ledger_opened(stack, bus, account_id):
     assert changed.causationid == sub.id and changed.data["seats_total"] == 5
     ledger = await seat_ledger(stack, account_id, until=lambda b: b["summary"]["seats_total"] == 5)
     assert ledger["summary"]["seats_available"] == 5
-    assert [h["change"] for h in ledger["history"]] == ["account_opened", "subscription_set"]
+    assert [h["change"] for h in ledger["history"]] == ["account_opened", "subscription_set"]  # waited in between
 
 
 async def test_a_command_delivered_twice_changes_state_once_and_is_answered_once(stack, bus, account_id):
