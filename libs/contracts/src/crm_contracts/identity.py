@@ -223,6 +223,7 @@ class AccountCreated(BaseModel):
     owner_user_id: str
     name: str | None = None
     owner_email: str | None = None
+    owner_first_name: str | None = None
 
 
 @message("identity.account.opt_in_changed", on=EVENTS)

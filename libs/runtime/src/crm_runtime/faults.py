@@ -1,7 +1,8 @@
-"""Fault injection for crash tests, armed only by an environment variable the tests set.
+"""Fault injection for crash tests, armed only by environment variables the tests set.
 
-The crash test needs a process that dies at one exact point: after a message's transaction
-committed and before its offset is committed. No timing trick hits that point reliably.
+Crash tests need a process that dies at one exact point — after a transaction committed and
+before the offset commit, or after an e-mail was handed to SMTP and before that was recorded.
+No timing trick hits such a point reliably.
 """
 
 from __future__ import annotations
@@ -10,8 +11,17 @@ import os
 import signal
 
 CRASH_AFTER_COMMIT = "CRM_FAULT_CRASH_AFTER_COMMIT"
+CRASH_AFTER_SEND = "CRM_FAULT_CRASH_AFTER_SEND"
+
+
+def _crash_if(variable: str, key: str) -> None:
+    if key and os.environ.get(variable) == key:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def crash_after_commit(message_id: str) -> None:
-    if message_id and os.environ.get(CRASH_AFTER_COMMIT) == message_id:
-        os.kill(os.getpid(), signal.SIGKILL)
+    _crash_if(CRASH_AFTER_COMMIT, message_id)
+
+
+def crash_after_send(recipient: str) -> None:
+    _crash_if(CRASH_AFTER_SEND, recipient)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from importlib.resources.abc import Traversable
 
 import asyncpg
@@ -36,6 +37,7 @@ class Service:
         *,
         settings: ServiceSettings | None = None,
         routes: Callable[[Service], dict[str, Route]] | None = None,
+        workers: list[Callable[[Service], Coroutine[Any, Any, None]]] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings or ServiceSettings()
@@ -57,6 +59,8 @@ class Service:
         for topic in consumes:
             self._subscribe(topic)
         self._extra_routes = routes
+        self._workers = workers or []
+        self._tasks: list[asyncio.Task] = []
 
     def processor_for(self, topic: Topic) -> RecordProcessor:
         return self.processors[self._topics.index(topic.name)]
@@ -105,14 +109,16 @@ class Service:
         self.relay = OutboxRelay(self.name, self.pool, self.broker, batch=self.settings.outbox_batch,
                                  max_delay=self.settings.retry_max_delay_s)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
+        self._tasks = [asyncio.create_task(worker(self)) for worker in self._workers]
         # FastStream reports the ASGI startup complete before the broker starts; health waits
         # for this point, when subscribers and the relay run.
         self.ready = True
 
     async def _stop(self) -> None:
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            await asyncio.gather(self._relay_task, return_exceptions=True)
+        tasks = [t for t in (self._relay_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.relay is not None:
             await self.relay.close()
 

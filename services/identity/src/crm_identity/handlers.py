@@ -119,7 +119,7 @@ def _account_created(account: Account) -> AccountCreated:
     return AccountCreated(account_id=account.account_id, tier=account.tier,
                           enterprise_instance_id=account.enterprise_instance_id,
                           owner_user_id=account.owner_user_id, name=account.name,
-                          owner_email=account.owner_email)
+                          owner_email=account.owner_email, owner_first_name=account.owner_first_name)
 
 
 # --- accounts and groups ----------------------------------------------------------------------

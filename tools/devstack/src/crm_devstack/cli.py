@@ -47,6 +47,9 @@ def status() -> None:
     table.add_row("postgres", str(pg_pid or "-"), _state(alive(pg_pid)), stack.admin_url)
     kafka_pid = read_pid(stack.pids / "kafka.pid")
     table.add_row("kafka", str(kafka_pid or "-"), _state(alive(kafka_pid)), stack.bootstrap)
+    mail_pid = read_pid(stack.pids / "mail.pid")
+    table.add_row("smtp", str(mail_pid or "-"), _state(alive(mail_pid)),
+                  f"127.0.0.1:{stack.smtp_port} → Maildir {stack.maildir}")
     for service in SERVICES:
         pid = stack.service_pid(service)
         health = asyncio.run(stack.health(service)) if pid else None
@@ -61,7 +64,7 @@ def logs(component: str = typer.Argument("all", help="kafka, postgres, a service
          lines: int = 40) -> None:
     """The last lines of each log under .run/logs."""
     stack = Stack()
-    names = ["postgres", "kafka", *SERVICES] if component == "all" else [component]
+    names = ["postgres", "kafka", "mail", *SERVICES] if component == "all" else [component]
     for name in names:
         path = stack.logs / f"{name}.log"
         console.rule(str(path))

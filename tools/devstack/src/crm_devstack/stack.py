@@ -47,6 +47,7 @@ class Stack:
     kafka_port: int = 9092
     controller_port: int = 9093
     pg_port: int = 5433
+    smtp_port: int = 2525
     kafka_bootstrap: str | None = None  # set: use this broker instead of starting one
     pg_url: str | None = None  # set: use this server instead of starting one
     group_suffix: str = ""
@@ -236,6 +237,37 @@ class Stack:
                                           "-w", "stop"]), check=False, capture_output=True)
         return True
 
+    # --- mail ---------------------------------------------------------------------------------
+
+    @property
+    def maildir(self) -> Path:
+        return self.run / "mail"
+
+    @property
+    def push_log(self) -> Path:
+        return self.run / "push" / "pushes.jsonl"
+
+    def start_mail(self) -> None:
+        if alive(read_pid(self.pids / "mail.pid")):
+            return
+        spawn([sys.executable, "-m", "crm_devstack.mailserver", "--port", str(self.smtp_port),
+               "--maildir", str(self.maildir)], log_file=self.logs / "mail.log", pid_file=self.pids / "mail.pid")
+
+    def stop_mail(self) -> bool:
+        return stop(self.pids / "mail.pid")
+
+    async def wait_mail(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.smtp_port)
+                writer.close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the SMTP server did not start; see {self.logs / 'mail.log'}") from None
+                await asyncio.sleep(0.2)
+
     # --- services -------------------------------------------------------------------------
 
     def service_env(self, service: str, replica: int = 1) -> dict[str, str]:
@@ -246,6 +278,9 @@ class Stack:
             "HTTP_PORT": str(self.port(service, replica)),
             "PUBLIC_BASE_URL": self.http(service),
             "GROUP_SUFFIX": self.group_suffix,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "PUSH_LOG_PATH": str(self.push_log),
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
@@ -297,6 +332,9 @@ class Stack:
             say(f"postgres   created database {name}")
         await self.wait_kafka()
         say(f"kafka      ready at {self.bootstrap}")
+        self.start_mail()
+        await self.wait_mail()
+        say(f"smtp       ready at 127.0.0.1:{self.smtp_port}, Maildir {self.maildir}")
         created = await self.create_topics()
         say(f"kafka      {len(created)} topics created, {len(TOPICS) * 2 - len(created)} already there")
         for service in services or list(SERVICES):
@@ -307,8 +345,10 @@ class Stack:
 
     def down(self, say=print) -> None:
         for pid_file in sorted(self.pids.glob("*.pid")) if self.pids.exists() else []:
-            if pid_file.stem != "kafka" and stop(pid_file):
+            if pid_file.stem not in ("kafka", "mail") and stop(pid_file):
                 say(f"{pid_file.stem:<10} stopped")
+        if self.stop_mail():
+            say("smtp       stopped")
         if not self.kafka_bootstrap and stop(self.pids / "kafka.pid", timeout=30):
             say("kafka      stopped")
         if self.stop_postgres():

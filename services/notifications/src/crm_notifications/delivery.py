@@ -1,0 +1,151 @@
+"""Hands queued e-mails to SMTP and pushes to the push provider, then records the outcome.
+
+E-mail guarantee: at least once to the SMTP server, with a Message-ID that is the same on every
+attempt. A crash after the server accepted a message and before `sent` was recorded sends it
+again with that Message-ID; the bundled mail server keeps the first and drops the repeat, as many
+receiving systems do. Nothing is dropped silently: a message ends `sent` (notifications.email.sent)
+or `failed` (notifications.email.failed, with the error) after retries with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+import asyncpg
+
+from crm_contracts import event_caused_by
+from crm_contracts.notifications import EmailFailed, EmailSent, PushSent
+from crm_runtime import faults, logs, outbox
+
+from . import repository
+from .domain.templates import text_version
+from .settings import NotificationSettings
+
+log = logs.get(__name__)
+SERVICE = "notifications"
+
+
+class PermanentFailure(Exception):
+    """The server refused for good (5xx): retrying cannot help."""
+
+
+class Mailer:
+    def __init__(self, settings: NotificationSettings) -> None:
+        self.settings = settings
+
+    async def send(self, row: asyncpg.Record) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.settings.smtp_from
+        msg["To"] = row["to_address"]
+        msg["Subject"] = row["subject"]
+        msg["Message-ID"] = row["message_id"]
+        msg.set_content(text_version(row["html"]))
+        msg.add_alternative(row["html"], subtype="html")
+        try:
+            await aiosmtplib.send(msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
+                                  timeout=self.settings.smtp_timeout_s, start_tls=False, use_tls=False)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise PermanentFailure(str(exc)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code >= 500:
+                raise PermanentFailure(f"{exc.code} {exc.message}") from exc
+            raise
+
+
+class PushProvider(Protocol):
+    async def send(self, push: dict) -> None: ...
+
+
+class RecordingPushProvider:
+    """Stands in for APNs/FCM: appends each push as a JSON line that people and tests can read."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def send(self, push: dict) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(push, default=str) + "\n")
+
+
+class DeliveryWorker:
+    def __init__(self, pool: asyncpg.Pool, settings: NotificationSettings, mailer: Mailer | None = None,
+                 push: PushProvider | None = None) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.mailer = mailer or Mailer(settings)
+        self.push = push or RecordingPushProvider(settings.push_log_path)
+
+    def _delay(self, attempts: int) -> float:
+        s = self.settings
+        return min(s.smtp_retry_first_delay_s * 2 ** (attempts - 1), s.smtp_retry_max_delay_s)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                busy = await self.deliver_emails() + await self.deliver_pushes()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: rows stay queued
+                log.warning("delivery_pass_failed", error=repr(exc))
+                busy = 0
+                await asyncio.sleep(1)
+            if not busy:
+                await asyncio.sleep(self.settings.delivery_poll_s)
+
+    async def deliver_emails(self) -> int:
+        async with self.pool.acquire() as conn:
+            rows = await repository.claim_due_emails(conn, 20, lease_s=self.settings.smtp_timeout_s * 3)
+        await asyncio.gather(*(self._deliver_email(r) for r in rows))
+        return len(rows)
+
+    async def _deliver_email(self, row: asyncpg.Record) -> None:
+        cause = repository.cause_of(row)
+        try:
+            await self.mailer.send(row)
+        except Exception as exc:
+            permanent = isinstance(exc, PermanentFailure)
+            error = f"{type(exc).__name__}: {exc}"
+            if permanent or row["attempts"] >= self.settings.smtp_max_attempts:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await repository.mark_email(conn, row["message_id"], "failed", error)
+                    await outbox.stage(conn, SERVICE, event_caused_by(cause, EmailFailed(
+                        to=row["to_address"], template=row["template"], cause_event_id=row["cause_event_id"],
+                        error=error), source="crm/notifications", subject=row["message_id"]))
+                log.warning("email_failed", message_id=row["message_id"], error=error, attempts=row["attempts"])
+            else:
+                at = datetime.now(UTC) + timedelta(seconds=self._delay(row["attempts"]))
+                async with self.pool.acquire() as conn:
+                    await repository.retry_email_at(conn, row["message_id"], at, error)
+                log.info("email_retry", message_id=row["message_id"], error=error, attempts=row["attempts"])
+            return
+        faults.crash_after_send(row["to_address"])
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repository.mark_email(conn, row["message_id"], "sent")
+            await outbox.stage(conn, SERVICE, event_caused_by(cause, EmailSent(
+                message_id=row["message_id"], to=row["to_address"], template=row["template"],
+                cause_event_id=row["cause_event_id"]), source="crm/notifications", subject=row["message_id"]))
+        log.info("email_sent", message_id=row["message_id"], template=row["template"])
+
+    async def deliver_pushes(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await repository.pending_pushes(conn, 50)
+            for row in rows:
+                # A crash after the provider call and before commit repeats the push: the push id
+                # goes with it so a device can drop the repeat.
+                await self.push.send({k: row[k] for k in ("push_id", "notification_id", "user_id", "device_id",
+                                                          "device", "instance_id", "instance_name", "title",
+                                                          "body")})
+                await repository.mark_push_sent(conn, row["push_id"])
+                await outbox.stage(conn, SERVICE, event_caused_by(repository.cause_of(row), PushSent(
+                    notification_id=row["notification_id"], user_id=row["user_id"], device_id=row["device_id"],
+                    instance_id=row["instance_id"], source_instance_name=row["instance_name"],
+                    cause_event_id=repository.cause_of(row).id), source="crm/notifications",
+                    subject=row["user_id"], instanceid=row["instance_id"]))
+        return len(rows)

@@ -1,0 +1,1 @@
+"""Notification rules, free of I/O."""

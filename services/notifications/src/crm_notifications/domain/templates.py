@@ -1,0 +1,96 @@
+"""E-mail templates (AO13): named placeholders, checked when set, HTML-escaped when rendered."""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from dataclasses import dataclass
+from typing import Any
+
+PLACEHOLDERS: dict[str, set[str]] = {
+    "opt_in_invitation": {"first_name", "last_name", "email", "account_name", "accept_url", "expires_at"},
+    "standard_invitation": {"first_name", "last_name", "email", "account_name", "accept_url", "expires_at"},
+    "instance_invitation": {"first_name", "last_name", "email", "account_name", "instance_name",
+                            "accept_url", "expires_at"},
+    "seat_upgrade": {"account_name", "first_name", "seats_total", "from_total", "amount", "member_user_id",
+                     "days_remaining", "days_in_period", "period_end"},
+}
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    body: str  # HTML
+
+
+DEFAULTS: dict[str, Template] = {
+    "opt_in_invitation": Template(
+        "{account_name} invites you to the CRM",
+        "<p>Hi {first_name},</p><p>{account_name} has added you to its CRM. Click below to join; "
+        "your seat is set up the moment you do.</p><p><a href=\"{accept_url}\">Launch CRM</a></p>"
+        "<p>This link works once and expires on {expires_at}.</p>"),
+    "standard_invitation": Template(
+        "Your {account_name} CRM account is ready",
+        "<p>Hi {first_name},</p><p>{account_name} has activated your CRM account.</p>"
+        "<p><a href=\"{accept_url}\">Launch CRM</a></p><p>This link expires on {expires_at}.</p>"),
+    "instance_invitation": Template(
+        "Join {instance_name} on the CRM",
+        "<p>Hi {first_name},</p><p>You are invited to join {instance_name}.</p>"
+        "<p><a href=\"{accept_url}\">Join {instance_name}</a></p><p>This link expires on {expires_at}.</p>"),
+    "seat_upgrade": Template(
+        "{account_name} now has {seats_total} seats",
+        "<p>Hi {first_name},</p><p>{member_user_id} accepted their invitation when no seat was free, so "
+        "{account_name} was upgraded from {from_total} to {seats_total} seats.</p>"
+        "<p>Charge: {amount} for the remaining {days_remaining} of {days_in_period} days of the period "
+        "ending {period_end}.</p>"),
+}
+
+
+class TemplateError(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def check(name: str, subject: str, body: str) -> Template:
+    """Refuse a template with unknown placeholders or one that cannot render."""
+    allowed = PLACEHOLDERS[name]
+    for part_name, text in (("subject", subject), ("body", body)):
+        try:
+            fields = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            raise TemplateError("template_invalid", f"{part_name} cannot be rendered: {exc}") from None
+        for _, field, spec, conversion in fields:
+            if field is None:
+                continue
+            if field not in allowed:
+                raise TemplateError("unknown_placeholder",
+                                    f"{part_name} uses {{{field}}}; allowed: "
+                                    + ", ".join(f"{{{p}}}" for p in sorted(allowed)))
+            if spec or conversion:
+                raise TemplateError("template_invalid", f"{part_name}: {{{field}}} takes no format or conversion")
+    template = Template(subject, body)
+    render(template, {p: "x" for p in allowed})  # proves it renders
+    return template
+
+
+_CONTROL = re.compile(r"[\r\n\t]+")
+
+
+def render(template: Template, values: dict[str, Any]) -> tuple[str, str]:
+    """(subject, html body). Inserted values are HTML-escaped; the subject loses line breaks."""
+    escaped = {k: html.escape(str(v), quote=True) for k, v in values.items()}
+    subject = template.subject.format_map({k: _CONTROL.sub(" ", str(v)) for k, v in values.items()})
+    return _CONTROL.sub(" ", subject), template.body.format_map(escaped)
+
+
+_TAG = re.compile(r"<[^>]+>")
+_LINK = re.compile(r"<a\s[^>]*href=\"([^\"]*)\"[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
+
+
+def text_version(html_body: str) -> str:
+    """A plain-text part for mail clients that do not show HTML."""
+    with_urls = _LINK.sub(lambda m: f"{m.group(2)}: {m.group(1)}", html_body)
+    text = html.unescape(_TAG.sub("", with_urls.replace("</p>", "\n\n")))
+    return "\n".join(line.strip() for line in text.splitlines()).strip()

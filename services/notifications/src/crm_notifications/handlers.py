@@ -1,0 +1,174 @@
+"""One function per command or event the notifications service acts on."""
+
+from __future__ import annotations
+
+from crm_contracts.identity import (
+    AccountCreated,
+    InstanceCreated,
+    InstanceMemberJoined,
+    InstanceMemberRemoved,
+    InvitationIssued,
+    InvitationKind,
+    MemberAdded,
+)
+from crm_contracts.notifications import ReadNotifications, SetSession, SetTemplate, UnreadChanged
+from crm_contracts.routing import LeadAssigned
+from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, SeatReserved
+from crm_runtime.handling import HandlerContext, Handlers, Rejected
+
+from . import repository
+from .domain.push import devices_to_push
+from .domain.templates import TemplateError, check, render
+
+handlers = Handlers()
+
+TEMPLATE_OF_KIND = {
+    InvitationKind.OPT_IN: "opt_in_invitation",
+    InvitationKind.STANDARD: "standard_invitation",
+    InvitationKind.INSTANCE: "instance_invitation",
+}
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+async def _email(ctx: HandlerContext, template_name: str, to: str, values: dict) -> None:
+    template = await repository.template_for(ctx.conn, ctx.message.accountid, template_name)
+    subject, html = render(template, values)
+    await repository.queue_email(ctx.conn, account_id=ctx.message.accountid, template=template_name, to=to,
+                                 subject=subject, html=html, cause=ctx.message)
+
+
+async def _notify(ctx: HandlerContext, user_id: str, instance_id: str, kind: str, title: str, body: str) -> None:
+    """File a notification in the instance it concerns, queue its pushes, publish unread counts."""
+    notification_id = await repository.insert_notification(
+        ctx.conn, account_id=ctx.message.accountid, user_id=user_id, instance_id=instance_id, kind=kind,
+        title=title, body=body, cause=ctx.message)
+    name = await repository.instance_name(ctx.conn, instance_id)
+    for session in devices_to_push(instance_id, await repository.sessions_of(ctx.conn, user_id)):
+        await repository.queue_push(ctx.conn, notification_id=notification_id, user_id=user_id, session=session,
+                                    instance_id=instance_id, instance_name=name, title=title, body=body,
+                                    cause=ctx.message)
+    await _unread_changed(ctx, user_id)
+
+
+async def _unread_changed(ctx: HandlerContext, user_id: str) -> None:
+    counts = await repository.unread_counts(ctx.conn, user_id)
+    await ctx.emit(UnreadChanged(user_id=user_id, counts=counts), subject=user_id, instanceid=None)
+
+
+async def _notify_owner(ctx: HandlerContext, kind: str, title: str, body: str) -> None:
+    account = await repository.get_account(ctx.conn, ctx.message.accountid)
+    if account is not None:
+        await _notify(ctx, account["owner_user_id"], account["enterprise_instance_id"], kind, title, body)
+
+
+# --- who is where (identity's events) ----------------------------------------------------------
+
+
+@handlers.on(AccountCreated)
+async def account_created(ctx: HandlerContext, event: AccountCreated) -> None:
+    await repository.upsert_account(ctx.conn, event)
+    await repository.upsert_instance(ctx.conn, event.enterprise_instance_id, event.account_id,
+                                     event.name or event.account_id)
+    await repository.add_instance_member(ctx.conn, event.enterprise_instance_id, event.owner_user_id)
+
+
+@handlers.on(InstanceCreated)
+async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
+    await repository.upsert_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.name)
+    await repository.add_instance_member(ctx.conn, event.instance_id, event.owner_user_id)
+
+
+@handlers.on(InstanceMemberJoined)
+async def member_joined(ctx: HandlerContext, event: InstanceMemberJoined) -> None:
+    await repository.add_instance_member(ctx.conn, event.instance_id, event.user_id)
+
+
+@handlers.on(InstanceMemberRemoved)
+async def member_removed(ctx: HandlerContext, event: InstanceMemberRemoved) -> None:
+    await repository.remove_instance_member(ctx.conn, event.instance_id, event.user_id)
+
+
+@handlers.on(MemberAdded)
+async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
+    if ctx.message.instanceid:
+        await repository.add_instance_member(ctx.conn, ctx.message.instanceid, event.user_id)
+
+
+# --- e-mail -----------------------------------------------------------------------------------
+
+
+@handlers.on(InvitationIssued)
+async def invitation_issued(ctx: HandlerContext, event: InvitationIssued) -> None:
+    instance_name = await repository.instance_name(ctx.conn, ctx.message.instanceid or "")
+    await _email(ctx, TEMPLATE_OF_KIND[event.kind], event.email, {
+        "first_name": event.first_name or "", "last_name": "", "email": event.email,
+        "account_name": event.account_name or "", "accept_url": event.accept_url,
+        "expires_at": event.expires_at.strftime("%B %-d, %Y at %H:%M UTC"), "instance_name": instance_name})
+    if event.kind is InvitationKind.INSTANCE and ctx.message.instanceid:
+        await _notify(ctx, event.user_id, ctx.message.instanceid, "instance_invitation",
+                      f"You are invited to join {instance_name}", "Open the invitation e-mail to join.")
+
+
+@handlers.on(AccountUpgraded)
+async def account_upgraded(ctx: HandlerContext, event: AccountUpgraded) -> None:
+    await repository.record_upgrade(ctx.conn, ctx.message.causationid or ctx.message.id, event.model_dump())
+    await _notify_owner(ctx, "seats_upgraded", f"Seats upgraded to {event.to_total}",
+                        f"{event.user_id} accepted an invitation with no free seat; one seat was added.")
+
+
+@handlers.on(ChargeCreated)
+async def charge_created(ctx: HandlerContext, event: ChargeCreated) -> None:
+    """The owner's upgrade e-mail goes out with the charge, which follows the upgrade it pays for."""
+    account = await repository.get_account(ctx.conn, ctx.message.accountid)
+    upgrade = await repository.upgrade_caused_by(ctx.conn, ctx.message.causationid or "")
+    if account is None or account["owner_email"] is None or upgrade is None:
+        return
+    await _email(ctx, "seat_upgrade", account["owner_email"], {
+        "account_name": account["name"] or account["account_id"], "first_name": account["owner_first_name"] or "",
+        "seats_total": upgrade["to_total"], "from_total": upgrade["from_total"],
+        "member_user_id": upgrade["user_id"], "amount": f"{event.amount_cents / 100:.2f} {event.currency}",
+        "days_remaining": event.proration.days_remaining, "days_in_period": event.proration.days_in_period,
+        "period_end": event.period_end.isoformat()})
+
+
+@handlers.on(SetTemplate)
+async def set_template(ctx: HandlerContext, cmd: SetTemplate) -> None:
+    try:
+        template = check(cmd.template.value, cmd.subject, cmd.body)
+    except TemplateError as err:
+        raise Rejected(err.reason, str(err)) from None
+    await repository.set_template(ctx.conn, ctx.message.accountid, cmd.template.value, template)
+
+
+# --- the notification center ----------------------------------------------------------------------
+
+
+@handlers.on(SeatReserved)
+async def seat_reserved(ctx: HandlerContext, event: SeatReserved) -> None:
+    await _notify_owner(ctx, "seat_reserved", f"{event.user_id} took a seat",
+                        f"{event.seats_used} of {event.seats_total} seats are in use.")
+
+
+@handlers.on(SeatReleased)
+async def seat_released(ctx: HandlerContext, event: SeatReleased) -> None:
+    await _notify_owner(ctx, "seat_released", f"{event.user_id} gave a seat back",
+                        f"{event.seats_used} of {event.seats_total} seats are in use.")
+
+
+@handlers.on(LeadAssigned)
+async def lead_assigned(ctx: HandlerContext, event: LeadAssigned) -> None:
+    await _notify(ctx, event.user_id, event.instance_id, "lead_assigned", "New lead assigned to you",
+                  f"Lead {event.lead_id} ({event.strategy}).")
+
+
+@handlers.on(SetSession)
+async def set_session(ctx: HandlerContext, cmd: SetSession) -> None:
+    await repository.set_session(ctx.conn, cmd.user_id, cmd.device_id, cmd.device.value, cmd.instance_id)
+
+
+@handlers.on(ReadNotifications)
+async def read_notifications(ctx: HandlerContext, cmd: ReadNotifications) -> None:
+    await repository.mark_read(ctx.conn, cmd.user_id, cmd.notification_ids)
+    await _unread_changed(ctx, cmd.user_id)

@@ -1,0 +1,61 @@
+import pytest
+
+from crm_notifications.domain.push import Session, devices_to_push
+from crm_notifications.domain.templates import DEFAULTS, PLACEHOLDERS, TemplateError, check, render, text_version
+
+VALUES = {"first_name": "Ana", "last_name": "Agent", "email": "ana@example.com", "account_name": "Harbor",
+          "accept_url": "http://127.0.0.1:8001/invitations/accept?token=abc&x=1", "expires_at": "Dec 1",
+          "instance_name": "Team B"}
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULTS))
+def test_every_default_template_passes_its_own_check(name):
+    check(name, DEFAULTS[name].subject, DEFAULTS[name].body)
+
+
+def test_unknown_placeholders_are_refused_naming_the_allowed_ones():
+    with pytest.raises(TemplateError) as err:
+        check("opt_in_invitation", "Hi {first_name}", "Join {acount_name}: {accept_url}")
+    assert err.value.reason == "unknown_placeholder"
+    assert "{acount_name}" in str(err.value) and "{account_name}" in str(err.value)
+    with pytest.raises(TemplateError) as err:
+        check("opt_in_invitation", "Hi", "{instance_name}")  # only instance invitations have it
+    assert err.value.reason == "unknown_placeholder"
+
+
+@pytest.mark.parametrize("body", ["Hi {first_name", "Hi }", "{first_name.__class__}", "{first_name!r}",
+                                  "{first_name:>10}", "{}"])
+def test_templates_that_cannot_render_safely_are_refused(body):
+    with pytest.raises(TemplateError) as err:
+        check("opt_in_invitation", "Subject", body)
+    assert err.value.reason in ("template_invalid", "unknown_placeholder")
+
+
+def test_rendering_escapes_inserted_data_but_not_the_template():
+    template = check("opt_in_invitation", "Welcome {first_name}", "<p><b>{first_name}</b> <a href=\"{accept_url}\">go</a></p>")
+    subject, body = render(template, {**VALUES, "first_name": "<script>alert(1)</script>"})
+    assert "<script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert body.startswith("<p><b>") and "token=abc&amp;x=1" in body
+    assert subject == "Welcome <script>alert(1)</script>"  # a header is text, not HTML
+
+
+def test_a_subject_cannot_smuggle_headers():
+    subject, _ = render(DEFAULTS["opt_in_invitation"], {**VALUES, "account_name": "X\r\nBcc: evil@example.com"})
+    assert "\n" not in subject and "\r" not in subject
+
+
+def test_the_text_part_keeps_the_link():
+    _, body = render(DEFAULTS["opt_in_invitation"], VALUES)
+    text = text_version(body)
+    assert "Launch CRM: http://127.0.0.1:8001/invitations/accept?token=abc&x=1" in text and "<" not in text
+
+
+def test_placeholder_lists_cover_the_three_customisable_templates():
+    assert {"opt_in_invitation", "standard_invitation", "instance_invitation"} <= set(PLACEHOLDERS)
+
+
+def test_web_hears_every_instance_mobile_only_the_one_it_is_in():
+    sessions = [Session("w1", "web", "ins_a"), Session("m1", "mobile", "ins_a"), Session("m2", "mobile", "ins_b")]
+    assert [s.device_id for s in devices_to_push("ins_b", sessions)] == ["w1", "m2"]
+    assert [s.device_id for s in devices_to_push("ins_a", sessions)] == ["w1", "m1"]
+    assert devices_to_push("ins_c", sessions) == [sessions[0]]
