@@ -1,0 +1,262 @@
+"""Notifications end to end (AO13, PI8): real SMTP into a Maildir, pushes, unread counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from email import message_from_bytes
+from email.policy import default
+
+import httpx
+import pytest
+
+from crm_contracts import command, identity, notifications, routing
+from crm_runtime.faults import CRASH_AFTER_SEND
+
+pytestmark = pytest.mark.stack
+
+
+def mails_to(stack, address: str) -> list:
+    found = []
+    for folder in ("new", "cur"):
+        for path in (stack.maildir / folder).glob("*"):
+            msg = message_from_bytes(path.read_bytes(), policy=default)
+            if msg["To"] == address:
+                found.append(msg)
+    return found
+
+
+def arrivals(stack, address: str) -> list[str]:
+    log = stack.maildir / "received.log"
+    return [line.split("\t")[2].strip() for line in log.read_text().splitlines()
+            if line.split("\t")[1] == address] if log.exists() else []
+
+
+async def wait_mail(stack, address: str, timeout: float = 30) -> object:
+    deadline = time.monotonic() + timeout
+    while not mails_to(stack, address):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no e-mail to {address} in {stack.maildir}")
+        await asyncio.sleep(0.2)
+    return mails_to(stack, address)[0]
+
+
+def html_of(msg) -> str:
+    return msg.get_body(preferencelist=("html",)).get_content()
+
+
+def unique_email(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+async def test_the_opt_in_story_by_e_mail(platform, stack, account_id):
+    await platform.enterprise(account_id, seats_total=0)  # the click will have to upgrade
+    address = unique_email("ana")
+    add = await platform.add(account_id, "ana", email=address)
+    mail = await wait_mail(stack, address)
+    assert "invites you to the CRM" in mail["Subject"]
+    link = re.search(r'href="([^"]+)"', html_of(mail)).group(1).replace("&amp;", "&")
+    sent = await platform.answer(add, "notifications.email.sent")
+    issued = await platform.answer(add, "identity.invitation.issued")
+    assert sent.data["cause_event_id"] == issued.id and sent.data["to"] == address
+    assert sent.data["message_id"] == mail["Message-ID"]
+
+    page = await platform.click(link)  # the person follows the link in the e-mail
+    assert page.status_code == 200
+    reserved = (await platform.bus.wait_event("seats.seat.reserved", where=lambda e: e.accountid == account_id))[0]
+    assert reserved.data["auto_upgraded"] is True
+    await platform.status(account_id, "ana", "pending_activation")
+
+    # Many tests share owner@example.com, so the owner's mail is checked by its event here.
+    upgrade_mail = await platform.bus.wait_event(
+        "notifications.email.sent", where=lambda e: e.accountid == account_id and e.data["template"] == "seat_upgrade")
+    assert upgrade_mail[0].data["to"] == "owner@example.com"
+
+
+async def test_the_owner_is_mailed_the_new_total_and_the_charge(platform, stack, bus, account_id):
+    owner = unique_email("owner")
+    cmd = await bus.command(identity.CreateAccount(
+        account_id=account_id, name="Lane Realty", tier="enterprise",
+        owner={"user_id": "olive", "email": owner, "first_name": "Olive", "last_name": "Owner"}),
+        accountid=account_id)
+    await platform.answer(cmd, "identity.account.created")
+    await platform.subscription(account_id, 1)
+    await platform.answer(await platform.send(account_id, identity.SetOptIn(enabled=True)),
+                          "identity.account.opt_in_changed")
+    taken = await platform.add(account_id, "first", activation="immediate")
+    await platform.answer(taken, "seats.seat.reserved")
+    await platform.add(account_id, "second")
+    await platform.click((await platform.invitation(account_id, "second")).data["accept_url"])
+    charge = (await bus.wait_event("seats.charge.created", where=lambda e: e.accountid == account_id))[0]
+    mail = await wait_mail(stack, owner)
+    assert mail["Subject"] == "Lane Realty now has 2 seats"
+    body = html_of(mail)
+    amount = f"{charge.data['amount_cents'] / 100:.2f} USD"
+    assert "Hi Olive" in body and "from 1 to 2 seats" in body and amount in body
+
+
+async def test_a_custom_template_is_used_an_invalid_one_refused_and_data_escaped(platform, stack, account_id):
+    await platform.enterprise(account_id, seats_total=2)
+    custom = await platform.send(account_id, notifications.SetTemplate(
+        template="opt_in_invitation", subject="{account_name}: your seat is waiting, {first_name}",
+        body="<h1>Hello {first_name}</h1><p><a href=\"{accept_url}\">Join {account_name}</a></p>"))
+    invalid = await platform.send(account_id, notifications.SetTemplate(
+        template="opt_in_invitation", subject="Hi", body="Join {team_name} at {accept_url}"))
+    rejected = await platform.answer(invalid, "notifications.command.rejected")
+    assert rejected.data["reason"] == "unknown_placeholder" and "{team_name}" in rejected.data["message"]
+    broken = await platform.send(account_id, notifications.SetTemplate(
+        template="opt_in_invitation", subject="Hi", body="Join {accept_url"))
+    assert (await platform.answer(broken, "notifications.command.rejected")).data["reason"] == "template_invalid"
+
+    address = unique_email("xss")
+    add = await platform.bus.command(identity.AddMember(
+        user_id="xss", email=address, first_name="<script>alert(1)</script>", last_name="Agent",
+        user_type="platform", activation="opt_in", role="agent"), accountid=account_id)
+    await platform.answer(add, "notifications.email.sent")
+    mail = await wait_mail(stack, address)
+    assert mail["Subject"].strip() == f"Brokerage {account_id}: your seat is waiting, <script>alert(1)</script>"
+    body = html_of(mail)
+    assert "<h1>Hello &lt;script&gt;alert(1)&lt;/script&gt;</h1>" in body and "<script>" not in body
+    # The invalid templates sent after the custom one did not replace it.
+    assert body.count("Join Brokerage") == 1
+
+
+async def test_a_redelivered_invitation_sends_no_second_e_mail(platform, stack, bus, account_id):
+    await platform.enterprise(account_id, seats_total=2)
+    address = unique_email("dup")
+    add = await platform.add(account_id, "dup", email=address)
+    issued = await platform.answer(add, "identity.invitation.issued")
+    await platform.answer(add, "notifications.email.sent")
+    await bus.send(issued)
+    await bus.send(issued)
+    await bus.quiet(3)
+    assert arrivals(stack, address) == ["stored"]
+    assert len({e.id for e in bus.events(lambda e: e.type == "notifications.email.sent"
+                                          and e.data["to"] == address)}) == 1
+
+
+async def test_killed_between_sending_and_recording_the_person_still_gets_one_e_mail(platform, stack, account_id):
+    await platform.enterprise(account_id, seats_total=2)
+    address = unique_email("crash")
+    stack.stop_service("notifications")
+    try:
+        stack.start_service("notifications", env={CRASH_AFTER_SEND: address})
+        await stack.wait_healthy("notifications")
+        add = await platform.add(account_id, "crash", email=address)
+        deadline = time.monotonic() + 60
+        while stack.service_pid("notifications") and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert stack.service_pid("notifications") is None, "notifications did not reach the crash point"
+    finally:
+        stack.start_service("notifications")
+        await stack.wait_healthy("notifications")
+    sent = await platform.answer(add, "notifications.email.sent", timeout=60)
+    # Sent twice under one Message-ID (at least once), stored once: one e-mail for the person.
+    assert arrivals(stack, address) == ["stored", "duplicate"]
+    [mail] = mails_to(stack, address)
+    assert mail["Message-ID"] == sent.data["message_id"]
+
+
+async def test_an_smtp_outage_ends_in_delivery_after_recovery(platform, stack, account_id):
+    await platform.enterprise(account_id, seats_total=2)
+    address = unique_email("outage")
+    stack.stop_mail()
+    try:
+        add = await platform.add(account_id, "outage", email=address)
+        await platform.answer(add, "identity.invitation.issued")
+        await asyncio.sleep(2)  # several attempts fail meanwhile
+        assert not platform.bus.events(lambda e: e.type.startswith("notifications.email") and e.data.get("to") == address)
+    finally:
+        stack.start_mail()
+        await stack.wait_mail()
+    sent = await platform.answer(add, "notifications.email.sent", timeout=60)
+    assert sent.data["to"] == address and len(mails_to(stack, address)) == 1
+
+
+async def test_a_refusing_server_or_a_long_outage_ends_in_email_failed(platform, stack, account_id):
+    await platform.enterprise(account_id, seats_total=5)
+    refused = await platform.add(account_id, "refused", email=f"someone-{uuid.uuid4().hex[:6]}@refused.example.com")
+    failed = await platform.answer(refused, "notifications.email.failed")
+    assert "550" in failed.data["error"] and failed.data["template"] == "opt_in_invitation"
+
+    stack.stop_service("notifications")
+    stack.stop_mail()
+    try:
+        stack.start_service("notifications", env={"SMTP_MAX_ATTEMPTS": "3", "SMTP_RETRY_FIRST_DELAY_S": "0.2"})
+        await stack.wait_healthy("notifications")
+        down = await platform.add(account_id, "down", email=unique_email("down"))
+        failed = await platform.answer(down, "notifications.email.failed", timeout=60)
+        assert "Connect" in failed.data["error"] or "refused" in failed.data["error"].lower()
+    finally:
+        stack.start_mail()
+        await stack.wait_mail()
+        stack.stop_service("notifications")
+        stack.start_service("notifications")
+        await stack.wait_healthy("notifications")
+
+
+# --- PI8: push across instances ----------------------------------------------------------------
+
+
+def pushes(stack, user_id: str) -> list[dict]:
+    if not stack.push_log.exists():
+        return []
+    return [p for p in map(json.loads, stack.push_log.read_text().splitlines()) if p["user_id"] == user_id]
+
+
+async def center(stack, user_id: str) -> dict:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return (await client.get(f"{stack.http('notifications')}/v1/notifications", params={"user_id": user_id})).json()
+
+
+async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(platform, stack, bus, account_id):
+    await platform.enterprise(account_id, seats_total=1)
+    created = bus.events(lambda e: e.type == "identity.account.created" and e.accountid == account_id)[0]
+    user, home = f"{account_id}_owner", created.data["enterprise_instance_id"]
+    team = "ins_team_" + uuid.uuid4().hex[:8]
+    # Private instances are not built yet: announce one as identity will.
+    await bus.send(command(identity.InstanceCreated(
+        instance_id=team, owner_user_id=user, package="crm_idx_team", name="Lane Team", parsing_email="t@x",
+        website_id=None), source="crm/identity", accountid=account_id, instanceid=team))
+    for device, device_id in (("web", "web-1"), ("mobile", "phone-1")):
+        await bus.command(notifications.SetSession(user_id=user, device=device, device_id=device_id, instance_id=home),
+                          accountid=account_id)
+
+    async def lead(instance: str, lead_id: str):
+        cmd = await bus.send(command(routing.LeadAssigned(
+            lead_id=lead_id, instance_id=instance, user_id=user, rule_id="r1", strategy="round_robin",
+            explanation="test"), source="crm/routing", accountid=account_id, instanceid=instance))
+        return (await bus.wait_event("notifications.unread.changed", correlationid=cmd.id))[0]
+
+    unread = await lead(team, "lead-in-team")
+    assert unread.data["counts"] == {home: 0, team: 1}
+    sent = await bus.wait_event("notifications.push.sent", where=lambda e: e.data["user_id"] == user)
+    assert [(p.data["device_id"], p.data["source_instance_name"]) for p in sent] == [("web-1", "Lane Team")]
+    await bus.quiet(1)
+    assert [(p["device_id"], p["instance_name"]) for p in pushes(stack, user)] == [("web-1", "Lane Team")]
+
+    unread = await lead(home, "lead-at-home")
+    assert unread.data["counts"] == {home: 1, team: 1}
+    await bus.wait_event("notifications.push.sent", count=3, where=lambda e: e.data["user_id"] == user)
+    home_pushes = {p["device_id"] for p in pushes(stack, user) if p["instance_id"] == home}
+    assert home_pushes == {"web-1", "phone-1"}
+
+    # The phone switches to the team instance: now it hears from there and not from home.
+    await bus.command(notifications.SetSession(user_id=user, device="mobile", device_id="phone-1", instance_id=team),
+                      accountid=account_id)
+    await bus.quiet(1)
+    await lead(team, "lead-2")
+    await bus.wait_event("notifications.push.sent", count=5, where=lambda e: e.data["user_id"] == user)
+    assert {p["device_id"] for p in pushes(stack, user) if p["instance_id"] == team} == {"web-1", "phone-1"}
+
+    items = (await center(stack, user))["items"]
+    assert {i["instance_name"] for i in items} == {"Lane Team", f"Brokerage {account_id}"}
+    team_items = [i["notification_id"] for i in items if i["instance_id"] == team]
+    read = await bus.command(notifications.ReadNotifications(user_id=user, notification_ids=team_items),
+                             accountid=account_id)
+    unread = (await bus.wait_event("notifications.unread.changed", correlationid=read.id))[0]
+    assert unread.data["counts"] == {home: 1, team: 0}
+    assert (await center(stack, user))["unread"] == {home: 1, team: 0}
