@@ -103,6 +103,7 @@ async def test_a_custom_template_is_used_an_invalid_one_refused_and_data_escaped
     custom = await platform.send(account_id, notifications.SetTemplate(
         template="opt_in_invitation", subject="{account_name}: your seat is waiting, {first_name}",
         body="<h1>Hello {first_name}</h1><p><a href=\"{accept_url}\">Join {account_name}</a></p>"))
+    await platform.answer(custom, "notifications.template.changed")
     invalid = await platform.send(account_id, notifications.SetTemplate(
         template="opt_in_invitation", subject="Hi", body="Join {team_name} at {accept_url}"))
     rejected = await platform.answer(invalid, "notifications.command.rejected")
@@ -221,9 +222,13 @@ async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(plat
     await bus.send(command(identity.InstanceCreated(
         instance_id=team, owner_user_id=user, package="crm_idx_team", name="Lane Team", parsing_email="t@x",
         website_id=None), source="crm/identity", accountid=account_id, instanceid=team))
-    for device, device_id in (("web", "web-1"), ("mobile", "phone-1")):
-        await bus.command(notifications.SetSession(user_id=user, device=device, device_id=device_id, instance_id=home),
-                          accountid=account_id)
+    async def session(device: str, device_id: str, instance: str) -> None:
+        cmd = await bus.command(notifications.SetSession(user_id=user, device=device, device_id=device_id,
+                                                         instance_id=instance), accountid=account_id)
+        await platform.answer(cmd, "notifications.session.changed")
+
+    await session("web", "web-1", home)
+    await session("mobile", "phone-1", home)
 
     async def lead(instance: str, lead_id: str):
         cmd = await bus.send(command(routing.LeadAssigned(
@@ -245,9 +250,7 @@ async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(plat
     assert home_pushes == {"web-1", "phone-1"}
 
     # The phone switches to the team instance: now it hears from there and not from home.
-    await bus.command(notifications.SetSession(user_id=user, device="mobile", device_id="phone-1", instance_id=team),
-                      accountid=account_id)
-    await bus.quiet(1)
+    await session("mobile", "phone-1", team)
     await lead(team, "lead-2")
     await bus.wait_event("notifications.push.sent", count=5, where=lambda e: e.data["user_id"] == user)
     assert {p["device_id"] for p in pushes(stack, user) if p["instance_id"] == team} == {"web-1", "phone-1"}

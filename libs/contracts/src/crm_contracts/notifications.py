@@ -57,6 +57,24 @@ class ReadNotifications(BaseModel):
     notification_ids: list[str] = Field(min_length=1)
 
 
+@message("notifications.template.changed", on=EVENTS)
+class TemplateChanged(BaseModel):
+    """An account's e-mail template was set."""
+
+    template: TemplateName
+    subject: str
+
+
+@message("notifications.session.changed", on=EVENTS)
+class SessionChanged(BaseModel):
+    """A device of a user is now logged into an instance."""
+
+    user_id: str
+    device: Device
+    device_id: str
+    instance_id: str
+
+
 @message("notifications.email.sent", on=EVENTS)
 class EmailSent(BaseModel):
     """An e-mail was handed to the SMTP server."""

@@ -11,7 +11,14 @@ from crm_contracts.identity import (
     InvitationKind,
     MemberAdded,
 )
-from crm_contracts.notifications import ReadNotifications, SetSession, SetTemplate, UnreadChanged
+from crm_contracts.notifications import (
+    ReadNotifications,
+    SessionChanged,
+    SetSession,
+    SetTemplate,
+    TemplateChanged,
+    UnreadChanged,
+)
 from crm_contracts.routing import LeadAssigned
 from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, SeatReserved
 from crm_runtime.handling import HandlerContext, Handlers, Rejected
@@ -140,6 +147,7 @@ async def set_template(ctx: HandlerContext, cmd: SetTemplate) -> None:
     except TemplateError as err:
         raise Rejected(err.reason, str(err)) from None
     await repository.set_template(ctx.conn, ctx.message.accountid, cmd.template.value, template)
+    await ctx.emit(TemplateChanged(template=cmd.template, subject=cmd.subject))
 
 
 # --- the notification center ----------------------------------------------------------------------
@@ -166,6 +174,7 @@ async def lead_assigned(ctx: HandlerContext, event: LeadAssigned) -> None:
 @handlers.on(SetSession)
 async def set_session(ctx: HandlerContext, cmd: SetSession) -> None:
     await repository.set_session(ctx.conn, cmd.user_id, cmd.device_id, cmd.device.value, cmd.instance_id)
+    await ctx.emit(SessionChanged(**cmd.model_dump()), subject=cmd.user_id, instanceid=cmd.instance_id)
 
 
 @handlers.on(ReadNotifications)
