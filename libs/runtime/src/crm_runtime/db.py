@@ -18,7 +18,9 @@ _MIGRATION_LOCK = 0x43524D5F4D4947
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    # Timeouts turn a connection lost mid-outage into an error that is retried, not a hang.
+    return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=10,
+                                     command_timeout=60)
 
 
 def migrations_of(package: str) -> Traversable:

@@ -40,14 +40,17 @@ class OutboxRelay:
     per database is active at a time (advisory lock), so replicas never reorder each other.
     """
 
-    def __init__(self, service: str, pool: asyncpg.Pool, broker: KafkaBroker, *, batch: int = 500,
-                 poll_interval: float = 0.5, max_delay: float = 5.0) -> None:
+    def __init__(self, service: str, pool: asyncpg.Pool, broker: KafkaBroker, *, dsn: str | None = None,
+                 batch: int = 500, poll_interval: float = 0.5, max_delay: float = 5.0,
+                 pass_timeout: float = 30.0) -> None:
         self.service = service
         self.pool = pool
         self.broker = broker
         self.batch = batch
         self.poll_interval = poll_interval
         self.max_delay = max_delay
+        self.dsn = dsn
+        self.pass_timeout = pass_timeout
         self._wake = asyncio.Event()
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
         self._listener: asyncpg.Connection | None = None
@@ -86,10 +89,11 @@ class OutboxRelay:
 
     async def run(self) -> None:
         delay = 0.1
-        await self._listen()
         while True:
+            await self._listen()
             try:
-                published = await self.publish_pending()
+                # Bounded, so a connection that died mid-query cannot stall the relay for good.
+                published = await asyncio.wait_for(self.publish_pending(), self.pass_timeout)
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
                 delay = 0.1
                 if published:
@@ -100,7 +104,6 @@ class OutboxRelay:
                 log.warning("outbox_relay_failed", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_delay)
-                await self._listen()
                 continue
             self._wake.clear()
             try:
@@ -109,18 +112,17 @@ class OutboxRelay:
                 pass
 
     async def _listen(self) -> None:
-        if self._listener is not None and not self._listener.is_closed():
+        """LISTEN on a connection of its own; without it, polling still publishes, only later."""
+        if self.dsn is None or (self._listener is not None and not self._listener.is_closed()):
             return
         try:
-            self._listener = await self.pool.acquire()
+            self._listener = await asyncpg.connect(self.dsn, timeout=5)
             await self._listener.add_listener(channel_of(self.service), lambda *_: self._wake.set())
         except Exception as exc:
-            # Polling still publishes everything; NOTIFY only makes it prompt.
             log.warning("outbox_listen_failed", error=repr(exc))
             self._listener = None
 
     async def close(self) -> None:
         if self._listener is not None:
-            # Releasing resets the connection, which drops its LISTEN.
-            await self.pool.release(self._listener)
+            self._listener.terminate()
             self._listener = None

@@ -106,7 +106,8 @@ class Service:
 
     async def _start_relay(self) -> None:
         assert self.pool is not None
-        self.relay = OutboxRelay(self.name, self.pool, self.broker, batch=self.settings.outbox_batch,
+        self.relay = OutboxRelay(self.name, self.pool, self.broker, dsn=self.settings.database_url,
+                                 batch=self.settings.outbox_batch,
                                  max_delay=self.settings.retry_max_delay_s)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
         self._tasks = [asyncio.create_task(worker(self)) for worker in self._workers]
