@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STACK  := $(VENV)/bin/crm-stack
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-.PHONY: install up down status logs demo test unit contracts contracts-check
+.PHONY: install up down status logs demo bench test unit contracts contracts-check
 
 $(VENV)/.installed: scripts/bootstrap.sh requirements-dev.txt $(PYPROJECTS)
 	bash scripts/bootstrap.sh
@@ -20,6 +20,9 @@ down:  ## stop everything `make up` started
 
 demo: up  ## the agent opt-in story on the live stack, as readable lines
 	$(STACK) demo
+
+bench: up  ## command-to-event latency and throughput on the live stack (prints medians)
+	$(STACK) bench
 
 status:
 	$(STACK) status

@@ -33,6 +33,8 @@ class Bus:
         self.bootstrap = bootstrap
         self.source = source
         self.records: list[Record] = []
+        # When each correlation id was first seen answered (monotonic clock), for benchmarks.
+        self.arrivals: dict[str, float] = {}
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
@@ -66,6 +68,7 @@ class Bus:
         while True:
             batch = await self._consumer.getmany(timeout_ms=200)
             fresh = []
+            now = time.perf_counter()
             for tp, msgs in batch.items():
                 for m in msgs:
                     try:
@@ -76,6 +79,8 @@ class Bus:
                                         m.key.decode() if m.key else None,
                                         {k: v.decode("utf-8", "replace") for k, v in m.headers or ()},
                                         m.value, event))
+                    if event is not None and event.correlationid:
+                        self.arrivals.setdefault(event.correlationid, now)
             if fresh:
                 async with self._arrived:
                     self.records.extend(fresh)

@@ -33,6 +33,14 @@ def demo() -> None:
 
 
 @app.command()
+def bench(n: int = typer.Option(300, help="commands per round"), rounds: int = typer.Option(3)) -> None:
+    """Command-to-event latency and throughput of identity on the running stack."""
+    from .bench import run
+
+    run(n, rounds)
+
+
+@app.command()
 def down() -> None:
     """Stop every process `up` started (services, Kafka, PostgreSQL)."""
     Stack().down(say=console.print)
