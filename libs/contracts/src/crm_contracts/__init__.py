@@ -4,7 +4,7 @@ Importing the package registers every topic and type, so `TOPICS` and `MESSAGES`
 """
 
 from . import identity, leads, notifications, routing, seats
-from .envelope import CloudEvent, command, event_caused_by, is_known, new_id, now
+from .envelope import CloudEvent, command, event_caused_by, new_id, now
 from .registry import MESSAGES, TOPICS, Direction, KeyRule, MessageSpec, Topic, UnknownType, spec_of, type_of
 
 REJECTED_TYPE = {
@@ -27,7 +27,6 @@ __all__ = [
     "command",
     "event_caused_by",
     "identity",
-    "is_known",
     "leads",
     "new_id",
     "notifications",

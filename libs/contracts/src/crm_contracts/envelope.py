@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .registry import MESSAGES, spec_of, type_of
+from .registry import spec_of, type_of
 
 _NON_EMPTY = Field(min_length=1)
 
@@ -40,9 +40,6 @@ class CloudEvent(BaseModel):
     def parse_data(self) -> BaseModel:
         """Validate `data` against the model registered for `type` (raises on failure)."""
         return spec_of(self.type).model.model_validate(self.data)
-
-    def typed(self, model: type[BaseModel]) -> BaseModel:
-        return model.model_validate(self.data)
 
     @property
     def topic(self) -> str:
@@ -116,7 +113,3 @@ def event_caused_by(
         causationid=cause.id,
         data=data.model_dump(mode="json"),
     )
-
-
-def is_known(type_: str) -> bool:
-    return type_ in MESSAGES

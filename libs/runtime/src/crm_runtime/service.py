@@ -54,8 +54,8 @@ class Service:
         self.relay: OutboxRelay | None = None
         self.ready = False
         self._relay_task: asyncio.Task | None = None
-        self.processors: list[RecordProcessor] = []
-        self._topics = [t.name for t in consumes]
+        self.group = f"crm-{name}{self.settings.group_suffix}"
+        self.processors: dict[str, RecordProcessor] = {}
         for topic in consumes:
             self._subscribe(topic)
         self._extra_routes = routes
@@ -63,17 +63,14 @@ class Service:
         self._tasks: list[asyncio.Task] = []
 
     def processor_for(self, topic: Topic) -> RecordProcessor:
-        return self.processors[self._topics.index(topic.name)]
-
-    def group_of(self, topic: Topic) -> str:
-        return f"crm-{self.name}{self.settings.group_suffix}"
+        return self.processors[topic.name]
 
     def _subscribe(self, topic: Topic) -> None:
-        group = self.group_of(topic)
+        group = self.group
         processor = RecordProcessor(self.name, self.handlers, self.broker, group=group,
                                     attempts=self.settings.handler_attempts,
                                     max_delay=self.settings.retry_max_delay_s, settings=self.settings)
-        self.processors.append(processor)
+        self.processors[topic.name] = processor
 
         # MANUAL: the offset is committed only after the record's transaction committed (or it
         # was dead-lettered), so a crash anywhere before that redelivers it; never auto-commit.
@@ -101,7 +98,7 @@ class Service:
                 log.warning("database_unavailable", error=repr(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        for processor in self.processors:
+        for processor in self.processors.values():
             processor.pool = self.pool
 
     async def _start_relay(self) -> None:
