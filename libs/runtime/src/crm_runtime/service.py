@@ -21,6 +21,7 @@ from crm_contracts import Topic
 from . import db, logs
 from .consuming import RecordProcessor
 from .handling import Handlers
+from .offsets import OffsetCommitter
 from .http import Route, Scope, get_route, json_response
 from .outbox import OutboxRelay
 from .settings import ServiceSettings
@@ -56,6 +57,7 @@ class Service:
         self._relay_task: asyncio.Task | None = None
         self.group = f"crm-{name}{self.settings.group_suffix}"
         self.processors: dict[str, RecordProcessor] = {}
+        self.committers: list[OffsetCommitter] = []
         for topic in consumes:
             self._subscribe(topic)
         self._extra_routes = routes
@@ -71,19 +73,17 @@ class Service:
                                     attempts=self.settings.handler_attempts,
                                     max_delay=self.settings.retry_max_delay_s, settings=self.settings)
         self.processors[topic.name] = processor
+        committer = OffsetCommitter(self.settings.offset_commit_interval_s)
+        self.committers.append(committer)
 
-        # MANUAL: the offset is committed only after the record's transaction committed (or it
-        # was dead-lettered), so a crash anywhere before that redelivers it; never auto-commit.
+        # MANUAL: FastStream commits nothing by itself. An offset is committed only after its
+        # record's transaction committed (or it was dead-lettered), so a crash anywhere before
+        # that redelivers the record; never auto-commit.
         @self.broker.subscriber(topic.name, group_id=group, ack_policy=AckPolicy.MANUAL,
                                 auto_offset_reset="earliest", description=topic.description)
         async def on_record(msg: KafkaMessage) -> None:
             await processor.process(msg.raw_message)
-            try:
-                await msg.ack()
-            except Exception as exc:
-                # A rebalance took the partition: the new owner gets the record again and the
-                # inbox makes that redelivery a no-op.
-                log.warning("offset_commit_failed", error=repr(exc), topic=topic.name)
+            committer.finished(msg.consumer, msg.raw_message)
 
     async def _start_database(self) -> None:
         delay = 0.2
@@ -113,6 +113,8 @@ class Service:
         self.ready = True
 
     async def _stop(self) -> None:
+        # Before the broker stops its consumers: what finished gets committed.
+        await asyncio.gather(*(c.close() for c in self.committers))
         tasks = [t for t in (self._relay_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()

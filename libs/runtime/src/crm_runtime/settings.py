@@ -22,6 +22,8 @@ class ServiceSettings(BaseSettings):
     # after this many attempts so that its partition moves on.
     handler_attempts: int = 3
     outbox_batch: int = 500
+    # Offsets of finished records are committed together at most this long after they finish.
+    offset_commit_interval_s: float = 0.1
 
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
