@@ -30,13 +30,11 @@ class HandlerContext:
     message: CloudEvent
     service: str
     settings: ServiceSettings = field(default_factory=ServiceSettings)
-    emitted: list[CloudEvent] = field(default_factory=list)
 
     async def emit(self, data: BaseModel, **attributes: Any) -> CloudEvent:
         """Stage an event caused by the message being handled, in the handler's transaction."""
         event = event_caused_by(self.message, data, source=f"crm/{self.service}", **attributes)
         await outbox.stage(self.conn, self.service, event)
-        self.emitted.append(event)
         return event
 
 

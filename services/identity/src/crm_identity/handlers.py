@@ -258,7 +258,7 @@ async def resend_invitation(ctx: HandlerContext, cmd: ResendInvitation) -> None:
 
 @handlers.on(AcceptInvitation)
 async def accept_invitation(ctx: HandlerContext, cmd: AcceptInvitation) -> None:
-    invitation = await repository.invitation_by_hash(ctx.conn, hash_token(cmd.token))
+    invitation = await repository.invitation_by_hash(ctx.conn, hash_token(cmd.token), for_update=True)
     if invitation is None or invitation.account_id != ctx.message.accountid:
         raise Rejected("invitation_not_found", "this invitation link is not valid")
     try:

@@ -125,14 +125,11 @@ async def insert_invitation(conn: asyncpg.Connection, inv: Invitation) -> None:
         inv.expires_at)
 
 
-async def invitation_by_hash_readonly(conn: asyncpg.Connection, token_hash: str) -> Invitation | None:
+async def invitation_by_hash(conn: asyncpg.Connection, token_hash: str, *,
+                             for_update: bool = False) -> Invitation | None:
+    lock = " FOR UPDATE" if for_update else ""
     return _invitation(await conn.fetchrow(
-        f"SELECT {_INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1", token_hash))
-
-
-async def invitation_by_hash(conn: asyncpg.Connection, token_hash: str) -> Invitation | None:
-    return _invitation(await conn.fetchrow(
-        f"SELECT {_INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1 FOR UPDATE", token_hash))
+        f"SELECT {_INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1{lock}", token_hash))
 
 
 async def close_pending_invitations(conn: asyncpg.Connection, account_id: str, user_id: str,

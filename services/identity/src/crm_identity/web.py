@@ -43,7 +43,7 @@ def routes(svc: Service) -> dict[str, Route]:
         """GET /invitations/accept?token=… — the "Launch CRM" link of an invitation e-mail."""
         token = query(scope).get("token", "")
         async with svc.pool.acquire() as conn:
-            invitation = await repository.invitation_by_hash_readonly(conn, hash_token(token)) if token else None
+            invitation = await repository.invitation_by_hash(conn, hash_token(token)) if token else None
             account = await repository.get_account(conn, invitation.account_id) if invitation else None
         if invitation is None or account is None:
             return _page(*_REFUSED_PAGES["invitation_not_found"])

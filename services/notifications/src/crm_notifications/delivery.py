@@ -137,15 +137,16 @@ class DeliveryWorker:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await repository.pending_pushes(conn, 50)
             for row in rows:
+                cause = repository.cause_of(row)
                 # A crash after the provider call and before commit repeats the push: the push id
                 # goes with it so a device can drop the repeat.
                 await self.push.send({k: row[k] for k in ("push_id", "notification_id", "user_id", "device_id",
                                                           "device", "instance_id", "instance_name", "title",
                                                           "body")})
                 await repository.mark_push_sent(conn, row["push_id"])
-                await outbox.stage(conn, SERVICE, event_caused_by(repository.cause_of(row), PushSent(
+                await outbox.stage(conn, SERVICE, event_caused_by(cause, PushSent(
                     notification_id=row["notification_id"], user_id=row["user_id"], device_id=row["device_id"],
                     instance_id=row["instance_id"], source_instance_name=row["instance_name"],
-                    cause_event_id=repository.cause_of(row).id), source="crm/notifications",
+                    cause_event_id=cause.id), source="crm/notifications",
                     subject=row["user_id"], instanceid=row["instance_id"]))
         return len(rows)

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -361,6 +360,3 @@ def read_pid_first_line(pid_file: Path) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
 
-
-def new_suffix() -> str:
-    return "-" + uuid.uuid4().hex[:8]
