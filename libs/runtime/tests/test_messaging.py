@@ -1,20 +1,21 @@
-"""The runtime against the real PostgreSQL and Kafka: outbox relay, inbox, record processing."""
+"""The runtime against the real PostgreSQL and Kafka: batches, inbox, outbox relay, error judgement."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import asyncpg
 import pytest
-from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from crm_contracts import CloudEvent, command, identity
 from crm_runtime import db, inbox, outbox
-from crm_runtime.consuming import RecordProcessor
-from crm_runtime.handling import HandlerContext, Handlers
+from crm_runtime.consuming import BatchProcessor
+from crm_runtime.handling import HandlerContext, Handlers, Rejected
 from crm_runtime.outbox import OutboxRelay
+from crm_runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.stack
 
@@ -30,18 +31,19 @@ async def pool(stack):
     pool = await db.create_pool(dsn)
     async with pool.acquire() as conn:
         await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime"))])
+        await conn.execute("CREATE TABLE scratch (group_id text PRIMARY KEY, n int NOT NULL DEFAULT 0)")
     yield pool
     await pool.close()
-    await admin.execute(f'DROP DATABASE "{name}"')
+    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
 
 
 @pytest.fixture(scope="module")
-async def broker(stack):
-    b = KafkaBroker(stack.bootstrap, enable_idempotence=True, acks="all")
-    await b.connect()
-    yield b
-    await b.stop()
+async def producer(stack):
+    p = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
+    await p.start()
+    yield p
+    await p.stop()
 
 
 def group_created(account_id: str, group_id: str) -> CloudEvent:
@@ -50,22 +52,194 @@ def group_created(account_id: str, group_id: str) -> CloudEvent:
                    source="crm/runtimetest", accountid=account_id)
 
 
+def group_create(account_id: str, group_id: str = "g") -> CloudEvent:
+    return command(identity.CreateGroup(group_id=group_id, name="Office", parent_group_id=None),
+                   source="test", accountid=account_id)
+
+
+def record_of(event: CloudEvent | bytes, offset: int = 0, key: str = "k") -> ConsumerRecord:
+    value = event if isinstance(event, bytes) else event.to_json()
+    return ConsumerRecord(topic="identity.commands.v1", partition=0, offset=offset, timestamp=0, timestamp_type=0,
+                          key=key.encode(), value=value, checksum=None, serialized_key_size=0,
+                          serialized_value_size=len(value), headers=[("trace", b"\xff\xfe"), ("empty", None)])
+
+
+def batch_of(items: list[CloudEvent | bytes], key: str) -> list[ConsumerRecord]:
+    return [record_of(item, offset=100 + i, key=key) for i, item in enumerate(items)]
+
+
+class Behaviours:
+    """A CreateGroup handler whose behaviour is chosen by the command's group_id."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.failures_left: dict[str, int] = {}
+        self.handlers = Handlers()
+        self.handlers.on(identity.CreateGroup)(self.handle)
+
+    async def handle(self, ctx: HandlerContext, cmd: identity.CreateGroup) -> None:
+        kind = cmd.group_id.split("-")[0]
+        self.calls.append(cmd.group_id)
+        # Every behaviour writes first, so a rollback that does not happen shows in `scratch`.
+        await ctx.conn.execute("INSERT INTO scratch (group_id) VALUES ($1)", cmd.group_id)
+        if kind == "reject":
+            raise Rejected("group_taken", "that group exists")
+        if kind == "bug":
+            raise KeyError("a bug")
+        if kind == "oserror":  # raised by handler code, the connection is fine: not an outage
+            raise ConnectionRefusedError("a bug that looks like an outage")
+        if kind == "overflow":
+            await ctx.conn.execute("UPDATE scratch SET n = $1 WHERE group_id = $2", 3_000_000_000, cmd.group_id)
+        if kind == "serialization" and self.failures_left.setdefault(cmd.group_id, 2) > 0:
+            self.failures_left[cmd.group_id] -= 1
+            raise asyncpg.exceptions.SerializationError("could not serialize access")
+        if kind == "locked":
+            await ctx.conn.execute("SET LOCAL lock_timeout = '100ms'")
+            await ctx.conn.execute("LOCK TABLE held_lock IN ACCESS EXCLUSIVE MODE")
+        if kind == "killed" and self.failures_left.setdefault(cmd.group_id, 1) > 0:
+            self.failures_left[cmd.group_id] -= 1
+            await ctx.conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        await ctx.emit(identity.GroupCreated(group_id=cmd.group_id, name=cmd.name, parent_group_id=None))
+
+
+def processor(pool, producer, behaviours: Behaviours, attempts: int = 3) -> BatchProcessor:
+    settings = ServiceSettings(handler_attempts=attempts, retry_max_delay_s=0.2)
+    return BatchProcessor(SERVICE, behaviours.handlers, producer, group="g", settings=settings, pool=pool)
+
+
+async def scratch(pool, account: str) -> set[str]:
+    return {r["group_id"] for r in await pool.fetch("SELECT group_id FROM scratch WHERE group_id LIKE $1",
+                                                    f"%-{account}")}
+
+
+async def outbox_types(pool, correlations: list[str]) -> list[str]:
+    rows = await pool.fetch("SELECT payload FROM outbox ORDER BY id")
+    events = [json.loads(r["payload"]) for r in rows]
+    return [(e["correlationid"], e["type"]) for e in events if e.get("correlationid") in correlations]
+
+
+# --- inbox ---------------------------------------------------------------------------------------
+
+
 async def test_migrations_run_once(pool):
     async with pool.acquire() as conn:
         assert await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime"))]) == []
 
 
-async def test_inbox_claims_a_message_once(pool):
-    message = group_created("acc_x", "g")
+async def test_inbox_claims_a_message_once_also_within_one_batch(pool):
+    a, b = group_created("acc_x", "a"), group_created("acc_x", "b")
     async with pool.acquire() as conn:
-        assert await inbox.claim(conn, SERVICE, message) is True
-        assert await inbox.claim(conn, SERVICE, message) is False
-        assert await inbox.claim(conn, "another-consumer", message) is True
+        assert await inbox.claim_many(conn, SERVICE, [a, b, a]) == {a.id, b.id}
+        assert await inbox.claim(conn, SERVICE, a) is False
+        assert await inbox.claim(conn, "another-consumer", a) is True
 
 
-async def test_relay_waits_for_a_row_that_commits_out_of_order_and_skips_nothing(pool, broker, bus,
-                                                                                account_id):
-    relay = OutboxRelay(SERVICE, pool, broker)
+# --- a batch ------------------------------------------------------------------------------------
+
+
+async def test_poison_rejection_and_bug_in_the_middle_of_a_batch_affect_only_their_own_record(
+        pool, producer, bus, account_id):
+    b = Behaviours()
+    cmds = {name: group_create(account_id, f"{name}-{account_id}") for name in ("ok1", "reject", "bug", "ok2")}
+    records = batch_of([cmds["ok1"], b"{not json", cmds["reject"], cmds["bug"], cmds["ok2"]], key=account_id)
+
+    outcomes = await processor(pool, producer, b).process(records)
+
+    assert [(o.name, o.reason) for o in outcomes] == [
+        ("handled", None), ("dead_lettered", "invalid_json"), ("rejected", "group_taken"),
+        ("dead_lettered", "handler_error"), ("handled", None)]
+    # The rejected and the failing handler wrote before raising: both rolled back, the rest kept.
+    assert await scratch(pool, account_id) == {f"ok1-{account_id}", f"ok2-{account_id}"}
+    ids = [c.id for c in cmds.values()]
+    assert await outbox_types(pool, ids) == [
+        (cmds["ok1"].id, "identity.group.created"), (cmds["reject"].id, "identity.command.rejected"),
+        (cmds["ok2"].id, "identity.group.created")]
+    claimed = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM inbox WHERE event_id = ANY($1)", ids)}
+    assert claimed == {cmds["ok1"].id, cmds["reject"].id, cmds["ok2"].id}  # the dead letter can be replayed
+    dead = await bus.wait_for(lambda r: r.topic == "identity.commands.v1.dlq" and r.key == account_id, count=2)
+    assert [r.headers["dlq_reason"] for r in dead] == ["invalid_json", "handler_error"]
+    assert [r.headers["dlq_source_offset"] for r in dead] == ["101", "103"]
+    assert dead[0].value == b"{not json" and "a bug" in dead[1].headers["dlq_error"]
+    assert dead[1].headers["trace"] == "\ufffd\ufffd"  # the record's own headers travel along
+
+
+async def test_a_redelivered_batch_changes_nothing(pool, producer, account_id):
+    b = Behaviours()
+    cmd = group_create(account_id, f"ok-{account_id}")
+    first = await processor(pool, producer, b).process(batch_of([cmd, cmd], key=account_id))
+    again = await processor(pool, producer, b).process(batch_of([cmd], key=account_id))
+    assert [o.name for o in first + again] == ["handled", "duplicate", "duplicate"]
+    assert b.calls == [f"ok-{account_id}"]
+
+
+async def test_a_value_the_database_cannot_hold_is_answered_with_a_rejection(pool, producer, account_id):
+    cmd = group_create(account_id, f"overflow-{account_id}")
+    [outcome] = await processor(pool, producer, Behaviours()).process(batch_of([cmd], key=account_id))
+    assert (outcome.name, outcome.reason) == ("rejected", "invalid_value")
+    assert "3000000000" in outcome.detail
+    assert await outbox_types(pool, [cmd.id]) == [(cmd.id, "identity.command.rejected")]
+
+
+async def test_an_os_error_raised_by_handler_code_is_a_bug_not_an_outage(pool, producer, account_id):
+    b = Behaviours()
+    cmd = group_create(account_id, f"oserror-{account_id}")
+    [outcome] = await processor(pool, producer, b, attempts=2).process(batch_of([cmd], key=account_id))
+    assert (outcome.name, outcome.reason) == ("dead_lettered", "handler_error")
+    assert b.calls.count(cmd.data["group_id"]) == 3  # the fast pass, then two careful attempts
+
+
+# --- outages: retried for as long as they last, never dead-lettered ---------------------------
+
+
+async def test_a_serialization_failure_is_retried_until_it_passes(pool, producer, account_id):
+    b = Behaviours()
+    cmd = group_create(account_id, f"serialization-{account_id}")
+    [outcome] = await processor(pool, producer, b, attempts=1).process(batch_of([cmd], key=account_id))
+    assert outcome.name == "handled"
+    assert await scratch(pool, account_id) == {f"serialization-{account_id}"}
+
+
+async def test_a_lock_timeout_waits_for_the_lock_instead_of_dead_lettering(pool, producer, account_id):
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS held_lock (v int)")
+    holder = await pool.acquire()
+    tx = holder.transaction()
+    await tx.start()
+    await holder.execute("LOCK TABLE held_lock IN ACCESS EXCLUSIVE MODE")
+    cmd = group_create(account_id, f"locked-{account_id}")
+    work = asyncio.create_task(processor(pool, producer, Behaviours(), attempts=1).process(
+        batch_of([cmd], key=account_id)))
+    await asyncio.sleep(1.0)  # several lock timeouts (55P03) happen meanwhile
+    assert not work.done()
+    await tx.rollback()
+    await pool.release(holder)
+    [outcome] = await asyncio.wait_for(work, 10)
+    assert outcome.name == "handled"
+
+
+async def test_a_connection_killed_mid_transaction_is_an_outage_and_the_batch_is_redone(
+        pool, producer, account_id):
+    b = Behaviours()
+    cmds = [group_create(account_id, f"ok1-{account_id}"), group_create(account_id, f"killed-{account_id}")]
+    outcomes = await processor(pool, producer, b, attempts=1).process(batch_of(cmds, key=account_id))
+    assert [o.name for o in outcomes] == ["handled", "handled"]
+    assert await scratch(pool, account_id) == {f"ok1-{account_id}", f"killed-{account_id}"}
+    assert len(await outbox_types(pool, [c.id for c in cmds])) == 2
+
+
+# --- the outbox relay ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def relay_pool(pool):
+    """The shared test database with the batch tests' rows out of the way."""
+    await pool.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+    return pool
+
+
+async def test_relay_waits_for_a_row_that_commits_out_of_order_and_skips_nothing(relay_pool, producer, bus, account_id):
+    pool = relay_pool
+    relay = OutboxRelay(SERVICE, pool, producer)
     first, second = group_created(account_id, "first"), group_created(account_id, "second")
     slow = await pool.acquire()
     tx = slow.transaction()
@@ -75,8 +249,11 @@ async def test_relay_waits_for_a_row_that_commits_out_of_order_and_skips_nothing
         await outbox.stage(conn, SERVICE, second)
     try:
         # `second` is committed but an older transaction is open: publishing it now could
-        # leave `first` behind it; the relay holds back.
+        # leave `first` behind it; the relay holds back, and says why when asked.
         assert await relay.publish_pending() == 0
+        assert relay.held_back
+        relay.progressed_at -= 60
+        assert "held back by the transaction of pid" in await relay.stalled(await relay.backlog())
     finally:
         await tx.commit()
         await pool.release(slow)
@@ -84,11 +261,11 @@ async def test_relay_waits_for_a_row_that_commits_out_of_order_and_skips_nothing
     records = await bus.wait_for(lambda r: r.key == account_id, count=2)
     assert [r.event.id for r in records] == [first.id, second.id]
     assert all(r.headers["ce_type"] == "identity.group.created" for r in records)
-    assert await relay.backlog() == 0
+    assert await relay.backlog() == 0 and await relay.stalled(0) is None
 
 
-async def test_relay_crash_between_publish_and_mark_republishes_instead_of_losing(pool, broker, bus,
-                                                                                  account_id):
+async def test_relay_crash_between_publish_and_mark_republishes_instead_of_losing(relay_pool, producer, bus, account_id):
+    pool = relay_pool
     event = group_created(account_id, "g1")
     async with pool.acquire() as conn, conn.transaction():
         await outbox.stage(conn, SERVICE, event)
@@ -98,80 +275,34 @@ async def test_relay_crash_between_publish_and_mark_republishes_instead_of_losin
             raise ConnectionResetError("connection lost before the rows were marked")
 
     with pytest.raises(ConnectionResetError):
-        await CrashingRelay(SERVICE, pool, broker).publish_pending()
+        await CrashingRelay(SERVICE, pool, producer).publish_pending()
     await bus.wait_for(lambda r: r.key == account_id)
     assert await pool.fetchval("SELECT published_at FROM outbox WHERE event_id = $1", event.id) is None
 
-    assert await OutboxRelay(SERVICE, pool, broker).publish_pending() == 1
+    assert await OutboxRelay(SERVICE, pool, producer).publish_pending() == 1
     copies = await bus.wait_for(lambda r: r.key == account_id, count=2)
     assert {r.event.id for r in copies} == {event.id}  # a duplicate, which consumers de-duplicate
     assert await pool.fetchval("SELECT published_at FROM outbox WHERE event_id = $1", event.id) is not None
 
 
-def record_of(event: CloudEvent, offset: int = 0) -> ConsumerRecord:
-    value = event.to_json()
-    return ConsumerRecord(topic=event.topic, partition=0, offset=offset, timestamp=0, timestamp_type=0,
-                          key=event.key.encode(), value=value, checksum=None, serialized_key_size=0,
-                          serialized_value_size=len(value), headers=())
-
-
-def group_create(account_id: str) -> CloudEvent:
-    return command(identity.CreateGroup(group_id="g", name="Office", parent_group_id=None),
-                   source="test", accountid=account_id)
-
-
-async def test_transient_failures_are_retried_not_dead_lettered(pool, broker, bus, account_id):
-    calls = []
-    handlers = Handlers()
-
-    @handlers.on(identity.CreateGroup)
-    async def flaky(ctx: HandlerContext, cmd) -> None:
-        calls.append(1)
-        if len(calls) < 3:
-            raise ConnectionRefusedError("database went away")
-
-    processor = RecordProcessor(SERVICE, handlers, broker, group="g", attempts=2, max_delay=0.05)
-    processor.pool = pool
-    outcome = await processor.process(record_of(group_create(account_id)))
-    assert outcome.name == "handled" and len(calls) == 3
-    await bus.quiet(1)
-    assert not bus.matching(lambda r: r.topic.endswith(".dlq") and r.key == account_id)
-
-
-async def test_a_handler_that_keeps_failing_is_dead_lettered_and_its_writes_rolled_back(
-        pool, broker, bus, account_id):
-    handlers = Handlers()
-
-    @handlers.on(identity.CreateGroup)
-    async def broken(ctx: HandlerContext, cmd) -> None:
-        await ctx.conn.execute("CREATE TABLE IF NOT EXISTS scratch (v text)")
-        await ctx.conn.execute("INSERT INTO scratch VALUES ('written')")
-        raise KeyError("a bug")
-
-    processor = RecordProcessor(SERVICE, handlers, broker, group="g", attempts=3, max_delay=0.05)
-    processor.pool = pool
-    message = group_create(account_id)
-    outcome = await processor.process(record_of(message, offset=42))
-    assert outcome.name == "dead_lettered"
-    [dead] = await bus.wait_for(lambda r: r.topic == "identity.commands.v1.dlq" and r.key == account_id)
-    assert dead.headers["dlq_reason"] == "handler_error"
-    assert "a bug" in dead.headers["dlq_error"] and dead.headers["dlq_source_offset"] == "42"
-    assert dead.event.id == message.id
-    assert await pool.fetchval("SELECT to_regclass('scratch')") is None
-    assert await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", message.id) == 0
-
-
-async def test_a_redelivered_record_is_handled_once(pool, broker, account_id):
-    calls = []
-    handlers = Handlers()
-
-    @handlers.on(identity.CreateGroup)
-    async def count(ctx: HandlerContext, cmd) -> None:
-        calls.append(ctx.message.id)
-
-    processor = RecordProcessor(SERVICE, handlers, broker, group="g")
-    processor.pool = pool
-    record = record_of(group_create(account_id))
-    outcomes = [(await processor.process(record)).name for _ in range(3)]
-    assert outcomes == ["handled", "duplicate", "duplicate"] and len(calls) == 1
-    await asyncio.sleep(0)
+async def test_a_row_the_broker_can_never_take_is_set_aside_and_the_rest_published_once(
+        relay_pool, producer, bus, account_id):
+    pool = relay_pool
+    before, after = group_created(account_id, "before"), group_created(account_id, "after")
+    huge = group_created(account_id, "huge").model_copy(update={"data": {"name": "x" * 2_000_000}})
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.stage_many(conn, SERVICE, [before, huge, after])
+    relay = OutboxRelay(SERVICE, pool, producer)
+    assert await relay.publish_pending() == 2
+    assert await relay.publish_pending() == 0  # nothing retried, nothing stuck
+    published = await bus.wait_for(lambda r: r.key == account_id, count=2)
+    assert [r.event.id for r in published] == [before.id, after.id]
+    dead = await pool.fetchrow("SELECT event_id, error FROM outbox_dead WHERE event_id = $1", huge.id)
+    assert dead is not None and "MessageSizeTooLarge" in dead["error"]
+    assert await relay.backlog() == 0
+    marker = group_created(account_id, "marker")  # anything after the two shows nothing else came
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.stage(conn, SERVICE, marker)
+    await relay.publish_pending()
+    await bus.wait_for(lambda r: r.key == account_id and r.event.id == marker.id)
+    assert len(bus.matching(lambda r: r.key == account_id)) == 3

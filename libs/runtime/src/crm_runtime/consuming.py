@@ -1,46 +1,44 @@
-"""From a Kafka record to a committed transaction: decode, dead-letter, de-duplicate, handle.
+"""From a partition's fetched records to committed transactions: decode, dead-letter, de-duplicate, handle.
 
-`RecordProcessor.process` returns only when the record is finished — handled, answered with a
-rejection, ignored, or copied to the dead-letter topic — so the caller may then commit its
-offset. Transient failures (database or broker away) are retried with back-off for as long as
+`BatchProcessor.process(records)` returns only when every record is finished — handled, answered
+with a rejection, a duplicate, ignored, or copied to the dead-letter topic — so the caller may
+then commit the offsets. Nothing else ends a record: an exception from anywhere is judged
+(`errors.classify`) and becomes a retry, a rejection or a dead letter.
+
+A batch is one transaction: the inbox claims of all its records in one statement, each handler
+in turn, the outbox rows of all their events in one statement. When any handler raises, the
+transaction is rolled back and the batch runs again with a savepoint per record, so a rejected
+command or a failing handler affects only its own record; records are handled in offset order
+either way. Outages (database or broker away or busy) are retried with back-off for as long as
 they last and never dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
-import structlog
-from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from crm_contracts import MESSAGES, REJECTED_TYPE, TOPICS, CloudEvent, Direction, Topic, event_caused_by
 
 from . import faults, inbox, logs, metrics, outbox
-from .handling import HandlerContext, Handlers, Rejected
+from .errors import Fault, classify, describe
+from .handling import Handler, HandlerContext, Handlers, Rejected
+from .retry import Backoff
 from .settings import ServiceSettings
 
 log = logs.get(__name__)
 
-TRANSIENT = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.AdminShutdownError,
-    KafkaError,
-)
+# Savepoints beyond 64 in one transaction overflow PostgreSQL's per-backend subtransaction cache
+# and slow every other session's snapshots; the careful pass stays well below.
+CAREFUL_CHUNK = 25
 
 
 class DeadLetter(Exception):  # noqa: N818 - an outcome, raised to leave the pipeline early
@@ -50,23 +48,46 @@ class DeadLetter(Exception):  # noqa: N818 - an outcome, raised to leave the pip
         self.error = error
 
 
+class _Redo(Exception):  # noqa: N818 - a handler raised in the fast pass: run the batch carefully
+    pass
+
+
+class _Failed(Exception):  # noqa: N818 - carries an exception and the judgement made while it was fresh
+    def __init__(self, cause: BaseException, fault: Fault) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+        self.fault = fault
+
+
 @dataclass(frozen=True)
 class Outcome:
     name: str  # handled | duplicate | rejected | ignored | dead_lettered
     message: CloudEvent | None = None
-    reason: str | None = None  # for rejected: the stable reason code
+    reason: str | None = None  # for rejected and dead_lettered: the stable reason code
     detail: str | None = None
+
+
+@dataclass(eq=False)
+class _Item:
+    """One record on its way through a batch."""
+
+    record: ConsumerRecord | None  # None for a command the service gives itself (HTTP)
+    topic: Topic
+    message: CloudEvent | None = None
+    data: BaseModel | None = None
+    handler: Handler | None = None
+    outcome: Outcome | None = None
+    dead: DeadLetter | None = None
+    failures: int = 0
 
 
 def decode(record: ConsumerRecord, topic: Topic) -> tuple[CloudEvent, BaseModel | None]:
     """The envelope and typed data; data is None for an event type this consumer may skip."""
     try:
-        raw = json.loads(record.value)
-    except (TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise DeadLetter("invalid_json", str(exc)) from None
-    try:
-        message = CloudEvent.model_validate(raw)
+        message = CloudEvent.model_validate_json(record.value if record.value is not None else b"")
     except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise DeadLetter("invalid_json", _short(exc)) from None
         raise DeadLetter("invalid_envelope", _short(exc)) from None
     spec = MESSAGES.get(message.type)
     if spec is None or spec.topic.name != topic.name:
@@ -86,108 +107,252 @@ def _short(exc: ValidationError) -> str:
     )[:2000]
 
 
-class RecordProcessor:
-    def __init__(self, service: str, handlers: Handlers, broker: KafkaBroker, *, group: str,
-                 attempts: int = 3, max_delay: float = 5.0, settings: ServiceSettings | None = None) -> None:
+@dataclass
+class Trouble:
+    """A partition whose batch keeps failing: shown by /health while it lasts."""
+
+    since: float
+    offset: int
+    error: str
+    attempts: int = 0
+
+
+class BatchProcessor:
+    def __init__(self, service: str, handlers: Handlers, producer: AIOKafkaProducer | None, *, group: str,
+                 settings: ServiceSettings, pool: asyncpg.Pool | None = None) -> None:
         self.service = service
-        self.settings = settings or ServiceSettings()
+        self.settings = settings
         self.handlers = handlers
-        self.broker = broker
+        self.producer = producer
         self.group = group
-        self.attempts = attempts
-        self.max_delay = max_delay
-        self.pool: asyncpg.Pool | None = None
+        self.attempts = settings.handler_attempts
+        self.max_delay = settings.retry_max_delay_s
+        self.pool = pool
+        self.trouble: dict[tuple[str, int], Trouble] = {}
 
-    async def process(self, record: ConsumerRecord) -> Outcome:
-        topic = TOPICS[record.topic]
-        structlog.contextvars.bind_contextvars(
-            topic=record.topic, partition=record.partition, offset=record.offset)
+    # --- entry points -------------------------------------------------------------------------
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
+        """Finish every record of one partition's batch, in order."""
         started = time.perf_counter()
+        topic = TOPICS[records[0].topic]
+        where = (records[0].topic, records[0].partition)
+        items = [self._prepare(r, topic) for r in records]
         try:
-            outcome = await self._process(record, topic)
+            await self._settle([i for i in items if i.outcome is None], where)
+            await self._publish_dead_letters([i for i in items if i.dead is not None], where)
         finally:
-            structlog.contextvars.unbind_contextvars(
-                "topic", "partition", "offset", "event_id", "type", "correlation_id")
-        metrics.HANDLER_LATENCY.labels(self.service, record.topic).observe(time.perf_counter() - started)
-        type_ = outcome.message.type if outcome.message else "-"
-        metrics.MESSAGES_HANDLED.labels(self.service, record.topic, type_, outcome.name).inc()
-        return outcome
-
-    async def _process(self, record: ConsumerRecord, topic: Topic) -> Outcome:
-        try:
-            message, data = decode(record, topic)
-        except DeadLetter as dead:
-            await self._dead_letter(record, dead)
-            return Outcome("dead_lettered")
-        structlog.contextvars.bind_contextvars(
-            event_id=message.id, type=message.type, correlation_id=message.correlation)
-        handler = self.handlers.get(message.type)
-        if data is None or (handler is None and topic.direction is Direction.EVENTS):
-            return Outcome("ignored", message)
-
-        failures = 0
-        delay = 0.1
-        while True:
-            try:
-                outcome = await self._in_transaction(message, data, topic, handler)
-                log.info("message_" + outcome.name)
-                faults.crash_after_commit(message.id)
-                return outcome
-            except asyncio.CancelledError:
-                raise
-            except TRANSIENT as exc:
-                metrics.MESSAGES_FAILED.labels(self.service, record.topic, "transient").inc()
-                log.warning("message_retry_transient", error=repr(exc), retry_in_s=delay)
-            except Exception as exc:
-                failures += 1
-                metrics.MESSAGES_FAILED.labels(self.service, record.topic, "handler").inc()
-                log.exception("message_handler_failed", attempt=failures)
-                if failures >= self.attempts:
-                    await self._dead_letter(record, DeadLetter("handler_error", repr(exc)[:2000]))
-                    return Outcome("dead_lettered", message)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_delay)
+            self.trouble.pop(where, None)
+        if faults.ARMED:
+            faults.crash_after_commit(i.message.id for i in items if i.message is not None)
+        self._account(items, records[0].topic, started)
+        return [i.outcome for i in items]  # type: ignore[misc]
 
     async def handle_message(self, message: CloudEvent) -> Outcome:
-        """Handle a command this service gives itself (e.g. from its HTTP side) exactly as if
-        it had arrived on the topic: same handler, inbox, outbox and rejection answer."""
+        """Handle a command this service gives itself (e.g. from its HTTP side) exactly as if it
+        had arrived on the topic: same handler, inbox, outbox and rejection answer. An outage
+        raises instead of waiting, so the caller can tell the person to try again."""
         spec = MESSAGES[message.type]
-        outcome = await self._in_transaction(message, spec.model.model_validate(message.data), spec.topic,
-                                             self.handlers.get(message.type))
-        log.info("message_" + outcome.name, event_id=message.id, type=message.type, via="http")
-        return outcome
+        item = _Item(None, spec.topic, message, spec.model.model_validate(message.data),
+                     self.handlers.get(message.type))
+        await self._settle([item], ("http", 0), patient=False)
+        if item.dead is not None:
+            raise RuntimeError(f"{message.type} failed: {item.dead.error}")
+        assert item.outcome is not None
+        log.info("message_" + item.outcome.name, event_id=message.id, type=message.type, via="http")
+        return item.outcome
 
-    async def _in_transaction(self, message: CloudEvent, data: BaseModel, topic: Topic,
-                              handler) -> Outcome:
-        assert self.pool is not None, "the service starts its pool before consuming"
-        async with self.pool.acquire() as conn:
+    # --- stages -------------------------------------------------------------------------------
+
+    def _prepare(self, record: ConsumerRecord, topic: Topic) -> _Item:
+        item = _Item(record, topic)
+        try:
+            item.message, item.data = decode(record, topic)
+        except DeadLetter as dead:
+            item.dead = dead
+            item.outcome = Outcome("dead_lettered", None, dead.reason, dead.error)
+            return item
+        item.handler = self.handlers.get(item.message.type)
+        if item.data is None or (item.handler is None and topic.direction is Direction.EVENTS):
+            item.outcome = Outcome("ignored", item.message)
+        return item
+
+    async def _settle(self, todo: list[_Item], where: tuple[str, int], *, patient: bool = True) -> None:
+        """Run transactions until every item has an outcome; only outages make it wait."""
+        careful = False
+        backoff = Backoff(0.1, self.max_delay)
+        while todo:
+            try:
+                assert self.pool is not None, "the service starts its pool before consuming"
+                async with self.pool.acquire() as conn:
+                    try:
+                        if careful:
+                            for start in range(0, len(todo), CAREFUL_CHUNK):
+                                await self._careful(conn, todo[start:start + CAREFUL_CHUNK])
+                        else:
+                            await self._fast(conn, todo)
+                    except (_Redo, asyncio.CancelledError):
+                        raise
+                    except Exception as exc:
+                        # Judged while the connection is still ours: was it the connection that failed?
+                        raise _Failed(exc, classify(exc, conn)) from exc
+                return
+            except _Redo:
+                careful = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failed = exc if isinstance(exc, _Failed) else _Failed(exc, Fault.TRANSIENT)  # no connection
+                if failed.fault is not Fault.TRANSIENT and not careful:
+                    # Outside a handler, only the runtime's own statements fail: retry item by item.
+                    careful = True
+                    continue
+                metrics.MESSAGES_FAILED.labels(self.service, where[0], "transient").inc()
+                trouble = self.trouble.setdefault(where, Trouble(time.monotonic(), self._offset(todo), ""))
+                trouble.error, trouble.attempts = describe(failed.cause), trouble.attempts + 1
+                log.warning("batch_retry_transient", topic=where[0], partition=where[1],
+                            error=describe(failed.cause), records=len(todo), retry_in_s=backoff.delay)
+                if not patient:
+                    raise failed.cause from None
+                await backoff.wait()
+            todo = [i for i in todo if i.outcome is None]
+
+    @staticmethod
+    def _offset(items: list[_Item]) -> int:
+        return items[0].record.offset if items and items[0].record is not None else -1
+
+    async def _fast(self, conn: asyncpg.Connection, items: list[_Item]) -> None:
+        """All items in one transaction; any handler exception rolls it all back (`_Redo`)."""
+        results: list[tuple[_Item, Outcome]] = []
+        async with conn.transaction():
+            fresh = await inbox.claim_many(conn, self.service, [i.message for i in items])  # type: ignore[misc]
+            staged: list[CloudEvent] = []
+            for item in items:
+                message = item.message
+                assert message is not None
+                if message.id not in fresh:
+                    results.append((item, Outcome("duplicate", message)))
+                    continue
+                fresh.discard(message.id)  # the same id twice in one batch: the second is a duplicate
+                if item.handler is None:  # a command nobody handles yet: nothing to roll back
+                    rejected = Rejected("unsupported_command", f"{self.service} does not handle {message.type} yet")
+                    staged.extend(self._answer(item, rejected))
+                    results.append((item, self._rejected(item, rejected)))
+                    continue
+                ctx = HandlerContext(conn, message, self.service, self.settings)
+                try:
+                    await item.handler(ctx, item.data)
+                except Exception as exc:
+                    raise _Redo() from exc
+                staged.extend(ctx.staged)
+                results.append((item, Outcome("handled", message)))
+            await outbox.stage_many(conn, self.service, staged)
+            if faults.ARMED:
+                faults.crash_before_commit(i.message.id for i in items if i.message is not None)
+        for item, outcome in results:
+            item.outcome = outcome
+
+    async def _careful(self, conn: asyncpg.Connection, items: list[_Item]) -> None:
+        """Items in one transaction, each in a savepoint of its own, so each fails alone."""
+        results: list[tuple[_Item, Outcome, DeadLetter | None]] = []
+        async with conn.transaction():
+            for item in items:
+                outcome, dead = await self._one_carefully(conn, item)
+                results.append((item, outcome, dead))
+        for item, outcome, dead in results:
+            item.outcome, item.dead = outcome, dead
+
+    async def _one_carefully(self, conn: asyncpg.Connection, item: _Item) -> tuple[Outcome, DeadLetter | None]:
+        message = item.message
+        assert message is not None
+        backoff = Backoff(0.05, 1.0)
+        while True:
             try:
                 async with conn.transaction():
                     if not await inbox.claim(conn, self.service, message):
-                        return Outcome("duplicate", message)
-                    if handler is None:
-                        raise Rejected("unsupported_command",
-                                       f"{self.service} does not handle {message.type} yet")
-                    await handler(HandlerContext(conn, message, self.service, self.settings), data)
-                    return Outcome("handled", message)
+                        return Outcome("duplicate", message), None
+                    if item.handler is None:
+                        raise Rejected("unsupported_command", f"{self.service} does not handle {message.type} yet")
+                    ctx = HandlerContext(conn, message, self.service, self.settings)
+                    await item.handler(ctx, item.data)
+                    await outbox.stage_many(conn, self.service, ctx.staged)
+                return Outcome("handled", message), None
             except Rejected as rejected:
-                # The handler's writes are rolled back; only the answer and the inbox row stay.
-                async with conn.transaction():
-                    if not await inbox.claim(conn, self.service, message):
-                        return Outcome("duplicate", message)
-                    if topic.direction is Direction.COMMANDS:
-                        answer = REJECTED_TYPE[self.service](
-                            command_id=message.id, command_type=message.type,
-                            reason=rejected.reason, message=rejected.message)
-                        await outbox.stage(conn, self.service, event_caused_by(
-                            message, answer, source=f"crm/{self.service}",
-                            instanceid=message.instanceid or message.data.get("instance_id")))
-                    log.info("message_rejected", reason=rejected.reason, detail=rejected.message)
-                    return Outcome("rejected", message, rejected.reason, rejected.message)
+                return await self._reject(conn, item, rejected), None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                fault = classify(exc, conn)
+                if fault is Fault.TRANSIENT:
+                    raise
+                if fault is Fault.INVALID_VALUE and item.topic.direction is Direction.COMMANDS:
+                    return await self._reject(conn, item, Rejected("invalid_value", describe(exc))), None
+                if fault is Fault.INVALID_VALUE:
+                    return self._dead(item, DeadLetter("invalid_value", describe(exc)))
+                item.failures += 1
+                metrics.MESSAGES_FAILED.labels(self.service, item.topic.name, "handler").inc()
+                log.error("message_handler_failed", attempt=item.failures, event_id=message.id,
+                          type=message.type, correlation_id=message.correlation, error=describe(exc),
+                          exc_info=exc)
+                if item.failures >= self.attempts:
+                    return self._dead(item, DeadLetter("handler_error", describe(exc)))
+                await backoff.wait()
 
-    async def _dead_letter(self, record: ConsumerRecord, dead: DeadLetter) -> None:
-        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
-        headers.update({
+    def _dead(self, item: _Item, dead: DeadLetter) -> tuple[Outcome, DeadLetter]:
+        return Outcome("dead_lettered", item.message, dead.reason, dead.error), dead
+
+    async def _reject(self, conn: asyncpg.Connection, item: _Item, rejected: Rejected) -> Outcome:
+        # The handler's writes are rolled back with its savepoint; only the answer and the inbox row stay.
+        async with conn.transaction():
+            await inbox.claim(conn, self.service, item.message)  # type: ignore[arg-type]
+            await outbox.stage_many(conn, self.service, self._answer(item, rejected))
+        return self._rejected(item, rejected)
+
+    def _answer(self, item: _Item, rejected: Rejected) -> list[CloudEvent]:
+        message = item.message
+        assert message is not None
+        if item.topic.direction is not Direction.COMMANDS:
+            return []
+        answer = REJECTED_TYPE[item.topic.owner](command_id=message.id, command_type=message.type,
+                                             reason=rejected.reason, message=rejected.message[:2000])
+        return [event_caused_by(message, answer, source=f"crm/{self.service}",
+                                instanceid=message.instanceid or _instance_of(message))]
+
+    def _rejected(self, item: _Item, rejected: Rejected) -> Outcome:
+        message = item.message
+        assert message is not None
+        log.info("message_rejected", event_id=message.id, type=message.type, correlation_id=message.correlation,
+                 reason=rejected.reason, detail=rejected.message[:500])
+        return Outcome("rejected", message, rejected.reason, rejected.message)
+
+    async def _publish_dead_letters(self, items: list[_Item], where: tuple[str, int]) -> None:
+        if not items:
+            return
+        backoff = Backoff(0.1, self.max_delay)
+        while True:
+            try:
+                sends = [await self.producer.send(f"{i.record.topic}.dlq", i.record.value, key=i.record.key,
+                                                  headers=self._dead_letter_headers(i.record, i.dead))
+                         for i in items]  # type: ignore[union-attr]
+                await asyncio.gather(*sends)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker is away: the record must not be lost
+                trouble = self.trouble.setdefault(where, Trouble(time.monotonic(), self._offset(items), ""))
+                trouble.error = describe(exc)
+                log.warning("dead_letter_publish_failed", error=describe(exc), retry_in_s=backoff.delay)
+                await backoff.wait()
+        for i in items:
+            assert i.record is not None and i.dead is not None
+            metrics.DEAD_LETTERED.labels(self.service, i.record.topic, i.dead.reason).inc()
+            log.warning("message_dead_lettered", topic=i.record.topic, partition=i.record.partition,
+                        offset=i.record.offset, event_id=i.message.id if i.message else None,
+                        reason=i.dead.reason, error=i.dead.error)
+
+    def _dead_letter_headers(self, record: ConsumerRecord, dead: DeadLetter) -> list[tuple[str, bytes | None]]:
+        # The record's own headers travel unchanged, whatever bytes they hold.
+        ours = {
             "dlq_reason": dead.reason,
             "dlq_error": dead.error,
             "dlq_source_topic": record.topic,
@@ -195,18 +360,25 @@ class RecordProcessor:
             "dlq_source_offset": str(record.offset),
             "dlq_consumer_group": self.group,
             "dlq_failed_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        })
-        delay = 0.1
-        while True:
-            try:
-                await self.broker.publish(record.value or b"", f"{record.topic}.dlq", key=record.key,
-                                          headers=headers)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the broker is away: the record must not be lost
-                log.warning("dead_letter_publish_failed", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_delay)
-        metrics.DEAD_LETTERED.labels(self.service, record.topic, dead.reason).inc()
-        log.warning("message_dead_lettered", reason=dead.reason, error=dead.error)
+        }
+        kept = [(k, v) for k, v in (record.headers or ()) if k not in ours]
+        return kept + [(k, v.encode()) for k, v in ours.items()]
+
+    def _account(self, items: list[_Item], topic: str, started: float) -> None:
+        """Metrics and a log line per batch, not per record."""
+        counts = Counter((i.message.type if i.message else "-", i.outcome.name) for i in items)  # type: ignore[union-attr]
+        for (type_, outcome), n in counts.items():
+            metrics.MESSAGES_HANDLED.labels(self.service, topic, type_, outcome).inc(n)
+        elapsed = time.perf_counter() - started
+        metrics.HANDLER_LATENCY.labels(self.service, topic).observe(elapsed)
+        metrics.BATCH_RECORDS.labels(self.service, topic).observe(len(items))
+        first, last = items[0].record, items[-1].record
+        log.info("batch_done", topic=topic, partition=first.partition if first else None,
+                 offsets=f"{first.offset}-{last.offset}" if first and last else None, records=len(items),
+                 outcomes=dict(Counter(i.outcome.name for i in items)),  # type: ignore[union-attr]
+                 ms=round(elapsed * 1000, 1))
+
+
+def _instance_of(message: CloudEvent) -> str | None:
+    instance = message.data.get("instance_id")
+    return instance if isinstance(instance, str) and instance else None

@@ -17,10 +17,24 @@ _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _MIGRATION_LOCK = 0x43524D5F4D4947
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    # Timeouts turn a connection lost mid-outage into an error that is retried, not a hang.
+# Server-side limits, so that what goes wrong ends with a SQLSTATE the runtime knows to be
+# transient (57014, 55P03) instead of a client-side timeout, and a session whose client vanished
+# (a half-open connection) is ended by the server in well under a minute instead of holding
+# its locks for the hours TCP takes to notice.
+SERVER_SETTINGS = {
+    "statement_timeout": "30s",
+    "lock_timeout": "20s",
+    "idle_in_transaction_session_timeout": "60s",
+    "tcp_keepalives_idle": "15",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, name: str = "crm") -> asyncpg.Pool:
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=10,
-                                     command_timeout=60)
+                                     command_timeout=60,
+                                     server_settings={**SERVER_SETTINGS, "application_name": name})
 
 
 def migrations_of(package: str) -> Traversable:

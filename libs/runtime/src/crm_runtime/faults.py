@@ -1,27 +1,44 @@
 """Fault injection for crash tests, armed only by environment variables the tests set.
 
-Crash tests need a process that dies at one exact point — after a transaction committed and
-before the offset commit, or after an e-mail was handed to SMTP and before that was recorded.
-No timing trick hits such a point reliably.
+Crash tests need a process that dies at one exact point — inside a batch's transaction before it
+commits, after it committed and before the offsets are, or after an e-mail was handed to SMTP
+and before that was recorded. No timing trick hits such a point reliably. The variables are read
+once at start-up; when none is set (production), `ARMED` is False and the runtime's only cost is
+one check of it per batch.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterable
 
+CRASH_BEFORE_COMMIT = "CRM_FAULT_CRASH_BEFORE_COMMIT"
 CRASH_AFTER_COMMIT = "CRM_FAULT_CRASH_AFTER_COMMIT"
 CRASH_AFTER_SEND = "CRM_FAULT_CRASH_AFTER_SEND"
 
+_armed: dict[str, str] = {
+    name: os.environ[name] for name in (CRASH_BEFORE_COMMIT, CRASH_AFTER_COMMIT, CRASH_AFTER_SEND)
+    if os.environ.get(name)
+}
+ARMED = bool(_armed)
 
-def _crash_if(variable: str, key: str) -> None:
-    if key and os.environ.get(variable) == key:
+
+def _crash_if(variable: str, keys: Iterable[str]) -> None:
+    wanted = _armed.get(variable)
+    if wanted and wanted in keys:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def crash_after_commit(message_id: str) -> None:
-    _crash_if(CRASH_AFTER_COMMIT, message_id)
+def crash_before_commit(message_ids: Iterable[str]) -> None:
+    """Die with the batch holding `wanted` still uncommitted (its transaction open)."""
+    _crash_if(CRASH_BEFORE_COMMIT, message_ids)
+
+
+def crash_after_commit(message_ids: Iterable[str]) -> None:
+    """Die after the batch's transaction committed, before its offsets are committed."""
+    _crash_if(CRASH_AFTER_COMMIT, message_ids)
 
 
 def crash_after_send(recipient: str) -> None:
-    _crash_if(CRASH_AFTER_SEND, recipient)
+    _crash_if(CRASH_AFTER_SEND, (recipient,))

@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from crm_contracts import CloudEvent, event_caused_by, type_of
 
-from . import outbox
 from .settings import ServiceSettings
 
 
@@ -29,12 +28,15 @@ class HandlerContext:
     conn: asyncpg.Connection
     message: CloudEvent
     service: str
-    settings: ServiceSettings = field(default_factory=ServiceSettings)
+    settings: ServiceSettings
+    # Events emitted by this handler; the runtime writes them to the outbox together with the
+    # rest of the batch, in the same transaction, only if this message's work is kept.
+    staged: list[CloudEvent] = field(default_factory=list)
 
     async def emit(self, data: BaseModel, **attributes: Any) -> CloudEvent:
         """Stage an event caused by the message being handled, in the handler's transaction."""
         event = event_caused_by(self.message, data, source=f"crm/{self.service}", **attributes)
-        await outbox.stage(self.conn, self.service, event)
+        self.staged.append(event)
         return event
 
 

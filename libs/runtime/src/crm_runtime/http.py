@@ -1,39 +1,32 @@
-"""Small ASGI pieces for the services' HTTP side (health, metrics, read endpoints)."""
+"""The services' HTTP side on Starlette: JSON and HTML answers, GET routes."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
-from faststream.asgi import AsgiResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
 
-Scope = dict[str, Any]
-Route = Callable[[Scope, Any, Any], Awaitable[None]]
-
-
-def json_response(body: Any, status: int = 200) -> AsgiResponse:
-    return AsgiResponse(json.dumps(body, default=str).encode(), status,
-                        headers={"content-type": "application/json"})
+__all__ = ["Request", "Response", "Route", "get", "html_response", "json_response"]
 
 
-def html_response(body: str, status: int = 200) -> AsgiResponse:
-    return AsgiResponse(body.encode(), status, headers={"content-type": "text/html; charset=utf-8"})
+class _JSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        # Rows carry dates, timestamps and decimals; they travel as their ISO / plain text form.
+        return json.dumps(content, default=str).encode()
 
 
-def query(scope: Scope) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+def json_response(body: Any, status: int = 200) -> Response:
+    return _JSON(body, status)
 
 
-def get_route(fn: Callable[[Scope], Awaitable[AsgiResponse]]) -> Route:
-    """Wrap `fn(scope) -> response` as an ASGI app answering GET and HEAD."""
+def html_response(body: str, status: int = 200) -> Response:
+    return HTMLResponse(body, status)
 
-    async def app(scope: Scope, receive: Any, send: Any) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            response = json_response({"error": "method_not_allowed"}, 405)
-        else:
-            response = await fn(scope)
-        await response(scope, receive, send)
 
-    return app
+def get(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+    """A GET route (HEAD is answered too; other methods get 405)."""
+    return Route(path, endpoint, methods=["GET"])

@@ -17,9 +17,17 @@ DEAD_LETTERED = Counter(
 )
 HANDLER_LATENCY = Histogram(
     "crm_handler_seconds",
-    "Time from receiving a record to committing its transaction.",
+    "Time from taking a partition's batch to finishing it (transaction committed, dead letters sent).",
     ["service", "topic"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published.", ["service"])
 OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published.", ["service"])
+BATCH_RECORDS = Histogram(
+    "crm_batch_records", "Records per processed batch.", ["service", "topic"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500),
+)
+OUTBOX_SET_ASIDE = Counter(
+    "crm_outbox_set_aside_total", "Outbox rows the broker can never take, moved to outbox_dead.",
+    ["service", "topic"],
+)

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
+from collections.abc import Sequence
 
 import asyncpg
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
 from crm_contracts import CloudEvent
 
 from . import logs, metrics
+from .retry import Backoff
 
 log = logs.get(__name__)
+
+# Errors no retry can cure: the row is set aside so that the rows behind it are published.
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError,
+                 TopicAuthorizationFailedError, TypeError, ValueError)
 
 
 def channel_of(service: str) -> str:
@@ -21,15 +35,27 @@ def channel_of(service: str) -> str:
 
 async def stage(conn: asyncpg.Connection, service: str, event: CloudEvent) -> None:
     """Write `event` to the outbox inside the caller's transaction; NOTIFY wakes the relay on commit."""
+    await stage_many(conn, service, [event])
+
+
+async def stage_many(conn: asyncpg.Connection, service: str, events: Sequence[CloudEvent]) -> None:
+    """Write `events`, in order, with one statement and one NOTIFY."""
+    if not events:
+        return
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, type, payload) VALUES ($1, $2, $3, $4, $5)",
-        event.id, event.topic, event.key, event.type, event.to_json(),
+        """INSERT INTO outbox (event_id, topic, key, type, payload)
+           SELECT e.id, e.topic, e.key, e.type, e.payload
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+                WITH ORDINALITY AS e(id, topic, key, type, payload, n)
+           ORDER BY e.n""",
+        [e.id for e in events], [e.topic for e in events], [e.key for e in events],
+        [e.type for e in events], [e.to_json() for e in events],
     )
     await conn.execute("SELECT pg_notify($1, '')", channel_of(service))
 
 
-def record_headers(type_: str) -> dict[str, str]:
-    return {"ce_type": type_, "content-type": "application/cloudevents+json"}
+def record_headers(type_: str) -> list[tuple[str, bytes]]:
+    return [("ce_type", type_.encode()), ("content-type", b"application/cloudevents+json")]
 
 
 class OutboxRelay:
@@ -38,76 +64,177 @@ class OutboxRelay:
     A crash between publishing and marking publishes the rows again on restart: consumers
     de-duplicate by event id, so a duplicate is harmless where a loss would not be. One relay
     per database is active at a time (advisory lock), so replicas never reorder each other.
+
+    Rows are read only below the oldest transaction still running on the server
+    (`pg_snapshot_xmin`), so a row that commits later with a lower id is waited for, never
+    skipped. That horizon spans the whole PostgreSQL server: a transaction left open in any
+    database holds back this relay too. `stalled()` reports it, naming the transaction.
     """
 
-    def __init__(self, service: str, pool: asyncpg.Pool, broker: KafkaBroker, *, dsn: str | None = None,
-                 batch: int = 500, poll_interval: float = 0.5, max_delay: float = 5.0,
-                 pass_timeout: float = 30.0) -> None:
+    def __init__(self, service: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, *,
+                 dsn: str | None = None, batch: int = 500, idle_poll: float = 2.0, max_delay: float = 5.0,
+                 pass_timeout: float = 30.0, stall_after: float = 30.0) -> None:
         self.service = service
         self.pool = pool
-        self.broker = broker
+        self.producer = producer
         self.batch = batch
-        self.poll_interval = poll_interval
+        self.idle_poll = idle_poll
         self.max_delay = max_delay
         self.dsn = dsn
         self.pass_timeout = pass_timeout
+        self.stall_after = stall_after
         self._wake = asyncio.Event()
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
         self._listener: asyncpg.Connection | None = None
+        self._lock_logged_at = 0.0
+        self.held_back = False  # the last pass found rows waiting behind an older transaction
+        self.progressed_at = time.monotonic()  # last pass that published or found nothing waiting
 
     async def publish_pending(self) -> int:
         """One pass: publish what is committed and unpublished, in order. Returns rows published."""
         async with self.pool.acquire() as conn, conn.transaction():
+            # A relay whose client vanished must not keep the lock (and its transaction) for the
+            # hours TCP takes to notice; the server ends such a session well within a minute.
+            await conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = "
+                               f"'{int((self.pass_timeout + 15) * 1000)}ms'")
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
+                await self._lock_held_elsewhere(conn)
                 return 0
             rows = await conn.fetch(
-                """SELECT id, topic, key, type, payload FROM outbox
-                   WHERE published_at IS NULL
-                     AND xid < pg_snapshot_xmin(pg_current_snapshot())
-                   ORDER BY id LIMIT $1""",
+                """SELECT id, topic, key, type, payload, xid < pg_snapshot_xmin(pg_current_snapshot()) AS ready
+                   FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1""",
                 self.batch,
             )
-            if not rows:
+            ready = []
+            for r in rows:
+                if not r["ready"]:
+                    break
+                ready.append(r)
+            self.held_back = len(ready) < len(rows)
+            if not ready:
+                if not rows:
+                    self.progressed_at = time.monotonic()
                 return 0
-            pending = [
-                await self.broker.publish(
-                    bytes(r["payload"]), r["topic"], key=r["key"].encode(),
-                    headers=record_headers(r["type"]), no_confirm=True,
-                )
-                for r in rows
-            ]
-            await asyncio.gather(*pending)
-            await self._mark_published(conn, [r["id"] for r in rows])
-        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
-        return len(rows)
+            published, dead, transient = await self._send(ready)
+            if dead:
+                await self._set_aside(conn, dead)
+            if published:
+                await self._mark_published(conn, published)
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
+        if published or dead:
+            self.progressed_at = time.monotonic()
+        if transient is not None:
+            raise transient
+        return len(published)
+
+    async def _send(self, rows: list[asyncpg.Record]
+                    ) -> tuple[list[int], dict[int, BaseException], BaseException | None]:
+        """Send every row without waiting for each. Returns the ids published, those that never can
+        be, and the first failure that may yet pass: rows from it on are sent again next pass (a
+        duplicate at most, never a loss)."""
+        sends: list[asyncio.Future | BaseException] = []
+        for r in rows:
+            try:
+                sends.append(await self.producer.send(r["topic"], bytes(r["payload"]), key=r["key"].encode(),
+                                                      headers=record_headers(r["type"])))
+            except UNPUBLISHABLE as exc:  # raised before sending, e.g. larger than max_request_size
+                sends.append(exc)
+        results = await asyncio.gather(*(s for s in sends if not isinstance(s, BaseException)),
+                                       return_exceptions=True)
+        outcomes = iter(results)
+        published: list[int] = []
+        dead: dict[int, BaseException] = {}
+        for r, sent in zip(rows, sends, strict=True):
+            result = sent if isinstance(sent, BaseException) else next(outcomes)
+            if not isinstance(result, BaseException):
+                published.append(r["id"])
+            elif isinstance(result, UNPUBLISHABLE):
+                dead[r["id"]] = result
+            else:
+                return published, dead, result
+        return published, dead, None
 
     async def _mark_published(self, conn: asyncpg.Connection, ids: list[int]) -> None:
         await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
 
+    async def _set_aside(self, conn: asyncpg.Connection, dead: dict[int, BaseException]) -> None:
+        ids = list(dead)
+        moved = await conn.fetch(
+            """WITH moved AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING *)
+               INSERT INTO outbox_dead (id, event_id, topic, key, type, payload, created_at, error)
+               SELECT m.id, m.event_id, m.topic, m.key, m.type, m.payload, m.created_at, e.error
+               FROM moved m JOIN unnest($1::bigint[], $2::text[]) AS e(id, error) USING (id)
+               RETURNING id, event_id, type, topic, length(payload) AS size, error""",
+            ids, [repr(dead[i])[:2000] for i in ids],
+        )
+        for row in moved:
+            metrics.OUTBOX_SET_ASIDE.labels(self.service, row["topic"]).inc()
+            log.error("outbox_row_set_aside", outbox_id=row["id"], event_id=row["event_id"], type=row["type"],
+                      topic=row["topic"], size=row["size"], error=row["error"])
+
+    async def _lock_held_elsewhere(self, conn: asyncpg.Connection) -> None:
+        now = time.monotonic()
+        if now - self._lock_logged_at < 30:
+            return
+        self._lock_logged_at = now
+        holder = await conn.fetchrow(
+            """SELECT a.pid, a.application_name, a.client_addr::text AS client, a.state,
+                      now() - a.xact_start AS open_for
+               FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+               WHERE l.locktype = 'advisory' AND l.granted AND l.objid = $1::bigint::oid
+                 AND a.pid <> pg_backend_pid() LIMIT 1""",
+            self._lock_key & 0xFFFFFFFF,
+        )
+        log.info("outbox_relay_lock_held_elsewhere", **(dict(holder) if holder else {}))
+
     async def backlog(self) -> int:
         return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
+    async def set_aside(self) -> int:
+        return await self.pool.fetchval("SELECT count(*) FROM outbox_dead")
+
+    async def stalled(self, backlog: int) -> str | None:
+        """Why the relay is not keeping up, or None: no progress for `stall_after` seconds with rows waiting."""
+        idle = time.monotonic() - self.progressed_at
+        if backlog == 0 or idle < self.stall_after:
+            return None
+        reason = f"outbox relay has not advanced for {idle:.0f}s with {backlog} rows waiting"
+        if self.held_back:
+            oldest = await self.pool.fetchrow(
+                """SELECT pid, datname, state, now() - xact_start AS open_for FROM pg_stat_activity
+                   WHERE (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) AND pid <> pg_backend_pid()
+                   ORDER BY xact_start NULLS LAST LIMIT 1""")
+            if oldest:
+                reason += (f"; held back by the transaction of pid {oldest['pid']} in database "
+                           f"{oldest['datname']} ({oldest['state']}, open for {oldest['open_for']})")
+        return reason
+
     async def run(self) -> None:
-        delay = 0.1
+        backoff = Backoff(0.1, self.max_delay)
+        held = Backoff(0.02, 1.0)
         while True:
             await self._listen()
+            self._wake.clear()
             try:
                 # Bounded, so a connection that died mid-query cannot stall the relay for good.
                 published = await asyncio.wait_for(self.publish_pending(), self.pass_timeout)
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
-                delay = 0.1
-                if published:
-                    continue
+                backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again later
-                log.warning("outbox_relay_failed", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_delay)
+                log.warning("outbox_relay_failed", error=repr(exc), retry_in_s=backoff.delay)
+                await backoff.wait()
                 continue
-            self._wake.clear()
+            if published >= self.batch:
+                continue
+            if self.held_back:
+                # Waiting for an older transaction, which may never NOTIFY (it wrote no outbox row).
+                await held.wait()
+                continue
+            held.reset()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), self.idle_poll if self._listener else 0.2)
             except TimeoutError:
                 pass
 

@@ -1,32 +1,35 @@
-"""One `Service` wires a crm-platform service: broker, subscribers, database, relay, HTTP."""
+"""One `Service` wires a crm-platform service: consumer, database, outbox relay, HTTP."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import time
 from collections.abc import Callable, Coroutine
-from typing import Any
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 import uvicorn
-from faststream import AckPolicy
-from faststream.asgi import AsgiFastStream, AsgiResponse
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import make_asgi_app
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from crm_contracts import Topic
 
 from . import db, logs
-from .consuming import RecordProcessor
+from .consumer import PartitionedConsumer
+from .consuming import BatchProcessor
 from .handling import Handlers
-from .offsets import OffsetCommitter
-from .http import Route, Scope, get_route, json_response
+from .http import Request, Response, get, json_response
 from .outbox import OutboxRelay
+from .retry import Backoff
 from .settings import ServiceSettings
 
 log = logs.get(__name__)
+
 
 class Service:
     def __init__(
@@ -37,124 +40,135 @@ class Service:
         migrations: Traversable,
         *,
         settings: ServiceSettings | None = None,
-        routes: Callable[[Service], dict[str, Route]] | None = None,
+        routes: Callable[[Service], list[BaseRoute]] | None = None,
         workers: list[Callable[[Service], Coroutine[Any, Any, None]]] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings or ServiceSettings()
         self.handlers = handlers
+        self.consumes = consumes
         self.migrations = migrations
         self.pool: asyncpg.Pool | None = None
-        self.broker = KafkaBroker(
-            self.settings.kafka_bootstrap_servers,
-            client_id=f"crm-{name}-{os.getpid()}",
-            enable_idempotence=True,
-            acks="all",
-            logger=logs.get(f"crm_{name}.broker"),
-        )
+        self.group = f"crm-{name}{self.settings.group_suffix}"
+        self.client_id = f"crm-{name}-{os.getpid()}"
+        self.producer: AIOKafkaProducer | None = None  # aiokafka objects are made inside the event loop
+        self.processor = BatchProcessor(name, handlers, None, group=self.group, settings=self.settings)
+        self.consumer: PartitionedConsumer | None = None
         self.relay: OutboxRelay | None = None
         self.ready = False
-        self._relay_task: asyncio.Task | None = None
-        self.group = f"crm-{name}{self.settings.group_suffix}"
-        self.processors: dict[str, RecordProcessor] = {}
-        self.committers: list[OffsetCommitter] = []
-        for topic in consumes:
-            self._subscribe(topic)
         self._extra_routes = routes
         self._workers = workers or []
         self._tasks: list[asyncio.Task] = []
 
-    def processor_for(self, topic: Topic) -> RecordProcessor:
-        return self.processors[topic.name]
+    def processor_for(self, topic: Topic) -> BatchProcessor:
+        return self.processor
 
-    def _subscribe(self, topic: Topic) -> None:
-        group = self.group
-        processor = RecordProcessor(self.name, self.handlers, self.broker, group=group,
-                                    attempts=self.settings.handler_attempts,
-                                    max_delay=self.settings.retry_max_delay_s, settings=self.settings)
-        self.processors[topic.name] = processor
-        committer = OffsetCommitter(self.settings.offset_commit_interval_s)
-        self.committers.append(committer)
+    async def _start(self) -> None:
+        # Idempotent and acks=all: a retried send is written once, and only once every in-sync
+        # replica has it.
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                                         client_id=self.client_id, enable_idempotence=True, acks="all")
+        self.processor.producer = self.producer
+        await self._until_up("kafka_unavailable", self.producer.start)
+        await self._until_up("database_unavailable", self._start_database)
+        self.processor.pool = self.pool
+        self.relay = OutboxRelay(self.name, self.pool, self.producer, dsn=self.settings.database_url,
+                                 batch=self.settings.outbox_batch, max_delay=self.settings.retry_max_delay_s,
+                                 stall_after=self.settings.stuck_after_s)
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
+                       *(asyncio.create_task(worker(self)) for worker in self._workers)]
+        self.consumer = PartitionedConsumer(self.consumes, self.processor, self.settings, group=self.group,
+                                            client_id=self.client_id)
+        await self._until_up("kafka_unavailable", self.consumer.start)
+        self.ready = True
+        log.info("service_started", group=self.group, topics=[t.name for t in self.consumes])
 
-        # MANUAL: FastStream commits nothing by itself. An offset is committed only after its
-        # record's transaction committed (or it was dead-lettered), so a crash anywhere before
-        # that redelivers the record; never auto-commit.
-        @self.broker.subscriber(topic.name, group_id=group, ack_policy=AckPolicy.MANUAL,
-                                auto_offset_reset="earliest", description=topic.description)
-        async def on_record(msg: KafkaMessage) -> None:
-            await processor.process(msg.raw_message)
-            committer.finished(msg.consumer, msg.raw_message)
-
-    async def _start_database(self) -> None:
-        delay = 0.2
+    async def _until_up(self, event: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        backoff = Backoff(0.2, 5.0)
         while True:
             try:
-                self.pool = await db.create_pool(self.settings.database_url)
-                async with self.pool.acquire() as conn:
-                    await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime")),
-                                            (self.name, self.migrations)])
-                break
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("database_unavailable", error=repr(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        for processor in self.processors.values():
-            processor.pool = self.pool
+                await start()
+                return
+            except Exception as exc:  # not there yet: the service waits for it, it does not exit
+                log.warning(event, error=repr(exc), retry_in_s=backoff.delay)
+                await backoff.wait()
 
-    async def _start_relay(self) -> None:
-        assert self.pool is not None
-        self.relay = OutboxRelay(self.name, self.pool, self.broker, dsn=self.settings.database_url,
-                                 batch=self.settings.outbox_batch,
-                                 max_delay=self.settings.retry_max_delay_s)
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")
-        self._tasks = [asyncio.create_task(worker(self)) for worker in self._workers]
-        # FastStream reports the ASGI startup complete before the broker starts; health waits
-        # for this point, when subscribers and the relay run.
-        self.ready = True
+    async def _start_database(self) -> None:
+        pool = await db.create_pool(self.settings.database_url, max_size=self.settings.db_pool_size,
+                                    name=f"crm-{self.name}")
+        try:
+            async with pool.acquire() as conn:
+                await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime")), (self.name, self.migrations)])
+        except BaseException:
+            await pool.close()
+            raise
+        self.pool = pool
 
     async def _stop(self) -> None:
-        # Before the broker stops its consumers: what finished gets committed.
-        await asyncio.gather(*(c.close() for c in self.committers))
-        tasks = [t for t in (self._relay_task, *self._tasks) if t is not None]
-        for task in tasks:
+        # Drain first: what is in flight finishes and is committed before anything else stops.
+        self.ready = False
+        if self.consumer is not None:
+            await self.consumer.stop()
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.relay is not None:
             await self.relay.close()
-
-    async def _close_pool(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
         if self.pool is not None:
             await self.pool.close()
 
-    async def health(self, scope: Scope) -> AsgiResponse:
+    async def health(self, request: Request) -> Response:
         checks: dict[str, object] = {}
+        problems: list[str] = []
         try:
             assert self.pool is not None
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"down: {exc!r}"
-        checks["kafka"] = "ok" if await self.broker.ping(timeout=2) else "down"
+            problems.append("database unreachable")
+        try:
+            assert self.producer is not None
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
+            checks["kafka"] = "ok"
+        except Exception as exc:
+            checks["kafka"] = f"down: {exc!r}"
+            problems.append("kafka unreachable")
         if self.relay is not None and checks["database"] == "ok":
-            checks["outbox_backlog"] = await self.relay.backlog()
-        healthy = self.ready and checks["database"] == "ok" and checks["kafka"] == "ok"
+            backlog = await self.relay.backlog()
+            checks["outbox_backlog"] = backlog
+            checks["outbox_set_aside"] = await self.relay.set_aside()
+            stalled = await self.relay.stalled(backlog)
+            if stalled:
+                problems.append(stalled)
+        now = time.monotonic()
+        for (topic, partition), trouble in list(self.processor.trouble.items()):
+            if now - trouble.since >= self.settings.stuck_after_s:
+                problems.append(f"{topic}/{partition}: the batch from offset {trouble.offset} has been failing "
+                                f"for {now - trouble.since:.0f}s ({trouble.attempts} attempts): {trouble.error}")
+        healthy = self.ready and not problems
         status = "ok" if healthy else ("unhealthy" if self.ready else "starting")
-        return json_response({"service": self.name, "status": status,
-                              "pid": os.getpid(), **checks}, 200 if healthy else 503)
+        return json_response({"service": self.name, "status": status, "pid": os.getpid(), **checks,
+                              "problems": problems}, 200 if healthy else 503)
 
-    def app(self) -> AsgiFastStream:
-        routes: dict[str, Route] = {"/health": get_route(self.health), "/metrics": make_asgi_app()}
+    def app(self) -> Starlette:
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette):
+            await self._start()
+            try:
+                yield
+            finally:
+                await self._stop()
+
+        async def metrics(request: Request) -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+        routes: list[BaseRoute] = [get("/health", self.health), get("/metrics", metrics)]
         if self._extra_routes:
-            routes.update(self._extra_routes(self))
-        return AsgiFastStream(
-            self.broker,
-            asgi_routes=list(routes.items()),
-            logger=logs.get(f"crm_{self.name}.app"),
-            on_startup=[self._start_database],
-            after_startup=[self._start_relay],
-            on_shutdown=[self._stop],
-            after_shutdown=[self._close_pool],
-        )
+            routes.extend(self._extra_routes(self))
+        return Starlette(routes=routes, lifespan=lifespan)
 
     def run(self) -> None:
         logs.configure(self.name, self.settings.log_level)

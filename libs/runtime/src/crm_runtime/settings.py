@@ -24,6 +24,19 @@ class ServiceSettings(BaseSettings):
     outbox_batch: int = 500
     # Offsets of finished records are committed together at most this long after they finish.
     offset_commit_interval_s: float = 0.1
+    # Records taken from Kafka in one fetch (across partitions); a partition's share is one batch,
+    # handled in one transaction.
+    fetch_max_records: int = 500
+    # Partitions whose batches are processed at the same time (each uses one connection).
+    max_concurrent_partitions: int = 4
+    db_pool_size: int = 10
+    # How long a batch in flight may take to finish when its partition is revoked or the service
+    # stops; after that it is cancelled (rolled back) and redelivered to whoever owns it next.
+    revoke_wait_s: float = 10.0
+    drain_timeout_s: float = 20.0
+    # /health reports unhealthy when a partition's batch has been failing, or the outbox relay has
+    # not advanced with rows waiting, for this long.
+    stuck_after_s: float = 30.0
 
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"

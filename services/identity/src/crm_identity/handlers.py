@@ -84,7 +84,7 @@ async def _move(ctx: HandlerContext, account: Account, member: Member, move: Mov
 
 async def _invite(ctx: HandlerContext, account: Account, member: Member, kind: InvitationKind) -> None:
     """Issue a fresh invitation; any earlier pending link of the member stops working."""
-    settings = ctx.settings if isinstance(ctx.settings, IdentitySettings) else IdentitySettings()
+    settings: IdentitySettings = ctx.settings  # type: ignore[assignment] - identity's Service is built with them
     await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.SUPERSEDED)
     invitation, token = issue(account.account_id, member.user_id, kind, now(), ttl=settings.invitation_ttl)
     await repository.insert_invitation(ctx.conn, invitation)

@@ -6,7 +6,7 @@ from html import escape
 
 from crm_contracts import command, identity
 from crm_runtime import logs
-from crm_runtime.http import Route, Scope, get_route, html_response, json_response, query
+from crm_runtime.http import Request, Route, get, html_response, json_response
 from crm_runtime.service import Service
 
 from . import repository
@@ -36,12 +36,12 @@ def _page(status: int, title: str, text: str):
         status)
 
 
-def routes(svc: Service) -> dict[str, Route]:
+def routes(svc: Service) -> list[Route]:
     commands = svc.processor_for(identity.COMMANDS)
 
-    async def accept(scope: Scope):
+    async def accept(request: Request):
         """GET /invitations/accept?token=… — the "Launch CRM" link of an invitation e-mail."""
-        token = query(scope).get("token", "")
+        token = request.query_params.get("token", "")
         async with svc.pool.acquire() as conn:
             invitation = await repository.invitation_by_hash(conn, hash_token(token)) if token else None
             account = await repository.get_account(conn, invitation.account_id) if invitation else None
@@ -59,9 +59,9 @@ def routes(svc: Service) -> dict[str, Route]:
         return _page(200, f"Welcome to {account.name}",
                      "Your invitation is accepted. Launch the CRM to finish setting up your account.")
 
-    async def account(scope: Scope):
+    async def account(request: Request):
         """GET /v1/accounts?account_id=… — the account, its members and groups."""
-        account_id = query(scope).get("account_id", "")
+        account_id = request.query_params.get("account_id", "")
         async with svc.pool.acquire() as conn:
             found = await repository.get_account(conn, account_id)
             if found is None:
@@ -69,4 +69,4 @@ def routes(svc: Service) -> dict[str, Route]:
             members = await repository.list_members(conn, account_id)
         return json_response({"account": found.__dict__, "members": members})
 
-    return {"/invitations/accept": get_route(accept), "/v1/accounts": get_route(account)}
+    return [get("/invitations/accept", accept), get("/v1/accounts", account)]

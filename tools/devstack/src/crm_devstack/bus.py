@@ -77,7 +77,7 @@ class Bus:
                         event = None
                     fresh.append(Record(tp.topic, tp.partition, m.offset,
                                         m.key.decode() if m.key else None,
-                                        {k: v.decode("utf-8", "replace") for k, v in m.headers or ()},
+                                        {k: (v or b"").decode("utf-8", "replace") for k, v in m.headers or ()},
                                         m.value, event))
                     if event is not None and event.correlationid:
                         self.arrivals.setdefault(event.correlationid, now)

@@ -1,0 +1,53 @@
+"""Whose failure an exception is: the infrastructure's (wait and retry), the sender's, or the code's.
+
+The decision rests on where the error came from, not on its Python type. asyncpg's client-side
+`DataError` subclasses `InterfaceError`, a `TimeoutError` may come from handler code as well as
+from a dead socket, and `OSError` is raised by bugs too. So: a server error is judged by its
+SQLSTATE; anything else counts as an outage only when the database connection itself is gone.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import asyncpg
+from asyncpg.exceptions import _base as asyncpg_base
+
+
+class Fault(enum.Enum):
+    TRANSIENT = "transient"  # the database or broker is away or busy: retry, never dead-letter
+    INVALID_VALUE = "invalid_value"  # the message carries a value the database cannot hold
+    FAILURE = "failure"  # the record's own failure (a bug or a broken invariant): retry a few times
+
+
+# Connection exception, transaction rollback (serialization, deadlock), insufficient resources
+# (disk full, out of memory, too many connections), operator intervention (shutdown, statement
+# timeout / query cancelled).
+_TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+# Lock not available (lock_timeout), read-only transaction (a failover in progress), cannot
+# connect now (starting up) — in classes that otherwise mean a mistake.
+_TRANSIENT_STATES = frozenset({"55P03", "25006", "57P03"})
+
+
+def sqlstate_is_transient(state: str | None) -> bool:
+    return bool(state) and (state in _TRANSIENT_STATES or state[:2] in _TRANSIENT_CLASSES)
+
+
+def classify(exc: BaseException, conn: asyncpg.Connection | None = None) -> Fault:
+    """Judge `exc`, raised while `conn` (the record's connection, if any) was in use."""
+    state = getattr(exc, "sqlstate", None) if isinstance(exc, asyncpg.PostgresError) else None
+    if state is not None:
+        if sqlstate_is_transient(state):
+            return Fault.TRANSIENT
+        if state.startswith("22"):  # data exception: out of range, too long, bad format
+            return Fault.INVALID_VALUE
+        return Fault.FAILURE
+    if isinstance(exc, asyncpg_base.DataError):  # refused by the client before it was sent
+        return Fault.INVALID_VALUE
+    if conn is not None and conn.is_closed():
+        return Fault.TRANSIENT
+    return Fault.FAILURE
+
+
+def describe(exc: BaseException) -> str:
+    return repr(exc)[:2000]
