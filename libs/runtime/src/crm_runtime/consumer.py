@@ -1,20 +1,23 @@
 """One Kafka consumer per service: partitions processed concurrently, each strictly in order.
 
-A fetched partition is paused while its batch is processed, so no second batch of it starts
-before the first is finished and its offsets marked; other partitions go on meanwhile, at most
-`max_concurrent_partitions` at a time. Offsets are committed only after the batch is finished
-(`offsets.OffsetCommitter`); never auto-commit.
+Each assigned partition has a lane: a task that takes everything fetched for it so far as one
+batch, hands it to the `BatchProcessor`, marks its offsets finished, and takes the next. Fetching
+goes on while lanes work, so records that arrive meanwhile are already there for the next batch;
+a partition is paused only when its lane falls `lane_backlog` records behind (pausing costs
+latency: a resumed partition waits for the consumer's long poll to come back). At most
+`max_concurrent_partitions` batches run at a time. Offsets are committed only after the batch is
+finished (`offsets.OffsetCommitter`); never auto-commit.
 
 Rebalance: before a partition is handed over, its batch in flight is allowed to finish (or
-cancelled after `revoke_wait_s`, its transaction rolled back) and its finished offsets are
-committed, so the new owner starts exactly where this one stopped.
-
-Shutdown: stop fetching, let batches in flight finish, commit, then leave the group.
+cancelled after `revoke_wait_s`, its transaction rolled back), its finished offsets are
+committed and what was fetched but not started is dropped, so the new owner starts exactly where
+this one stopped. Shutdown: stop fetching, let batches in flight finish, commit, leave the group.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 
@@ -29,6 +32,17 @@ from .settings import ServiceSettings
 log = logs.get(__name__)
 
 
+@dataclass(eq=False)
+class _Lane:
+    tp: TopicPartition
+    epoch: int
+    queued: list[ConsumerRecord] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    busy: bool = False  # a batch is being processed
+    paused: bool = False
+    task: asyncio.Task | None = None
+
+
 class PartitionedConsumer:
     def __init__(self, topics: list[Topic], processor: BatchProcessor, settings: ServiceSettings, *,
                  group: str, client_id: str) -> None:
@@ -37,12 +51,11 @@ class PartitionedConsumer:
         self.settings = settings
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, client_id=client_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=settings.fetch_max_records,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.fetch_max_records,
         )
         self.committer = OffsetCommitter(self.consumer, settings.offset_commit_interval_s)
         self._slots = asyncio.Semaphore(settings.max_concurrent_partitions)
-        self._inflight: dict[TopicPartition, asyncio.Task] = {}
+        self._lanes: dict[TopicPartition, _Lane] = {}
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
 
@@ -52,12 +65,13 @@ class PartitionedConsumer:
         self._tasks = [asyncio.create_task(self._fetch(), name="consumer-fetch"),
                        asyncio.create_task(self.committer.run(), name="consumer-commit")]
 
+    # --- fetching ----------------------------------------------------------------------------
+
     async def _fetch(self) -> None:
         backoff = Backoff(0.1, self.settings.retry_max_delay_s)
         while not self._stopping:
             try:
-                # While batches are in flight, come back soon: their partitions resume when done.
-                batch = await self.consumer.getmany(timeout_ms=10 if self._inflight else 500)
+                batch = await self.consumer.getmany(timeout_ms=500)
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
@@ -66,55 +80,87 @@ class PartitionedConsumer:
                 await backoff.wait()
                 continue
             for tp, records in batch.items():
-                if records:
+                lane = self._lanes.get(tp)
+                if lane is None or not records:
+                    continue  # revoked since the fetch: the new owner reads them from the committed offset
+                lane.queued.extend(records)
+                lane.arrived.set()
+                if len(lane.queued) >= self.settings.lane_backlog and not lane.paused:
                     self.consumer.pause(tp)
-                    self._inflight[tp] = asyncio.create_task(
-                        self._lane(tp, records, self.committer.epoch(tp)), name=f"lane-{tp.topic}-{tp.partition}")
+                    lane.paused = True
 
-    async def _lane(self, tp: TopicPartition, records: list[ConsumerRecord], epoch: int) -> None:
-        try:
-            async with self._slots:
-                await self.processor.process(records)
-            self.committer.finished(tp, records[-1].offset + 1, epoch)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The processor finishes every record or raises only on cancellation; should that ever
-            # break, the batch is fetched again rather than skipped.
-            log.exception("batch_failed_unexpectedly", topic=tp.topic, partition=tp.partition,
-                          first_offset=records[0].offset)
-            if epoch == self.committer.epoch(tp):
-                self.consumer.seek(tp, records[0].offset)
-            await asyncio.sleep(1)
-        finally:
-            if self._inflight.get(tp) is asyncio.current_task():
-                del self._inflight[tp]
-            if not self._stopping and epoch == self.committer.epoch(tp) and tp in self.consumer.assignment():
-                self.consumer.resume(tp)
+    # --- lanes -------------------------------------------------------------------------------
 
-    async def finish_in_flight(self, partitions: set[TopicPartition] | None, timeout: float) -> None:
-        """Let the batches in flight (of `partitions`, or all) finish; cancel what takes longer."""
-        tasks = [t for tp, t in self._inflight.items() if partitions is None or tp in partitions]
-        if not tasks:
-            return
-        _, late = await asyncio.wait(tasks, timeout=timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            log.warning("batches_cancelled", count=len(late), reason="took longer than allowed to finish")
-        await asyncio.gather(*late, return_exceptions=True)
+    def _open(self, tp: TopicPartition) -> None:
+        lane = _Lane(tp, self.committer.epoch(tp))
+        lane.task = asyncio.create_task(self._run_lane(lane), name=f"lane-{tp.topic}-{tp.partition}")
+        self._lanes[tp] = lane
+
+    async def _run_lane(self, lane: _Lane) -> None:
+        while True:
+            await lane.arrived.wait()
+            lane.arrived.clear()
+            while lane.queued:
+                records = lane.queued[:self.settings.fetch_max_records]
+                del lane.queued[:len(records)]
+                lane.busy = True
+                try:
+                    async with self._slots:
+                        await self.processor.process(records)
+                    self.committer.finished(lane.tp, records[-1].offset + 1, lane.epoch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The processor finishes every record or raises only on cancellation; should that
+                    # ever break, the batch and what follows are fetched again rather than skipped.
+                    log.exception("batch_failed_unexpectedly", topic=lane.tp.topic, partition=lane.tp.partition,
+                                  first_offset=records[0].offset)
+                    lane.queued.clear()
+                    self.consumer.seek(lane.tp, records[0].offset)
+                    await asyncio.sleep(1)
+                finally:
+                    lane.busy = False
+                if lane.paused and len(lane.queued) < self.settings.lane_backlog // 2:
+                    lane.paused = False
+                    if lane.tp in self.consumer.assignment():
+                        self.consumer.resume(lane.tp)
+
+    async def close_lanes(self, partitions: set[TopicPartition] | None, timeout: float) -> None:
+        """Let the batches in flight (of `partitions`, or all) finish, cancel what takes longer, and
+        drop what was fetched but not started."""
+        lanes = [lane for tp, lane in self._lanes.items() if partitions is None or tp in partitions]
+        for lane in lanes:
+            lane.queued.clear()
+            del self._lanes[lane.tp]
+        busy = [lane for lane in lanes if lane.busy]
+        if busy:
+            idle_waits = [asyncio.create_task(_until_idle(lane)) for lane in busy]
+            _, late = await asyncio.wait(idle_waits, timeout=timeout)
+            for waiting in late:
+                waiting.cancel()
+            if late:
+                log.warning("batches_cancelled", count=len(late), reason="took longer than allowed to finish")
+        for lane in lanes:
+            assert lane.task is not None
+            lane.task.cancel()
+        await asyncio.gather(*(lane.task for lane in lanes), return_exceptions=True)
 
     async def stop(self) -> None:
         self._stopping = True
         self._tasks[0].cancel()
         await asyncio.gather(self._tasks[0], return_exceptions=True)
-        await self.finish_in_flight(None, self.settings.drain_timeout_s)
+        await self.close_lanes(None, self.settings.drain_timeout_s)
         for _ in range(3):
             if await self.committer.flush():
                 break
         self._tasks[1].cancel()
         await asyncio.gather(self._tasks[1], return_exceptions=True)
         await self.consumer.stop()
+
+
+async def _until_idle(lane: _Lane) -> None:
+    while lane.busy:
+        await asyncio.sleep(0.01)
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -125,13 +171,18 @@ class _Rebalance(ConsumerRebalanceListener):
         revoked = set(revoked)
         if not revoked:
             return
-        await self.owner.finish_in_flight(revoked, self.owner.settings.revoke_wait_s)
+        await self.owner.close_lanes(revoked, self.owner.settings.revoke_wait_s)
         await self.owner.committer.flush(only=revoked)
         self.owner.committer.forget(revoked)
         log.info("partitions_revoked", partitions=sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.committer.assigned(assigned)
-        for tp in assigned:  # a partition paused under a previous assignment must flow again
-            self.owner.consumer.resume(tp)
+        for tp in assigned:
+            self.owner.consumer.resume(tp)  # paused under a previous assignment: flow again
+            lane = self.owner._lanes.get(tp)  # noqa: SLF001 - the listener is part of the consumer
+            if lane is None:
+                self.owner._open(tp)  # noqa: SLF001
+            else:
+                lane.epoch = self.owner.committer.epoch(tp)
         log.info("partitions_assigned", partitions=sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))

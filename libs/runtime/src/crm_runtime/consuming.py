@@ -256,13 +256,17 @@ class BatchProcessor:
         """Items in one transaction, each in a savepoint of its own, so each fails alone."""
         results: list[tuple[_Item, Outcome, DeadLetter | None]] = []
         async with conn.transaction():
+            staged: list[CloudEvent] = []
             for item in items:
-                outcome, dead = await self._one_carefully(conn, item)
+                outcome, dead, events = await self._one_carefully(conn, item)
                 results.append((item, outcome, dead))
+                staged.extend(events)
+            await outbox.stage_many(conn, self.service, staged)
         for item, outcome, dead in results:
             item.outcome, item.dead = outcome, dead
 
-    async def _one_carefully(self, conn: asyncpg.Connection, item: _Item) -> tuple[Outcome, DeadLetter | None]:
+    async def _one_carefully(self, conn: asyncpg.Connection, item: _Item
+                             ) -> tuple[Outcome, DeadLetter | None, list[CloudEvent]]:
         message = item.message
         assert message is not None
         backoff = Backoff(0.05, 1.0)
@@ -270,15 +274,14 @@ class BatchProcessor:
             try:
                 async with conn.transaction():
                     if not await inbox.claim(conn, self.service, message):
-                        return Outcome("duplicate", message), None
+                        return Outcome("duplicate", message), None, []
                     if item.handler is None:
                         raise Rejected("unsupported_command", f"{self.service} does not handle {message.type} yet")
                     ctx = HandlerContext(conn, message, self.service, self.settings)
                     await item.handler(ctx, item.data)
-                    await outbox.stage_many(conn, self.service, ctx.staged)
-                return Outcome("handled", message), None
+                return Outcome("handled", message), None, ctx.staged
             except Rejected as rejected:
-                return await self._reject(conn, item, rejected), None
+                return await self._reject(conn, item, rejected)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -286,7 +289,7 @@ class BatchProcessor:
                 if fault is Fault.TRANSIENT:
                     raise
                 if fault is Fault.INVALID_VALUE and item.topic.direction is Direction.COMMANDS:
-                    return await self._reject(conn, item, Rejected("invalid_value", describe(exc))), None
+                    return await self._reject(conn, item, Rejected("invalid_value", describe(exc)))
                 if fault is Fault.INVALID_VALUE:
                     return self._dead(item, DeadLetter("invalid_value", describe(exc)))
                 item.failures += 1
@@ -298,15 +301,14 @@ class BatchProcessor:
                     return self._dead(item, DeadLetter("handler_error", describe(exc)))
                 await backoff.wait()
 
-    def _dead(self, item: _Item, dead: DeadLetter) -> tuple[Outcome, DeadLetter]:
-        return Outcome("dead_lettered", item.message, dead.reason, dead.error), dead
+    def _dead(self, item: _Item, dead: DeadLetter) -> tuple[Outcome, DeadLetter, list[CloudEvent]]:
+        return Outcome("dead_lettered", item.message, dead.reason, dead.error), dead, []
 
-    async def _reject(self, conn: asyncpg.Connection, item: _Item, rejected: Rejected) -> Outcome:
+    async def _reject(self, conn: asyncpg.Connection, item: _Item, rejected: Rejected
+                      ) -> tuple[Outcome, None, list[CloudEvent]]:
         # The handler's writes are rolled back with its savepoint; only the answer and the inbox row stay.
-        async with conn.transaction():
-            await inbox.claim(conn, self.service, item.message)  # type: ignore[arg-type]
-            await outbox.stage_many(conn, self.service, self._answer(item, rejected))
-        return self._rejected(item, rejected)
+        await inbox.claim(conn, self.service, item.message)  # type: ignore[arg-type]
+        return self._rejected(item, rejected), None, self._answer(item, rejected)
 
     def _answer(self, item: _Item, rejected: Rejected) -> list[CloudEvent]:
         message = item.message

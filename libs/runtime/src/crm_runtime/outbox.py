@@ -39,7 +39,13 @@ async def stage(conn: asyncpg.Connection, service: str, event: CloudEvent) -> No
 
 
 async def stage_many(conn: asyncpg.Connection, service: str, events: Sequence[CloudEvent]) -> None:
-    """Write `events`, in order, with one statement and one NOTIFY."""
+    """Write `events`, in order, with one statement and one NOTIFY.
+
+    Call it last in the transaction, after every lock the transaction takes (the runtime stages a
+    batch's events after all of its handlers ran): then a transaction that follows another —
+    because it waited for its lock or read what it committed — gets higher outbox ids than it,
+    and the relay publishes their events in that order.
+    """
     if not events:
         return
     await conn.execute(
@@ -65,10 +71,13 @@ class OutboxRelay:
     de-duplicate by event id, so a duplicate is harmless where a loss would not be. One relay
     per database is active at a time (advisory lock), so replicas never reorder each other.
 
-    Rows are read only below the oldest transaction still running on the server
-    (`pg_snapshot_xmin`), so a row that commits later with a lower id is waited for, never
-    skipped. That horizon spans the whole PostgreSQL server: a transaction left open in any
-    database holds back this relay too. `stalled()` reports it, naming the transaction.
+    Every pass reads all committed, unpublished rows in id order — no cursor, no horizon — so a
+    row whose transaction commits after rows with higher ids is published by the next pass,
+    never skipped. Events that must stay in order come from transactions that follow one another
+    (one partition's batches, or writers of one row lock); `stage_many` written last gives those
+    increasing ids. Transactions that ran side by side without seeing each other have no order
+    to keep. Nothing here depends on other databases: an open transaction elsewhere on the
+    server holds back no relay.
     """
 
     def __init__(self, service: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, *,
@@ -87,7 +96,6 @@ class OutboxRelay:
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
         self._listener: asyncpg.Connection | None = None
         self._lock_logged_at = 0.0
-        self.held_back = False  # the last pass found rows waiting behind an older transaction
         self.progressed_at = time.monotonic()  # last pass that published or found nothing waiting
 
     async def publish_pending(self) -> int:
@@ -100,20 +108,12 @@ class OutboxRelay:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
                 await self._lock_held_elsewhere(conn)
                 return 0
-            rows = await conn.fetch(
-                """SELECT id, topic, key, type, payload, xid < pg_snapshot_xmin(pg_current_snapshot()) AS ready
-                   FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1""",
+            ready = await conn.fetch(
+                "SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
                 self.batch,
             )
-            ready = []
-            for r in rows:
-                if not r["ready"]:
-                    break
-                ready.append(r)
-            self.held_back = len(ready) < len(rows)
             if not ready:
-                if not rows:
-                    self.progressed_at = time.monotonic()
+                self.progressed_at = time.monotonic()
                 return 0
             published, dead, transient = await self._send(ready)
             if dead:
@@ -198,20 +198,11 @@ class OutboxRelay:
         idle = time.monotonic() - self.progressed_at
         if backlog == 0 or idle < self.stall_after:
             return None
-        reason = f"outbox relay has not advanced for {idle:.0f}s with {backlog} rows waiting"
-        if self.held_back:
-            oldest = await self.pool.fetchrow(
-                """SELECT pid, datname, state, now() - xact_start AS open_for FROM pg_stat_activity
-                   WHERE (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) AND pid <> pg_backend_pid()
-                   ORDER BY xact_start NULLS LAST LIMIT 1""")
-            if oldest:
-                reason += (f"; held back by the transaction of pid {oldest['pid']} in database "
-                           f"{oldest['datname']} ({oldest['state']}, open for {oldest['open_for']})")
-        return reason
+        return (f"outbox relay has not advanced for {idle:.0f}s with {backlog} rows waiting "
+                f"(see outbox_relay_failed and outbox_relay_lock_held_elsewhere in the log)")
 
     async def run(self) -> None:
         backoff = Backoff(0.1, self.max_delay)
-        held = Backoff(0.02, 1.0)
         while True:
             await self._listen()
             self._wake.clear()
@@ -226,14 +217,10 @@ class OutboxRelay:
                 log.warning("outbox_relay_failed", error=repr(exc), retry_in_s=backoff.delay)
                 await backoff.wait()
                 continue
-            if published >= self.batch:
-                continue
-            if self.held_back:
-                # Waiting for an older transaction, which may never NOTIFY (it wrote no outbox row).
-                await held.wait()
-                continue
-            held.reset()
+            if published:
+                continue  # more may have committed meanwhile
             try:
+                # NOTIFY wakes it on every commit that staged rows; the poll only covers a lost LISTEN.
                 await asyncio.wait_for(self._wake.wait(), self.idle_poll if self._listener else 0.2)
             except TimeoutError:
                 pass

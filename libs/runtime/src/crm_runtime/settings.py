@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     # Records taken from Kafka in one fetch (across partitions); a partition's share is one batch,
     # handled in one transaction.
     fetch_max_records: int = 500
+    # A partition is paused while this many of its records wait behind the batch in flight.
+    lane_backlog: int = 5000
     # Partitions whose batches are processed at the same time (each uses one connection).
     max_concurrent_partitions: int = 4
     db_pool_size: int = 10

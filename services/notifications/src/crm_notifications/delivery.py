@@ -22,6 +22,7 @@ import asyncpg
 from crm_contracts import event_caused_by
 from crm_contracts.notifications import EmailFailed, EmailSent, PushSent
 from crm_runtime import faults, logs, outbox
+from crm_runtime.retry import Backoff
 
 from . import repository
 from .domain.templates import text_version
@@ -87,15 +88,17 @@ class DeliveryWorker:
         return min(s.smtp_retry_first_delay_s * 2 ** (attempts - 1), s.smtp_retry_max_delay_s)
 
     async def run(self) -> None:
+        backoff = Backoff(0.5, 5.0)
         while True:
             try:
                 busy = await self.deliver_emails() + await self.deliver_pushes()
+                backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database away: rows stay queued
-                log.warning("delivery_pass_failed", error=repr(exc))
-                busy = 0
-                await asyncio.sleep(1)
+                log.warning("delivery_pass_failed", error=repr(exc), retry_in_s=backoff.delay)
+                await backoff.wait()
+                continue
             if not busy:
                 await asyncio.sleep(self.settings.delivery_poll_s)
 
@@ -136,6 +139,7 @@ class DeliveryWorker:
     async def deliver_pushes(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await repository.pending_pushes(conn, 50)
+            sent = []
             for row in rows:
                 cause = repository.cause_of(row)
                 # A crash after the provider call and before commit repeats the push: the push id
@@ -144,9 +148,10 @@ class DeliveryWorker:
                                                           "device", "instance_id", "instance_name", "title",
                                                           "body")})
                 await repository.mark_push_sent(conn, row["push_id"])
-                await outbox.stage(conn, SERVICE, event_caused_by(cause, PushSent(
+                sent.append(event_caused_by(cause, PushSent(
                     notification_id=row["notification_id"], user_id=row["user_id"], device_id=row["device_id"],
                     instance_id=row["instance_id"], source_instance_name=row["instance_name"],
                     cause_event_id=cause.id), source="crm/notifications",
                     subject=row["user_id"], instanceid=row["instance_id"]))
+            await outbox.stage_many(conn, SERVICE, sent)
         return len(rows)

@@ -1,87 +1,332 @@
-"""`make bench`: command-to-event latency and throughput of identity on the running stack.
+"""`make bench`: the project's pipeline beside the limit and the naive peer, on the live stack.
 
-Publishes N `identity.account.create` commands (each a new account, so each also reaches seats
-and notifications) as fast as the producer takes them, and times each until its
-`identity.account.created` is seen on the topic. Prints one line per round and the medians.
-The figures include the client, broker, database and the outbox relay; the machine is shared,
-so compare medians, not single rounds.
+1. Burst: COUNT `identity.account.create` commands sent at once (pipelined), timed until each
+   `identity.account.created` is on the topic — the project's pipeline; then the same number of
+   the same commands through the batched plain loop and the per-message loop (`loops.py`), each a
+   process of its own on the same broker and PostgreSQL. Rounds alternate between the three; the
+   table shows medians and the ratios to the batched loop.
+2. Offered load: commands paced at each rate for a few seconds; p50/p95/p99 command → event,
+   measured from when each command was due (so a sender that falls behind is not hidden).
+3. `identity.invitation.accept` → `seats.seat.reserved` at 200/s (members invited beforehand).
+4. Two identity replicas against one, same burst.
+RSS of every service process is sampled throughout. Figures go to `.run/bench/bench-<time>.json`
+and a plot of latency against offered load to `.run/bench/latency-<time>.png`.
+
+The machine is shared and noisy: compare medians and ratios of one run, not single numbers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
+import subprocess
+import sys
 import time
 import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
-import typer
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
 
-from crm_contracts import command, identity
+from crm_contracts import CloudEvent, command, identity, seats
 
+from . import loops
 from .bus import Bus
-from .stack import Stack
+from .stack import SERVICES, Stack
+
+console = Console()
+CREATED = "identity.account.created"
 
 
-def _creates(n: int) -> list:
-    commands = []
+def creates(n: int) -> list[CloudEvent]:
+    out = []
     for i in range(n):
-        acc = f"acc_bench_{uuid.uuid4().hex[:10]}"
-        commands.append(command(identity.CreateAccount(
+        acc = f"acc_bench_{uuid.uuid4().hex[:12]}"
+        out.append(command(identity.CreateAccount(
             account_id=acc, name=f"Bench {i}", tier="enterprise",
             owner={"user_id": f"{acc}_o", "email": "bench@example.com", "first_name": "B", "last_name": "B"}),
             source="bench", accountid=acc))
-    return commands
+    return out
 
 
-async def _answered(bus: Bus, ids) -> None:
-    wanted = set(ids)
-    await bus.wait_for(lambda r: r.event is not None and r.event.type == "identity.account.created"
-                       and r.event.correlationid in wanted, count=len(wanted), timeout=300)
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-async def one_at_a_time(bus: Bus, n: int) -> float:
-    """Median latency of a command sent alone, answer awaited before the next: the unloaded path."""
-    latencies = []
-    for cmd in _creates(n):
+@dataclass
+class Run:
+    name: str
+    throughput: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass
+class Rss:
+    stack: Stack
+    peak_mb: dict[str, float] = field(default_factory=dict)
+
+    def sample(self) -> None:
+        for pid_file in self.stack.pids.glob("*.pid"):
+            name = pid_file.stem
+            if name in ("kafka", "mail"):
+                continue
+            try:
+                pid = int(pid_file.read_text().split()[0])
+                status = Path(f"/proc/{pid}/status").read_text()
+            except (OSError, ValueError, IndexError):
+                continue
+            kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+            self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), kb / 1024)
+
+    async def run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(0.25)
+
+
+class Bench:
+    def __init__(self, stack: Stack, bus: Bus, count: int) -> None:
+        self.stack = stack
+        self.bus = bus
+        self.count = count
+
+    async def _send_all(self, cmds: list[CloudEvent], topic: str | None = None) -> dict[str, float]:
+        sent_at: dict[str, float] = {}
+        sends = []
+        for cmd in cmds:
+            sent_at[cmd.id] = time.perf_counter()
+            sends.append(await self.bus.producer.send(topic or cmd.topic, cmd.to_json(), key=cmd.key.encode()))
+        await asyncio.gather(*sends)
+        return sent_at
+
+    async def _answers(self, sent_at: dict[str, float], type_: str, timeout: float = 300) -> dict[str, float]:
+        await self.bus.wait_answered(type_, set(sent_at), timeout=timeout)
+        return {cid: self.bus.arrivals[(type_, cid)] for cid in sent_at}
+
+    def _summary(self, name: str, sent_at: dict[str, float], arrived: dict[str, float]) -> Run:
+        start = min(sent_at.values())
+        latencies = [arrived[c] - sent_at[c] for c in sent_at]
+        return Run(name, len(sent_at) / (max(arrived.values()) - start), percentile(latencies, 0.5) * 1000,
+                   percentile(latencies, 0.95) * 1000, percentile(latencies, 0.99) * 1000)
+
+    async def pipeline_burst(self, name: str = "crm-platform (identity)") -> Run:
+        cmds = creates(self.count)
+        sent_at = await self._send_all(cmds)
+        return self._summary(name, sent_at, await self._answers(sent_at, CREATED))
+
+    async def loop_burst(self, mode: str) -> Run:
+        group = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
+        proc = subprocess.Popen([sys.executable, "-m", "crm_devstack.loops", mode, str(self.count), group],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            ready = await asyncio.to_thread(proc.stdout.readline)
+            if ready.strip() != "ready":
+                raise RuntimeError(f"the {mode} loop did not start")
+            cmds = creates(self.count)
+            sent_at = await self._send_all(cmds, topic=loops.COMMANDS)
+            arrived = await self._answers(sent_at, CREATED)
+        finally:
+            proc.terminate()
+            await asyncio.to_thread(proc.wait)
+        label = {"batched": "plain loop, batched (the limit)", "per_message": "plain loop, per message"}[mode]
+        return self._summary(label, sent_at, arrived)
+
+    async def paced(self, rate: float, seconds: float, cmds: list[CloudEvent], answer: str) -> dict:
+        """Send `cmds` at `rate` per second; latency from when each was due."""
+        due: dict[str, float] = {}
+        sends = []
         start = time.perf_counter()
-        await bus.send(cmd)
-        await _answered(bus, [cmd.id])
-        latencies.append(bus.arrivals[cmd.id] - start)
-    return statistics.median(latencies) * 1000
+        for i, cmd in enumerate(cmds):
+            at = start + i / rate
+            delay = at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due[cmd.id] = at
+            sends.append(await self.bus.producer.send(cmd.topic, cmd.to_json(), key=cmd.key.encode()))
+        await asyncio.gather(*sends)
+        arrived = await self._answers(due, answer, timeout=max(120.0, seconds * 10))
+        latencies = [(arrived[c] - due[c]) * 1000 for c in due]
+        return {"offered_per_s": rate, "commands": len(cmds), "p50_ms": percentile(latencies, 0.5),
+                "p95_ms": percentile(latencies, 0.95), "p99_ms": percentile(latencies, 0.99),
+                "achieved_per_s": len(cmds) / (max(arrived.values()) - start)}
+
+    async def accepts(self, rate: float, seconds: float) -> dict:
+        """Members invited beforehand (opt-in, free seats); their acceptances paced at `rate`."""
+        total = int(rate * seconds)
+        per_account = 25
+        accounts = [f"acc_bench_{uuid.uuid4().hex[:12]}" for _ in range((total + per_account - 1) // per_account)]
+        setup = []
+        for acc in accounts:
+            setup.append(command(identity.CreateAccount(
+                account_id=acc, name="Bench", tier="enterprise",
+                owner={"user_id": f"{acc}_o", "email": "bench@example.com", "first_name": "B", "last_name": "B"}),
+                source="bench", accountid=acc))
+            setup.append(command(seats.SetSubscription(seats_total=per_account + 5, seat_price_cents=4900,
+                                                       currency="USD", period_start="2026-11-01",
+                                                       period_end="2026-12-01"), source="bench", accountid=acc))
+            setup.append(command(identity.SetOptIn(enabled=True), source="bench", accountid=acc))
+        adds = [command(identity.AddMember(user_id=f"{acc}_m{i}", email=f"m{i}@example.com", first_name="M",
+                                           last_name="B", user_type="platform", activation="opt_in",
+                                           group_id=None, role="agent"), source="bench", accountid=acc)
+                for acc in accounts for i in range(per_account)][:total]
+        await self._answers(await self._send_all(setup[0::3]), CREATED)
+        await self._send_all([c for k in (1, 2) for c in setup[k::3]])
+        await asyncio.sleep(1)  # the subscription and opt-in switch land before the members
+        added = await self._send_all(adds)
+        await self._answers(added, "identity.invitation.issued")
+        issued = "identity.invitation.issued"
+        tokens = {cid: self.bus.first[(issued, cid)].data["accept_url"].split("token=")[1] for cid in added}
+        accept_cmds = [command(identity.AcceptInvitation(token=tokens[a.id]), source="bench", accountid=a.accountid)
+                       for a in adds]
+        figures = await self.paced(rate, seconds, accept_cmds, "seats.seat.reserved")
+        figures["path"] = "identity.invitation.accept -> seats.seat.reserved"
+        return figures
 
 
-async def burst(bus: Bus, n: int) -> tuple[float, float, float]:
-    """N commands at once: throughput, and the latency each saw queueing behind the others."""
-    sent_at: dict[str, float] = {}
-    commands = _creates(n)
-    start = time.perf_counter()
-    for cmd in commands:
-        sent_at[cmd.id] = time.perf_counter()
-        await bus.send(cmd)
-    await _answered(bus, sent_at)
-    elapsed = max(bus.arrivals[cid] for cid in sent_at) - start
-    latencies = sorted(bus.arrivals[cid] - sent_at[cid] for cid in sent_at)
-    return statistics.median(latencies) * 1000, latencies[int(len(latencies) * 0.95) - 1] * 1000, n / elapsed
-
-
-async def main(n: int, rounds: int) -> None:
+async def main(count: int, rounds: int, rates: list[float], seconds: float) -> None:
     stack = Stack()
-    bus = Bus(stack.bootstrap, source="bench")
-    await bus.start(watch=[identity.EVENTS.name])
+    await _prepare(stack)
+    out = stack.run / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    bus = Bus(stack.bootstrap, source="bench", keep=False)
+    await bus.start(watch=["identity.events.v1", "seats.events.v1", loops.EVENTS])
+    rss = Rss(stack)
+    sampler = asyncio.create_task(rss.run())
+    bench = Bench(stack, bus, count)
+    results: dict[str, list[Run]] = {}
+    report: dict = {"when": datetime.now(UTC).isoformat(), "count": count, "rounds": rounds}
     try:
-        alone, results = [], []
-        for r in range(1, rounds + 1):
-            alone.append(await one_at_a_time(bus, 30))
-            p50, p95, rate = await burst(bus, n)
-            results.append((p50, p95, rate))
-            print(f"round {r}: alone p50 {alone[-1]:6.1f} ms | burst of {n}: p50 {p50:7.1f} ms  "
-                  f"p95 {p95:7.1f} ms  throughput {rate:6.1f} commands/s")
-        print(f"median of {rounds} rounds: alone p50 {statistics.median(alone):.1f} ms; burst p50 "
-              f"{statistics.median(x[0] for x in results):.1f} ms, p95 {statistics.median(x[1] for x in results):.1f} ms, "
-              f"throughput {statistics.median(x[2] for x in results):.1f} commands/s")
+        with Progress(console=console, transient=True) as progress:
+            burst = progress.add_task(f"burst of {count}: pipeline, batched loop, per-message loop", total=rounds * 3)
+            await bench.pipeline_burst()  # warm-up: connections, caches, partition leaders
+            for _ in range(rounds):
+                await _quiet(stack)
+                for step in (bench.pipeline_burst, lambda: bench.loop_burst("batched"),
+                             lambda: bench.loop_burst("per_message")):
+                    run = await step()
+                    results.setdefault(run.name, []).append(run)
+                    progress.advance(burst)
+            task = progress.add_task("two identity replicas", total=1)
+            await _quiet(stack)
+            report["replicas"] = await _replicas(stack, bench, rounds)
+            progress.advance(task)
+            sweep = progress.add_task("offered load sweep", total=len(rates))
+            report["sweep"] = []
+            for rate in rates:
+                await _quiet(stack)
+                report["sweep"].append(await bench.paced(rate, seconds, creates(int(rate * seconds)), CREATED))
+                progress.advance(sweep)
+            task = progress.add_task("invitation.accept -> seat.reserved at 200/s", total=1)
+            await _quiet(stack)
+            report["accept_to_reserved"] = await bench.accepts(200, seconds)
+            progress.advance(task)
     finally:
+        sampler.cancel()
         await bus.stop()
+    report["burst"] = {name: [r.__dict__ for r in runs] for name, runs in results.items()}
+    report["rss_peak_mb"] = rss.peak_mb
+    _print(report, results, rss)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_path, png_path = out / f"bench-{stamp}.json", out / f"latency-{stamp}.png"
+    json_path.write_text(json.dumps(report, indent=2))
+    _plot(report, png_path)
+    console.print(f"figures: {json_path}\nplot:    {png_path}")
 
 
-def run(n: int = typer.Option(300, help="commands per round"), rounds: int = typer.Option(3)) -> None:
-    asyncio.run(main(n, rounds))
+async def _prepare(stack: Stack) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, 6, 1) for t in (loops.COMMANDS, loops.EVENTS)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(stack.admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", loops.DATABASE):
+            await conn.execute(f'CREATE DATABASE "{loops.DATABASE}"')
+    finally:
+        await conn.close()
+
+
+async def _quiet(stack: Stack, timeout: float = 120) -> None:
+    """Until every service's outbox is empty twice in a row, so one phase's tail does not weigh on the next."""
+    deadline = time.monotonic() + timeout
+    calm = 0
+    while calm < 2 and time.monotonic() < deadline:
+        healths = [await stack.health(s) for s in SERVICES]
+        calm = calm + 1 if all(h and h.get("outbox_backlog") == 0 for h in healths) else 0
+        await asyncio.sleep(0.5)
+
+
+async def _replicas(stack: Stack, bench: Bench, rounds: int) -> dict:
+    one = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
+    stack.start_service("identity", replica=2)
+    try:
+        await stack.wait_healthy("identity", replica=2)
+        await asyncio.sleep(3)  # the group rebalances onto both
+        await bench.pipeline_burst()
+        two = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
+    finally:
+        stack.stop_service("identity", replica=2)
+    return {"one_replica_per_s": statistics.median(one), "two_replicas_per_s": statistics.median(two),
+            "rounds_one": one, "rounds_two": two}
+
+
+def _print(report: dict, results: dict[str, list[Run]], rss: Rss) -> None:
+    limit = statistics.median(r.throughput for r in results["plain loop, batched (the limit)"])
+    table = Table(title=f"burst of {report['count']} identity.account.create, median of {report['rounds']} rounds")
+    for col in ("pipeline", "commands/s", "vs batched loop", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(col, justify="right" if col != "pipeline" else "left")
+    for name, runs in results.items():
+        rate = statistics.median(r.throughput for r in runs)
+        table.add_row(name, f"{rate:,.0f}", f"{rate / limit:.0%}",
+                      *(f"{statistics.median(getattr(r, k) for r in runs):,.0f}" for k in ("p50_ms", "p95_ms", "p99_ms")))
+    console.print(table)
+    sweep = Table(title="offered load → identity.account.created latency (from when each command was due)")
+    for col in ("offered/s", "achieved/s", "p50 ms", "p95 ms", "p99 ms"):
+        sweep.add_column(col, justify="right")
+    for row in report["sweep"]:
+        sweep.add_row(*(f"{row[k]:,.0f}" for k in ("offered_per_s", "achieved_per_s", "p50_ms", "p95_ms", "p99_ms")))
+    console.print(sweep)
+    a = report["accept_to_reserved"]
+    console.print(f"{a['path']} at {a['offered_per_s']:.0f}/s ({a['commands']} acceptances): "
+                  f"p50 {a['p50_ms']:.0f} ms, p95 {a['p95_ms']:.0f} ms, p99 {a['p99_ms']:.0f} ms")
+    r = report["replicas"]
+    console.print(f"identity burst throughput: 1 replica {r['one_replica_per_s']:,.0f}/s, "
+                  f"2 replicas {r['two_replicas_per_s']:,.0f}/s ({r['two_replicas_per_s'] / r['one_replica_per_s']:.2f}×)")
+    console.print("peak RSS under the bench: " + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(rss.peak_mb.items())))
+
+
+def _plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["sweep"]
+    x = [r["offered_per_s"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
+        ax.plot(x, [r[key] for r in rows], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load, identity.account.create per second")
+    ax.set_ylabel("command → identity.account.created, ms")
+    ax.set_title("crm-platform identity: latency against offered load")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

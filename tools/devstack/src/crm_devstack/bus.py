@@ -29,12 +29,14 @@ class Record:
 
 
 class Bus:
-    def __init__(self, bootstrap: str, source: str = "test-suite") -> None:
+    def __init__(self, bootstrap: str, source: str = "test-suite", keep: bool = True) -> None:
         self.bootstrap = bootstrap
         self.source = source
+        self.keep = keep  # False: remember only the first answer of each kind (for benchmarks)
         self.records: list[Record] = []
-        # When each correlation id was first seen answered (monotonic clock), for benchmarks.
-        self.arrivals: dict[str, float] = {}
+        # When each (type, correlation id) was first seen (perf_counter clock), and that event.
+        self.arrivals: dict[tuple[str, str], float] = {}
+        self.first: dict[tuple[str, str], CloudEvent] = {}
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
@@ -80,10 +82,14 @@ class Bus:
                                         {k: (v or b"").decode("utf-8", "replace") for k, v in m.headers or ()},
                                         m.value, event))
                     if event is not None and event.correlationid:
-                        self.arrivals.setdefault(event.correlationid, now)
+                        key = (event.type, event.correlationid)
+                        if key not in self.arrivals:
+                            self.arrivals[key] = now
+                            self.first[key] = event
             if fresh:
                 async with self._arrived:
-                    self.records.extend(fresh)
+                    if self.keep:
+                        self.records.extend(fresh)
                     self._arrived.notify_all()
 
     async def stop(self) -> None:
@@ -96,6 +102,11 @@ class Bus:
             await self._producer.stop()
 
     # --- publishing -----------------------------------------------------------------------
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        assert self._producer is not None, "start() the bus first"
+        return self._producer
 
     async def send(self, event: CloudEvent) -> CloudEvent:
         assert self._producer is not None
@@ -117,6 +128,22 @@ class Bus:
 
     def matching(self, pred: Callable[[Record], bool]) -> list[Record]:
         return [r for r in self.records if pred(r)]
+
+    async def wait_answered(self, type_: str, correlation_ids: set[str], timeout: float = 30.0) -> None:
+        """Until an event of `type_` was seen for every one of `correlation_ids`."""
+        deadline = time.monotonic() + timeout
+        async with self._arrived:
+            while True:
+                missing = sum(1 for c in correlation_ids if (type_, c) not in self.arrivals)
+                if not missing:
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{missing} of {len(correlation_ids)} never answered with {type_} in {timeout}s")
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), left)
+                except TimeoutError:
+                    pass
 
     async def wait_for(self, pred: Callable[[Record], bool], *, count: int = 1,
                        timeout: float = 30.0) -> list[Record]:

@@ -33,11 +33,13 @@ def demo() -> None:
 
 
 @app.command()
-def bench(n: int = typer.Option(300, help="commands per round"), rounds: int = typer.Option(3)) -> None:
-    """Command-to-event latency and throughput of identity on the running stack."""
-    from .bench import run
+def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: int = typer.Option(3),
+          rates: str = typer.Option("100,200,500,1000,2000", help="offered loads to sweep, commands/s"),
+          seconds: float = typer.Option(4.0, help="how long each offered load is held")) -> None:
+    """The pipeline beside the batched plain loop and the per-message loop; latency against offered load."""
+    from .bench import main
 
-    run(n, rounds)
+    asyncio.run(main(count, rounds, [float(r) for r in rates.split(",")], seconds))
 
 
 @app.command()
