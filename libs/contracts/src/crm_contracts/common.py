@@ -6,6 +6,15 @@ from pydantic import BaseModel, Field
 
 Id = Field(min_length=1, max_length=200)
 
+# Bounds that keep every value storable and every answer publishable; the JSON Schema carries
+# them, so senders see them before sending. Seat counts and prices leave room for automatic
+# upgrades and pro-rated charges inside a 32-bit integer column.
+MAX_SEATS = 1_000_000
+MAX_PRICE_CENTS = 100_000_000
+MAX_IMPORT_ROWS = 1_000
+# An import's answer is published in parts of at most this many rows, so it always fits in a record.
+IMPORT_RESULTS_PER_EVENT = 250
+
 
 class CommandRejected(BaseModel):
     """A well-formed command that broke a rule; `reason` is a stable snake_case code."""

@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .registry import spec_of, type_of
 
-_NON_EMPTY = Field(min_length=1)
+# Attributes the runtime stores (inbox, outbox keys) and uses as record keys: bounded, and free
+# of NUL, which PostgreSQL text cannot hold.
+_NON_EMPTY = Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$")
+_OPTIONAL = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
 
 
 class CloudEvent(BaseModel):
@@ -25,11 +28,11 @@ class CloudEvent(BaseModel):
     type: str = _NON_EMPTY
     time: datetime | None = None
     datacontenttype: Literal["application/json"] = "application/json"
-    subject: str | None = None
+    subject: str | None = _OPTIONAL
     accountid: str = _NON_EMPTY
-    instanceid: str | None = None
-    correlationid: str | None = None
-    causationid: str | None = None
+    instanceid: str | None = _OPTIONAL
+    correlationid: str | None = _OPTIONAL
+    causationid: str | None = _OPTIONAL
     data: dict[str, Any]
 
     @property

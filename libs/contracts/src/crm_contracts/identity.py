@@ -7,7 +7,7 @@ from enum import Enum
 
 from pydantic import BaseModel, EmailStr, Field
 
-from .common import CommandRejected
+from .common import MAX_IMPORT_ROWS, CommandRejected
 from .registry import Direction, message, topic
 
 COMMANDS = topic(
@@ -113,7 +113,7 @@ class AddMember(MemberRow):
 class ImportMembers(BaseModel):
     """Bulk import (the CSV path); each row is a member.add payload, answered row by row."""
 
-    rows: list[dict] = Field(min_length=1)
+    rows: list[dict] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
 
 
 @message("identity.member.convert", on=COMMANDS)
@@ -289,9 +289,12 @@ class ImportRowResult(BaseModel):
 
 @message("identity.member.import_completed", on=EVENTS)
 class MemberImportCompleted(BaseModel):
-    """The outcome of a bulk import, one entry per row in row order."""
+    """The outcome of a bulk import, one entry per row in row order, in `parts` events of at most
+    250 rows each (`part` counts from 1), so that every part fits in a Kafka record."""
 
     results: list[ImportRowResult]
+    part: int = 1
+    parts: int = 1
 
 
 @message("identity.invitation.issued", on=EVENTS)

@@ -29,9 +29,9 @@ class Lead(BaseModel):
     email: str | None = None
     phone: str | None = None
     zip: str | None = None
-    price: int | None = None
+    price: int | None = Field(default=None, ge=0, le=10**12)
     source: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, max_length=100)
     lead_type: str | None = None
 
 

@@ -54,7 +54,7 @@ class ReadNotifications(BaseModel):
     """Mark notifications as read."""
 
     user_id: str = Field(min_length=1)
-    notification_ids: list[str] = Field(min_length=1)
+    notification_ids: list[str] = Field(min_length=1, max_length=1000)
 
 
 @message("notifications.template.changed", on=EVENTS)

@@ -25,8 +25,8 @@ class SetRules(BaseModel):
     """Replace an instance's ordered rule set (first match wins)."""
 
     instance_id: str = Field(min_length=1)
-    rules: list[dict[str, Any]]
-    version: int = Field(ge=1)
+    rules: list[dict[str, Any]] = Field(max_length=500)
+    version: int = Field(ge=1, le=2_147_483_647)
 
 
 @message("routing.lead.claim", on=COMMANDS)

@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, Field, model_validator
 
-from .common import CommandRejected
+from .common import MAX_PRICE_CENTS, MAX_SEATS, CommandRejected
 from .registry import Direction, message, topic
 
 COMMANDS = topic(
@@ -25,8 +25,8 @@ Currency = Field(pattern=r"^[A-Z]{3}$")
 class SetSubscription(BaseModel):
     """Set an account's paid seats and billing period (from billing)."""
 
-    seats_total: int = Field(ge=0)
-    seat_price_cents: int = Field(ge=0)
+    seats_total: int = Field(ge=0, le=MAX_SEATS)
+    seat_price_cents: int = Field(ge=0, le=MAX_PRICE_CENTS)
     currency: str = Currency
     period_start: date
     period_end: date

@@ -39,13 +39,16 @@ log = logs.get(__name__)
 # Savepoints beyond 64 in one transaction overflow PostgreSQL's per-backend subtransaction cache
 # and slow every other session's snapshots; the careful pass stays well below.
 CAREFUL_CHUNK = 25
+# Dead letters whose sender is answered too (a handler_error is ours to fix, not theirs).
+SENDERS_FAULTS = frozenset({"invalid_data", "unknown_type"})
 
 
 class DeadLetter(Exception):  # noqa: N818 - an outcome, raised to leave the pipeline early
-    def __init__(self, reason: str, error: str) -> None:
+    def __init__(self, reason: str, error: str, message: CloudEvent | None = None) -> None:
         super().__init__(f"{reason}: {error}")
         self.reason = reason
         self.error = error
+        self.message = message  # the envelope, when it could be read: its sender can be answered
 
 
 class _Redo(Exception):  # noqa: N818 - a handler raised in the fast pass: run the batch carefully
@@ -94,11 +97,11 @@ def decode(record: ConsumerRecord, topic: Topic) -> tuple[CloudEvent, BaseModel 
         if topic.direction is Direction.EVENTS:
             return message, None  # a newer producer's type: tolerated, not ours to judge
         where = "" if spec is None else f" (it belongs on {spec.topic.name})"
-        raise DeadLetter("unknown_type", f"{message.type!r} is not a type of {topic.name}{where}")
+        raise DeadLetter("unknown_type", f"{message.type!r} is not a type of {topic.name}{where}", message)
     try:
         return message, spec.model.model_validate(message.data)
     except ValidationError as exc:
-        raise DeadLetter("invalid_data", _short(exc)) from None
+        raise DeadLetter("invalid_data", _short(exc), message) from None
 
 
 def _short(exc: ValidationError) -> str:
@@ -140,7 +143,10 @@ class BatchProcessor:
         items = [self._prepare(r, topic) for r in records]
         try:
             await self._settle([i for i in items if i.outcome is None], where)
-            await self._publish_dead_letters([i for i in items if i.dead is not None], where)
+            dead = [i for i in items if i.dead is not None]
+            await self._answer_unreadable([i for i in dead if i.message is not None and i.dead.reason in SENDERS_FAULTS],
+                                          where)
+            await self._publish_dead_letters(dead, where)
         finally:
             self.trouble.pop(where, None)
         if faults.ARMED:
@@ -169,8 +175,8 @@ class BatchProcessor:
         try:
             item.message, item.data = decode(record, topic)
         except DeadLetter as dead:
-            item.dead = dead
-            item.outcome = Outcome("dead_lettered", None, dead.reason, dead.error)
+            item.dead, item.message = dead, dead.message
+            item.outcome = Outcome("dead_lettered", dead.message, dead.reason, dead.error)
             return item
         item.handler = self.handlers.get(item.message.type)
         if item.data is None or (item.handler is None and topic.direction is Direction.EVENTS):
@@ -326,6 +332,28 @@ class BatchProcessor:
         log.info("message_rejected", event_id=message.id, type=message.type, correlation_id=message.correlation,
                  reason=rejected.reason, detail=rejected.message[:500])
         return Outcome("rejected", message, rejected.reason, rejected.message)
+
+    async def _answer_unreadable(self, items: list[_Item], where: tuple[str, int]) -> None:
+        """A command whose envelope is fine but whose type or data is not is dead-lettered, and its
+        sender answered with a rejection naming what is wrong, so it does not wait for nothing.
+        No inbox row: once the sender or an operator fixes it, a replay is handled."""
+        answers = [a for i in items if i.topic.direction is Direction.COMMANDS
+                   for a in self._answer(i, Rejected(i.dead.reason, i.dead.error))]  # type: ignore[union-attr]
+        if not answers:
+            return
+        backoff = Backoff(0.1, self.max_delay)
+        while True:
+            try:
+                assert self.pool is not None
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await outbox.stage_many(conn, self.service, answers)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.trouble.setdefault(where, Trouble(time.monotonic(), self._offset(items), "")).error = describe(exc)
+                log.warning("rejection_answer_failed", error=describe(exc), retry_in_s=backoff.delay)
+                await backoff.wait()
 
     async def _publish_dead_letters(self, items: list[_Item], where: tuple[str, int]) -> None:
         if not items:

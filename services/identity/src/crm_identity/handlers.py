@@ -7,6 +7,7 @@ from dataclasses import replace
 from pydantic import ValidationError
 
 from crm_contracts import now
+from crm_contracts.common import IMPORT_RESULTS_PER_EVENT
 from crm_contracts.identity import (
     AcceptInvitation,
     AccountCreated,
@@ -182,6 +183,7 @@ async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
     seen_emails: set[str] = set()
     for number, raw in enumerate(cmd.rows, start=1):
         user_id = raw.get("user_id") if isinstance(raw, dict) else None
+        user_id = user_id[:200] if isinstance(user_id, str) else None  # echoed back, whatever was sent
         try:
             try:
                 row = MemberRow.model_validate(raw)
@@ -200,7 +202,11 @@ async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
         except Rejected as refused:
             results.append(ImportRowResult(row=number, user_id=user_id, outcome="rejected",
                                            reason=refused.reason, message=refused.message))
-    await ctx.emit(MemberImportCompleted(results=results))
+    step = IMPORT_RESULTS_PER_EVENT
+    parts = max(1, -(-len(results) // step))
+    for part in range(parts):
+        await ctx.emit(MemberImportCompleted(results=results[part * step:(part + 1) * step], part=part + 1,
+                                             parts=parts))
 
 
 @handlers.on(ConvertMember)

@@ -117,9 +117,10 @@ class Bus:
     async def command(self, data: BaseModel, *, accountid: str, **attrs) -> CloudEvent:
         return await self.send(command(data, source=self.source, accountid=accountid, **attrs))
 
-    async def send_raw(self, topic: str, value: bytes, key: str) -> None:
+    async def send_raw(self, topic: str, value: bytes, key: str,
+                       headers: list[tuple[str, bytes | None]] | None = None) -> None:
         assert self._producer is not None
-        await self._producer.send_and_wait(topic, value, key=key.encode())
+        await self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
 
     # --- watching -------------------------------------------------------------------------
 
