@@ -77,10 +77,10 @@ async def test_a_command_delivered_twice_changes_state_once_and_is_answered_once
     await bus.send(cmd)
     await bus.send(cmd)
     await bus.wait_event("identity.account.created", correlationid=cmd.id)
-    await bus.quiet(3)
+    await stack.settled()
     assert len(bus.events(lambda e: e.correlationid == cmd.id)) == 1
     ledger = await seat_ledger(stack, account_id, until=lambda b: b["history"])
-    await bus.quiet(1)
+    await stack.settled()
     ledger = await seat_ledger(stack, account_id)
     assert [h["change"] for h in ledger["history"]] == ["account_opened"]
 

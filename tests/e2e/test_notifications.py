@@ -133,7 +133,7 @@ async def test_a_redelivered_invitation_sends_no_second_e_mail(platform, stack, 
     await platform.answer(add, "notifications.email.sent")
     await bus.send(issued)
     await bus.send(issued)
-    await bus.quiet(3)
+    await stack.settled()
     assert arrivals(stack, address) == ["stored"]
     assert len({e.id for e in bus.events(lambda e: e.type == "notifications.email.sent"
                                           and e.data["to"] == address)}) == 1
@@ -240,7 +240,7 @@ async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(plat
     assert unread.data["counts"] == {home: 0, team: 1}
     sent = await bus.wait_event("notifications.push.sent", where=lambda e: e.data["user_id"] == user)
     assert [(p.data["device_id"], p.data["source_instance_name"]) for p in sent] == [("web-1", "Lane Team")]
-    await bus.quiet(1)
+    await stack.settled()
     assert [(p["device_id"], p["instance_name"]) for p in pushes(stack, user)] == [("web-1", "Lane Team")]
 
     unread = await lead(home, "lead-at-home")

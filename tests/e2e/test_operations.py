@@ -33,7 +33,7 @@ async def test_a_database_outage_delays_commands_but_neither_loses_nor_dead_lett
         await stack.wait_postgres()
     [created] = await bus.wait_event("identity.account.created", correlationid=cmd.id, timeout=60)
     assert created.causationid == cmd.id
-    await bus.quiet(1)
+    await stack.settled()
     assert not bus.matching(lambda r: r.topic.endswith(".dlq") and r.key == account_id)
     for service in SERVICES:
         await stack.wait_healthy(service, timeout=30)

@@ -205,7 +205,7 @@ async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, 
     await platform.status(account_id, "opt", "pending_opt_in")
     fresh = await platform.answer(back, "identity.invitation.issued")
     assert fresh.data["kind"] == "opt_in"
-    await platform.bus.quiet(1)
+    await platform.stack.settled()
     assert not platform.bus.events(lambda e: e.correlationid == back.id and e.type == "seats.seat.reserved")
 
     back = await platform.send(account_id, identity.ReactivateMember(user_id="imm"))
@@ -257,7 +257,7 @@ async def test_groups_and_converting_display_only_members(platform, account_id):
     for user in ("shown1", "shown2"):
         added = await platform.add(account_id, user, activation=None, user_type="display_only", group_id="north")
         assert (await platform.answer(added, "identity.member.added")).data["status"] == "display_only"
-    await platform.bus.quiet(1)
+    await platform.stack.settled()
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 0  # display-only holds no seat
 
     now_platform = await platform.send(account_id, identity.ConvertMember(user_id="shown1", activation="immediate",
@@ -290,7 +290,7 @@ async def test_duplicated_commands_and_events_change_nothing_twice(platform, bus
                   "seats.account.upgraded", "seats.charge.created", "seats.seat.reserved"):
         for event in platform.events(account_id, type_):
             await bus.send(event)
-    await bus.quiet(4)
+    await platform.stack.settled()
 
     ledger = await platform.seats(account_id)
     assert ledger["summary"]["seats_total"] == 1 and ledger["summary"]["seats_used"] == 1

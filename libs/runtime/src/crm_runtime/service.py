@@ -42,6 +42,7 @@ class Service:
         settings: ServiceSettings | None = None,
         routes: Callable[[Service], list[BaseRoute]] | None = None,
         workers: list[Callable[[Service], Coroutine[Any, Any, None]]] | None = None,
+        health: Callable[[Service], Coroutine[Any, Any, dict[str, object]]] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings or ServiceSettings()
@@ -58,6 +59,7 @@ class Service:
         self.ready = False
         self._extra_routes = routes
         self._workers = workers or []
+        self._health = health
         self._tasks: list[asyncio.Task] = []
 
     def processor_for(self, topic: Topic) -> BatchProcessor:
@@ -143,6 +145,8 @@ class Service:
             stalled = await self.relay.stalled(backlog)
             if stalled:
                 problems.append(stalled)
+            if self._health is not None:
+                checks.update(await self._health(self))
         now = time.monotonic()
         for (topic, partition), trouble in list(self.processor.trouble.items()):
             if now - trouble.since >= self.settings.stuck_after_s:

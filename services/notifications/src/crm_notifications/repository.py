@@ -189,3 +189,10 @@ async def notification_center(conn: asyncpg.Connection, user_id: str, limit: int
 
 def cause_of(row: asyncpg.Record) -> CloudEvent:
     return CloudEvent.model_validate(json.loads(row["cause"]))
+
+
+async def deliveries_due(conn: asyncpg.Connection) -> int:
+    """E-mails and pushes waiting to go out now (not those scheduled for a later retry)."""
+    return await conn.fetchval(
+        """SELECT (SELECT count(*) FROM emails WHERE status = 'pending' AND next_attempt_at <= now())
+                + (SELECT count(*) FROM pushes WHERE status = 'pending')""")

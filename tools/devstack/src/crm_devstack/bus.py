@@ -130,38 +130,39 @@ class Bus:
     def matching(self, pred: Callable[[Record], bool]) -> list[Record]:
         return [r for r in self.records if pred(r)]
 
-    async def wait_answered(self, type_: str, correlation_ids: set[str], timeout: float = 30.0) -> None:
-        """Until an event of `type_` was seen for every one of `correlation_ids`."""
+    async def _until(self, done: Callable[[], str | None], timeout: float) -> None:
+        """Until `done()` returns None (it returns what is still missing), re-checked on each arrival."""
         deadline = time.monotonic() + timeout
         async with self._arrived:
-            while True:
-                missing = sum(1 for c in correlation_ids if (type_, c) not in self.arrivals)
-                if not missing:
-                    return
+            while (missing := done()) is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"{missing} of {len(correlation_ids)} never answered with {type_} in {timeout}s")
+                    raise TimeoutError(f"{missing} after {timeout}s")
                 try:
                     await asyncio.wait_for(self._arrived.wait(), left)
                 except TimeoutError:
                     pass
 
+    async def wait_answered(self, type_: str, correlation_ids: set[str], timeout: float = 30.0) -> None:
+        """Until an event of `type_` was seen for every one of `correlation_ids`."""
+        def done() -> str | None:
+            missing = sum(1 for c in correlation_ids if (type_, c) not in self.arrivals)
+            return f"{missing} of {len(correlation_ids)} never answered with {type_}" if missing else None
+
+        await self._until(done, timeout)
+
     async def wait_for(self, pred: Callable[[Record], bool], *, count: int = 1,
                        timeout: float = 30.0) -> list[Record]:
         """The first `count` records satisfying `pred`, waiting up to `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        async with self._arrived:
-            while True:
-                found = [r for r in self.records if pred(r)]
-                if len(found) >= count:
-                    return found[:count]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"saw {len(found)} of {count} expected records in {timeout}s")
-                try:
-                    await asyncio.wait_for(self._arrived.wait(), left)
-                except TimeoutError:
-                    pass
+        found: list[Record] = []
+
+        def done() -> str | None:
+            nonlocal found
+            found = [r for r in self.records if pred(r)]
+            return None if len(found) >= count else f"saw {len(found)} of {count} expected records"
+
+        await self._until(done, timeout)
+        return found[:count]
 
     async def wait_event(self, type_: str, *, correlationid: str | None = None,
                          where: Callable[[CloudEvent], bool] = lambda e: True,
@@ -172,7 +173,3 @@ class Bus:
                     (correlationid is None or e.correlationid == correlationid) and where(e))
 
         return [r.event for r in await self.wait_for(pred, count=count, timeout=timeout)]
-
-    async def quiet(self, seconds: float) -> None:
-        """Let `seconds` pass so that records which should NOT arrive would have."""
-        await asyncio.sleep(seconds)

@@ -320,6 +320,50 @@ class Stack:
             await asyncio.sleep(0.3)
         raise RuntimeError(f"{service} not healthy after {timeout}s; see {log}")
 
+    async def settled(self, timeout: float = 60) -> None:
+        """Until the system has nothing left to do: every service's consumer group has committed
+        up to the end of each partition it reads and every outbox is empty, twice in a row with
+        no new record. What tests use to show that nothing else will arrive, instead of a sleep."""
+        from aiokafka import AIOKafkaConsumer
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        ends_reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await admin.start()
+        await ends_reader.start()
+        deadline = time.monotonic() + timeout
+        try:
+            calm, last_ends = 0, None
+            while calm < 2:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the system did not settle in {timeout}s")
+                ends, behind = await self._consumption(admin, ends_reader)
+                healths = [await self.health(service) for service in SERVICES]
+                idle = not behind and all(h and h.get("outbox_backlog") == 0 and not h.get("deliveries_due")
+                                          for h in healths)
+                calm = calm + 1 if idle and ends == last_ends else 0
+                last_ends = ends
+                await asyncio.sleep(0.15)
+        finally:
+            await ends_reader.stop()
+            await admin.close()
+
+    async def _consumption(self, admin, ends_reader) -> tuple[dict, list[str]]:
+        from aiokafka import TopicPartition
+
+        tps = [TopicPartition(t, p) for t in TOPICS for p in range(PARTITIONS)]
+        ends = await ends_reader.end_offsets(tps)
+        behind = []
+        for service in SERVICES:
+            group = f"crm-{service}{self.group_suffix}"
+            offsets = await admin.list_consumer_group_offsets(group)
+            for topic in {tp.topic for tp in offsets}:
+                for p in range(PARTITIONS):
+                    tp = TopicPartition(topic, p)
+                    done = offsets[tp].offset if tp in offsets else 0
+                    if done < ends.get(tp, 0):
+                        behind.append(f"{group} {topic}/{p}")
+        return ends, behind
+
     # --- the whole ------------------------------------------------------------------------
 
     async def up(self, services: list[str] | None = None, say=print) -> None:
