@@ -172,6 +172,13 @@ class BatchProcessor:
 
     def _prepare(self, record: ConsumerRecord, topic: Topic) -> _Item:
         item = _Item(record, topic)
+        if topic.direction is Direction.EVENTS:
+            # Our producers name the type in a header: an event this service does not act on is
+            # passed over without parsing it (most of what a service reads from others' topics).
+            type_ = _header(record, "ce_type")
+            if type_ is not None and self.handlers.get(type_) is None:
+                item.outcome = _IGNORED
+                return item
         try:
             item.message, item.data = decode(record, topic)
         except DeadLetter as dead:
@@ -403,10 +410,23 @@ class BatchProcessor:
         metrics.HANDLER_LATENCY.labels(self.service, topic).observe(elapsed)
         metrics.BATCH_RECORDS.labels(self.service, topic).observe(len(items))
         first, last = items[0].record, items[-1].record
-        log.info("batch_done", topic=topic, partition=first.partition if first else None,
+        log.debug("batch_done", topic=topic, partition=first.partition if first else None,
                  offsets=f"{first.offset}-{last.offset}" if first and last else None, records=len(items),
                  outcomes=dict(Counter(i.outcome.name for i in items)),  # type: ignore[union-attr]
                  ms=round(elapsed * 1000, 1))
+
+
+_IGNORED = Outcome("ignored")
+
+
+def _header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name and value is not None:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                return None
+    return None
 
 
 def _instance_of(message: CloudEvent) -> str | None:

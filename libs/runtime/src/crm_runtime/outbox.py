@@ -49,15 +49,17 @@ async def stage_many(conn: asyncpg.Connection, service: str, events: Sequence[Cl
     if not events:
         return
     await conn.execute(
-        """INSERT INTO outbox (event_id, topic, key, type, payload)
-           SELECT e.id, e.topic, e.key, e.type, e.payload
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
-                WITH ORDINALITY AS e(id, topic, key, type, payload, n)
-           ORDER BY e.n""",
+        """WITH written AS (
+               INSERT INTO outbox (event_id, topic, key, type, payload)
+               SELECT e.id, e.topic, e.key, e.type, e.payload
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+                    WITH ORDINALITY AS e(id, topic, key, type, payload, n)
+               ORDER BY e.n
+               RETURNING 1)
+           SELECT pg_notify($6, '') WHERE EXISTS (SELECT FROM written)""",
         [e.id for e in events], [e.topic for e in events], [e.key for e in events],
-        [e.type for e in events], [e.to_json() for e in events],
+        [e.type for e in events], [e.to_json() for e in events], channel_of(service),
     )
-    await conn.execute("SELECT pg_notify($1, '')", channel_of(service))
 
 
 def record_headers(type_: str) -> list[tuple[str, bytes]]:

@@ -75,10 +75,7 @@ async def _notify_owner(ctx: HandlerContext, kind: str, title: str, body: str) -
 
 @handlers.on(AccountCreated)
 async def account_created(ctx: HandlerContext, event: AccountCreated) -> None:
-    await repository.upsert_account(ctx.conn, event)
-    await repository.upsert_instance(ctx.conn, event.enterprise_instance_id, event.account_id,
-                                     event.name or event.account_id)
-    await repository.add_instance_member(ctx.conn, event.enterprise_instance_id, event.owner_user_id)
+    await repository.record_account(ctx.conn, event)
 
 
 @handlers.on(InstanceCreated)

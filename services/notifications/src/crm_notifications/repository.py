@@ -17,15 +17,21 @@ from .domain.templates import DEFAULTS, Template
 # --- read models --------------------------------------------------------------------------
 
 
-async def upsert_account(conn: asyncpg.Connection, event: AccountCreated) -> None:
+async def record_account(conn: asyncpg.Connection, event: AccountCreated) -> None:
+    """The account, its enterprise instance and its owner as that instance's member, in one statement."""
     await conn.execute(
-        """INSERT INTO accounts (account_id, name, owner_user_id, owner_email, owner_first_name,
-                                 enterprise_instance_id) VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (account_id) DO UPDATE SET name = EXCLUDED.name, owner_user_id = EXCLUDED.owner_user_id,
-               owner_email = EXCLUDED.owner_email, owner_first_name = EXCLUDED.owner_first_name,
-               enterprise_instance_id = EXCLUDED.enterprise_instance_id""",
+        """WITH account AS (
+               INSERT INTO accounts (account_id, name, owner_user_id, owner_email, owner_first_name,
+                                     enterprise_instance_id) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (account_id) DO UPDATE SET name = EXCLUDED.name, owner_user_id = EXCLUDED.owner_user_id,
+                   owner_email = EXCLUDED.owner_email, owner_first_name = EXCLUDED.owner_first_name,
+                   enterprise_instance_id = EXCLUDED.enterprise_instance_id),
+           instance AS (
+               INSERT INTO instances (instance_id, account_id, name) VALUES ($6, $1, $7)
+               ON CONFLICT (instance_id) DO UPDATE SET name = EXCLUDED.name)
+           INSERT INTO instance_members (instance_id, user_id) VALUES ($6, $3) ON CONFLICT DO NOTHING""",
         event.account_id, event.name, event.owner_user_id, event.owner_email, event.owner_first_name,
-        event.enterprise_instance_id)
+        event.enterprise_instance_id, event.name or event.account_id)
 
 
 async def get_account(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:

@@ -114,9 +114,8 @@ async def _release(ctx: HandlerContext, user_id: str) -> None:
 
 @handlers.on(AccountCreated)
 async def open_ledger(ctx: HandlerContext, event: AccountCreated) -> None:
-    sub = await repository.lock_subscription(ctx.conn, event.account_id)
-    await repository.record_owner(ctx.conn, event.account_id, event.tier.value, event.owner_user_id,
-                                  event.owner_email)
+    sub = await repository.open_account(ctx.conn, event.account_id, event.tier.value, event.owner_user_id,
+                                        event.owner_email)
     await repository.append_ledger(ctx.conn, sub, change="account_opened", cause=ctx.message)
 
 

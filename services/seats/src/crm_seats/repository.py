@@ -16,10 +16,23 @@ async def lock_subscription(conn: asyncpg.Connection, account_id: str) -> Subscr
 
     The lock is what keeps two acceptances racing for the last seat from both getting it.
     """
-    await conn.execute("INSERT INTO subscriptions (account_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                       account_id)
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM subscriptions WHERE account_id = $1 FOR UPDATE",
-                              account_id)
+    # ON CONFLICT DO UPDATE takes the row lock as FOR UPDATE would, in the same round trip.
+    row = await conn.fetchrow(
+        f"""INSERT INTO subscriptions (account_id) VALUES ($1)
+            ON CONFLICT (account_id) DO UPDATE SET account_id = EXCLUDED.account_id RETURNING {_COLUMNS}""",
+        account_id)
+    return Subscription(**dict(row))
+
+
+async def open_account(conn: asyncpg.Connection, account_id: str, tier: str, owner_user_id: str,
+                       owner_email: str | None) -> Subscription:
+    """`lock_subscription`, recording the account's tier and owner on the way."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO subscriptions (account_id, tier, owner_user_id, owner_email) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (account_id) DO UPDATE SET tier = EXCLUDED.tier, owner_user_id = EXCLUDED.owner_user_id,
+                owner_email = EXCLUDED.owner_email
+            RETURNING {_COLUMNS}""",
+        account_id, tier, owner_user_id, owner_email)
     return Subscription(**dict(row))
 
 
@@ -35,14 +48,6 @@ async def save_subscription(conn: asyncpg.Connection, sub: Subscription) -> None
            WHERE account_id = $1""",
         sub.account_id, sub.seats_total, sub.seats_used, sub.seat_price_cents, sub.currency,
         sub.period_start, sub.period_end,
-    )
-
-
-async def record_owner(conn: asyncpg.Connection, account_id: str, tier: str, owner_user_id: str,
-                       owner_email: str | None) -> None:
-    await conn.execute(
-        "UPDATE subscriptions SET tier = $2, owner_user_id = $3, owner_email = $4 WHERE account_id = $1",
-        account_id, tier, owner_user_id, owner_email,
     )
 
 
