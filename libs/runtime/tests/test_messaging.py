@@ -347,3 +347,30 @@ async def test_a_row_the_broker_can_never_take_is_set_aside_and_the_rest_publish
     await relay.publish_pending()
     await bus.wait_for(lambda r: r.key == account_id and r.event.id == marker.id)
     assert len(bus.matching(lambda r: r.key == account_id)) == 3
+
+
+async def test_one_relay_per_database_publishes_and_another_takes_over_when_it_goes(
+        stack, relay_pool, producer, bus, account_id):
+    dsn = await relay_pool.fetchval("SELECT current_database()")
+    dsn = stack.admin_url.rsplit("/", 1)[0] + "/" + dsn
+    first = OutboxRelay(SERVICE, relay_pool, producer, dsn=dsn)
+    second = OutboxRelay(SERVICE, relay_pool, producer, dsn=dsn)
+    one, two = group_created(account_id, "one"), group_created(account_id, "two")
+    async with relay_pool.acquire() as conn, conn.transaction():
+        await outbox.stage(conn, SERVICE, one)
+    try:
+        assert await first.publish_pending() == 1 and first.leader
+        async with relay_pool.acquire() as conn, conn.transaction():
+            await outbox.stage(conn, SERVICE, two)
+        assert await second.publish_pending() == 0 and not second.leader  # the lock is taken
+        await first.close()  # the process ends: its session, and the lock, go with it
+        for _ in range(50):
+            if await second.publish_pending():
+                break
+            await asyncio.sleep(0.1)
+        assert second.leader
+    finally:
+        await first.close()
+        await second.close()
+    published = await bus.wait_for(lambda r: r.key == account_id, count=2)
+    assert [r.event.id for r in published] == [one.id, two.id]

@@ -20,6 +20,7 @@ from aiokafka.errors import (
 from crm_contracts import CloudEvent
 
 from . import logs, metrics
+from .db import SERVER_SETTINGS
 from .retry import Backoff
 
 log = logs.get(__name__)
@@ -70,8 +71,14 @@ class OutboxRelay:
     """Publishes outbox rows in id order and marks them published.
 
     A crash between publishing and marking publishes the rows again on restart: consumers
-    de-duplicate by event id, so a duplicate is harmless where a loss would not be. One relay
-    per database is active at a time (advisory lock), so replicas never reorder each other.
+    de-duplicate by event id, so a duplicate is harmless where a loss would not be.
+
+    One relay per database publishes at a time: it holds a session advisory lock on a connection
+    of its own, which also LISTENs for the NOTIFY of each commit that staged rows. A pass is two
+    statements — read, then mark — and no transaction stays open while Kafka is awaited. Should
+    the relay's client vanish, the server's TCP keepalives (see `db.SERVER_SETTINGS`) end its
+    session, and so free the lock, within about half a minute; a relay that finds the lock taken
+    says by whom, every 30 s, in the log.
 
     Every pass reads all committed, unpublished rows in id order — no cursor, no horizon — so a
     row whose transaction commits after rows with higher ids is published by the next pass,
@@ -91,37 +98,51 @@ class OutboxRelay:
         self.batch = batch
         self.idle_poll = idle_poll
         self.max_delay = max_delay
-        self.dsn = dsn
+        self.dsn = dsn  # None (tests): each pass borrows a pooled connection and takes no lock
         self.pass_timeout = pass_timeout
         self.stall_after = stall_after
         self._wake = asyncio.Event()
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
-        self._listener: asyncpg.Connection | None = None
+        self._conn: asyncpg.Connection | None = None
+        self.leader = False
         self._lock_logged_at = 0.0
         self.progressed_at = time.monotonic()  # last pass that published or found nothing waiting
 
+    async def _own_connection(self) -> asyncpg.Connection | None:
+        """The relay's connection if it holds the database's relay lock, else None."""
+        if self._conn is None or self._conn.is_closed():
+            self.leader = False
+            self._conn = await asyncpg.connect(self.dsn, timeout=5, server_settings=dict(SERVER_SETTINGS))
+            await self._conn.add_listener(channel_of(self.service), lambda *_: self._wake.set())
+        if not self.leader:
+            self.leader = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key))
+            if not self.leader:
+                self.progressed_at = time.monotonic()  # publishing is another process's job
+                await self._lock_held_elsewhere(self._conn)
+                return None
+        return self._conn
+
     async def publish_pending(self) -> int:
         """One pass: publish what is committed and unpublished, in order. Returns rows published."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            # A relay whose client vanished must not keep the lock (and its transaction) for the
-            # hours TCP takes to notice; the server ends such a session well within a minute.
-            await conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = "
-                               f"'{int((self.pass_timeout + 15) * 1000)}ms'")
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
-                await self._lock_held_elsewhere(conn)
-                return 0
-            ready = await conn.fetch(
-                "SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                self.batch,
-            )
-            if not ready:
-                self.progressed_at = time.monotonic()
-                return 0
-            published, dead, transient = await self._send(ready)
-            if dead:
-                await self._set_aside(conn, dead)
-            if published:
-                await self._mark_published(conn, published)
+        if self.dsn is None:
+            async with self.pool.acquire() as conn:
+                return await self._pass(conn)
+        conn = await self._own_connection()
+        return 0 if conn is None else await self._pass(conn)
+
+    async def _pass(self, conn: asyncpg.Connection) -> int:
+        ready = await conn.fetch(
+            "SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self.batch,
+        )
+        if not ready:
+            self.progressed_at = time.monotonic()
+            return 0
+        published, dead, transient = await self._send(ready)
+        if dead:
+            await self._set_aside(conn, dead)
+        if published:
+            await self._mark_published(conn, published)
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
         if published or dead:
             self.progressed_at = time.monotonic()
@@ -161,14 +182,15 @@ class OutboxRelay:
 
     async def _set_aside(self, conn: asyncpg.Connection, dead: dict[int, BaseException]) -> None:
         ids = list(dead)
-        moved = await conn.fetch(
-            """WITH moved AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING *)
-               INSERT INTO outbox_dead (id, event_id, topic, key, type, payload, created_at, error)
-               SELECT m.id, m.event_id, m.topic, m.key, m.type, m.payload, m.created_at, e.error
-               FROM moved m JOIN unnest($1::bigint[], $2::text[]) AS e(id, error) USING (id)
-               RETURNING id, event_id, type, topic, length(payload) AS size, error""",
-            ids, [repr(dead[i])[:2000] for i in ids],
-        )
+        async with conn.transaction():
+            moved = await conn.fetch(
+                """WITH moved AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) RETURNING *)
+                   INSERT INTO outbox_dead (id, event_id, topic, key, type, payload, created_at, error)
+                   SELECT m.id, m.event_id, m.topic, m.key, m.type, m.payload, m.created_at, e.error
+                   FROM moved m JOIN unnest($1::bigint[], $2::text[]) AS e(id, error) USING (id)
+                   RETURNING id, event_id, type, topic, length(payload) AS size, error""",
+                ids, [repr(dead[i])[:2000] for i in ids],
+            )
         for row in moved:
             metrics.OUTBOX_SET_ASIDE.labels(self.service, row["topic"]).inc()
             log.error("outbox_row_set_aside", outbox_id=row["id"], event_id=row["event_id"], type=row["type"],
@@ -205,40 +227,36 @@ class OutboxRelay:
 
     async def run(self) -> None:
         backoff = Backoff(0.1, self.max_delay)
+        gauge_at = 0.0
         while True:
-            await self._listen()
             self._wake.clear()
             try:
                 # Bounded, so a connection that died mid-query cannot stall the relay for good.
                 published = await asyncio.wait_for(self.publish_pending(), self.pass_timeout)
-                metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker or database away: keep the rows, try again later
                 log.warning("outbox_relay_failed", error=repr(exc), retry_in_s=backoff.delay)
+                self._drop_connection()  # its state is unknown after a failure mid-pass
                 await backoff.wait()
                 continue
-            if published:
-                continue  # more may have committed meanwhile
+            if time.monotonic() - gauge_at > 5:
+                gauge_at = time.monotonic()
+                metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
+            if published >= self.batch:
+                continue
             try:
-                # NOTIFY wakes it on every commit that staged rows; the poll only covers a lost LISTEN.
-                await asyncio.wait_for(self._wake.wait(), self.idle_poll if self._listener else 0.2)
+                # NOTIFY wakes it on every commit that staged rows; the poll covers a lost
+                # notification and, for a relay without the lock, the lock becoming free.
+                await asyncio.wait_for(self._wake.wait(), self.idle_poll if self.leader else 1.0)
             except TimeoutError:
                 pass
 
-    async def _listen(self) -> None:
-        """LISTEN on a connection of its own; without it, polling still publishes, only later."""
-        if self.dsn is None or (self._listener is not None and not self._listener.is_closed()):
-            return
-        try:
-            self._listener = await asyncpg.connect(self.dsn, timeout=5)
-            await self._listener.add_listener(channel_of(self.service), lambda *_: self._wake.set())
-        except Exception as exc:
-            log.warning("outbox_listen_failed", error=repr(exc))
-            self._listener = None
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()  # the server frees the lock as the session ends
+        self._conn, self.leader = None, False
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.terminate()
-            self._listener = None
+        self._drop_connection()
