@@ -207,14 +207,17 @@ async def test_a_lock_timeout_waits_for_the_lock_instead_of_dead_lettering(pool,
     await tx.start()
     await holder.execute("LOCK TABLE held_lock IN ACCESS EXCLUSIVE MODE")
     cmd = group_create(account_id, f"locked-{account_id}")
-    work = asyncio.create_task(processor(pool, producer, Behaviours(), attempts=1).process(
-        batch_of([cmd], key=account_id)))
+    waiting = processor(pool, producer, Behaviours(), attempts=1)
+    work = asyncio.create_task(waiting.process(batch_of([cmd], key=account_id)))
     await asyncio.sleep(1.0)  # several lock timeouts (55P03) happen meanwhile
     assert not work.done()
+    # What /health reports once it has lasted `stuck_after_s`: where, since which offset, and why.
+    trouble = waiting.trouble[("identity.commands.v1", 0)]
+    assert trouble.offset == 100 and trouble.attempts >= 2 and "LockNotAvailable" in trouble.error
     await tx.rollback()
     await pool.release(holder)
     [outcome] = await asyncio.wait_for(work, 10)
-    assert outcome.name == "handled"
+    assert outcome.name == "handled" and not waiting.trouble
 
 
 async def test_a_connection_killed_mid_transaction_is_an_outage_and_the_batch_is_redone(
