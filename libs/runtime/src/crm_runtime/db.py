@@ -31,9 +31,15 @@ SERVER_SETTINGS = {
 }
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pooled connections carry no session state to undo (locks are transaction-level; LISTEN and
+    session locks live on dedicated connections), so asyncpg's reset round trip on every release
+    is skipped."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, name: str = "crm") -> asyncpg.Pool:
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=10,
-                                     command_timeout=60,
+                                     command_timeout=60, reset=_keep_session,
                                      server_settings={**SERVER_SETTINGS, "application_name": name})
 
 

@@ -22,8 +22,9 @@ class ServiceSettings(BaseSettings):
     # after this many attempts so that its partition moves on.
     handler_attempts: int = 3
     outbox_batch: int = 500
-    # Offsets of finished records are committed together at most this long after they finish.
-    offset_commit_interval_s: float = 0.1
+    # Offsets of finished records are committed together at most this long after they finish
+    # (a crash redelivers at most this much, which the inbox makes a no-op).
+    offset_commit_interval_s: float = 0.5
     # Records taken from Kafka in one fetch (across partitions); a partition's share is one batch,
     # handled in one transaction.
     fetch_max_records: int = 500

@@ -184,6 +184,7 @@ class Bench:
         await asyncio.sleep(1)  # the subscription and opt-in switch land before the members
         added = await self._send_all(adds)
         await self._answers(added, "identity.invitation.issued")
+        await self.stack.settled(180)  # the invitation e-mails are out before the clock starts
         issued = "identity.invitation.issued"
         tokens = {cid: self.bus.first[(issued, cid)].data["accept_url"].split("token=")[1] for cid in added}
         accept_cmds = [command(identity.AcceptInvitation(token=tokens[a.id]), source="bench", accountid=a.accountid)
@@ -210,26 +211,26 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float) -> N
             burst = progress.add_task(f"burst of {count}: pipeline, batched loop, per-message loop", total=rounds * 3)
             await bench.pipeline_burst()  # warm-up: connections, caches, partition leaders
             for _ in range(rounds):
-                await _quiet(stack)
+                await stack.settled(180)
                 for step in (bench.pipeline_burst, lambda: bench.loop_burst("batched"),
                              lambda: bench.loop_burst("per_message")):
                     run = await step()
                     results.setdefault(run.name, []).append(run)
                     progress.advance(burst)
             task = progress.add_task("two identity replicas", total=1)
-            await _quiet(stack)
+            await stack.settled(180)
             report["replicas"] = await _replicas(stack, bench, rounds)
             progress.advance(task)
             sweep = progress.add_task("offered load sweep", total=len(rates))
             report["sweep"] = []
             for rate in rates:
-                await _quiet(stack)
+                await stack.settled(180)
                 report["sweep"].append(await bench.paced(rate, seconds, creates(int(rate * seconds)), CREATED))
                 progress.advance(sweep)
             task = progress.add_task("invitation.accept -> seat.reserved at 100/s and 200/s", total=2)
             report["accept_to_reserved"] = []
             for rate in (100, 200):
-                await _quiet(stack)
+                await stack.settled(180)
                 report["accept_to_reserved"].append(await bench.accepts(rate, seconds))
                 progress.advance(task)
     finally:
@@ -260,16 +261,6 @@ async def _prepare(stack: Stack) -> None:
             await conn.execute(f'CREATE DATABASE "{loops.DATABASE}"')
     finally:
         await conn.close()
-
-
-async def _quiet(stack: Stack, timeout: float = 120) -> None:
-    """Until every service's outbox is empty twice in a row, so one phase's tail does not weigh on the next."""
-    deadline = time.monotonic() + timeout
-    calm = 0
-    while calm < 2 and time.monotonic() < deadline:
-        healths = [await stack.health(s) for s in SERVICES]
-        calm = calm + 1 if all(h and h.get("outbox_backlog") == 0 for h in healths) else 0
-        await asyncio.sleep(0.5)
 
 
 async def _replicas(stack: Stack, bench: Bench, rounds: int) -> dict:
