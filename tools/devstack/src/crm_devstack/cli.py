@@ -62,10 +62,13 @@ def status() -> None:
                   f"127.0.0.1:{stack.smtp_port} → Maildir {stack.maildir}")
     for service in SERVICES:
         pid = stack.service_pid(service)
-        health = asyncio.run(stack.health(service)) if pid else None
-        detail = (f"{stack.http(service)} outbox backlog {health.get('outbox_backlog', '?')}"
-                  if health else stack.http(service))
-        table.add_row(service, str(pid or "-"), _state(bool(pid), health is not None), detail)
+        report = asyncio.run(stack.health_report(service)) if pid else None
+        detail = stack.http(service)
+        if report:
+            detail += f" outbox backlog {report.get('outbox_backlog', '?')}"
+            detail += "".join(f"\n{problem}" for problem in report.get("problems", []))
+        healthy = bool(report) and report.get("status") == "ok"
+        table.add_row(service, str(pid or "-"), _state(bool(pid), healthy), detail)
     console.print(table)
 
 

@@ -301,10 +301,15 @@ class Stack:
         return stop(self.pids / f"{self._name(service, replica)}.pid")
 
     async def health(self, service: str, replica: int = 1) -> dict | None:
+        """The service's /health when it is healthy, else None (see `health_report` for why)."""
+        report = await self.health_report(service, replica)
+        return report if report and report.get("status") == "ok" else None
+
+    async def health_report(self, service: str, replica: int = 1) -> dict | None:
+        """The service's /health answer whatever its status; None when it does not answer."""
         try:
             async with httpx.AsyncClient(timeout=3) as client:
-                r = await client.get(self.http(service, replica) + "/health")
-                return r.json() if r.status_code == 200 else None
+                return (await client.get(self.http(service, replica) + "/health")).json()
         except (httpx.HTTPError, ValueError):
             return None
 
