@@ -26,7 +26,11 @@ class Story:
     def __init__(self, stack: Stack, bus: Bus) -> None:
         self.stack = stack
         self.bus = bus
-        self.account = "acc_demo_" + uuid.uuid4().hex[:6]
+        run = uuid.uuid4().hex[:6]
+        self.account = "acc_demo_" + run
+        # People of this run only: user ids are global (notifications counts a person's unread
+        # items across every instance), so a second run must not meet the first run's Olive.
+        self.user = {name: f"{name}_{run}" for name in ("olive", "ana", "ben", "cy")}
         self._shown = 0
 
     def show(self) -> None:
@@ -49,7 +53,7 @@ class Story:
         acc = self.account
         await self.step(f"Create Enterprise account {acc}", identity.CreateAccount(
             account_id=acc, name="Harbor Realty", tier="enterprise",
-            owner={"user_id": "olive", "email": "olive@example.com", "first_name": "Olive", "last_name": "Owner"}),
+            owner={"user_id": self.user["olive"], "email": "olive@example.com", "first_name": "Olive", "last_name": "Owner"}),
             "identity.account.created")
         await self.step("Billing sets 2 seats at $49.00", seats.SetSubscription(
             seats_total=2, seat_price_cents=4900, currency="USD", period_start="2026-11-01",
@@ -59,7 +63,7 @@ class Story:
         links = {}
         for user, first in (("ana", "Ana"), ("ben", "Ben"), ("cy", "Cy")):
             [inv] = await self.step(f"Invite {first} by opt-in", identity.AddMember(
-                user_id=user, email=f"{user}@example.com", first_name=first, last_name="Agent",
+                user_id=self.user[user], email=f"{user}@example.com", first_name=first, last_name="Agent",
                 user_type="platform", activation="opt_in", role="agent", group_id=None),
                 "identity.invitation.issued")
             links[user] = inv.data["accept_url"]
@@ -69,13 +73,13 @@ class Story:
                 page = await client.get(links[user])
                 console.print(f"  GET {links[user][:60]}… → {page.status_code}")
                 await self.bus.wait_event("seats.seat.reserved", timeout=30,
-                                          where=lambda e, u=user: e.accountid == acc and e.data["user_id"] == u)
+                                          where=lambda e, u=user: e.accountid == acc and e.data["user_id"] == self.user[u])
                 await asyncio.sleep(0.5)
                 self.show()
-        await self.step("Ana completes onboarding", identity.CompleteOnboarding(user_id="ana"),
+        await self.step("Ana completes onboarding", identity.CompleteOnboarding(user_id=self.user["ana"]),
                         "identity.member.status_changed")
-        await self.step("Ben is deactivated", identity.DeactivateMember(user_id="ben"), "seats.seat.released")
-        await self.step("Ben is reactivated (opt-in again)", identity.ReactivateMember(user_id="ben"),
+        await self.step("Ben is deactivated", identity.DeactivateMember(user_id=self.user["ben"]), "seats.seat.released")
+        await self.step("Ben is reactivated (opt-in again)", identity.ReactivateMember(user_id=self.user["ben"]),
                         "identity.invitation.issued")
         async with httpx.AsyncClient(timeout=5) as client:
             ledger = (await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc})).json()

@@ -31,12 +31,16 @@ _KEY_FIELDS = {
     "seats.account.upgraded": ["user_id", "from_total", "to_total", "unit_price_cents"],
     "seats.charge.created": ["amount_cents", "currency", "proration"],
     "seats.command.rejected": ["command_type", "reason"],
+    "notifications.unread.changed": ["user_id", "counts"],
 }
 
 
 def _value(v) -> str:
+    if isinstance(v, dict) and set(v) == {"days_remaining", "days_in_period"}:
+        return f"{v['days_remaining']}/{v['days_in_period']}"  # a proration: days charged of the period
     if isinstance(v, dict):
-        return "/".join(str(x) for x in v.values())
+        shown = ",".join(f"{k}:{x}" for k, x in list(v.items())[:3])
+        return shown + (f",…(+{len(v) - 3})" if len(v) > 3 else "")
     return str(v)
 
 
