@@ -74,7 +74,7 @@ async def committed(bootstrap: str, group: str, tps) -> dict[TopicPartition, int
 
 
 async def test_a_rebalance_mid_batch_redoes_nothing_finished_and_skips_nothing(stack, database):
-    group = "crm-rebalance-test-" + uuid.uuid4().hex[:8]
+    group = "test-rebalance-" + uuid.uuid4().hex[:8]
     before = await start_group_at_the_end(stack.bootstrap, group)
     calls: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()

@@ -1,4 +1,4 @@
-"""crm-platform wire contract (v1): see EVENTS.md.
+"""crm-platform wire contract (v1): rendered for people in generated/contract.md.
 
 Importing the package registers every topic and type, so `TOPICS` and `MESSAGES` are complete.
 """

@@ -1,4 +1,4 @@
-"""Write the JSON Schema of every type and one AsyncAPI 3 document for all topics.
+"""Write the JSON Schema of every type, one AsyncAPI 3 document for all topics, and a readable page.
 
     crm-contracts-generate [--check] [--out DIR]
 
@@ -102,9 +102,65 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+_CONSTRAINTS = {"minimum": "≥ {}", "maximum": "≤ {}", "exclusiveMinimum": "> {}", "minLength": "length ≥ {}",
+                "maxLength": "length ≤ {}", "minItems": "items ≥ {}", "maxItems": "items ≤ {}",
+                "pattern": "matches `{}`", "format": "{}"}
+
+
+def _type_of(prop: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        return prop["$ref"].rsplit("/", 1)[-1]
+    if "enum" in prop:
+        return " \\| ".join(f"`{v}`" for v in prop["enum"])
+    if "anyOf" in prop:
+        return " or ".join(_type_of(p) for p in prop["anyOf"])
+    if prop.get("type") == "array":
+        return f"list of {_type_of(prop.get('items', {}))}"
+    return str(prop.get("type", "any"))
+
+
+def _fields(schema: dict[str, Any], defs: dict[str, Any]) -> list[str]:
+    rows = ["| field | type | required | constraints |", "|---|---|---|---|"]
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        limits = [fmt.format(prop[k]) for k, fmt in _CONSTRAINTS.items() if k in prop]
+        for alt in prop.get("anyOf", []):
+            limits += [fmt.format(alt[k]) for k, fmt in _CONSTRAINTS.items() if k in alt]
+        rows.append(f"| `{name}` | {_type_of(prop)} | {'yes' if name in required else 'no'} | {', '.join(limits)} |")
+    return rows
+
+
+def markdown() -> str:
+    """The contract as a page a person reads: topics, keys, every type and its fields."""
+    out = ["# Wire contract (v1)", "",
+           "Generated from `libs/contracts` by `make contracts` — do not edit; `make test` fails when it is stale.",
+           "The machine-readable forms beside it: `asyncapi.json` and `schemas/<type>.json`.", "",
+           "Every record value is one CloudEvent 1.0 in structured JSON mode. Record key: `accountid`, except on",
+           "topics keyed by `instanceid` (below). Header `ce_type` repeats `type`. A command is answered by events",
+           "carrying its `correlationid` (or its `id`): the effect, or `<service>.command.rejected` with a stable",
+           "`reason`. A record that cannot be read is copied unchanged to `<topic>.dlq` with `dlq_*` headers",
+           "(`dlq_reason`, `dlq_error`, `dlq_source_topic`, `dlq_source_partition`, `dlq_source_offset`,",
+           "`dlq_consumer_group`, `dlq_failed_at`); a command among them is also answered with a rejection.", "",
+           "## Envelope", "", *_fields(envelope_schema(), {}), "", "## Topics", "",
+           "| topic | direction | keyed by | owner | dead letters |", "|---|---|---|---|---|"]
+    for t in sorted(TOPICS.values(), key=lambda t: t.name):
+        out.append(f"| `{t.name}` | {t.direction.value} | `{t.key_rule.value}` | {t.owner} | `{t.dlq}` |")
+    for t in sorted(TOPICS.values(), key=lambda t: t.name):
+        out += ["", f"## {t.name}", "", t.description]
+        for type_ in sorted(t.types):
+            spec = MESSAGES[type_]
+            schema = spec.model.model_json_schema(ref_template="#/$defs/{model}")
+            out += ["", f"### {type_}", "", spec.description, "", *_fields(schema, schema.get("$defs", {}))]
+            for name, sub in sorted(schema.get("$defs", {}).items()):
+                if sub.get("properties"):
+                    out += ["", f"`{name}`:", "", *_fields(sub, {})]
+    return "\n".join(out) + "\n"
+
+
 def render() -> dict[str, str]:
     """Every generated file, by path relative to the output folder."""
-    files = {"schemas/cloudevent.json": _dump(envelope_schema()), "asyncapi.json": _dump(asyncapi())}
+    files = {"schemas/cloudevent.json": _dump(envelope_schema()), "asyncapi.json": _dump(asyncapi()),
+             "contract.md": markdown()}
     for type_ in sorted(MESSAGES):
         files[f"schemas/{type_}.json"] = _dump(type_schema(type_))
     return files

@@ -1,1 +1,1 @@
-"""Shared runtime of the crm-platform services (see STYLE.md, 'The shape of one service')."""
+"""Shared runtime of the crm-platform services: consumer, batches, offsets, outbox, inbox, dead letters, HTTP."""

@@ -8,6 +8,7 @@ with a pro-rated charge. One agent completes onboarding; one is deactivated and 
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 
 import httpx
@@ -16,7 +17,7 @@ from rich.console import Console
 from crm_contracts import identity, seats
 
 from .bus import Bus
-from .lines import describe_record
+from crm_cli.lines import describe_record
 from .stack import Stack
 
 console = Console(highlight=False, soft_wrap=True)
@@ -72,8 +73,10 @@ class Story:
                 console.rule(f"[bold]{user} clicks the link in the e-mail")
                 page = await client.get(links[user])
                 console.print(f"  GET {links[user][:60]}… → {page.status_code}")
-                await self.bus.wait_event("seats.seat.reserved", timeout=30,
-                                          where=lambda e, u=user: e.accountid == acc and e.data["user_id"] == self.user[u])
+                [reserved] = await self.bus.wait_event(
+                    "seats.seat.reserved", timeout=30,
+                    where=lambda e, u=user: e.accountid == acc and e.data["user_id"] == self.user[u])
+                self.last_acceptance = reserved.correlationid
                 await asyncio.sleep(0.5)
                 self.show()
         await self.step("Ana completes onboarding", identity.CompleteOnboarding(user_id=self.user["ana"]),
@@ -88,6 +91,12 @@ class Story:
         console.print(f"  total {s['seats_total']}  used {s['seats_used']}  pending opt-in "
                       f"{s['seats_pending_opt_in']}  available {s['seats_available']}  "
                       f"charges {[c['amount_cents'] for c in ledger['charges']]}")
+        console.rule("[bold]The last acceptance, traced: crm trace " + str(self.last_acceptance))
+        await self.stack.settled()
+        trace = await asyncio.create_subprocess_exec(sys.executable, "-m", "crm_cli.main", "trace",
+                                                     str(self.last_acceptance), "--since", "10m",
+                                                     "-b", self.stack.bootstrap)
+        await trace.wait()
 
 
 async def main() -> None:

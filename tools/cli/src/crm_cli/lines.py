@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from crm_contracts import CloudEvent
 
-from .bus import Record
+
+class Record(Protocol):
+    topic: str
+    key: str | None
+    headers: dict[str, str]
+    event: CloudEvent | None
 
 # The fields worth showing per type; others show none beyond the envelope.
 _KEY_FIELDS = {
@@ -56,3 +63,16 @@ def describe_record(record: Record) -> str:
         reason = record.headers.get("dlq_reason", "unreadable")
         return f"{'':12}  {record.topic:<34} key={record.key} dlq_reason={reason}"
     return describe(record.event)
+
+
+_SERVICE_COLOURS = {"identity": "cyan", "seats": "green", "notifications": "magenta", "routing": "yellow",
+                    "leads": "blue"}
+
+
+def style_of(topic: str, type_: str | None) -> str:
+    """Rich style of a line: dead letters red, rejections bold yellow, else the service's colour."""
+    if topic.endswith(".dlq"):
+        return "bold red"
+    if type_ and type_.endswith(".command.rejected"):
+        return "bold yellow"
+    return _SERVICE_COLOURS.get(topic.split(".")[0], "white")
