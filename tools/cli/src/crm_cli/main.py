@@ -340,14 +340,21 @@ def lag(bootstrap: str | None = BOOTSTRAP) -> None:
             offsets = {g: await client.list_consumer_group_offsets(g) for g in groups}
         reader = kafka.AIOKafkaConsumer(**cluster.client_args(), enable_auto_commit=False)
         async with kafka.started(reader):
-            tps = sorted({tp for o in offsets.values() for tp in o})
+            await reader.topics()  # the cluster's metadata, for every topic's partitions
+            # Every partition of each topic a group reads, committed or not: a partition the group
+            # has never committed is read from its beginning (the services start at the earliest).
+            read_by = {g: sorted({kafka.TopicPartition(tp.topic, p) for tp in o
+                                  for p in reader.partitions_for_topic(tp.topic) or ()}) for g, o in offsets.items()}
+            tps = sorted({tp for parts in read_by.values() for tp in parts})
             ends = await reader.end_offsets(tps) if tps else {}
+            starts = await reader.beginning_offsets(tps) if tps else {}
         for group in groups:
-            for tp, meta in sorted(offsets[group].items()):
-                behind = max(0, ends[tp] - meta.offset)
+            for tp in read_by[group]:
+                done = offsets[group][tp].offset if tp in offsets[group] else starts[tp]
+                behind = max(0, ends[tp] - done)
                 totals[group] = totals.get(group, 0) + behind
                 if behind:
-                    table.add_row(group, tp.topic, str(tp.partition), str(meta.offset), str(ends[tp]), str(behind))
+                    table.add_row(group, tp.topic, str(tp.partition), str(done), str(ends[tp]), str(behind))
         console.print(table)
         for group, total in totals.items():
             console.print(f"{group}: {total} behind", style="bold red" if total else "green")
