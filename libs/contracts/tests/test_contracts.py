@@ -27,7 +27,7 @@ def minimal_value(model: type[BaseModel]) -> dict:
         if t == "object" and "properties" in s:
             return {k: sample(v) for k, v in s["properties"].items() if k in s.get("required", [])}
         if t == "object":
-            return {}
+            return {"x": sample(s.get("additionalProperties") or {"type": "string"})} if s.get("minProperties") else {}
         if t == "array":
             return [sample(s.get("items", {"type": "string"}))] * max(1, s.get("minItems", 0))
         if t == "integer":

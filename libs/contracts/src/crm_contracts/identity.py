@@ -160,54 +160,91 @@ class CompleteOnboarding(BaseModel):
     user_id: str = Field(min_length=1)
 
 
+# Who acts, on commands only an instance's owner may send. Optional on the wire (the field came
+# after the command); a command without it is refused with `by_user_id_required`.
+ByUser = Field(default=None, min_length=1, max_length=200)
+
+
 @message("identity.instance.purchase", on=COMMANDS)
 class PurchaseInstance(BaseModel):
-    """Buy a private instance (a Team account) for a member of an Enterprise account."""
+    """Buy a private instance (a Team account) for a member of an Enterprise account (PI1, PI2).
 
-    buyer_user_id: str = Field(min_length=1)
+    The buyer must be able to sign in (status `active`); a user owns at most one."""
+
+    buyer_user_id: str = Field(min_length=1, max_length=200)
     package: Package
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)
 
 
 @message("identity.instance.rename", on=COMMANDS)
 class RenameInstance(BaseModel):
-    """Rename an instance."""
+    """Rename a private instance; only its owner may (PI4)."""
 
-    instance_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    instance_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser
 
 
 @message("identity.instance.invite", on=COMMANDS)
 class InviteToInstance(BaseModel):
-    """Invite a member of the owner's Enterprise account into a private instance."""
+    """The owner invites a member of their Enterprise account into their private instance (PI3)."""
 
-    instance_id: str = Field(min_length=1)
-    user_id: str = Field(min_length=1)
-    role: str = Field(min_length=1)
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=100)
+    by_user_id: str | None = ByUser
 
 
 @message("identity.instance.join", on=COMMANDS)
 class JoinInstance(BaseModel):
-    """An invited member joins the instance."""
+    """An invited member joins the instance (what accepting the instance invitation does)."""
 
-    instance_id: str = Field(min_length=1)
-    user_id: str = Field(min_length=1)
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+
+
+@message("identity.instance.remove_member", on=COMMANDS)
+class RemoveInstanceMember(BaseModel):
+    """The owner removes a member from their private instance."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser
+
+
+@message("identity.instance.set_role", on=COMMANDS)
+class SetInstanceRole(BaseModel):
+    """The owner changes a member's role (permission profile) in their private instance."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=100)
+    by_user_id: str | None = ByUser
 
 
 @message("identity.api_key.issue", on=COMMANDS)
 class IssueApiKey(BaseModel):
-    """Issue an API key for an instance; the key is shown once."""
+    """Issue an API key for an instance (PI11).
 
-    instance_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    The key itself never travels on Kafka: identity's HTTP API (`POST /v1/instances/{id}/api-keys`)
+    makes the key, shows it once and sends this command with its hash. A sender that makes its own
+    key sends `key_hash` (SHA-256, hex) and `last_four` likewise; without them it is refused."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100)
+    by_user_id: str | None = ByUser
+    key_id: str | None = Field(default=None, min_length=1, max_length=200)
+    key_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    last_four: str | None = Field(default=None, min_length=4, max_length=4)
 
 
 @message("identity.api_key.revoke", on=COMMANDS)
 class RevokeApiKey(BaseModel):
-    """Revoke an API key."""
+    """Revoke an API key of an instance; only its owner may."""
 
-    instance_id: str = Field(min_length=1)
-    key_id: str = Field(min_length=1)
+    instance_id: str = Field(min_length=1, max_length=200)
+    key_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser
 
 
 # --- events -----------------------------------------------------------------------------
@@ -309,6 +346,9 @@ class InvitationIssued(BaseModel):
     email: str
     first_name: str | None = None
     account_name: str | None = None
+    # For `instance` invitations: the instance the invitee joins on acceptance, and with what role.
+    instance_id: str | None = None
+    role: str | None = None
 
 
 @message("identity.invitation.accepted", on=EVENTS)
@@ -322,7 +362,9 @@ class InvitationAccepted(BaseModel):
 
 @message("identity.instance.created", on=EVENTS)
 class InstanceCreated(BaseModel):
-    """An instance (enterprise or private) exists."""
+    """A private instance exists and is usable at once (PI1). Its owner joins it with role
+    `owner` (an `identity.instance.member_joined` follows). `parsing_email` is the instance's
+    own lead-parsing address; `website_id` is set for IDX packages."""
 
     instance_id: str
     owner_user_id: str
@@ -330,38 +372,67 @@ class InstanceCreated(BaseModel):
     name: str
     parsing_email: str
     website_id: str | None
+    kind: str = "private"
+    # Routing capability of the package: `crm_idx_solo` has none (every lead to the owner).
+    routing: bool | None = None
+    members_allowed: bool | None = None
+
+
+@message("identity.instance.renamed", on=EVENTS)
+class InstanceRenamed(BaseModel):
+    """A private instance has a new name."""
+
+    instance_id: str
+    name: str
 
 
 @message("identity.instance.member_joined", on=EVENTS)
 class InstanceMemberJoined(BaseModel):
-    """A user became a member of an instance."""
+    """A user became a member of an instance, with the role the owner set. Each (user, instance)
+    has its own sending and lead-capture addresses."""
 
     instance_id: str
     user_id: str
     role: str
+    sending_email: str | None = None
+    capture_email: str | None = None
 
 
 @message("identity.instance.member_removed", on=EVENTS)
 class InstanceMemberRemoved(BaseModel):
-    """A user stopped being a member of an instance."""
+    """A user stopped being a member of an instance; `reason` is `removed_by_owner` or
+    `member_deactivated` (deactivated in the Enterprise account: back only by a new invitation)."""
 
     instance_id: str
     user_id: str
+    role: str
+    reason: str | None = None
+
+
+@message("identity.instance.member_role_changed", on=EVENTS)
+class InstanceMemberRoleChanged(BaseModel):
+    """The owner changed a member's role in an instance."""
+
+    instance_id: str
+    user_id: str
+    from_role: str
     role: str
 
 
 @message("identity.api_key.issued", on=EVENTS)
 class ApiKeyIssued(BaseModel):
-    """An API key was issued; only its hash travels."""
+    """An API key was issued; only its SHA-256 (hex) travels, never the key."""
 
     instance_id: str
     key_id: str
     key_hash: str
+    name: str | None = None
+    last_four: str | None = None
 
 
 @message("identity.api_key.revoked", on=EVENTS)
 class ApiKeyRevoked(BaseModel):
-    """An API key was revoked."""
+    """An API key was revoked; it opens nothing from now on."""
 
     instance_id: str
     key_id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -38,23 +39,72 @@ class SetSubscription(BaseModel):
         return self
 
 
+# What can be bought or connected (PI9, PI10). Kept as plain strings on the wire so that an item
+# this version does not know is refused by name (`unknown_addon`, …) rather than dead-lettered.
+ADDONS = ("ai_assistant", "home_report", "cma", "social_studio_pro", "revaluate", "direct_mail",
+          "agent_website", "vanity_domain", "lead_generation")
+INTEGRATIONS = ("gmail", "office_365", "imap", "google_calendar", "outlook_calendar", "calendly",
+                "slybroadcast", "google_contacts", "bombbomb", "dotloop", "skyslope", "brokermint", "cloud_cma")
+CALLING_PACKAGES = ("calling_basic", "calling_pro", "texting", "calling_texting_unlimited")
+PACKAGES = ("crm_only", "crm_idx_solo", "crm_idx_team")
+
+
+class NumberKind(str, Enum):
+    PERSONAL = "personal"  # usable on every instance of the user
+    COMPANY = "company"    # usable only on the instance it was bought on
+
+
 @message("seats.addon.purchase", on=COMMANDS)
 class PurchaseAddon(BaseModel):
-    """Buy an add-on for one instance."""
+    """Buy an add-on for one instance, charged pro-rated (PI10). The buyer must be a member of it."""
 
-    instance_id: str = Field(min_length=1)
-    addon: str = Field(min_length=1)
-    buyer_user_id: str = Field(min_length=1)
+    instance_id: str = Field(min_length=1, max_length=200)
+    addon: str = Field(min_length=1, max_length=100)
+    buyer_user_id: str = Field(min_length=1, max_length=200)
 
 
 @message("seats.calling_package.purchase", on=COMMANDS)
 class PurchaseCallingPackage(BaseModel):
-    """Buy a calling/texting package for an agent."""
+    """Buy a calling/texting package for an agent (PI9): usable on every instance of the agent
+    when the buyer is the agent, otherwise only on the buyer's instance (`instance_id`)."""
 
-    package_id: str = Field(min_length=1)
-    buyer_user_id: str = Field(min_length=1)
-    assigned_user_id: str = Field(min_length=1)
-    instance_id: str = Field(min_length=1)
+    package_id: str = Field(min_length=1, max_length=100)
+    buyer_user_id: str = Field(min_length=1, max_length=200)
+    assigned_user_id: str = Field(min_length=1, max_length=200)
+    instance_id: str = Field(min_length=1, max_length=200)
+    number_kind: NumberKind = NumberKind.PERSONAL
+
+
+@message("seats.integration.connect", on=COMMANDS)
+class ConnectIntegration(BaseModel):
+    """A user connects an integration; it is theirs and shared by all of their instances (PI10)."""
+
+    user_id: str = Field(min_length=1, max_length=200)
+    integration: str = Field(min_length=1, max_length=100)
+
+
+@message("seats.integration.disconnect", on=COMMANDS)
+class DisconnectIntegration(BaseModel):
+    """A user disconnects an integration, on every instance at once."""
+
+    user_id: str = Field(min_length=1, max_length=200)
+    integration: str = Field(min_length=1, max_length=100)
+
+
+@message("seats.price_list.set", on=COMMANDS)
+class SetPriceList(BaseModel):
+    """Billing changes an account's monthly prices (packages, add-ons, calling packages), in cents.
+    Items left out keep their price; a change applies to later purchases only."""
+
+    prices: dict[str, int] = Field(min_length=1, max_length=100)
+    currency: str = Currency
+
+    @model_validator(mode="after")
+    def _prices_in_range(self) -> SetPriceList:
+        for item, cents in self.prices.items():
+            if not 0 <= cents <= MAX_PRICE_CENTS:
+                raise ValueError(f"price of {item} must be between 0 and {MAX_PRICE_CENTS} cents")
+        return self
 
 
 @message("seats.subscription.changed", on=EVENTS)
@@ -122,6 +172,50 @@ class ChargeCreated(BaseModel):
     description: str
     period_end: date
     proration: Proration
+    # What was bought, when it is not a seat: `package:<name>`, `addon:<name>`, `calling:<id>`.
+    item: str | None = None
+    instance_id: str | None = None
+    buyer_user_id: str | None = None
+
+
+@message("seats.price_list.changed", on=EVENTS)
+class PriceListChanged(BaseModel):
+    """An account's price list now reads so (every item, defaults included)."""
+
+    prices: dict[str, int]
+    currency: str
+
+
+@message("seats.addon.purchased", on=EVENTS)
+class AddonPurchased(BaseModel):
+    """An add-on is active on an instance."""
+
+    instance_id: str
+    addon: str
+    buyer_user_id: str
+    charge_id: str
+
+
+@message("seats.calling_package.purchased", on=EVENTS)
+class CallingPackagePurchased(BaseModel):
+    """A calling/texting package was bought for an agent."""
+
+    purchase_id: str
+    package_id: str
+    buyer_user_id: str
+    assigned_user_id: str
+    instance_id: str
+    number_kind: NumberKind
+    charge_id: str
+
+
+@message("seats.integration.changed", on=EVENTS)
+class IntegrationChanged(BaseModel):
+    """A user's integration was connected or disconnected (for all of their instances)."""
+
+    user_id: str
+    integration: str
+    connected: bool
 
 
 @message("seats.command.rejected", on=EVENTS)

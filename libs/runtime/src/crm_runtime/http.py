@@ -1,4 +1,4 @@
-"""The services' HTTP side on Starlette: JSON and HTML answers, GET routes."""
+"""The services' HTTP side on Starlette: JSON and HTML answers, routes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["Request", "Response", "Route", "get", "html_response", "json_response"]
+__all__ = ["Request", "Response", "Route", "delete", "get", "html_response", "json_response", "post"]
 
 
 class _JSON(JSONResponse):
@@ -30,3 +30,11 @@ def html_response(body: str, status: int = 200) -> Response:
 def get(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
     """A GET route (HEAD is answered too; other methods get 405)."""
     return Route(path, endpoint, methods=["GET"])
+
+
+def post(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+    return Route(path, endpoint, methods=["POST"])
+
+
+def delete(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+    return Route(path, endpoint, methods=["DELETE"])

@@ -6,10 +6,13 @@ from html import escape
 
 from crm_contracts import command, identity
 from crm_runtime import logs
-from crm_runtime.http import Request, Route, get, html_response, json_response
+from pydantic import ValidationError
+
+from crm_runtime.http import Request, Response, Route, delete, get, html_response, json_response, post
 from crm_runtime.service import Service
 
 from . import repository
+from .domain.instances import new_api_key
 from .domain.invitations import hash_token
 
 log = logs.get(__name__)
@@ -27,6 +30,11 @@ _REFUSED_PAGES = {
     "invitation_revoked": (410, "This invitation was withdrawn",
                            "Your brokerage administrator withdrew it. Contact them if this is unexpected."),
 }
+
+
+# HTTP status for each refusal of an instance command made over HTTP.
+_REFUSED_STATUS = {"by_user_id_required": 400, "not_instance_owner": 403, "not_a_private_instance": 403,
+                   "unknown_instance": 404, "unknown_api_key": 404}
 
 
 def _page(status: int, title: str, text: str):
@@ -69,4 +77,82 @@ def routes(svc: Service) -> list[Route]:
             members = await repository.list_members(conn, account_id)
         return json_response({"account": found.__dict__, "members": members})
 
-    return [get("/invitations/accept", accept), get("/v1/accounts", account)]
+    async def _run(data, instance_id: str) -> Response | None:
+        """Hand an instance command to this service's own handler, as if it came from the topic;
+        a response when it was refused or could not be handled, None when it took effect."""
+        async with svc.pool.acquire() as conn:
+            instance = await repository.get_instance(conn, instance_id)
+        if instance is None:
+            return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404)
+        message = command(data, source="crm/identity-web", accountid=instance.account_id, instanceid=instance_id)
+        try:
+            outcome = await commands.handle_message(message)
+        except Exception:
+            log.exception("instance_command_failed", type=message.type)
+            return json_response({"error": "unavailable", "message": "try again shortly"}, 503)
+        if outcome.name == "rejected":
+            return json_response({"error": outcome.reason, "message": outcome.detail},
+                                 _REFUSED_STATUS.get(outcome.reason or "", 409))
+        return None
+
+    async def issue_key(request: Request):
+        """POST /v1/instances/{instance_id}/api-keys {"name", "by_user_id"} — the key, shown this once."""
+        instance_id = request.path_params["instance_id"]
+        key = new_api_key()
+        try:
+            body = await request.json()
+            data = identity.IssueApiKey(instance_id=instance_id, name=body.get("name"), by_user_id=body.get("by_user_id"),
+                                        key_id=key.key_id, key_hash=key.key_hash, last_four=key.last_four)
+        except (ValueError, AttributeError, ValidationError) as exc:
+            return json_response({"error": "invalid_request", "message": str(exc)[:500]}, 400)
+        if (refused := await _run(data, instance_id)) is not None:
+            return refused
+        return json_response({"key_id": key.key_id, "name": data.name, "key": key.key, "last_four": key.last_four,
+                              "instance_id": instance_id,
+                              "note": "This is the only time the key is shown; only its hash is kept."}, 201)
+
+    async def revoke_key(request: Request):
+        """DELETE /v1/instances/{instance_id}/api-keys/{key_id}?by_user_id=…"""
+        instance_id, key_id = request.path_params["instance_id"], request.path_params["key_id"]
+        by_user_id = request.query_params.get("by_user_id") or None
+        data = identity.RevokeApiKey(instance_id=instance_id, key_id=key_id, by_user_id=by_user_id)
+        if (refused := await _run(data, instance_id)) is not None:
+            return refused
+        return json_response({"key_id": key_id, "revoked": True})
+
+    async def list_keys(request: Request):
+        """GET /v1/instances/{instance_id}/api-keys?by_user_id=… — names, ids, created, last four, revoked."""
+        instance_id = request.path_params["instance_id"]
+        async with svc.pool.acquire() as conn:
+            instance = await repository.get_instance(conn, instance_id)
+            if instance is None or instance.kind != "private":
+                return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404)
+            if request.query_params.get("by_user_id") != instance.owner_user_id:
+                return json_response({"error": "not_instance_owner",
+                                      "message": "only the instance's owner may list its keys"}, 403)
+            return json_response({"instance_id": instance_id, "keys": await repository.api_keys(conn, instance_id)})
+
+    async def instances(request: Request):
+        """GET /v1/instances?user_id=…[&account_id=…] — instances the user owns and belongs to, with roles."""
+        user_id = request.query_params.get("user_id", "")
+        if not user_id:
+            return json_response({"error": "invalid_request", "message": "user_id is required"}, 400)
+        async with svc.pool.acquire() as conn:
+            found = await repository.instances_of(conn, user_id, request.query_params.get("account_id") or None)
+        return json_response({"user_id": user_id, "instances": found,
+                              "owns": [i["instance_id"] for i in found if i["owner"]]})
+
+    async def instance_members(request: Request):
+        """GET /v1/instances/{instance_id}/members — the roster, with roles."""
+        instance_id = request.path_params["instance_id"]
+        async with svc.pool.acquire() as conn:
+            instance = await repository.get_instance(conn, instance_id)
+            if instance is None:
+                return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404)
+            return json_response({"instance": instance.__dict__,
+                                  "members": await repository.instance_members(conn, instance_id)})
+
+    return [get("/invitations/accept", accept), get("/v1/accounts", account), get("/v1/instances", instances),
+            get("/v1/instances/{instance_id}/members", instance_members),
+            post("/v1/instances/{instance_id}/api-keys", issue_key), get("/v1/instances/{instance_id}/api-keys", list_keys),
+            delete("/v1/instances/{instance_id}/api-keys/{key_id}", revoke_key)]

@@ -21,11 +21,11 @@ from crm_contracts.notifications import (
 )
 from crm_contracts.routing import LeadAssigned
 from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, SeatReserved
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handling import HandlerContext, Handlers
 
 from . import repository
 from .domain.push import devices_to_push
-from .domain.templates import TemplateError, check, render
+from .domain.templates import check, render
 
 handlers = Handlers()
 
@@ -139,10 +139,7 @@ async def charge_created(ctx: HandlerContext, event: ChargeCreated) -> None:
 
 @handlers.on(SetTemplate)
 async def set_template(ctx: HandlerContext, cmd: SetTemplate) -> None:
-    try:
-        template = check(cmd.template.value, cmd.subject, cmd.body)
-    except TemplateError as err:
-        raise Rejected(err.reason, str(err)) from None
+    template = check(cmd.template.value, cmd.subject, cmd.body)
     await repository.set_template(ctx.conn, ctx.message.accountid, cmd.template.value, template)
     await ctx.emit(TemplateChanged(template=cmd.template, subject=cmd.subject))
 

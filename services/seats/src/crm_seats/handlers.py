@@ -23,7 +23,7 @@ from crm_contracts.seats import (
     SubscriptionChanged,
 )
 from crm_contracts.seats import Proration as ProrationData
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handling import HandlerContext, Handlers
 
 from . import repository
 from .domain.ledger import LedgerError, Subscription
@@ -148,10 +148,7 @@ async def invitation_accepted(ctx: HandlerContext, event: InvitationAccepted) ->
 @handlers.on(SetSubscription)
 async def set_subscription(ctx: HandlerContext, cmd: SetSubscription) -> None:
     sub = await repository.lock_subscription(ctx.conn, ctx.message.accountid)
-    try:
-        changed = sub.set_plan(**cmd.model_dump())
-    except LedgerError as err:
-        raise Rejected(err.reason, str(err)) from None
+    changed = sub.set_plan(**cmd.model_dump())
     await repository.save_subscription(ctx.conn, changed)
     await repository.append_ledger(ctx.conn, changed, change="subscription_set", cause=ctx.message)
     await ctx.emit(SubscriptionChanged(seats_used=changed.seats_used, **cmd.model_dump()))

@@ -39,7 +39,7 @@ from crm_contracts import CloudEvent, command, identity, seats
 
 from . import loops
 from .bus import Bus
-from .stack import SERVICES, Stack
+from .stack import Stack
 
 console = Console()
 CREATED = "identity.account.created"

@@ -49,6 +49,20 @@ def down() -> None:
 
 
 @app.command()
+def restart(services: list[str] = typer.Argument(None, help="services to restart (default: all four)")) -> None:
+    """Restart services (after a code change), returning when each is healthy again."""
+    stack = Stack()
+    for service in services or SERVICES:
+        if service not in SERVICES:
+            console.print(f"[red]no service {service!r}[/]; one of {', '.join(SERVICES)}")
+            raise typer.Exit(2)
+        stack.stop_service(service)
+        stack.start_service(service)
+        asyncio.run(stack.wait_healthy(service))
+        console.print(f"{service} restarted, pid {stack.service_pid(service)}")
+
+
+@app.command()
 def status() -> None:
     """What runs, with PIDs and health."""
     stack = Stack()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from crm_contracts.identity import InvitationKind
+from crm_runtime.handling import Rejected
 
 DEFAULT_TTL = timedelta(days=7)
 
@@ -22,10 +23,8 @@ class State(str, Enum):
     REVOKED = "revoked"
 
 
-class InvitationError(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class InvitationError(Rejected):
+    """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 
 # A distinct reason for each way a link can be bad, so support can tell people why.
@@ -49,6 +48,8 @@ class Invitation:
     token_hash: str
     state: State
     expires_at: datetime
+    instance_id: str | None = None  # instance invitations: the instance joined on acceptance
+    role: str | None = None
 
     def accept(self, now: datetime) -> Invitation:
         if self.state in _REFUSAL:
@@ -59,11 +60,11 @@ class Invitation:
 
 
 def issue(account_id: str, user_id: str, kind: InvitationKind, now: datetime, *,
-          ttl: timedelta = DEFAULT_TTL,
+          ttl: timedelta = DEFAULT_TTL, instance_id: str | None = None, role: str | None = None,
           new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> tuple[Invitation, str]:
     """A new invitation and its token; the token is returned once and never stored."""
     token = new_token()
     invitation = Invitation(invitation_id="inv_" + uuid.uuid4().hex, account_id=account_id, user_id=user_id,
                             kind=kind, token_hash=hash_token(token), state=State.PENDING,
-                            expires_at=now + ttl)
+                            expires_at=now + ttl, instance_id=instance_id, role=role)
     return invitation, token

@@ -6,14 +6,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from crm_contracts.identity import Activation, MemberRow, MemberStatus, UserType
+from crm_runtime.handling import Rejected
 
 S = MemberStatus
 
 
-class MemberError(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class MemberError(Rejected):
+    """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 
 class Move(str, Enum):

@@ -7,6 +7,7 @@ import re
 import string
 from dataclasses import dataclass
 from typing import Any
+from crm_runtime.handling import Rejected
 
 PLACEHOLDERS: dict[str, set[str]] = {
     "opt_in_invitation": {"first_name", "last_name", "email", "account_name", "accept_url", "expires_at"},
@@ -47,10 +48,8 @@ DEFAULTS: dict[str, Template] = {
 }
 
 
-class TemplateError(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class TemplateError(Rejected):
+    """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 
 def check(name: str, subject: str, body: str) -> Template:

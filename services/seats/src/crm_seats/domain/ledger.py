@@ -6,12 +6,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from .proration import Proration, prorate
+from crm_runtime.handling import Rejected
 
 
-class LedgerError(ValueError):
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class LedgerError(Rejected):
+    """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,296 @@
+"""Private instances end to end (PI1–PI4, PI11) through the real broker, databases and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import httpx
+import pytest
+
+from crm_contracts import identity
+
+
+pytestmark = pytest.mark.stack
+
+
+async def active(platform, account_id: str, user_id: str, *, group_id: str | None = None) -> None:
+    """A member who can sign in: added immediately, seated, onboarded."""
+    cmd = await platform.add(account_id, user_id, activation="immediate", group_id=group_id)
+    await platform.answer(cmd, "seats.seat.reserved")
+    await platform.status(account_id, user_id, "pending_activation")
+    done = await platform.send(account_id, identity.CompleteOnboarding(user_id=user_id))
+    await platform.answer(done, "identity.member.status_changed")
+
+
+async def buy(platform, account_id: str, user_id: str, package: str = "crm_idx_team", name: str = "Team"):
+    cmd = await platform.send(account_id, identity.PurchaseInstance(buyer_user_id=user_id, package=package,
+                                                                    name=name))
+    return cmd
+
+
+async def bought(platform, account_id: str, user_id: str, package: str = "crm_idx_team", name: str = "Team"):
+    cmd = await buy(platform, account_id, user_id, package, name)
+    return await platform.answer(cmd, "identity.instance.created")
+
+
+async def instances_of(platform, user_id: str, account_id: str) -> list[dict]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        r = await client.get(f"{platform.stack.http('identity')}/v1/instances",
+                             params={"user_id": user_id, "account_id": account_id})
+    assert r.status_code == 200, r.text
+    return r.json()["instances"]
+
+
+# --- PI1, PI2, PI4: purchase -------------------------------------------------------------------------
+
+
+async def test_an_active_member_buys_each_package_and_has_it_at_once(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=5)
+    for user, package in (("ann", "crm_idx_team"), ("bob", "crm_only"), ("cy", "crm_idx_solo")):
+        await active(platform, acc, user)
+        created = await bought(platform, acc, user, package, name=f"{user}'s team")
+        assert created.instanceid == created.data["instance_id"] and created.accountid == acc
+        assert created.data["owner_user_id"] == user and created.data["package"] == package
+        assert (created.data["website_id"] is None) == (package == "crm_only")
+        assert created.data["routing"] is (package != "crm_idx_solo")
+        assert created.data["parsing_email"].startswith(f"leads+{created.data['instance_id']}@")
+        joined = await platform.bus.wait_event("identity.instance.member_joined", correlationid=created.correlationid)
+        assert joined[0].data["user_id"] == user and joined[0].data["role"] == "owner"
+        [listed] = await instances_of(platform, user, acc)
+        assert listed["instance_id"] == created.data["instance_id"] and listed["owner"] and listed["role"] == "owner"
+    emails = {e.data["parsing_email"] for e in platform.events(acc, "identity.instance.created")}
+    assert len(emails) == 3
+
+
+async def test_who_may_not_buy_is_told_why(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=3)
+    await active(platform, acc, "ann")
+    await platform.answer(await platform.add(acc, "shown", activation=None, user_type="display_only"),
+                          "identity.member.added")
+    await platform.answer(await platform.add(acc, "waiting", activation="opt_in"), "identity.invitation.issued")
+    await active(platform, acc, "gone")
+    await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="gone")),
+                          "identity.member.status_changed")
+    want = {"shown": "display_only_member", "waiting": "member_pending", "gone": "member_inactive",
+            "stranger": "not_a_member"}
+    for user, reason in want.items():
+        assert await platform.rejected(await buy(platform, acc, user)) == reason, user
+
+    await bought(platform, acc, "ann")
+    assert await platform.rejected(await buy(platform, acc, "ann", "crm_only")) == "instance_already_owned"
+    # The Enterprise account's owner is a user of it like any member.
+    await bought(platform, acc, f"{acc}_owner", "crm_only")
+
+    team = new_account_id()
+    await platform.enterprise(team, opt_in=False, tier="team")
+    assert await platform.rejected(await buy(platform, team, f"{team}_owner")) == "enterprise_required"
+
+
+async def test_two_purchases_by_one_user_racing_make_one_instance(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc)
+    await active(platform, acc, "ann")
+    first, second = await asyncio.gather(buy(platform, acc, "ann"), buy(platform, acc, "ann", "crm_only"))
+    answers = [await platform.bus.wait_event(t, correlationid=c.id, timeout=30)
+               for c, t in ((first, "identity.instance.created"), (second, "identity.command.rejected"))]
+    assert answers[1][0].data["reason"] == "instance_already_owned"
+    assert len(await instances_of(platform, "ann", acc)) == 1
+
+
+async def test_only_the_owner_renames_and_a_private_instance_has_no_groups(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc)
+    await active(platform, acc, "ann")
+    await active(platform, acc, "bob")
+    ins = (await bought(platform, acc, "ann")).data["instance_id"]
+    renamed = await platform.answer(
+        await platform.send(acc, identity.RenameInstance(instance_id=ins, name="Ann & Co", by_user_id="ann")),
+        "identity.instance.renamed")
+    assert renamed.data == {"instance_id": ins, "name": "Ann & Co"}
+    assert await platform.rejected(await platform.send(
+        acc, identity.RenameInstance(instance_id=ins, name="Bob's now", by_user_id="bob"))) == "not_instance_owner"
+    assert await platform.rejected(await platform.send(
+        acc, identity.RenameInstance(instance_id=ins, name="Who?"))) == "by_user_id_required"
+    group = await platform.bus.command(identity.CreateGroup(group_id="g1", name="Office", parent_group_id=None),
+                                       accountid=acc, instanceid=ins)
+    assert await platform.rejected(group) == "groups_not_allowed_on_private_instance"
+    other = new_account_id()
+    await platform.enterprise(other)
+    assert await platform.rejected(await platform.send(
+        other, identity.RenameInstance(instance_id=ins, name="x", by_user_id="ann"))) == "unknown_instance"
+    [listed] = await instances_of(platform, "ann", acc)
+    assert listed["name"] == "Ann & Co"
+
+
+# --- PI3: team members -------------------------------------------------------------------------------
+
+
+async def groups(platform, acc: str) -> None:
+    for gid in ("north", "south"):
+        await platform.answer(await platform.send(acc, identity.CreateGroup(group_id=gid, name=gid,
+                                                                            parent_group_id=None)),
+                              "identity.group.created")
+
+
+async def invite(platform, acc: str, ins: str, user: str, role: str = "agent", by: str = "ann"):
+    return await platform.send(acc, identity.InviteToInstance(instance_id=ins, user_id=user, role=role, by_user_id=by))
+
+
+async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_their_role(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=4)
+    await groups(platform, acc)
+    await active(platform, acc, "ann", group_id="north")
+    await active(platform, acc, "bob", group_id="south")
+    await active(platform, acc, "cy", group_id="south")
+    ins = (await bought(platform, acc, "ann", name="Ann's team")).data["instance_id"]
+
+    cmd = await invite(platform, acc, ins, "bob", role="lead_agent")
+    issued = await platform.answer(cmd, "identity.invitation.issued")
+    assert issued.data["kind"] == "instance" and issued.instanceid == ins and issued.data["role"] == "lead_agent"
+    sent = await platform.answer(cmd, "notifications.email.sent")
+    assert sent.data["template"] == "instance_invitation" and sent.data["to"] == "bob@example.com"
+    page = await platform.click(issued.data["accept_url"])
+    assert page.status_code == 200, page.text
+    joined = (await platform.bus.wait_event("identity.instance.member_joined",
+                                            where=lambda e: e.instanceid == ins and e.data["user_id"] == "bob"))[0]
+    assert joined.data["role"] == "lead_agent"
+    assert joined.data["sending_email"] != joined.data["capture_email"]
+    # A second use of the link is refused; a user may belong to many instances.
+    assert (await platform.click(issued.data["accept_url"])).status_code == 409
+    bobs = (await bought(platform, acc, "bob", "crm_only", name="Bob's")).data["instance_id"]
+    roles = {i["instance_id"]: i["role"] for i in await instances_of(platform, "bob", acc)}
+    assert roles == {ins: "lead_agent", bobs: "owner"}
+    addresses = {i["capture_email"] for i in await instances_of(platform, "bob", acc)}
+    assert len(addresses) == 2
+
+    # The join command does what the link does.
+    issued = await platform.answer(await invite(platform, acc, ins, "cy"), "identity.invitation.issued")
+    await platform.answer(await platform.send(acc, identity.JoinInstance(instance_id=ins, user_id="cy")),
+                          "identity.instance.member_joined")
+    assert (await platform.click(issued.data["accept_url"])).status_code == 409
+
+
+async def test_every_refused_invitation_names_its_reason(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=4)
+    await active(platform, acc, "ann")
+    await active(platform, acc, "bob")
+    await active(platform, acc, "solo")
+    await platform.answer(await platform.add(acc, "shown", activation=None, user_type="display_only"),
+                          "identity.member.added")
+    ins = (await bought(platform, acc, "ann")).data["instance_id"]
+    solo = (await bought(platform, acc, "solo", "crm_idx_solo")).data["instance_id"]
+
+    assert await platform.rejected(await invite(platform, acc, ins, "bob", by="bob")) == "not_instance_owner"
+    assert await platform.rejected(await invite(platform, acc, solo, "bob", by="solo")) == \
+        "solo_instance_has_no_members"
+    assert await platform.rejected(await invite(platform, acc, ins, "stranger")) == "not_a_member"
+    assert await platform.rejected(await invite(platform, acc, ins, "shown")) == "display_only_member"
+    assert await platform.rejected(await invite(platform, acc, ins, "ann")) == "already_instance_member"
+    await platform.answer(await invite(platform, acc, ins, "bob"), "identity.invitation.issued")
+    assert await platform.rejected(await invite(platform, acc, ins, "bob")) == "already_invited"
+    assert await platform.rejected(await platform.send(acc, identity.JoinInstance(instance_id=ins, user_id="solo"))) \
+        == "not_invited"
+
+
+async def test_two_invitations_accepted_at_once_both_join(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=3)
+    for user in ("ann", "bob", "cy"):
+        await active(platform, acc, user)
+    ins = (await bought(platform, acc, "ann")).data["instance_id"]
+    links = [(await platform.answer(await invite(platform, acc, ins, u), "identity.invitation.issued"))
+             .data["accept_url"] for u in ("bob", "cy")]
+    pages = await asyncio.gather(*(platform.click(link) for link in links * 2))
+    assert sorted(p.status_code for p in pages) == [200, 200, 409, 409]
+    async with httpx.AsyncClient(timeout=5) as client:
+        roster = (await client.get(f"{platform.stack.http('identity')}/v1/instances/{ins}/members")).json()["members"]
+    assert sorted(m["user_id"] for m in roster) == ["ann", "bob", "cy"]
+    joined = platform.bus.events(lambda e: e.type == "identity.instance.member_joined" and e.instanceid == ins)
+    assert sorted(e.data["user_id"] for e in joined) == ["ann", "bob", "cy"]
+
+
+async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_out_of_every_instance(
+        platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=3)
+    for user in ("ann", "bob", "cy"):
+        await active(platform, acc, user)
+    a = (await bought(platform, acc, "ann")).data["instance_id"]
+    c = (await bought(platform, acc, "cy", "crm_only")).data["instance_id"]
+    for ins, owner in ((a, "ann"), (c, "cy")):
+        issued = await platform.answer(await invite(platform, acc, ins, "bob", by=owner), "identity.invitation.issued")
+        await platform.click(issued.data["accept_url"])
+    await platform.bus.wait_event("identity.instance.member_joined", count=2,
+                                  where=lambda e: e.accountid == acc and e.data["user_id"] == "bob")
+
+    changed = await platform.answer(await platform.send(acc, identity.SetInstanceRole(
+        instance_id=a, user_id="bob", role="admin", by_user_id="ann")), "identity.instance.member_role_changed")
+    assert (changed.data["from_role"], changed.data["role"]) == ("agent", "admin")
+    assert await platform.rejected(await platform.send(acc, identity.RemoveInstanceMember(
+        instance_id=a, user_id="ann", by_user_id="ann"))) == "cannot_remove_owner"
+    removed = await platform.answer(await platform.send(acc, identity.RemoveInstanceMember(
+        instance_id=a, user_id="bob", by_user_id="ann")), "identity.instance.member_removed")
+    assert removed.data == {"instance_id": a, "user_id": "bob", "role": "admin", "reason": "removed_by_owner"}
+    assert await platform.rejected(await platform.send(acc, identity.RemoveInstanceMember(
+        instance_id=a, user_id="bob", by_user_id="ann"))) == "not_instance_member"
+
+    deactivate = await platform.send(acc, identity.DeactivateMember(user_id="bob"))
+    left = await platform.answer(deactivate, "identity.instance.member_removed")
+    assert left.data == {"instance_id": c, "user_id": "bob", "role": "agent", "reason": "member_deactivated"}
+    assert await instances_of(platform, "bob", acc) == []
+    # Reactivated, bob is back in the account but in no instance until invited again.
+    await platform.answer(await platform.send(acc, identity.ReactivateMember(user_id="bob")),
+                          "identity.member.status_changed")
+    await platform.status(acc, "bob", "pending_activation")
+    assert await instances_of(platform, "bob", acc) == []
+
+
+# --- PI11: API keys ----------------------------------------------------------------------------------
+
+
+async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_owner_only(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=2)
+    await active(platform, acc, "ann")
+    await active(platform, acc, "bob")
+    ins = (await bought(platform, acc, "ann")).data["instance_id"]
+    other = (await bought(platform, acc, "bob", "crm_only")).data["instance_id"]
+    base = f"{platform.stack.http('identity')}/v1/instances"
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.post(f"{base}/{ins}/api-keys", json={"name": "website form", "by_user_id": "ann"})
+        assert r.status_code == 201, r.text
+        issued = r.json()
+        key = issued["key"]
+        assert key.startswith("crmk_") and len(key) >= len("crmk_") + 43
+        refused = await client.post(f"{base}/{ins}/api-keys", json={"name": "mine", "by_user_id": "bob"})
+        assert refused.status_code == 403 and refused.json()["error"] == "not_instance_owner"
+        assert (await client.get(f"{base}/{ins}/api-keys", params={"by_user_id": "bob"})).status_code == 403
+        listed = (await client.get(f"{base}/{ins}/api-keys", params={"by_user_id": "ann"})).json()["keys"]
+        assert [(k["key_id"], k["name"], k["last_four"], k["revoked"]) for k in listed] == [
+            (issued["key_id"], "website form", key[-4:], False)]
+        assert key not in r.text.replace(key, "", 1) and all("key" != f for f in listed[0])
+
+        event = (await platform.bus.wait_event("identity.api_key.issued",
+                                               where=lambda e: e.data["key_id"] == issued["key_id"]))[0]
+        assert event.data["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
+        assert not platform.bus.matching(lambda rec: key.encode() in rec.value)
+
+        # A key of one instance is unknown to another, even to that one's owner.
+        r = await client.delete(f"{base}/{other}/api-keys/{issued['key_id']}", params={"by_user_id": "bob"})
+        assert r.status_code == 404 and r.json()["error"] == "unknown_api_key"
+        r = await client.delete(f"{base}/{ins}/api-keys/{issued['key_id']}", params={"by_user_id": "ann"})
+        assert r.status_code == 200, r.text
+        revoked = (await platform.bus.wait_event("identity.api_key.revoked",
+                                                 where=lambda e: e.data["key_id"] == issued["key_id"]))[0]
+        assert revoked.data["key_hash"] == event.data["key_hash"]
+        listed = (await client.get(f"{base}/{ins}/api-keys", params={"by_user_id": "ann"})).json()["keys"]
+        assert listed[0]["revoked"] is True
+
+    # Over Kafka a key is issued only by its hash; the key itself never travels.
+    cmd = await platform.send(acc, identity.IssueApiKey(instance_id=ins, name="x", by_user_id="ann"))
+    assert await platform.rejected(cmd) == "key_hash_required"
