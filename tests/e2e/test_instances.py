@@ -8,7 +8,7 @@ import hashlib
 import httpx
 import pytest
 
-from crm_contracts import identity
+from crm_contracts import identity, seats
 
 
 pytestmark = pytest.mark.stack
@@ -294,3 +294,131 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_o
     # Over Kafka a key is issued only by its hash; the key itself never travels.
     cmd = await platform.send(acc, identity.IssueApiKey(instance_id=ins, name="x", by_user_id="ann"))
     assert await platform.rejected(cmd) == "key_hash_required"
+
+
+# --- PI1: the charge; PI9, PI10: entitlements ------------------------------------------------------
+
+
+async def charges_for(platform, acc: str, instance_id: str) -> list[dict]:
+    return [c for c in (await platform.seats(acc))["charges"] if c["instance_id"] == instance_id]
+
+
+async def entitlements(platform, user_id: str, instance_id: str) -> dict:
+    async with httpx.AsyncClient(timeout=5) as client:
+        r = await client.get(f"{platform.stack.http('seats')}/v1/entitlements",
+                             params={"user_id": user_id, "instance_id": instance_id})
+    assert r.status_code == 200, r.text
+    return {i["item"]: i for i in r.json()["items"]}
+
+
+async def test_a_purchase_is_charged_pro_rated_at_the_price_list_of_its_time(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=3)  # billing period 2026-11-01 .. 2026-12-01
+    await active(platform, acc, "ann")
+    await active(platform, acc, "bob")
+    created = await bought(platform, acc, "ann", "crm_idx_team")
+    ins = created.data["instance_id"]
+    charged = await platform.answer(created, "seats.charge.created")
+    assert charged.data["item"] == "package:crm_idx_team" and charged.data["instance_id"] == ins
+    days = charged.data["proration"]
+    assert charged.data["amount_cents"] == round(14900 * days["days_remaining"] / days["days_in_period"])
+    assert days["days_in_period"] == 30
+
+    # Billing changes the price: later purchases pay it, the earlier charge stays as it was.
+    change = await platform.send(acc, seats.SetPriceList(prices={"package:crm_only": 1000}, currency="USD"))
+    assert (await platform.answer(change, "seats.price_list.changed")).data["prices"]["package:crm_only"] == 1000
+    later = await bought(platform, acc, "bob", "crm_only")
+    assert (await platform.answer(later, "seats.charge.created")).data["amount_cents"] == \
+        round(1000 * days["days_remaining"] / days["days_in_period"])
+    assert [c["amount_cents"] for c in await charges_for(platform, acc, ins)] == [charged.data["amount_cents"]]
+    bad = await platform.send(acc, seats.SetPriceList(prices={"package:yacht": 1}, currency="USD"))
+    assert await platform.rejected(bad, "seats") == "unknown_item"
+
+
+async def test_entitlements_follow_purchases_and_membership(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=3)
+    await active(platform, acc, "ann")
+    await active(platform, acc, "bob")
+    a = (await bought(platform, acc, "ann", "crm_idx_team")).data["instance_id"]
+    b = (await bought(platform, acc, "bob", "crm_only")).data["instance_id"]
+    assert (await entitlements(platform, "bob", a))["addon:cma"]["reason"] == "not_a_member"
+
+    issued = await platform.answer(await invite(platform, acc, a, "bob"), "identity.invitation.issued")
+    await platform.click(issued.data["accept_url"])
+    await platform.answer(await platform.send(acc, seats.ConnectIntegration(user_id="bob", integration="gmail")),
+                          "seats.integration.changed")
+    addon = await platform.send(acc, seats.PurchaseAddon(instance_id=a, addon="cma", buyer_user_id="ann"))
+    assert (await platform.answer(addon, "seats.addon.purchased")).data["charge_id"].startswith("chg_")
+    assert (await platform.answer(addon, "seats.charge.created")).data["item"] == "addon:cma"
+    for_bob = await platform.send(acc, seats.PurchaseCallingPackage(
+        package_id="calling_pro", buyer_user_id="ann", assigned_user_id="bob", instance_id=a, number_kind="company"))
+    await platform.answer(for_bob, "seats.calling_package.purchased")
+    own = await platform.send(acc, seats.PurchaseCallingPackage(
+        package_id="texting", buyer_user_id="bob", assigned_user_id="bob", instance_id=b))
+    await platform.answer(own, "seats.calling_package.purchased")
+
+    on_a = await entitlements(platform, "bob", a)
+    on_b = await entitlements(platform, "bob", b)
+    assert on_a["addon:cma"]["available"] and on_a["addon:cma"]["reason"] == "bought_here"
+    assert not on_b["addon:cma"]["available"]
+    assert on_a["calling:calling_pro"]["available"] and not on_b["calling:calling_pro"]["available"]
+    assert on_b["calling:calling_pro"]["reason"] == "bought_for_another_instance"
+    assert on_a["calling:texting"]["reason"] == on_b["calling:texting"]["reason"] == "bought_by_agent_for_themselves"
+    assert on_a["integration:gmail"]["available"] and on_b["integration:gmail"]["available"]
+    company = next(k for k, v in on_a.items() if v["kind"] == "number" and v["reason"] == "company_number")
+    assert not on_b[company]["available"]
+
+    # Leaving the instance changes the answer with no other command.
+    await platform.answer(await platform.send(acc, identity.RemoveInstanceMember(
+        instance_id=a, user_id="bob", by_user_id="ann")), "identity.instance.member_removed")
+    await platform.stack.settled()
+    on_a = await entitlements(platform, "bob", a)
+    assert not any(v["available"] for v in on_a.values()) and on_a["addon:cma"]["reason"] == "not_a_member"
+
+
+async def test_every_refused_purchase_names_its_reason(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=2)
+    await active(platform, acc, "ann")
+    await active(platform, acc, "bob")
+    a = (await bought(platform, acc, "ann")).data["instance_id"]
+    await platform.answer(await platform.send(acc, seats.PurchaseAddon(instance_id=a, addon="cma",
+                                                                       buyer_user_id="ann")), "seats.addon.purchased")
+    cases = [
+        (seats.PurchaseAddon(instance_id=a, addon="jetpack", buyer_user_id="ann"), "unknown_addon"),
+        (seats.PurchaseAddon(instance_id=a, addon="cma", buyer_user_id="ann"), "addon_already_active"),
+        (seats.PurchaseAddon(instance_id=a, addon="revaluate", buyer_user_id="bob"), "not_instance_member"),
+        (seats.PurchaseAddon(instance_id="ins_nowhere", addon="cma", buyer_user_id="ann"), "unknown_instance"),
+        (seats.PurchaseCallingPackage(package_id="calling_pro", buyer_user_id="ann", assigned_user_id="bob",
+                                      instance_id=a), "assignee_not_instance_member"),
+        (seats.PurchaseCallingPackage(package_id="satellite", buyer_user_id="ann", assigned_user_id="ann",
+                                      instance_id=a), "unknown_calling_package"),
+        (seats.ConnectIntegration(user_id="ann", integration="fax"), "unknown_integration"),
+    ]
+    for data, reason in cases:
+        assert await platform.rejected(await platform.send(acc, data), "seats") == reason, reason
+    assert len([c for c in await charges_for(platform, acc, a) if c["item"] == "addon:cma"]) == 1
+
+
+@pytest.mark.parametrize("service", ["identity", "seats"])
+async def test_a_restart_in_the_middle_of_a_purchase_makes_one_instance_and_one_charge(
+        platform, new_account_id, service):
+    if platform.stack.pg_url:
+        pytest.skip("the services are not ours to stop")
+    acc = new_account_id()
+    await platform.enterprise(acc)
+    await active(platform, acc, "ann")
+    platform.stack.stop_service(service)
+    try:
+        cmd = await buy(platform, acc, "ann")
+        duplicate = await buy(platform, acc, "ann")  # a caller's retry while nothing answers
+    finally:
+        platform.stack.start_service(service)
+        await platform.stack.wait_healthy(service)
+    created = await platform.answer(cmd, "identity.instance.created", timeout=60)
+    assert await platform.rejected(duplicate) == "instance_already_owned"
+    await platform.answer(created, "seats.charge.created", timeout=60)
+    await platform.stack.settled()
+    assert len(await instances_of(platform, "ann", acc)) == 1
+    assert len(await charges_for(platform, acc, created.data["instance_id"])) == 1

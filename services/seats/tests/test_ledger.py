@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 
+from crm_seats.domain.prices import charge
 from crm_seats.domain.ledger import LedgerError, Subscription
 
 NOV = (date(2026, 11, 1), date(2026, 12, 1))
@@ -42,15 +43,17 @@ def test_reserve_takes_a_free_seat_and_refuses_when_none_is_free():
 
 
 def test_upgrade_adds_exactly_one_seat_at_the_current_price():
-    upgraded, charge = sub(total=2, used=2).upgrade_one(date(2026, 11, 16))
+    before = sub(total=2, used=2)
+    upgraded = before.upgrade_one()
     assert (upgraded.seats_total, upgraded.seats_used, upgraded.seat_price_cents) == (3, 2, 4900)
-    assert (charge.days_remaining, charge.days_in_period, charge.amount_cents) == (15, 30, 2450)
+    proration, _ = charge(before.seat_price_cents, before.period_start, before.period_end, date(2026, 11, 16))
+    assert (proration.days_remaining, proration.days_in_period, proration.amount_cents) == (15, 30, 2450)
     assert upgraded.reserve().seats_used == 3
 
 
 def test_no_upgrade_without_a_subscription():
     with pytest.raises(LedgerError) as err:
-        sub(period=None).upgrade_one(date(2026, 11, 16))
+        sub(period=None).upgrade_one()
     assert err.value.reason == "no_subscription"
 
 

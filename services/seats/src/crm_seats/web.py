@@ -1,4 +1,4 @@
-"""Seats' HTTP side: the seat ledger of an account."""
+"""Seats' HTTP side: an account's seat ledger and prices, and entitlements per user and instance."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from crm_runtime.http import Request, Route, get, json_response
 from crm_runtime.service import Service
 
 from . import repository
+from .domain.entitlements import entitlements
 
 
 def routes(svc: Service) -> list[Route]:
@@ -22,4 +23,27 @@ def routes(svc: Service) -> list[Route]:
                 "charges": await repository.charges(conn, account_id),
                 "history": await repository.history(conn, account_id)})
 
-    return [get("/v1/seats", seat_ledger)]
+    async def entitlements_of(request: Request):
+        """GET /v1/entitlements?user_id=…&instance_id=… — what the user may use there, each with why."""
+        user_id = request.query_params.get("user_id", "")
+        instance_id = request.query_params.get("instance_id", "")
+        async with svc.pool.acquire() as conn:
+            account_id = await repository.instance_account(conn, instance_id)
+            if account_id is None or not user_id:
+                return json_response({"error": "not_found", "user_id": user_id, "instance_id": instance_id}, 404)
+            member = (await repository.membership(conn, account_id, instance_id, [user_id]))[user_id]
+            addons, calling, integrations = await repository.entitlement_facts(conn, account_id, user_id, instance_id)
+        items = entitlements(user_id, instance_id, member=member, addons_here=addons, calling=calling,
+                             integrations=integrations)
+        return json_response({"user_id": user_id, "instance_id": instance_id, "account_id": account_id,
+                              "member": member, "items": [i.as_dict() for i in items],
+                              "available": sorted(i.item for i in items if i.available)})
+
+    async def prices(request: Request):
+        """GET /v1/prices?account_id=… — the account's price list (defaults and its own prices)."""
+        account_id = request.query_params.get("account_id", "")
+        async with svc.pool.acquire() as conn:
+            found = await repository.price_list(conn, account_id)
+        return json_response({"account_id": account_id, "currency": found.currency, "prices": found.prices})
+
+    return [get("/v1/seats", seat_ledger), get("/v1/entitlements", entitlements_of), get("/v1/prices", prices)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from .proration import Proration, prorate
 from crm_runtime.handling import Rejected
 
 
@@ -52,10 +51,9 @@ class Subscription:
     def release(self) -> Subscription:
         return replace(self, seats_used=self.seats_used - 1)
 
-    def upgrade_one(self, on: date) -> tuple[Subscription, Proration]:
-        """Raise the total by exactly the one missing seat at the current unit price."""
+    def upgrade_one(self) -> Subscription:
+        """Raise the total by exactly the one missing seat (charged at the current unit price,
+        pro-rated: `prices.charge`)."""
         if not self.has_plan:
             raise LedgerError("no_subscription", f"account {self.account_id} has no subscription to upgrade")
-        assert self.period_start is not None and self.period_end is not None
-        charge = prorate(self.seat_price_cents, self.period_start, self.period_end, on)
-        return replace(self, seats_total=self.seats_total + 1), charge
+        return replace(self, seats_total=self.seats_total + 1)
