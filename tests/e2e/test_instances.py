@@ -34,12 +34,12 @@ async def bought(platform, account_id: str, user_id: str, package: str = "crm_id
     return await platform.answer(cmd, "identity.instance.created")
 
 
-async def instances_of(platform, user_id: str, account_id: str) -> list[dict]:
+async def instances_of(platform, user_id: str, account_id: str, kind: str | None = "private") -> list[dict]:
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('identity')}/v1/instances",
                              params={"user_id": user_id, "account_id": account_id})
     assert r.status_code == 200, r.text
-    return r.json()["instances"]
+    return [i for i in r.json()["instances"] if kind is None or i["kind"] == kind]
 
 
 # --- PI1, PI2, PI4: purchase -------------------------------------------------------------------------
@@ -60,6 +60,8 @@ async def test_an_active_member_buys_each_package_and_has_it_at_once(platform, n
         assert joined[0].data["user_id"] == user and joined[0].data["role"] == "owner"
         [listed] = await instances_of(platform, user, acc)
         assert listed["instance_id"] == created.data["instance_id"] and listed["owner"] and listed["role"] == "owner"
+        [own] = await instances_of(platform, user, acc, kind="enterprise")
+        assert not own["owner"] and own["role"] == "agent"
     emails = {e.data["parsing_email"] for e in platform.events(acc, "identity.instance.created")}
     assert len(emails) == 3
 
@@ -243,11 +245,12 @@ async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_o
     left = await platform.answer(deactivate, "identity.instance.member_removed")
     assert left.data == {"instance_id": c, "user_id": "bob", "role": "agent", "reason": "member_deactivated"}
     assert await instances_of(platform, "bob", acc) == []
-    # Reactivated, bob is back in the account but in no instance until invited again.
+    assert await instances_of(platform, "bob", acc, kind=None) == []
+    # Reactivated, bob is back in the account's own instance but in no private one until invited again.
     await platform.answer(await platform.send(acc, identity.ReactivateMember(user_id="bob")),
                           "identity.member.status_changed")
     await platform.status(acc, "bob", "pending_activation")
-    assert await instances_of(platform, "bob", acc) == []
+    assert [i["kind"] for i in await instances_of(platform, "bob", acc, kind=None)] == ["enterprise"]
 
 
 # --- PI11: API keys ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import asyncpg
 from crm_contracts.identity import Activation, InvitationKind, MemberStatus, Tier, UserType
 
 from .domain.accounts import Account
-from .domain.instances import Instance
+from .domain.instances import Instance, addresses
 from .domain.invitations import Invitation, State
 from .domain.members import Member
 
@@ -225,14 +225,28 @@ async def leave_private_instances(conn: asyncpg.Connection, account_id: str, use
 
 
 async def instances_of(conn: asyncpg.Connection, user_id: str, account_id: str | None) -> list[dict]:
+    """The user's instances: their Enterprise account's own (as owner, or as a member who can be
+    given access) and every private instance they own or joined."""
     rows = await conn.fetch(
         """SELECT i.instance_id, i.account_id, i.kind, i.name, i.package, i.owner_user_id, i.parsing_email,
                   i.website_id, m.role, m.sending_email, m.capture_email, m.joined_at,
                   (i.owner_user_id = m.user_id) AS owner
            FROM instance_members m JOIN instances i USING (instance_id)
            WHERE m.user_id = $1 AND ($2::text IS NULL OR m.account_id = $2)
-           ORDER BY m.joined_at, i.instance_id""", user_id, account_id)
-    return [dict(r) for r in rows]
+           UNION ALL
+           SELECT i.instance_id, i.account_id, i.kind, i.name, i.package, i.owner_user_id, i.parsing_email,
+                  i.website_id, coalesce(mb.role, 'owner'), NULL, NULL, coalesce(mb.created_at, a.created_at),
+                  (i.owner_user_id = $1)
+           FROM instances i JOIN accounts a USING (account_id)
+           LEFT JOIN members mb ON mb.account_id = i.account_id AND mb.user_id = $1
+           WHERE i.kind = 'enterprise' AND ($2::text IS NULL OR i.account_id = $2)
+             AND (a.owner_user_id = $1 OR mb.status NOT IN ('inactive', 'display_only'))
+           ORDER BY 12, 1""", user_id, account_id)
+    found = [dict(r) for r in rows]
+    for row in found:
+        if row["sending_email"] is None:
+            row["sending_email"], row["capture_email"] = addresses(user_id, row["instance_id"])
+    return found
 
 
 async def instance_members(conn: asyncpg.Connection, instance_id: str) -> list[dict]:

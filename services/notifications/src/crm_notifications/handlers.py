@@ -6,6 +6,7 @@ from crm_contracts.identity import (
     AccountCreated,
     InstanceCreated,
     InstanceMemberJoined,
+    InstanceRenamed,
     InstanceMemberRemoved,
     InvitationIssued,
     InvitationKind,
@@ -82,6 +83,12 @@ async def account_created(ctx: HandlerContext, event: AccountCreated) -> None:
 async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
     await repository.upsert_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.name)
     await repository.add_instance_member(ctx.conn, event.instance_id, event.owner_user_id)
+
+
+@handlers.on(InstanceRenamed)
+async def instance_renamed(ctx: HandlerContext, event: InstanceRenamed) -> None:
+    """Later e-mails and pushes name the instance as its owner calls it now."""
+    await repository.upsert_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.name)
 
 
 @handlers.on(InstanceMemberJoined)

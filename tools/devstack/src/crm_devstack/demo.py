@@ -3,6 +3,11 @@
 An Enterprise account with 2 seats and opt-in enabled invites 3 agents by opt-in; they accept
 by clicking their links; the third finds no free seat and the account is upgraded by one seat
 with a pro-rated charge. One agent completes onboarding; one is deactivated and reactivated.
+
+Then the private-instance story: Ana buys a `crm_idx_team` instance, renames it, invites two
+colleagues from other offices (their e-mails land in the Maildir), one accepts; an API key is
+issued and revoked; a calling package and an add-on are bought; and what the owner and the
+colleague may use in each of their instances is printed with the reasons.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+
+from email import policy
+from email.parser import BytesParser
 
 import httpx
 from rich.console import Console
@@ -31,7 +39,7 @@ class Story:
         self.account = "acc_demo_" + run
         # People of this run only: user ids are global (notifications counts a person's unread
         # items across every instance), so a second run must not meet the first run's Olive.
-        self.user = {name: f"{name}_{run}" for name in ("olive", "ana", "ben", "cy")}
+        self.user = {name: f"{name}_{run}" for name in ("olive", "ana", "ben", "cy", "dee", "eli")}
         self._shown = 0
 
     def show(self) -> None:
@@ -84,6 +92,7 @@ class Story:
         await self.step("Ben is deactivated", identity.DeactivateMember(user_id=self.user["ben"]), "seats.seat.released")
         await self.step("Ben is reactivated (opt-in again)", identity.ReactivateMember(user_id=self.user["ben"]),
                         "identity.invitation.issued")
+        await self.private_instance()
         async with httpx.AsyncClient(timeout=5) as client:
             ledger = (await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc})).json()
         s = ledger["summary"]
@@ -97,6 +106,83 @@ class Story:
                                                      str(self.last_acceptance), "--since", "10m",
                                                      "-b", self.stack.bootstrap)
         await trace.wait()
+
+    async def private_instance(self) -> None:
+        u = self.user
+        await self.step("Billing raises the account to 5 seats", seats.SetSubscription(
+            seats_total=5, seat_price_cents=4900, currency="USD", period_start="2026-11-01",
+            period_end="2026-12-01"), "seats.subscription.changed")
+        for group, name in (("north", "North office"), ("south", "South office")):
+            await self.step(f"Create group {name}", identity.CreateGroup(group_id=group, name=name,
+                                                                        parent_group_id=None), "identity.group.created")
+        for user, first in (("dee", "Dee"), ("eli", "Eli")):
+            await self.step(f"Add {first} to the South office, activated at once", identity.AddMember(
+                user_id=u[user], email=f"{user}@example.com", first_name=first, last_name="Agent",
+                user_type="platform", activation="immediate", role="agent", group_id="south"),
+                "identity.invitation.issued")
+            await self.step(f"{first} completes onboarding", identity.CompleteOnboarding(user_id=u[user]),
+                            "identity.member.status_changed")
+        [created] = await self.step("Ana buys a private instance (crm_idx_team)", identity.PurchaseInstance(
+            buyer_user_id=u["ana"], package="crm_idx_team", name="Ana's team"), "seats.charge.created")
+        team = created.data["instance_id"]
+        await self.step("Ana renames it", identity.RenameInstance(instance_id=team, name="Harbor North Team",
+                                                                  by_user_id=u["ana"]), "identity.instance.renamed")
+        links = {}
+        for user, role in (("dee", "lead_agent"), ("eli", "agent")):
+            [sent] = await self.step(f"Ana invites {user} as {role}", identity.InviteToInstance(
+                instance_id=team, user_id=u[user], role=role, by_user_id=u["ana"]), "notifications.email.sent")
+            links[user] = next(e.data["accept_url"] for e in self.bus.events(
+                lambda e: e.type == "identity.invitation.issued" and e.correlationid == sent.correlationid))
+        console.rule("[bold]The invitations in the Maildir")
+        for path in sorted((self.stack.maildir / "new").iterdir(), key=lambda p: p.stat().st_mtime)[-2:]:
+            mail = BytesParser(policy=policy.default).parse(path.open("rb"), headersonly=True)
+            console.print(f"  {path.name[:24]}…  To: {mail['To']}  Subject: {mail['Subject']}")
+        async with httpx.AsyncClient(timeout=10) as client:
+            console.rule("[bold]Dee clicks the link in the e-mail")
+            page = await client.get(links["dee"])
+            console.print(f"  GET {links['dee'][:60]}… → {page.status_code}")
+            await self.bus.wait_event("identity.instance.member_joined", timeout=30,
+                                      where=lambda e: e.instanceid == team and e.data["user_id"] == u["dee"])
+            await asyncio.sleep(0.3)
+            self.show()
+            mine = (await client.get(f"{self.stack.http('identity')}/v1/instances",
+                                     params={"user_id": u["dee"]})).json()["instances"]
+            console.print("  Dee's instances: " + "; ".join(
+                f"{i['name']} as {i['role']} (captures leads at {i['capture_email']})" for i in mine))
+            console.rule("[bold]Ana issues an API key for the website form (POST /v1/instances/…/api-keys)")
+            keys = f"{self.stack.http('identity')}/v1/instances/{team}/api-keys"
+            issued = (await client.post(keys, json={"name": "website form", "by_user_id": u["ana"]})).json()
+            console.print(f"  201 key {issued['key']} — shown this once; only its SHA-256 is kept")
+            await self.bus.wait_event("identity.api_key.issued", where=lambda e: e.data["key_id"] == issued["key_id"])
+            await asyncio.sleep(0.3)
+            self.show()
+            console.rule("[bold]… and revokes it")
+            r = await client.delete(f"{keys}/{issued['key_id']}", params={"by_user_id": u["ana"]})
+            console.print(f"  DELETE → {r.status_code}")
+            listed = (await client.get(keys, params={"by_user_id": u["ana"]})).json()["keys"]
+            console.print("  " + "; ".join(f"{k['name']} …{k['last_four']} revoked={k['revoked']}" for k in listed))
+        await self.step("Ana buys a calling package for Dee on the team (a company number)",
+                        seats.PurchaseCallingPackage(package_id="calling_pro", buyer_user_id=u["ana"],
+                                                     assigned_user_id=u["dee"], instance_id=team,
+                                                     number_kind="company"), "seats.calling_package.purchased")
+        await self.step("Ana buys the CMA add-on for the team", seats.PurchaseAddon(
+            instance_id=team, addon="cma", buyer_user_id=u["ana"]), "seats.addon.purchased")
+        await self.step("Dee connects Gmail (an integration: hers, on every instance)",
+                        seats.ConnectIntegration(user_id=u["dee"], integration="gmail"), "seats.integration.changed")
+        await self.stack.settled()
+        enterprise = next(e.data["enterprise_instance_id"] for e in self.bus.events(
+            lambda e: e.type == "identity.account.created" and e.accountid == self.account))
+        async with httpx.AsyncClient(timeout=5) as client:
+            for user in ("ana", "dee"):
+                for name, instance in (("Harbor Realty (Enterprise)", enterprise), ("Harbor North Team", team)):
+                    r = (await client.get(f"{self.stack.http('seats')}/v1/entitlements",
+                                          params={"user_id": u[user], "instance_id": instance})).json()
+                    console.rule(f"[bold]What {user} may use in {name}")
+                    for item in r["items"]:
+                        if item["available"] or item["kind"] in ("calling_package", "number"):
+                            mark = "[green]✓[/]" if item["available"] else "[red]✗[/]"
+                            console.print(f"  {mark} {item['item']:<28} {item['reason']}: {item['detail']}")
+                    console.print(f"  [dim]{sum(not i['available'] for i in r['items'])} more not available[/]")
 
 
 async def main() -> None:
