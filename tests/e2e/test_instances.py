@@ -19,7 +19,8 @@ async def active(platform, account_id: str, user_id: str, *, group_id: str | Non
     cmd = await platform.add(account_id, user_id, activation="immediate", group_id=group_id)
     await platform.answer(cmd, "seats.seat.reserved")
     await platform.status(account_id, user_id, "pending_activation")
-    done = await platform.send(account_id, identity.CompleteOnboarding(user_id=user_id))
+    phone = "+1555" + str(abs(hash(user_id)) % 10_000_000).zfill(7)
+    done = await platform.send(account_id, identity.CompleteOnboarding(user_id=user_id, phone=phone))
     await platform.answer(done, "identity.member.status_changed")
 
 
@@ -166,8 +167,11 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     bobs = (await bought(platform, acc, "bob", "crm_only", name="Bob's")).data["instance_id"]
     roles = {i["instance_id"]: i["role"] for i in await instances_of(platform, "bob", acc)}
     assert roles == {ins: "lead_agent", bobs: "owner"}
-    addresses = {i["capture_email"] for i in await instances_of(platform, "bob", acc)}
-    assert len(addresses) == 2
+    everywhere = await instances_of(platform, "bob", acc, kind=None)
+    assert len({i["capture_email"] for i in everywhere}) == len({i["sending_email"] for i in everywhere}) == 3
+    # The personal e-mail and phone are the user's own, the same on every instance.
+    assert len({(i["personal"]["email"], i["personal"]["phone"]) for i in everywhere}) == 1
+    assert everywhere[0]["personal"]["phone"].startswith("+1555")
 
     # The join command does what the link does.
     issued = await platform.answer(await invite(platform, acc, ins, "cy"), "identity.invitation.issued")

@@ -155,9 +155,11 @@ class AcceptInvitation(BaseModel):
 
 @message("identity.member.complete_onboarding", on=COMMANDS)
 class CompleteOnboarding(BaseModel):
-    """The member set a phone and a password: pending_activation -> active."""
+    """The member set a phone and a password: pending_activation -> active. The phone (E.164) is
+    the user's personal number, the same on every instance they belong to."""
 
     user_id: str = Field(min_length=1)
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
 
 
 # Who acts, on commands only an instance's owner may send. Optional on the wire (the field came

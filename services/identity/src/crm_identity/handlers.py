@@ -321,6 +321,8 @@ async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
 async def complete_onboarding(ctx: HandlerContext, cmd: CompleteOnboarding) -> None:
     account = await _account(ctx)
     await _move(ctx, account, await _member(ctx, cmd.user_id), Move.ONBOARDING_COMPLETED)
+    if cmd.phone is not None:
+        await repository.set_phone(ctx.conn, account.account_id, cmd.user_id, cmd.phone)
 
 
 # --- invitations ------------------------------------------------------------------------------

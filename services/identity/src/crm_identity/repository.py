@@ -103,6 +103,19 @@ async def save_member(conn: asyncpg.Connection, m: Member) -> None:
         m.status.value, m.group_id)
 
 
+async def set_phone(conn: asyncpg.Connection, account_id: str, user_id: str, phone: str) -> None:
+    await conn.execute("UPDATE members SET phone = $3 WHERE account_id = $1 AND user_id = $2", account_id, user_id, phone)
+
+
+async def personal(conn: asyncpg.Connection, user_id: str, account_id: str | None) -> dict:
+    """What is the user's own on every instance: their e-mail and personal phone."""
+    row = await conn.fetchrow(
+        """SELECT email, phone FROM members WHERE user_id = $1 AND ($2::text IS NULL OR account_id = $2)
+           UNION ALL SELECT owner_email, NULL FROM accounts WHERE owner_user_id = $1
+           AND ($2::text IS NULL OR account_id = $2) LIMIT 1""", user_id, account_id)
+    return {"email": row["email"], "phone": row["phone"]} if row else {"email": None, "phone": None}
+
+
 async def list_members(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     rows = await conn.fetch(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created_at, user_id",
                             account_id)

@@ -138,7 +138,11 @@ def routes(svc: Service) -> list[Route]:
         if not user_id:
             return json_response({"error": "invalid_request", "message": "user_id is required"}, 400)
         async with svc.pool.acquire() as conn:
-            found = await repository.instances_of(conn, user_id, request.query_params.get("account_id") or None)
+            account_id = request.query_params.get("account_id") or None
+            found = await repository.instances_of(conn, user_id, account_id)
+            own = await repository.personal(conn, user_id, account_id)
+        for row in found:
+            row["personal"] = own  # the same on every instance of the user (PI11)
         return json_response({"user_id": user_id, "instances": found,
                               "owns": [i["instance_id"] for i in found if i["owner"]]})
 
