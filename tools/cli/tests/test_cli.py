@@ -119,15 +119,15 @@ async def test_a_dead_letter_replayed_is_handled_and_a_second_replay_changes_not
     code, out, _ = await crm("dlq", "show", "identity.commands.v1", str(dead.offset), "-p", str(dead.partition),
                              "-b", stack.bootstrap)
     assert code == 0 and "a bug, since fixed" in out and failed.id in out
-    code, out, _ = await crm("dlq", "replay", "identity.commands.v1", "--dry-run", *where)
-    assert code == 0 and "would replay" in out
+    code, out, err = await crm("dlq", "replay", "identity.commands.v1", "--dry-run", *where)
+    assert code == 0 and "would replay" in out, (out, err)
     await stack.settled()
     early = bus.matching(lambda r: r.event is not None and failed.id in (r.event.id, r.event.correlationid))
     assert [(r.topic, r.offset, r.headers) for r in early] == [(dead.topic, dead.offset, dead.headers)]
 
     for _ in range(2):
-        code, out, _ = await crm("dlq", "replay", "identity.commands.v1", *where)
-        assert code == 0 and "replayed" in out
+        code, out, err = await crm("dlq", "replay", "identity.commands.v1", *where)
+        assert code == 0 and "replayed" in out, (out, err)
     await bus.wait_event("identity.account.created", correlationid=failed.id)
     await stack.settled()
     assert len(bus.events(lambda e: e.correlationid == failed.id)) == 1  # the inbox knew the second

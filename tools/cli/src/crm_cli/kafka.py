@@ -101,7 +101,10 @@ async def read(cluster: Cluster, topics: list[str], *, start: str | int = "end",
     Without `follow`, stops once it has read up to where each partition ended when it started;
     with it, goes on until `idle_s` seconds pass without a record (or forever).
     """
-    consumer = AIOKafkaConsumer(**cluster.client_args(), group_id=None, enable_auto_commit=False)
+    # The reset policy matches `start`: a freshly assigned partition is first positioned by it,
+    # and that first reset can land after an explicit seek and undo it.
+    consumer = AIOKafkaConsumer(**cluster.client_args(), group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest" if start == "beginning" else "latest")
     async with started(consumer):
         existing = await consumer.topics()
         missing = [t for t in topics if t not in existing]
@@ -111,15 +114,17 @@ async def read(cluster: Cluster, topics: list[str], *, start: str | int = "end",
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         if start == "end":
-            await consumer.seek_to_end(*tps)
+            targets = dict(ends)
         elif start == "beginning":
-            await consumer.seek_to_beginning(*tps)
+            targets = await consumer.beginning_offsets(tps)
         else:
             found = await consumer.offsets_for_times({tp: int(start) for tp in tps})
+            targets = {tp: found[tp].offset if found.get(tp) else ends[tp] for tp in tps}
+        for _ in range(3):  # seek until every position is where it was asked to be
             for tp in tps:
-                consumer.seek(tp, found[tp].offset if found.get(tp) else ends[tp])
-        for tp in tps:
-            await consumer.position(tp)
+                consumer.seek(tp, targets[tp])
+            if all([await consumer.position(tp) == targets[tp] for tp in tps]):
+                break
         quiet_since = time.monotonic()
         while True:
             if not follow and await _caught_up(consumer, ends):
