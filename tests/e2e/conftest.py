@@ -55,6 +55,37 @@ class Platform:
     async def send(self, account_id: str, data) -> CloudEvent:
         return await self.bus.command(data, accountid=account_id)
 
+    async def active(self, account_id: str, user_id: str, *, group_id: str | None = None) -> None:
+        """A member who can sign in: added immediately, seated, onboarded (with a phone)."""
+        cmd = await self.add(account_id, user_id, activation="immediate", group_id=group_id)
+        await self.answer(cmd, "seats.seat.reserved")
+        await self.status(account_id, user_id, "pending_activation")
+        phone = "+1555" + str(int(uuid.uuid5(uuid.NAMESPACE_OID, user_id)) % 10_000_000).zfill(7)
+        done = await self.send(account_id, identity.CompleteOnboarding(user_id=user_id, phone=phone))
+        await self.answer(done, "identity.member.status_changed")
+
+    async def buy(self, account_id: str, user_id: str, package: str = "crm_idx_team", name: str = "Team") -> CloudEvent:
+        return await self.send(account_id, identity.PurchaseInstance(buyer_user_id=user_id, package=package, name=name))
+
+    async def bought(self, account_id: str, user_id: str, package: str = "crm_idx_team",
+                     name: str = "Team") -> CloudEvent:
+        """The `identity.instance.created` of a purchase that must succeed."""
+        return await self.answer(await self.buy(account_id, user_id, package, name), "identity.instance.created")
+
+    async def invite(self, account_id: str, instance_id: str, user_id: str, role: str = "agent",
+                     by: str = "ann") -> CloudEvent:
+        return await self.send(account_id, identity.InviteToInstance(instance_id=instance_id, user_id=user_id,
+                                                                     role=role, by_user_id=by))
+
+    async def join(self, account_id: str, instance_id: str, user_id: str, by: str, role: str = "agent") -> None:
+        """Invite and accept through the link, until identity says the user joined."""
+        issued = await self.answer(await self.invite(account_id, instance_id, user_id, role, by),
+                                   "identity.invitation.issued")
+        page = await self.click(issued.data["accept_url"])
+        assert page.status_code == 200, page.text
+        await self.bus.wait_event("identity.instance.member_joined",
+                                  where=lambda e: e.instanceid == instance_id and e.data["user_id"] == user_id)
+
     # --- what comes back ---------------------------------------------------------------------
 
     async def answer(self, cmd: CloudEvent, type_: str, **kw) -> CloudEvent:

@@ -14,27 +14,6 @@ from crm_contracts import identity, seats
 pytestmark = pytest.mark.stack
 
 
-async def active(platform, account_id: str, user_id: str, *, group_id: str | None = None) -> None:
-    """A member who can sign in: added immediately, seated, onboarded."""
-    cmd = await platform.add(account_id, user_id, activation="immediate", group_id=group_id)
-    await platform.answer(cmd, "seats.seat.reserved")
-    await platform.status(account_id, user_id, "pending_activation")
-    phone = "+1555" + str(abs(hash(user_id)) % 10_000_000).zfill(7)
-    done = await platform.send(account_id, identity.CompleteOnboarding(user_id=user_id, phone=phone))
-    await platform.answer(done, "identity.member.status_changed")
-
-
-async def buy(platform, account_id: str, user_id: str, package: str = "crm_idx_team", name: str = "Team"):
-    cmd = await platform.send(account_id, identity.PurchaseInstance(buyer_user_id=user_id, package=package,
-                                                                    name=name))
-    return cmd
-
-
-async def bought(platform, account_id: str, user_id: str, package: str = "crm_idx_team", name: str = "Team"):
-    cmd = await buy(platform, account_id, user_id, package, name)
-    return await platform.answer(cmd, "identity.instance.created")
-
-
 async def instances_of(platform, user_id: str, account_id: str, kind: str | None = "private") -> list[dict]:
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('identity')}/v1/instances",
@@ -50,8 +29,8 @@ async def test_an_active_member_buys_each_package_and_has_it_at_once(platform, n
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=5)
     for user, package in (("ann", "crm_idx_team"), ("bob", "crm_only"), ("cy", "crm_idx_solo")):
-        await active(platform, acc, user)
-        created = await bought(platform, acc, user, package, name=f"{user}'s team")
+        await platform.active(acc, user)
+        created = await platform.bought(acc, user, package, name=f"{user}'s team")
         assert created.instanceid == created.data["instance_id"] and created.accountid == acc
         assert created.data["owner_user_id"] == user and created.data["package"] == package
         assert (created.data["website_id"] is None) == (package == "crm_only")
@@ -70,33 +49,33 @@ async def test_an_active_member_buys_each_package_and_has_it_at_once(platform, n
 async def test_who_may_not_buy_is_told_why(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=3)
-    await active(platform, acc, "ann")
+    await platform.active(acc, "ann")
     await platform.answer(await platform.add(acc, "shown", activation=None, user_type="display_only"),
                           "identity.member.added")
     await platform.answer(await platform.add(acc, "waiting", activation="opt_in"), "identity.invitation.issued")
-    await active(platform, acc, "gone")
+    await platform.active(acc, "gone")
     await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="gone")),
                           "identity.member.status_changed")
     want = {"shown": "display_only_member", "waiting": "member_pending", "gone": "member_inactive",
             "stranger": "not_a_member"}
     for user, reason in want.items():
-        assert await platform.rejected(await buy(platform, acc, user)) == reason, user
+        assert await platform.rejected(await platform.buy(acc, user)) == reason, user
 
-    await bought(platform, acc, "ann")
-    assert await platform.rejected(await buy(platform, acc, "ann", "crm_only")) == "instance_already_owned"
+    await platform.bought(acc, "ann")
+    assert await platform.rejected(await platform.buy(acc, "ann", "crm_only")) == "instance_already_owned"
     # The Enterprise account's owner is a user of it like any member.
-    await bought(platform, acc, f"{acc}_owner", "crm_only")
+    await platform.bought(acc, f"{acc}_owner", "crm_only")
 
     team = new_account_id()
     await platform.enterprise(team, opt_in=False, tier="team")
-    assert await platform.rejected(await buy(platform, team, f"{team}_owner")) == "enterprise_required"
+    assert await platform.rejected(await platform.buy(team, f"{team}_owner")) == "enterprise_required"
 
 
 async def test_two_purchases_by_one_user_racing_make_one_instance(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc)
-    await active(platform, acc, "ann")
-    first, second = await asyncio.gather(buy(platform, acc, "ann"), buy(platform, acc, "ann", "crm_only"))
+    await platform.active(acc, "ann")
+    first, second = await asyncio.gather(platform.buy(acc, "ann"), platform.buy(acc, "ann", "crm_only"))
     answers = [await platform.bus.wait_event(t, correlationid=c.id, timeout=30)
                for c, t in ((first, "identity.instance.created"), (second, "identity.command.rejected"))]
     assert answers[1][0].data["reason"] == "instance_already_owned"
@@ -106,9 +85,9 @@ async def test_two_purchases_by_one_user_racing_make_one_instance(platform, new_
 async def test_only_the_owner_renames_and_a_private_instance_has_no_groups(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc)
-    await active(platform, acc, "ann")
-    await active(platform, acc, "bob")
-    ins = (await bought(platform, acc, "ann")).data["instance_id"]
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob")
+    ins = (await platform.bought(acc, "ann")).data["instance_id"]
     renamed = await platform.answer(
         await platform.send(acc, identity.RenameInstance(instance_id=ins, name="Ann & Co", by_user_id="ann")),
         "identity.instance.renamed")
@@ -138,20 +117,16 @@ async def groups(platform, acc: str) -> None:
                               "identity.group.created")
 
 
-async def invite(platform, acc: str, ins: str, user: str, role: str = "agent", by: str = "ann"):
-    return await platform.send(acc, identity.InviteToInstance(instance_id=ins, user_id=user, role=role, by_user_id=by))
-
-
 async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_their_role(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=4)
     await groups(platform, acc)
-    await active(platform, acc, "ann", group_id="north")
-    await active(platform, acc, "bob", group_id="south")
-    await active(platform, acc, "cy", group_id="south")
-    ins = (await bought(platform, acc, "ann", name="Ann's team")).data["instance_id"]
+    await platform.active(acc, "ann", group_id="north")
+    await platform.active(acc, "bob", group_id="south")
+    await platform.active(acc, "cy", group_id="south")
+    ins = (await platform.bought(acc, "ann", name="Ann's team")).data["instance_id"]
 
-    cmd = await invite(platform, acc, ins, "bob", role="lead_agent")
+    cmd = await platform.invite(acc, ins, "bob", role="lead_agent")
     issued = await platform.answer(cmd, "identity.invitation.issued")
     assert issued.data["kind"] == "instance" and issued.instanceid == ins and issued.data["role"] == "lead_agent"
     sent = await platform.answer(cmd, "notifications.email.sent")
@@ -164,7 +139,7 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     assert joined.data["sending_email"] != joined.data["capture_email"]
     # A second use of the link is refused; a user may belong to many instances.
     assert (await platform.click(issued.data["accept_url"])).status_code == 409
-    bobs = (await bought(platform, acc, "bob", "crm_only", name="Bob's")).data["instance_id"]
+    bobs = (await platform.bought(acc, "bob", "crm_only", name="Bob's")).data["instance_id"]
     roles = {i["instance_id"]: i["role"] for i in await instances_of(platform, "bob", acc)}
     assert roles == {ins: "lead_agent", bobs: "owner"}
     everywhere = await instances_of(platform, "bob", acc, kind=None)
@@ -174,7 +149,7 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     assert everywhere[0]["personal"]["phone"].startswith("+1555")
 
     # The join command does what the link does.
-    issued = await platform.answer(await invite(platform, acc, ins, "cy"), "identity.invitation.issued")
+    issued = await platform.answer(await platform.invite(acc, ins, "cy"), "identity.invitation.issued")
     await platform.answer(await platform.send(acc, identity.JoinInstance(instance_id=ins, user_id="cy")),
                           "identity.instance.member_joined")
     assert (await platform.click(issued.data["accept_url"])).status_code == 409
@@ -183,22 +158,22 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
 async def test_every_refused_invitation_names_its_reason(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=4)
-    await active(platform, acc, "ann")
-    await active(platform, acc, "bob")
-    await active(platform, acc, "solo")
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob")
+    await platform.active(acc, "solo")
     await platform.answer(await platform.add(acc, "shown", activation=None, user_type="display_only"),
                           "identity.member.added")
-    ins = (await bought(platform, acc, "ann")).data["instance_id"]
-    solo = (await bought(platform, acc, "solo", "crm_idx_solo")).data["instance_id"]
+    ins = (await platform.bought(acc, "ann")).data["instance_id"]
+    solo = (await platform.bought(acc, "solo", "crm_idx_solo")).data["instance_id"]
 
-    assert await platform.rejected(await invite(platform, acc, ins, "bob", by="bob")) == "not_instance_owner"
-    assert await platform.rejected(await invite(platform, acc, solo, "bob", by="solo")) == \
+    assert await platform.rejected(await platform.invite(acc, ins, "bob", by="bob")) == "not_instance_owner"
+    assert await platform.rejected(await platform.invite(acc, solo, "bob", by="solo")) == \
         "solo_instance_has_no_members"
-    assert await platform.rejected(await invite(platform, acc, ins, "stranger")) == "not_a_member"
-    assert await platform.rejected(await invite(platform, acc, ins, "shown")) == "display_only_member"
-    assert await platform.rejected(await invite(platform, acc, ins, "ann")) == "already_instance_member"
-    await platform.answer(await invite(platform, acc, ins, "bob"), "identity.invitation.issued")
-    assert await platform.rejected(await invite(platform, acc, ins, "bob")) == "already_invited"
+    assert await platform.rejected(await platform.invite(acc, ins, "stranger")) == "not_a_member"
+    assert await platform.rejected(await platform.invite(acc, ins, "shown")) == "display_only_member"
+    assert await platform.rejected(await platform.invite(acc, ins, "ann")) == "already_instance_member"
+    await platform.answer(await platform.invite(acc, ins, "bob"), "identity.invitation.issued")
+    assert await platform.rejected(await platform.invite(acc, ins, "bob")) == "already_invited"
     assert await platform.rejected(await platform.send(acc, identity.JoinInstance(instance_id=ins, user_id="solo"))) \
         == "not_invited"
 
@@ -207,9 +182,9 @@ async def test_two_invitations_accepted_at_once_both_join(platform, new_account_
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=3)
     for user in ("ann", "bob", "cy"):
-        await active(platform, acc, user)
-    ins = (await bought(platform, acc, "ann")).data["instance_id"]
-    links = [(await platform.answer(await invite(platform, acc, ins, u), "identity.invitation.issued"))
+        await platform.active(acc, user)
+    ins = (await platform.bought(acc, "ann")).data["instance_id"]
+    links = [(await platform.answer(await platform.invite(acc, ins, u), "identity.invitation.issued"))
              .data["accept_url"] for u in ("bob", "cy")]
     pages = await asyncio.gather(*(platform.click(link) for link in links * 2))
     assert sorted(p.status_code for p in pages) == [200, 200, 409, 409]
@@ -225,11 +200,11 @@ async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_o
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=3)
     for user in ("ann", "bob", "cy"):
-        await active(platform, acc, user)
-    a = (await bought(platform, acc, "ann")).data["instance_id"]
-    c = (await bought(platform, acc, "cy", "crm_only")).data["instance_id"]
+        await platform.active(acc, user)
+    a = (await platform.bought(acc, "ann")).data["instance_id"]
+    c = (await platform.bought(acc, "cy", "crm_only")).data["instance_id"]
     for ins, owner in ((a, "ann"), (c, "cy")):
-        issued = await platform.answer(await invite(platform, acc, ins, "bob", by=owner), "identity.invitation.issued")
+        issued = await platform.answer(await platform.invite(acc, ins, "bob", by=owner), "identity.invitation.issued")
         await platform.click(issued.data["accept_url"])
     await platform.bus.wait_event("identity.instance.member_joined", count=2,
                                   where=lambda e: e.accountid == acc and e.data["user_id"] == "bob")
@@ -263,10 +238,10 @@ async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_o
 async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_owner_only(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=2)
-    await active(platform, acc, "ann")
-    await active(platform, acc, "bob")
-    ins = (await bought(platform, acc, "ann")).data["instance_id"]
-    other = (await bought(platform, acc, "bob", "crm_only")).data["instance_id"]
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob")
+    ins = (await platform.bought(acc, "ann")).data["instance_id"]
+    other = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
     base = f"{platform.stack.http('identity')}/v1/instances"
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.post(f"{base}/{ins}/api-keys", json={"name": "website form", "by_user_id": "ann"})
@@ -321,9 +296,9 @@ async def entitlements(platform, user_id: str, instance_id: str) -> dict:
 async def test_a_purchase_is_charged_pro_rated_at_the_price_list_of_its_time(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=3)  # billing period 2026-11-01 .. 2026-12-01
-    await active(platform, acc, "ann")
-    await active(platform, acc, "bob")
-    created = await bought(platform, acc, "ann", "crm_idx_team")
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob")
+    created = await platform.bought(acc, "ann", "crm_idx_team")
     ins = created.data["instance_id"]
     charged = await platform.answer(created, "seats.charge.created")
     assert charged.data["item"] == "package:crm_idx_team" and charged.data["instance_id"] == ins
@@ -334,7 +309,7 @@ async def test_a_purchase_is_charged_pro_rated_at_the_price_list_of_its_time(pla
     # Billing changes the price: later purchases pay it, the earlier charge stays as it was.
     change = await platform.send(acc, seats.SetPriceList(prices={"package:crm_only": 1000}, currency="USD"))
     assert (await platform.answer(change, "seats.price_list.changed")).data["prices"]["package:crm_only"] == 1000
-    later = await bought(platform, acc, "bob", "crm_only")
+    later = await platform.bought(acc, "bob", "crm_only")
     assert (await platform.answer(later, "seats.charge.created")).data["amount_cents"] == \
         round(1000 * days["days_remaining"] / days["days_in_period"])
     assert [c["amount_cents"] for c in await charges_for(platform, acc, ins)] == [charged.data["amount_cents"]]
@@ -345,13 +320,13 @@ async def test_a_purchase_is_charged_pro_rated_at_the_price_list_of_its_time(pla
 async def test_entitlements_follow_purchases_and_membership(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=3)
-    await active(platform, acc, "ann")
-    await active(platform, acc, "bob")
-    a = (await bought(platform, acc, "ann", "crm_idx_team")).data["instance_id"]
-    b = (await bought(platform, acc, "bob", "crm_only")).data["instance_id"]
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob")
+    a = (await platform.bought(acc, "ann", "crm_idx_team")).data["instance_id"]
+    b = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
     assert (await entitlements(platform, "bob", a))["addon:cma"]["reason"] == "not_a_member"
 
-    issued = await platform.answer(await invite(platform, acc, a, "bob"), "identity.invitation.issued")
+    issued = await platform.answer(await platform.invite(acc, a, "bob"), "identity.invitation.issued")
     await platform.click(issued.data["accept_url"])
     await platform.answer(await platform.send(acc, seats.ConnectIntegration(user_id="bob", integration="gmail")),
                           "seats.integration.changed")
@@ -387,9 +362,9 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
 async def test_every_refused_purchase_names_its_reason(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=2)
-    await active(platform, acc, "ann")
-    await active(platform, acc, "bob")
-    a = (await bought(platform, acc, "ann")).data["instance_id"]
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob")
+    a = (await platform.bought(acc, "ann")).data["instance_id"]
     await platform.answer(await platform.send(acc, seats.PurchaseAddon(instance_id=a, addon="cma",
                                                                        buyer_user_id="ann")), "seats.addon.purchased")
     cases = [
@@ -415,11 +390,11 @@ async def test_a_restart_in_the_middle_of_a_purchase_makes_one_instance_and_one_
         pytest.skip("the services are not ours to stop")
     acc = new_account_id()
     await platform.enterprise(acc)
-    await active(platform, acc, "ann")
+    await platform.active(acc, "ann")
     platform.stack.stop_service(service)
     try:
-        cmd = await buy(platform, acc, "ann")
-        duplicate = await buy(platform, acc, "ann")  # a caller's retry while nothing answers
+        cmd = await platform.buy(acc, "ann")
+        duplicate = await platform.buy(acc, "ann")  # a caller's retry while nothing answers
     finally:
         platform.stack.start_service(service)
         await platform.stack.wait_healthy(service)

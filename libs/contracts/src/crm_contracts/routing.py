@@ -22,7 +22,16 @@ EVENTS = topic(
 
 @message("routing.rules.set", on=COMMANDS)
 class SetRules(BaseModel):
-    """Replace an instance's ordered rule set (first match wins)."""
+    """Replace an instance's ordered rule set (first match wins); `version` must grow.
+
+    Each rule: `{"id", "when": {channel, source, zip, zip_prefix, price_min, price_max, tags_any,
+    tags_all, lead_type}, "steps": [{"strategy": round_robin | weighted | first_to_claim |
+    specific_agent | pond, "agents": [...], "weights": {user: n}, "agent": user,
+    "claim_within_s": n}, ...]}`. Conditions left out match anything; a lead not claimed within
+    a step's `claim_within_s` passes to the next agent of a rotation, then to the next step, and
+    after the last step to the pond. A rule with no conditions is the default; without one, a
+    default (round robin over every eligible member) is added at the end. The set is checked
+    as a whole and refused with the path of the first error (`invalid_rules`)."""
 
     instance_id: str = Field(min_length=1)
     rules: list[dict[str, Any]] = Field(max_length=500)
@@ -70,6 +79,62 @@ class SetZillowTarget(BaseModel):
     instance_id: str = Field(min_length=1)
 
 
+@message("routing.lead.claim_expired", on=COMMANDS)
+class ClaimExpired(BaseModel):
+    """Routing's own timer: the lead's current step was not claimed in time (sent by routing to
+    itself when a stored timer falls due; the id is the timer's, so two replicas fire it once)."""
+
+    lead_id: str = Field(min_length=1, max_length=200)
+    timer_id: str = Field(min_length=1, max_length=200)
+
+
+@message("routing.rules.changed", on=EVENTS)
+class RulesChanged(BaseModel):
+    """An instance routes by this rule set version from now on."""
+
+    instance_id: str
+    version: int
+    rules: list[dict[str, Any]]
+
+
+@message("routing.agent.paused", on=EVENTS)
+class AgentPaused(BaseModel):
+    """An agent receives no leads in this instance until resumed."""
+
+    instance_id: str
+    user_id: str
+    paused: bool
+
+
+@message("routing.zillow_target.changed", on=EVENTS)
+class ZillowTargetChanged(BaseModel):
+    """The user's Zillow leads go to this instance from now on."""
+
+    user_id: str
+    instance_id: str
+
+
+@message("routing.lead.offered", on=EVENTS)
+class LeadOffered(BaseModel):
+    """First-to-claim: the lead is offered to every eligible agent; the first claim wins."""
+
+    lead_id: str
+    instance_id: str
+    user_ids: list[str]
+    rule_id: str
+    claim_within_s: float | None = None
+    explanation: dict[str, Any] | list[Any] | str
+
+
+@message("routing.lead.claimed", on=EVENTS)
+class LeadClaimed(BaseModel):
+    """An agent claimed the lead; later claims are refused."""
+
+    lead_id: str
+    instance_id: str
+    user_id: str
+
+
 @message("routing.lead.assigned", on=EVENTS)
 class LeadAssigned(BaseModel):
     """A lead was given to an agent."""
@@ -80,6 +145,8 @@ class LeadAssigned(BaseModel):
     rule_id: str
     strategy: str
     explanation: dict[str, Any] | list[Any] | str
+    rules_version: int | None = None
+    claim_within_s: float | None = None
 
 
 @message("routing.lead.pooled", on=EVENTS)
@@ -91,6 +158,7 @@ class LeadPooled(BaseModel):
     pond_id: str
     reason: str
     explanation: dict[str, Any] | list[Any] | str
+    rules_version: int | None = None
 
 
 @message("routing.lead.reassigned", on=EVENTS)
@@ -102,6 +170,8 @@ class LeadReassigned(BaseModel):
     from_user_id: str
     to_user_id: str
     reason: str
+    explanation: dict[str, Any] | list[Any] | str | None = None
+    claim_within_s: float | None = None
 
 
 @message("routing.lead.transferred", on=EVENTS)
@@ -111,14 +181,18 @@ class LeadTransferred(BaseModel):
     lead_id: str
     from_instance_id: str
     to_instance_id: str
+    by_user_id: str | None = None
 
 
 @message("routing.lead.rejected", on=EVENTS)
 class LeadRejected(BaseModel):
-    """A lead could not be placed in any instance."""
+    """A lead could not be placed in any instance (`unknown_website`, `unknown_parsing_email`,
+    `invalid_api_key`, `unknown_instance`, `unknown_user`, `missing_target`) or was seen before
+    (`duplicate_lead`)."""
 
     lead_id: str
     reason: str
+    message: str | None = None
 
 
 @message("routing.command.rejected", on=EVENTS)

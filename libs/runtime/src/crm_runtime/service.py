@@ -43,6 +43,7 @@ class Service:
         routes: Callable[[Service], list[BaseRoute]] | None = None,
         workers: list[Callable[[Service], Coroutine[Any, Any, None]]] | None = None,
         health: Callable[[Service], Coroutine[Any, Any, dict[str, object]]] | None = None,
+        prepare: Callable[[Service], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings or ServiceSettings()
@@ -60,6 +61,7 @@ class Service:
         self._extra_routes = routes
         self._workers = workers or []
         self._health = health
+        self._prepare = prepare
         self._tasks: list[asyncio.Task] = []
 
     def processor_for(self, topic: Topic) -> BatchProcessor:
@@ -79,6 +81,8 @@ class Service:
                                  stall_after=self.settings.stuck_after_s)
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]
+        if self._prepare is not None:  # e.g. a read model rebuilt before the group consumes anything
+            await self._until_up("prepare_failed", lambda: self._prepare(self))
         self.consumer = PartitionedConsumer(self.consumes, self.processor, self.settings, group=self.group,
                                             client_id=self.client_id)
         await self._until_up("kafka_unavailable", self.consumer.start)

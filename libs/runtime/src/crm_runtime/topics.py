@@ -1,28 +1,47 @@
-"""Create every topic of the contract and its dead-letter topic (idempotent)."""
+"""Create every topic of the contract and its dead-letter topic (idempotent), with retention set
+on purpose: read models are built from the beginning of events topics, so those keep every event."""
 
 from __future__ import annotations
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from crm_contracts import TOPICS
+from crm_contracts import TOPICS, Direction
 
 PARTITIONS = 6
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+# Events topics are the record read models are rebuilt from (routing's roster from
+# identity.events.v1, seats' and notifications' views likewise): kept forever. Commands, leads
+# and dead letters are kept four weeks — long enough to replay a dead letter after a fix.
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+KEEP_FOUR_WEEKS = {"retention.ms": str(4 * WEEK_MS)}
+
+
+def retention_of(name: str) -> dict[str, str]:
+    topic = TOPICS.get(name)
+    return KEEP_FOREVER if topic is not None and topic.direction is Direction.EVENTS else KEEP_FOUR_WEEKS
 
 
 async def ensure_topics(bootstrap: str, partitions: int = PARTITIONS) -> list[str]:
-    """Returns the topics it created; existing ones are left as they are."""
+    """Returns the topics it created; existing ones keep their partitions and get the retention
+    above (so a cluster created before it was set gets it too)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [n for t in TOPICS.values() for n in (t.name, t.dlq)]
-        new = [NewTopic(n, partitions, 1) for n in wanted if n not in existing]
+        new = [NewTopic(n, partitions, 1, topic_configs=retention_of(n)) for n in wanted if n not in existing]
         if new:
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass  # another starter won the race; the topics exist either way
+        old = [n for n in wanted if n in existing]
+        if old:
+            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, n, configs=retention_of(n))
+                                       for n in old])
         return [t.name for t in new]
     finally:
         await admin.close()

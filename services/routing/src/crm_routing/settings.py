@@ -1,4 +1,4 @@
-"""Routing's settings: the shared ones (it has none of its own yet)."""
+"""Routing's settings on top of the shared ones."""
 
 from __future__ import annotations
 
@@ -6,4 +6,5 @@ from crm_runtime.settings import ServiceSettings
 
 
 class RoutingSettings(ServiceSettings):
-    pass
+    # How often stored claim timers are looked at: a timer fires within this of its due time.
+    timer_poll_s: float = 0.25

@@ -1,0 +1,48 @@
+"""Feeding a topic from its beginning through a service's handlers, outside its consumer group.
+
+A read model that a service starts keeping late (or keeps in a rebuilt database) cannot wait for
+its group: the group's offsets are already past the events it needs. This reads every partition
+from its first offset up to where it ended when the replay began, and hands the records to the
+batch processor exactly as the consumer would (inbox, handlers, outbox, dead letters), so a
+record the group delivers again afterwards is a duplicate the inbox knows.
+"""
+
+from __future__ import annotations
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from crm_contracts import Topic
+
+from . import logs
+from .consuming import BatchProcessor
+
+log = logs.get(__name__)
+
+
+async def from_beginning(processor: BatchProcessor, topic: Topic, bootstrap: str, *, batch: int = 500) -> int:
+    """Handle every record of `topic` there was when called; returns how many were read."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_poll_records=batch)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic.name, p) for p in sorted(consumer.partitions_for_topic(topic.name) or ())]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, starts[tp])
+        read = 0
+        remaining = {tp for tp in tps if starts[tp] < ends[tp]}
+        while remaining:
+            fetched = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in fetched.items():
+                records = [r for r in records if r.offset < ends[tp]]
+                if records:
+                    await processor.process(records)
+                    read += len(records)
+                if records and records[-1].offset >= ends[tp] - 1 or await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        log.info("replayed_from_beginning", topic=topic.name, records=read)
+        return read
+    finally:
+        await consumer.stop()

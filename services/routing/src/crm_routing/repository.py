@@ -1,0 +1,239 @@
+"""asyncpg queries for routing's tables."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from .domain.router import Member
+
+
+# jsonb travels as text both ways (the pool has no codec: other services store JSON text).
+def _j(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def _decoded(row: asyncpg.Record | None, *columns: str) -> dict | None:
+    if row is None:
+        return None
+    out = dict(row)
+    for c in columns:
+        if isinstance(out.get(c), str):
+            out[c] = json.loads(out[c])
+    return out
+
+
+# --- the roster -------------------------------------------------------------------------------
+
+
+async def upsert_instance(conn: asyncpg.Connection, *, instance_id: str, account_id: str, kind: str,
+                          package: str | None, routing: bool, owner_user_id: str, name: str | None,
+                          website_id: str | None, parsing_email: str | None) -> None:
+    await conn.execute(
+        """INSERT INTO instances (instance_id, account_id, kind, package, routing, owner_user_id, name, website_id,
+                                  parsing_email)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (instance_id) DO UPDATE SET package = EXCLUDED.package, routing = EXCLUDED.routing,
+               name = EXCLUDED.name, website_id = EXCLUDED.website_id, parsing_email = EXCLUDED.parsing_email""",
+        instance_id, account_id, kind, package, routing, owner_user_id, name, website_id, parsing_email)
+
+
+async def rename_instance(conn: asyncpg.Connection, instance_id: str, name: str) -> None:
+    await conn.execute("UPDATE instances SET name = $2 WHERE instance_id = $1", instance_id, name)
+
+
+async def set_member(conn: asyncpg.Connection, instance_id: str, user_id: str, role: str,
+                     capture_email: str | None = None) -> None:
+    await conn.execute(
+        """INSERT INTO members (instance_id, user_id, role) VALUES ($1, $2, $3)
+           ON CONFLICT (instance_id, user_id) DO UPDATE SET role = EXCLUDED.role""", instance_id, user_id, role)
+    if capture_email:
+        await conn.execute("INSERT INTO capture_addresses (address, instance_id, user_id) VALUES ($1, $2, $3) "
+                           "ON CONFLICT (address) DO NOTHING", capture_email.lower(), instance_id, user_id)
+
+
+async def remove_member(conn: asyncpg.Connection, instance_id: str, user_id: str) -> None:
+    await conn.execute(
+        """WITH gone AS (DELETE FROM members WHERE instance_id = $1 AND user_id = $2)
+           DELETE FROM paused WHERE instance_id = $1 AND user_id = $2""", instance_id, user_id)
+
+
+async def set_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str) -> None:
+    await conn.execute(
+        """INSERT INTO statuses (account_id, user_id, status) VALUES ($1, $2, $3)
+           ON CONFLICT (account_id, user_id) DO UPDATE SET status = EXCLUDED.status""", account_id, user_id, status)
+
+
+async def set_api_key(conn: asyncpg.Connection, key_hash: str, instance_id: str, key_id: str, revoked: bool) -> None:
+    await conn.execute(
+        """INSERT INTO api_keys (key_hash, instance_id, key_id, revoked) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (key_hash) DO UPDATE SET revoked = api_keys.revoked OR EXCLUDED.revoked""",
+        key_hash, instance_id, key_id, revoked)
+
+
+async def get_instance(conn: asyncpg.Connection, instance_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM instances WHERE instance_id = $1", instance_id)
+
+
+async def find_instance(conn: asyncpg.Connection, *, website_id: str | None = None, parsing_email: str | None = None,
+                        key_hash: str | None = None) -> asyncpg.Record | None:
+    if website_id is not None:
+        return await conn.fetchrow("SELECT * FROM instances WHERE website_id = $1", website_id)
+    if parsing_email is not None:
+        return await conn.fetchrow(
+            """SELECT i.* FROM instances i WHERE lower(i.parsing_email) = lower($1)
+               UNION ALL
+               SELECT i.* FROM capture_addresses c JOIN instances i USING (instance_id) WHERE c.address = lower($1)
+               LIMIT 1""", parsing_email)
+    return await conn.fetchrow(
+        "SELECT i.* FROM api_keys k JOIN instances i USING (instance_id) WHERE k.key_hash = $1 AND NOT k.revoked",
+        key_hash)
+
+
+async def zillow_instance(conn: asyncpg.Connection, account_id: str, user_id: str) -> asyncpg.Record | None:
+    """The instance the user chose for Zillow leads, else their Enterprise account's own."""
+    return await conn.fetchrow(
+        """SELECT i.* FROM instances i WHERE i.instance_id = (
+               SELECT z.instance_id FROM zillow_targets z WHERE z.account_id = $1 AND z.user_id = $2)
+           UNION ALL
+           SELECT i.* FROM instances i WHERE i.account_id = $1 AND i.kind = 'enterprise'
+             AND EXISTS (SELECT 1 FROM members m WHERE m.instance_id = i.instance_id AND m.user_id = $2)
+           LIMIT 1""", account_id, user_id)
+
+
+async def roster(conn: asyncpg.Connection, instance_id: str) -> dict[str, Member]:
+    rows = await conn.fetch(
+        """SELECT m.user_id, s.status, (p.user_id IS NOT NULL) AS paused
+           FROM members m JOIN instances i USING (instance_id)
+           LEFT JOIN statuses s ON s.account_id = i.account_id AND s.user_id = m.user_id
+           LEFT JOIN paused p ON p.instance_id = m.instance_id AND p.user_id = m.user_id
+           WHERE m.instance_id = $1""", instance_id)
+    return {r["user_id"]: Member(r["user_id"], r["status"], r["paused"]) for r in rows}
+
+
+async def is_member(conn: asyncpg.Connection, instance_id: str, user_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM members WHERE instance_id = $1 AND user_id = $2",
+                                    instance_id, user_id))
+
+
+async def set_paused(conn: asyncpg.Connection, instance_id: str, user_id: str, paused: bool) -> None:
+    if paused:
+        await conn.execute("INSERT INTO paused VALUES ($1, $2) ON CONFLICT DO NOTHING", instance_id, user_id)
+    else:
+        await conn.execute("DELETE FROM paused WHERE instance_id = $1 AND user_id = $2", instance_id, user_id)
+
+
+async def set_zillow_target(conn: asyncpg.Connection, account_id: str, user_id: str, instance_id: str) -> None:
+    await conn.execute(
+        """INSERT INTO zillow_targets (account_id, user_id, instance_id) VALUES ($1, $2, $3)
+           ON CONFLICT (account_id, user_id) DO UPDATE SET instance_id = EXCLUDED.instance_id""",
+        account_id, user_id, instance_id)
+
+
+# --- rules and rotation ---------------------------------------------------------------------
+
+
+async def latest_rules(conn: asyncpg.Connection, instance_id: str) -> dict | None:
+    return _decoded(await conn.fetchrow("SELECT version, rules FROM rule_sets WHERE instance_id = $1 "
+                                        "ORDER BY version DESC LIMIT 1", instance_id), "rules")
+
+
+async def rules_version(conn: asyncpg.Connection, instance_id: str, version: int) -> dict | None:
+    return _decoded(await conn.fetchrow("SELECT version, rules FROM rule_sets WHERE instance_id = $1 AND version = $2",
+                                        instance_id, version), "rules")
+
+
+async def insert_rules(conn: asyncpg.Connection, instance_id: str, version: int, rules: list[dict[str, Any]]) -> None:
+    await conn.execute("INSERT INTO rule_sets (instance_id, version, rules) VALUES ($1, $2, $3::jsonb)",
+                       instance_id, version, _j(rules))
+
+
+async def lock_rotation(conn: asyncpg.Connection, instance_id: str) -> dict[str, dict[str, Any]]:
+    """Every rotation state of the instance, locked: replicas routing the same instance take turns."""
+    rows = await conn.fetch("SELECT key, state FROM rotation WHERE instance_id = $1 FOR UPDATE", instance_id)
+    return {r["key"]: json.loads(r["state"]) for r in rows}
+
+
+async def save_rotation(conn: asyncpg.Connection, instance_id: str, key: str, state: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO rotation (instance_id, key, state) VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT (instance_id, key) DO UPDATE SET state = EXCLUDED.state""", instance_id, key, _j(state))
+
+
+# --- leads ----------------------------------------------------------------------------------
+
+
+async def insert_lead(conn: asyncpg.Connection, lead_id: str, instance_id: str, account_id: str, channel: str,
+                      lead: dict[str, Any]) -> bool:
+    """False when the lead id was seen before."""
+    return bool(await conn.fetchval(
+        """INSERT INTO leads (lead_id, instance_id, account_id, channel, lead, state)
+           VALUES ($1, $2, $3, $4, $5::jsonb, 'pooled') ON CONFLICT (lead_id) DO NOTHING RETURNING true""",
+        lead_id, instance_id, account_id, channel, _j(lead)))
+
+
+async def lock_lead(conn: asyncpg.Connection, lead_id: str) -> dict | None:
+    return _decoded(await conn.fetchrow("SELECT * FROM leads WHERE lead_id = $1 FOR UPDATE", lead_id), "lead")
+
+
+async def save_lead(conn: asyncpg.Connection, lead_id: str, *, instance_id: str, state: str, user_id: str | None,
+                    offered_to: list[str], tried: list[str], rule_id: str | None, step: int | None,
+                    rules_version: int | None) -> None:
+    await conn.execute(
+        """UPDATE leads SET instance_id = $2, state = $3, user_id = $4, offered_to = $5, tried = $6, rule_id = $7,
+                  step = $8, rules_version = $9, updated_at = now() WHERE lead_id = $1""",
+        lead_id, instance_id, state, user_id, offered_to, tried, rule_id, step, rules_version)
+
+
+async def log(conn: asyncpg.Connection, lead_id: str, instance_id: str, type_: str, data: dict[str, Any]) -> None:
+    await conn.execute("INSERT INTO lead_log (lead_id, instance_id, type, data) VALUES ($1, $2, $3, $4::jsonb)",
+                       lead_id, instance_id, type_, _j(data))
+
+
+async def set_timer(conn: asyncpg.Connection, timer_id: str, lead_id: str, due_at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO timers (timer_id, lead_id, due_at) VALUES ($1, $2, $3)
+           ON CONFLICT (lead_id) DO UPDATE SET timer_id = EXCLUDED.timer_id, due_at = EXCLUDED.due_at""",
+        timer_id, lead_id, due_at)
+
+
+async def take_timer(conn: asyncpg.Connection, lead_id: str, timer_id: str | None = None) -> bool:
+    """Remove the lead's timer (only if it is `timer_id`, when given); whether there was one."""
+    return bool(await conn.fetchval(
+        "DELETE FROM timers WHERE lead_id = $1 AND ($2::text IS NULL OR timer_id = $2) RETURNING true",
+        lead_id, timer_id))
+
+
+async def due_timers(conn: asyncpg.Connection, limit: int = 200) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT t.timer_id, t.lead_id, l.account_id, l.instance_id FROM timers t JOIN leads l USING (lead_id)
+           WHERE t.due_at <= now() ORDER BY t.due_at LIMIT $1""", limit)
+
+
+async def lead_with_history(conn: asyncpg.Connection, lead_id: str) -> dict | None:
+    lead = await conn.fetchrow("SELECT * FROM leads WHERE lead_id = $1", lead_id)
+    if lead is None:
+        return None
+    history = await conn.fetch("SELECT type, instance_id, data, at FROM lead_log WHERE lead_id = $1 ORDER BY id",
+                               lead_id)
+    timer = await conn.fetchrow("SELECT timer_id, due_at FROM timers WHERE lead_id = $1", lead_id)
+    return {"lead": _decoded(lead, "lead"), "timer": dict(timer) if timer else None,
+            "history": [_decoded(h, "data") for h in history]}
+
+
+async def leads_of(conn: asyncpg.Connection, instance_id: str, limit: int = 500) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT lead_id, channel, state, user_id, offered_to, rule_id, rules_version, captured_at, updated_at
+           FROM leads WHERE instance_id = $1 ORDER BY captured_at DESC LIMIT $2""", instance_id, limit)
+    return [dict(r) for r in rows]
+
+
+async def record_rebuild(conn: asyncpg.Connection, events: int) -> None:
+    await conn.execute("INSERT INTO roster_rebuilds (events) VALUES ($1)", events)
+
+
+async def rebuilt(conn: asyncpg.Connection) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM roster_rebuilds LIMIT 1"))
