@@ -132,3 +132,230 @@ async def test_a_revoked_key_opens_nothing_and_a_lead_seen_twice_is_routed_once(
     await platform.stack.settled()
     assigned = platform.bus.events(lambda e: e.type == "routing.lead.assigned" and e.data["lead_id"] == data.lead_id)
     assert len(assigned) == 1
+
+
+# --- rules and strategies (R1, R2, PI7) -------------------------------------------------------------
+
+
+async def test_rule_conditions_first_match_wins_and_decisions_name_the_version(platform, new_account_id):
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob", "cy", "dee"))["instance_id"]
+    rules = [
+        {"id": "zillow", "when": {"channel": ["zillow"]}, "steps": [{"strategy": "specific_agent", "agent": "ann"}]},
+        {"id": "luxury", "when": {"price_min": 1_000_000}, "steps": [{"strategy": "specific_agent", "agent": "bob"}]},
+        {"id": "mission", "when": {"zip": ["94110"], "zip_prefix": ["941"]},
+         "steps": [{"strategy": "specific_agent", "agent": "cy"}]},
+        {"id": "hot", "when": {"tags_any": ["hot", "urgent"], "tags_all": ["buyer"], "lead_type": ["buyer"],
+                               "source": ["open_house"], "price_max": 500_000},
+         "steps": [{"strategy": "specific_agent", "agent": "dee"}]},
+        {"id": "rest", "steps": [{"strategy": "pond"}]},
+    ]
+    await set_rules(platform, acc, ins, rules, version=3)
+    cases = [
+        ({"price": 2_000_000, "zip": "94110"}, "luxury", "bob"),
+        ({"price": 300_000, "zip": "94110"}, "mission", "cy"),
+        ({"zip": "94999", "price": 300_000, "tags": ["HOT", "buyer"], "lead_type": "buyer", "source": "open_house"},
+         "hot", "dee"),
+        ({"zip": "94999", "price": 300_000, "tags": ["hot"], "lead_type": "buyer", "source": "open_house"},
+         "rest", None),  # tags_all not met
+        ({"zip": "10001", "price": 600_000, "tags": ["hot", "buyer"], "lead_type": "buyer", "source": "open_house"},
+         "rest", None),  # above price_max
+    ]
+    for lead, rule, user in cases:
+        lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins, lead=lead)
+        decided = await outcome(platform, lid)
+        assert decided.data["explanation"]["rule"] == rule, (lead, decided.data["explanation"])
+        assert decided.data.get("user_id") == user and decided.data["rules_version"] == 3
+        tried = decided.data["explanation"]["rules_tried"]
+        assert [t["rule_id"] for t in tried][-1] == rule and all(not t["matched"] for t in tried[:-1])
+        assert all(t["why"] for t in tried)
+
+
+async def test_a_rule_set_is_refused_as_a_whole_with_the_first_errors_path(platform, new_account_id):
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob"))["instance_id"]
+    bad = [
+        ([{"id": "a", "steps": [{"strategy": "weighted"}]}], "rules[0].steps.0"),
+        ([{"id": "a", "steps": [{"strategy": "round_robin"}]}, {"id": "b", "when": {"price_min": 5, "price_max": 1},
+                                                                 "steps": [{"strategy": "pond"}]}], "rules[1].when"),
+        ([{"id": "a", "when": {"colour": ["red"]}, "steps": [{"strategy": "pond"}]}], "rules[0].when.colour"),
+        ([{"id": "a", "steps": []}], "rules[0].steps"),
+    ]
+    for rules, path in bad:
+        cmd = await platform.send(acc, routing.SetRules(instance_id=ins, rules=rules, version=1))
+        rejected = await platform.answer(cmd, "routing.command.rejected")
+        assert rejected.data["reason"] == "invalid_rules" and rejected.data["message"].startswith(path), \
+            rejected.data["message"]
+    await set_rules(platform, acc, ins, [{"id": "a", "steps": [{"strategy": "pond"}]}], version=2)
+    stale = await platform.send(acc, routing.SetRules(instance_id=ins, rules=[], version=2))
+    assert await platform.rejected(stale, "routing") == "stale_version"
+    # The default rule was added, the set kept with its version.
+    changed = platform.bus.events(lambda e: e.type == "routing.rules.changed" and e.instanceid == ins)[-1]
+    assert [r["id"] for r in changed.data["rules"]] == ["a"] or changed.data["rules"][-1]["id"].startswith("default")
+
+
+async def test_round_robin_is_fair_and_weighted_is_proportional(platform, new_account_id):
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob", "cy"))["instance_id"]
+    await set_rules(platform, acc, ins, [
+        {"id": "w", "when": {"source": ["ads"]}, "steps": [{"strategy": "weighted", "weights": {"bob": 3, "cy": 1}}]},
+        {"id": "rr", "steps": [{"strategy": "round_robin"}]}])
+    rr, w = [], []
+    for _ in range(9):
+        rr.append((await capture(platform, acc, key=ins, channel="manual", instance_id=ins))[0])
+    for _ in range(8):
+        w.append((await capture(platform, acc, key=ins, channel="manual", instance_id=ins,
+                                lead={"source": "ads"}))[0])
+    rr_users = [(await outcome(platform, lid)).data["user_id"] for lid in rr]
+    w_users = [(await outcome(platform, lid)).data["user_id"] for lid in w]
+    assert Counter(rr_users) == {"ann": 3, "bob": 3, "cy": 3}
+    assert all(a != b for a, b in zip(rr_users, rr_users[1:]))  # a rotation, not runs
+    assert Counter(w_users) == {"bob": 6, "cy": 2}
+    explanation = (await outcome(platform, rr[0])).data["explanation"]
+    assert "position" in explanation["chosen"]["why"] and len(explanation["candidates"]) == 3
+
+
+async def test_only_active_unpaused_members_of_the_instance_get_leads(platform, new_account_id):
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob", "cy", "dee"))["instance_id"]
+    # Someone in the account but not the instance, a pending member, a paused one, a deactivated one.
+    await platform.active(acc, "eve")
+    await platform.answer(await platform.add(acc, "pat", activation="opt_in"), "identity.invitation.issued")
+    await platform.answer(await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="cy")),
+                          "routing.agent.paused")
+    await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="dee")),
+                          "identity.instance.member_removed")
+    await platform.stack.settled()
+    users = set()
+    for _ in range(6):
+        lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+        decided = await outcome(platform, lid)
+        users.add(decided.data["user_id"])
+    assert users == {"ann", "bob"}
+    why = {c["user_id"]: c["why"] for c in decided.data["explanation"]["candidates"]}
+    assert "paused" in why["cy"] and "eve" not in why and "dee" not in why
+    refused = await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="eve"))
+    assert await platform.rejected(refused, "routing") == "not_instance_member"
+    await platform.answer(await platform.send(acc, routing.ResumeAgent(instance_id=ins, user_id="cy")),
+                          "routing.agent.paused")
+    for _ in range(3):
+        lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+        users.add((await outcome(platform, lid)).data["user_id"])
+    assert users == {"ann", "bob", "cy"}
+
+
+async def test_a_solo_instance_sends_every_lead_to_its_owner_and_has_no_rules(platform, new_account_id):
+    acc = new_account_id()
+    created = await team(platform, acc, owner="sol", package="crm_idx_solo")
+    ins = created["instance_id"]
+    lid, _ = await capture(platform, acc, key=ins, channel="website", website_id=created["website_id"])
+    decided = await outcome(platform, lid)
+    assert decided.data["user_id"] == "sol" and decided.data["strategy"] == "owner"
+    cmd = await platform.send(acc, routing.SetRules(instance_id=ins, rules=[], version=1))
+    assert await platform.rejected(cmd, "routing") == "routing_not_available"
+
+
+# --- claims, timers, escalation (R4) ------------------------------------------------------------------
+
+
+async def test_first_to_claim_wins_and_later_claims_are_refused(platform, new_account_id):
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob", "cy"))["instance_id"]
+    await set_rules(platform, acc, ins, [{"id": "all", "steps": [{"strategy": "first_to_claim"}]}])
+    lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+    offered = await outcome(platform, lid)
+    assert offered.type == "routing.lead.offered" and sorted(offered.data["user_ids"]) == ["ann", "bob", "cy"]
+    claims = [await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id=u)) for u in ("cy", "bob")]
+    claimed = await platform.answer(claims[0], "routing.lead.claimed")
+    assert claimed.data["user_id"] == "cy"
+    assert await platform.rejected(claims[1], "routing") == "lead_already_claimed"
+    outsider = await platform.send(acc, routing.ClaimLead(lead_id="lead_none", user_id="bob"))
+    assert await platform.rejected(outsider, "routing") == "unknown_lead"
+
+
+async def test_an_unclaimed_lead_passes_along_the_chain_to_the_pond(platform, new_account_id):
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob", "cy"))["instance_id"]
+    await set_rules(platform, acc, ins, [{"id": "chain", "steps": [
+        {"strategy": "specific_agent", "agent": "bob", "claim_within_s": 1},
+        {"strategy": "first_to_claim", "agents": ["ann", "cy"], "claim_within_s": 1}]}])
+    lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+    first = await outcome(platform, lid)
+    assert first.data["user_id"] == "bob"
+    offered = (await decisions(platform, lid, "routing.lead.offered", timeout=15))[0]
+    assert sorted(offered.data["user_ids"]) == ["ann", "cy"]
+    pooled = (await decisions(platform, lid, "routing.lead.pooled", timeout=15))[0]
+    assert pooled.data["reason"] == "escalated_to_pond" and pooled.data["pond_id"] == f"pond_{ins}"
+    history = (await get(platform, f"/v1/leads/{lid}"))["history"]
+    assert [h["type"] for h in history] == ["routing.lead.assigned", "routing.lead.offered", "routing.lead.pooled"]
+    # A member claims it from the pond.
+    claimed = await platform.answer(await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id="cy")),
+                                    "routing.lead.claimed")
+    assert claimed.data["user_id"] == "cy"
+
+
+async def test_round_robin_passes_an_unclaimed_lead_to_the_next_agent(platform, new_account_id):
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob"))["instance_id"]
+    await set_rules(platform, acc, ins, [{"id": "rr", "steps": [{"strategy": "round_robin", "claim_within_s": 1}]}])
+    lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+    first = (await outcome(platform, lid)).data["user_id"]
+    moved = (await decisions(platform, lid, "routing.lead.reassigned", timeout=15))[0]
+    assert moved.data["from_user_id"] == first and moved.data["to_user_id"] != first
+    assert moved.data["reason"] == "not_claimed_in_time"
+    pooled = (await decisions(platform, lid, "routing.lead.pooled", timeout=15))[0]
+    assert pooled.data["reason"] == "escalated_to_pond"
+
+
+async def test_a_claim_racing_its_timer_has_exactly_one_winner(platform, new_account_id):
+    """Claims sent around the moment the timer falls due: either the claim wins (the timer then
+    finds nothing to do) or the timer wins (the lead is in the pond, where the claim then takes
+    it). Never both: no escalation after a claim, never two claims."""
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob"))["instance_id"]
+    await set_rules(platform, acc, ins, [{"id": "quick", "steps": [
+        {"strategy": "specific_agent", "agent": "bob", "claim_within_s": 1}]}])
+    winners = Counter()
+    for delay in (0.8, 0.9, 1.0, 1.05, 1.1, 1.2, 1.4):
+        lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+        await outcome(platform, lid)
+        await asyncio.sleep(delay)
+        await platform.answer(await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id="bob")),
+                              "routing.lead.claimed")
+        await asyncio.sleep(1.2)  # long enough for a timer that should not fire to show itself
+        await platform.stack.settled()
+        after = [e.type for e in platform.bus.events(lambda e, lid=lid: e.data.get("lead_id") == lid
+                                                     and e.source == "crm/routing")]
+        assert after in (["routing.lead.assigned", "routing.lead.claimed"],
+                         ["routing.lead.assigned", "routing.lead.pooled", "routing.lead.claimed"]), after
+        winners["claim" if len(after) == 2 else "timer"] += 1
+    assert sum(winners.values()) == 7 and (await get(platform, f"/v1/instances/{ins}/leads"))["leads"][0]["state"] \
+        == "claimed"
+
+
+# --- transfer (R6) and the read side (R5) -------------------------------------------------------------
+
+
+async def test_a_lead_moves_only_into_another_instance_of_the_acting_user(platform, new_account_id):
+    acc = new_account_id()
+    a = (await team(platform, acc, "bob"))["instance_id"]
+    b = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
+    await platform.stack.settled()
+    lid, _ = await capture(platform, acc, key=a, channel="manual", instance_id=a)
+    await outcome(platform, lid)
+    refused = [
+        (routing.TransferLead(lead_id=lid, to_instance_id=a, by_user_id="bob"), "same_instance"),
+        (routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="ann"), "not_a_member_of_target"),
+        (routing.TransferLead(lead_id=lid, to_instance_id="ins_nowhere", by_user_id="bob"), "unknown_instance"),
+    ]
+    for data, reason in refused:
+        assert await platform.rejected(await platform.send(acc, data), "routing") == reason
+    cmd = await platform.send(acc, routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="bob"))
+    moved = await platform.answer(cmd, "routing.lead.transferred")
+    assert (moved.data["from_instance_id"], moved.data["to_instance_id"]) == (a, b)
+    routed = await platform.answer(cmd, "routing.lead.assigned")
+    assert routed.data["instance_id"] == b and routed.data["user_id"] == "bob"
+    assert lid not in [x["lead_id"] for x in (await get(platform, f"/v1/instances/{a}/leads"))["leads"]]
+    assert lid in [x["lead_id"] for x in (await get(platform, f"/v1/instances/{b}/leads"))["leads"]]
+    types = [h["type"] for h in (await get(platform, f"/v1/leads/{lid}"))["history"]]
+    assert types == ["routing.lead.assigned", "routing.lead.transferred", "routing.lead.assigned"]
