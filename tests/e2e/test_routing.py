@@ -359,3 +359,73 @@ async def test_a_lead_moves_only_into_another_instance_of_the_acting_user(platfo
     assert lid in [x["lead_id"] for x in (await get(platform, f"/v1/instances/{b}/leads"))["leads"]]
     types = [h["type"] for h in (await get(platform, f"/v1/leads/{lid}"))["history"]]
     assert types == ["routing.lead.assigned", "routing.lead.transferred", "routing.lead.assigned"]
+
+
+# --- durability and replicas ---------------------------------------------------------------------
+
+
+async def handled_leads(platform, replica: int) -> float:
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"{platform.stack.http('routing', replica)}/metrics")).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("crm_messages_handled_total") and 'topic="leads.captured.v1"' in line)
+
+
+async def test_timers_pending_when_routing_is_killed_fire_once_after_it_returns(platform, new_account_id):
+    import os
+    import signal
+
+    if platform.stack.pg_url:
+        pytest.skip("the services are not ours to kill")
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob"))["instance_id"]
+    await set_rules(platform, acc, ins, [{"id": "slow", "steps": [
+        {"strategy": "specific_agent", "agent": "bob", "claim_within_s": 2}]}])
+    ids = []
+    for _ in range(5):
+        lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+        ids.append(lid)
+    for lid in ids:
+        assert (await outcome(platform, lid)).data["user_id"] == "bob"
+    await platform.stack.settled()
+    pid = platform.stack.service_pid("routing")
+    os.kill(pid, signal.SIGKILL)
+    try:
+        for _ in range(100):
+            if platform.stack.service_pid("routing") is None:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.5)  # every timer falls due while routing is down
+    finally:
+        platform.stack.start_service("routing")
+        await platform.stack.wait_healthy("routing")
+    for lid in ids:
+        pooled = await decisions(platform, lid, "routing.lead.pooled", timeout=20)
+        assert pooled[0].data["reason"] == "escalated_to_pond"
+    await asyncio.sleep(1)
+    await platform.stack.settled()
+    for lid in ids:
+        assert len(platform.bus.events(lambda e, lid=lid: e.type == "routing.lead.pooled"
+                                       and e.data["lead_id"] == lid)) == 1
+
+
+async def test_two_routing_replicas_share_one_rotation_fairly(platform, new_account_id):
+    if platform.stack.pg_url:
+        pytest.skip("the services are not ours to start")
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob", "cy"))["instance_id"]
+    await set_rules(platform, acc, ins, [{"id": "rr", "steps": [{"strategy": "round_robin"}]}])
+    platform.stack.start_service("routing", replica=2)
+    try:
+        await platform.stack.wait_healthy("routing", replica=2)
+        await asyncio.sleep(3)  # the group hands partitions to the new member
+        before = [await handled_leads(platform, r) for r in (1, 2)]
+        # Website leads keyed by whatever the sender knew: instance or account (two partitions).
+        sent = await asyncio.gather(*(capture(platform, acc, key=ins if i % 2 else None, channel="manual",
+                                              instance_id=ins) for i in range(100)))
+        users = Counter([(await outcome(platform, lid, timeout=60)).data["user_id"] for lid, _ in sent])
+        after = [await handled_leads(platform, r) for r in (1, 2)]
+    finally:
+        platform.stack.stop_service("routing", replica=2)
+    assert sum(users.values()) == 100 and max(users.values()) - min(users.values()) <= 1, users
+    assert all(a > b for a, b in zip(after, before)), (before, after)  # both replicas routed leads
