@@ -429,3 +429,57 @@ async def test_two_routing_replicas_share_one_rotation_fairly(platform, new_acco
         platform.stack.stop_service("routing", replica=2)
     assert sum(users.values()) == 100 and max(users.values()) - min(users.values()) <= 1, users
     assert all(a > b for a, b in zip(after, before)), (before, after)  # both replicas routed leads
+
+
+async def test_random_interleavings_on_the_live_stack_keep_leads_in_their_instance(platform, new_account_id):
+    """The property of services/routing/tests/test_isolation.py, through Kafka and PostgreSQL:
+    pauses, resumes, a deactivation and leads across three instances with overlapping members."""
+    import random
+
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=6)
+    for user in ("ann", "bob", "cy", "dee"):
+        await platform.active(acc, user)
+    a = (await platform.bought(acc, "ann")).data["instance_id"]
+    b = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
+    c = (await platform.bought(acc, "cy")).data["instance_id"]
+    members = {a: {"ann", "bob", "cy"}, b: {"bob", "dee"}, c: {"cy", "ann", "dee"}}
+    owners = {a: "ann", b: "bob", c: "cy"}
+    for ins, people in members.items():
+        for user in people - {owners[ins]}:
+            await platform.join(acc, ins, user, by=owners[ins])
+    await platform.stack.settled()
+    rng = random.Random(20261124)
+    paused: set[tuple[str, str]] = set()
+    active = {"ann", "bob", "cy", "dee"}
+    checked = 0
+    for step in range(45):
+        ins = rng.choice(list(members))
+        roll = rng.random()
+        if step == 30:  # dee is deactivated: out of every private instance, and not active
+            await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="dee")),
+                                  "identity.member.status_changed")
+            active.discard("dee")
+            for people in members.values():
+                people.discard("dee")
+            await platform.stack.settled()
+        elif roll < 0.3:
+            user = rng.choice(sorted(members[ins]))
+            pause = (ins, user) not in paused
+            cmd = routing.PauseAgent if pause else routing.ResumeAgent
+            await platform.answer(await platform.send(acc, cmd(instance_id=ins, user_id=user)), "routing.agent.paused")
+            (paused.add if pause else paused.discard)((ins, user))
+        else:
+            lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+            decided = await outcome(platform, lid)
+            eligible = {u for u in members[ins] if u in active and (ins, u) not in paused}
+            assert decided.data["instance_id"] == ins
+            if decided.type == "routing.lead.assigned":
+                assert decided.data["user_id"] in eligible, (step, decided.data, eligible)
+            else:
+                assert decided.type == "routing.lead.pooled" and not eligible, (step, decided.data, eligible)
+            checked += 1
+    assert checked >= 20
+    for ins in members:
+        listed = (await get(platform, f"/v1/instances/{ins}/leads"))["leads"]
+        assert all(x["user_id"] in members[ins] | {"dee"} | {None} for x in listed)
