@@ -265,6 +265,10 @@ async def test_first_to_claim_wins_and_later_claims_are_refused(platform, new_ac
     lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
     offered = await outcome(platform, lid)
     assert offered.type == "routing.lead.offered" and sorted(offered.data["user_ids"]) == ["ann", "bob", "cy"]
+    # Each of them is told, in this instance's unread count.
+    for user in ("ann", "bob", "cy"):
+        await platform.bus.wait_event("notifications.unread.changed", correlationid=offered.correlationid,
+                                      where=lambda e, u=user: e.data["user_id"] == u and e.data["counts"].get(ins))
     claims = [await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id=u)) for u in ("cy", "bob")]
     claimed = await platform.answer(claims[0], "routing.lead.claimed")
     assert claimed.data["user_id"] == "cy"

@@ -20,7 +20,7 @@ from crm_contracts.notifications import (
     TemplateChanged,
     UnreadChanged,
 )
-from crm_contracts.routing import LeadAssigned
+from crm_contracts.routing import LeadAssigned, LeadOffered, LeadReassigned
 from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, SeatReserved
 from crm_runtime.handling import HandlerContext, Handlers
 
@@ -170,6 +170,19 @@ async def seat_released(ctx: HandlerContext, event: SeatReleased) -> None:
 async def lead_assigned(ctx: HandlerContext, event: LeadAssigned) -> None:
     await _notify(ctx, event.user_id, event.instance_id, "lead_assigned", "New lead assigned to you",
                   f"Lead {event.lead_id} ({event.strategy}).")
+
+
+@handlers.on(LeadOffered)
+async def lead_offered(ctx: HandlerContext, event: LeadOffered) -> None:
+    for user_id in event.user_ids:
+        await _notify(ctx, user_id, event.instance_id, "lead_offered", "New lead: the first to claim it gets it",
+                      f"Lead {event.lead_id} is offered to {len(event.user_ids)} agents.")
+
+
+@handlers.on(LeadReassigned)
+async def lead_reassigned(ctx: HandlerContext, event: LeadReassigned) -> None:
+    await _notify(ctx, event.to_user_id, event.instance_id, "lead_assigned", "New lead assigned to you",
+                  f"Lead {event.lead_id} passed to you: {event.from_user_id} did not claim it in time.")
 
 
 @handlers.on(SetSession)
