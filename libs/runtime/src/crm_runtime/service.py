@@ -156,6 +156,11 @@ class Service:
             if now - trouble.since >= self.settings.stuck_after_s:
                 problems.append(f"{topic}/{partition}: the batch from offset {trouble.offset} has been failing "
                                 f"for {now - trouble.since:.0f}s ({trouble.attempts} attempts): {trouble.error}")
+        if self.consumer is not None:  # which partitions this replica holds: where its records come from
+            held: dict[str, list[int]] = {}
+            for tp in self.consumer.consumer.assignment():
+                held.setdefault(tp.topic, []).append(tp.partition)
+            checks["partitions"] = {t: sorted(ps) for t, ps in sorted(held.items())}
         healthy = self.ready and not problems
         status = "ok" if healthy else ("unhealthy" if self.ready else "starting")
         return json_response({"service": self.name, "status": status, "pid": os.getpid(), **checks,

@@ -157,6 +157,14 @@ async def lock_rotation(conn: asyncpg.Connection, instance_id: str) -> dict[str,
     return {r["key"]: json.loads(r["state"]) for r in rows}
 
 
+async def seed_rotation(conn: asyncpg.Connection, instance_id: str, keys: list[str]) -> None:
+    """Rotation rows exist before the first lead, so that the first leads' transactions already
+    take turns on them (a row lock cannot wait on a row nobody has written yet)."""
+    await conn.execute(
+        """INSERT INTO rotation (instance_id, key, state) SELECT $1, k, '{}'::jsonb FROM unnest($2::text[]) AS k
+           ON CONFLICT (instance_id, key) DO NOTHING""", instance_id, keys)
+
+
 async def save_rotation(conn: asyncpg.Connection, instance_id: str, key: str, state: dict[str, Any]) -> None:
     await conn.execute(
         """INSERT INTO rotation (instance_id, key, state) VALUES ($1, $2, $3::jsonb)
@@ -237,3 +245,53 @@ async def record_rebuild(conn: asyncpg.Connection, events: int) -> None:
 
 async def rebuilt(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval("SELECT true FROM roster_rebuilds LIMIT 1"))
+
+
+# --- the capture hot path: two statements a lead ---------------------------------------------
+
+
+async def capture_context(conn: asyncpg.Connection, instance_id: str, lead_id: str) -> dict | None:
+    """Everything routing a new lead needs, in one round trip: the instance, its latest rules, its
+    roster (status and pause of each member), its rotation state locked for this transaction,
+    and whether the lead id was seen before. None when there is no such instance."""
+    row = await conn.fetchrow(
+        """WITH rot AS (SELECT key, state FROM rotation WHERE instance_id = $1 FOR UPDATE),
+                latest AS (SELECT version, rules FROM rule_sets WHERE instance_id = $1 ORDER BY version DESC LIMIT 1)
+           SELECT i.*, (SELECT version FROM latest) AS rules_version, (SELECT rules::text FROM latest) AS rules,
+                  (SELECT coalesce(json_agg(json_build_array(m.user_id, s.status, p.user_id IS NOT NULL)), '[]')::text
+                   FROM members m LEFT JOIN statuses s ON s.account_id = i.account_id AND s.user_id = m.user_id
+                   LEFT JOIN paused p ON p.instance_id = m.instance_id AND p.user_id = m.user_id
+                   WHERE m.instance_id = i.instance_id) AS roster,
+                  (SELECT coalesce(json_object_agg(key, state), '{}')::text FROM rot) AS rotation,
+                  EXISTS (SELECT 1 FROM leads WHERE lead_id = $2) AS seen
+           FROM instances i WHERE i.instance_id = $1""", instance_id, lead_id)
+    if row is None:
+        return None
+    out = dict(row)
+    out["rules"] = json.loads(out["rules"]) if out["rules"] else None
+    out["roster"] = {u: Member(u, status, paused) for u, status, paused in json.loads(out["roster"])}
+    out["rotation"] = json.loads(out["rotation"])
+    return out
+
+
+async def record_new_lead(conn: asyncpg.Connection, *, lead_id: str, instance_id: str, account_id: str,
+                          channel: str, lead: dict[str, Any], state: str, user_id: str | None,
+                          offered_to: list[str], rule_id: str | None, step: int | None, rules_version: int | None,
+                          rotation_key: str | None, rotation: dict[str, Any] | None, timer_id: str | None,
+                          due_at: datetime | None, log_type: str, log_data: dict[str, Any]) -> bool:
+    """The lead with its decision, rotation state, timer and log line, in one statement; False
+    (nothing written) when the lead id exists already."""
+    return bool(await conn.fetchval(
+        """WITH l AS (
+               INSERT INTO leads (lead_id, instance_id, account_id, channel, lead, state, user_id, offered_to, tried,
+                                  rule_id, step, rules_version)
+               VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, CASE WHEN $7::text IS NULL THEN '{}'::text[]
+                       ELSE ARRAY[$7::text] END, $9, $10, $11)
+               ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id),
+           r AS (INSERT INTO rotation (instance_id, key, state) SELECT $2, $12, $13::jsonb FROM l WHERE $12::text IS NOT NULL
+                 ON CONFLICT (instance_id, key) DO UPDATE SET state = EXCLUDED.state),
+           t AS (INSERT INTO timers (timer_id, lead_id, due_at) SELECT $14, lead_id, $15 FROM l WHERE $14::text IS NOT NULL),
+           g AS (INSERT INTO lead_log (lead_id, instance_id, type, data) SELECT lead_id, $2, $16, $17::jsonb FROM l)
+           SELECT count(*) = 1 FROM l""",
+        lead_id, instance_id, account_id, channel, _j(lead), state, user_id, offered_to, rule_id, step, rules_version,
+        rotation_key, _j(rotation) if rotation is not None else None, timer_id, due_at, log_type, _j(log_data)))

@@ -35,7 +35,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from crm_contracts import CloudEvent, command, identity, seats
+from crm_contracts import CloudEvent, command, identity, leads, seats
 
 from . import loops
 from .bus import Bus
@@ -43,6 +43,7 @@ from .stack import Stack
 
 console = Console()
 CREATED = "identity.account.created"
+ASSIGNED = "routing.lead.assigned"
 
 
 def creates(n: int) -> list[CloudEvent]:
@@ -194,18 +195,103 @@ class Bench:
         return figures
 
 
-async def main(count: int, rounds: int, rates: list[float], seconds: float) -> None:
+    # --- routing: leads.lead.captured -> routing.lead.assigned -----------------------------------
+
+    async def routing_setup(self, accounts: int = 24, members: int = 3) -> list[str]:
+        """Enterprise accounts whose owner and `members` active agents take leads; their instances."""
+        ids = [f"acc_bench_{uuid.uuid4().hex[:12]}" for _ in range(accounts)]
+        created = await self._send_all([command(identity.CreateAccount(
+            account_id=a, name="Bench", tier="enterprise",
+            owner={"user_id": f"{a}_o", "email": "bench@example.com", "first_name": "B", "last_name": "B"}),
+            source="bench", accountid=a) for a in ids])
+        await self._answers(created, CREATED)
+        instances = [self.bus.first[(CREATED, c)].data["enterprise_instance_id"] for c in created]
+        subs = await self._send_all([command(seats.SetSubscription(
+            seats_total=members + 1, seat_price_cents=4900, currency="USD", period_start="2026-11-01",
+            period_end="2026-12-01"), source="bench", accountid=a) for a in ids])
+        await self._answers(subs, "seats.subscription.changed")
+        adds = [command(identity.AddMember(user_id=f"{a}_m{i}", email=f"m{i}@example.com", first_name="M",
+                                           last_name="B", user_type="platform", activation="immediate",
+                                           group_id=None, role="agent"), source="bench", accountid=a)
+                for a in ids for i in range(members)]
+        await self._answers(await self._send_all(adds), "seats.seat.reserved")
+        await self.stack.settled(180)
+        done = await self._send_all([command(identity.CompleteOnboarding(user_id=a.data["user_id"]), source="bench",
+                                             accountid=a.accountid) for a in adds])
+        await self._answers(done, "identity.member.status_changed")
+        await self.stack.settled(180)
+        return instances
+
+    @staticmethod
+    def leads_for(instances: list[str], n: int, account_of: dict[str, str]) -> list[CloudEvent]:
+        out = []
+        for i in range(n):
+            ins = instances[i % len(instances)]
+            out.append(command(leads.LeadCaptured(
+                lead_id=f"lead_{uuid.uuid4().hex[:16]}", channel="manual", instance_id=ins,
+                lead={"first_name": "L", "zip": f"94{i % 1000:03d}", "price": 500_000 + i}),
+                source="bench", accountid=account_of[ins], instanceid=ins))
+        return out
+
+    async def lead_burst(self, instances: list[str], account_of: dict[str, str]) -> Run:
+        sent_at = await self._send_all(self.leads_for(instances, self.count, account_of))
+        return self._summary("crm-platform (routing)", sent_at, await self._answers(sent_at, ASSIGNED))
+
+
+async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, seconds: float) -> dict:
+    """Lead bursts beside the batched plain loop of the same run, and p99 at `rate` leads/s."""
+    instances = await bench.routing_setup()
+    account_of = {e.data["enterprise_instance_id"]: e.accountid
+                  for (t, _), e in bench.bus.first.items() if t == CREATED}
+    await bench.lead_burst(instances, account_of)  # warm-up
+    bursts, loop = [], []
+    for _ in range(rounds):
+        await stack.settled(180)
+        bursts.append(await bench.lead_burst(instances, account_of))
+        loop.append(await bench.loop_burst("batched"))
+    await stack.settled(180)
+    paced = await bench.paced(rate, seconds, bench.leads_for(instances, int(rate * seconds), account_of), ASSIGNED)
+    paced["path"] = "leads.lead.captured -> routing.lead.assigned"
+    lead_rate = statistics.median(r.throughput for r in bursts)
+    loop_rate = statistics.median(r.throughput for r in loop)
+    return {"instances": len(instances), "burst_per_s": lead_rate, "batched_loop_per_s": loop_rate,
+            "vs_batched_loop": lead_rate / loop_rate, "bursts": [r.__dict__ for r in bursts],
+            "loop_bursts": [r.__dict__ for r in loop], "paced": paced}
+
+
+def _print_routing(r: dict, count: int) -> None:
+    p = r["paced"]
+    console.print(f"routing burst of {count} leads over {r['instances']} instances: {r['burst_per_s']:,.0f} leads/s, "
+                  f"{r['vs_batched_loop']:.0%} of the batched plain loop ({r['batched_loop_per_s']:,.0f}/s) "
+                  f"in the same run")
+    console.print(f"{p['path']} at {p['offered_per_s']:.0f}/s offered ({p['commands']} leads, "
+                  f"{p['achieved_per_s']:,.0f}/s achieved): p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms, "
+                  f"p99 {p['p99_ms']:.0f} ms (target ≤ 100 ms)")
+
+
+async def main(count: int, rounds: int, rates: list[float], seconds: float, only: str | None = None) -> None:
     stack = Stack()
     await _prepare(stack)
     out = stack.run / "bench"
     out.mkdir(parents=True, exist_ok=True)
     bus = Bus(stack.bootstrap, source="bench", keep=False)
-    await bus.start(watch=["identity.events.v1", "seats.events.v1", loops.EVENTS])
+    await bus.start(watch=["identity.events.v1", "seats.events.v1", "routing.events.v1", loops.EVENTS])
     rss = Rss(stack)
     sampler = asyncio.create_task(rss.run())
     bench = Bench(stack, bus, count)
     results: dict[str, list[Run]] = {}
     report: dict = {"when": datetime.now(UTC).isoformat(), "count": count, "rounds": rounds}
+    if only == "routing":
+        try:
+            report["routing"] = await routing_figures(stack, Bench(stack, bus, count), rounds, 1000, seconds)
+        finally:
+            sampler.cancel()
+            await bus.stop()
+        _print_routing(report["routing"], count)
+        path = out / f"bench-routing-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+        path.write_text(json.dumps(report, indent=2))
+        console.print(f"figures: {path}")
+        return
     try:
         with Progress(console=console, transient=True) as progress:
             burst = progress.add_task(f"burst of {count}: pipeline, batched loop, per-message loop", total=rounds * 3)
@@ -227,6 +313,9 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float) -> N
                 await stack.settled(180)
                 report["sweep"].append(await bench.paced(rate, seconds, creates(int(rate * seconds)), CREATED))
                 progress.advance(sweep)
+            task = progress.add_task("routing: lead bursts and 1,000 leads/s", total=1)
+            report["routing"] = await routing_figures(stack, bench, rounds, 1000, seconds)
+            progress.advance(task)
             task = progress.add_task("invitation.accept -> seat.reserved at 100/s and 200/s", total=2)
             report["accept_to_reserved"] = []
             for rate in (100, 200):
@@ -301,6 +390,7 @@ def _print(report: dict, results: dict[str, list[Run]], rss: Rss) -> None:
     r = report["replicas"]
     console.print(f"identity burst throughput: 1 replica {r['one_replica_per_s']:,.0f}/s, "
                   f"2 replicas {r['two_replicas_per_s']:,.0f}/s ({r['two_replicas_per_s'] / r['one_replica_per_s']:.2f}×)")
+    _print_routing(report["routing"], report["count"])
     console.print("peak RSS under the bench: " + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(rss.peak_mb.items())))
 
 

@@ -35,11 +35,12 @@ def demo() -> None:
 @app.command()
 def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: int = typer.Option(3),
           rates: str = typer.Option("100,200,500,1000,2000", help="offered loads to sweep, commands/s"),
-          seconds: float = typer.Option(4.0, help="how long each offered load is held")) -> None:
+          seconds: float = typer.Option(4.0, help="how long each offered load is held"),
+          only: str = typer.Option(None, help="'routing': only the routing figures")) -> None:
     """The pipeline beside the batched plain loop and the per-message loop; latency against offered load."""
     from .bench import main
 
-    asyncio.run(main(count, rounds, [float(r) for r in rates.split(",")], seconds))
+    asyncio.run(main(count, rounds, [float(r) for r in rates.split(",")], seconds, only))
 
 
 @app.command()

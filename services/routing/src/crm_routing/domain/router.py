@@ -59,6 +59,12 @@ def _candidates(step: Step, roster: dict[str, Member]) -> list[dict[str, Any]]:
     return out
 
 
+def rotation_keys(rules: RuleSet) -> list[str]:
+    """The keys rotation state is kept under, one per step that rotates."""
+    return [f"{r.id}/{i}" for r in rules.rules for i, s in enumerate(r.steps)
+            if s.strategy in (Strategy.ROUND_ROBIN, Strategy.WEIGHTED)]
+
+
 def decide_step(rule: Rule, step_index: int, roster: dict[str, Member], states: dict[str, dict[str, Any]],
                 *, tried: frozenset[str] = frozenset(), story: dict[str, Any] | None = None) -> Decision:
     """Where step `step_index` of `rule` sends the lead; past the last step, the pond."""
