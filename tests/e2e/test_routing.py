@@ -275,6 +275,15 @@ async def test_first_to_claim_wins_and_later_claims_are_refused(platform, new_ac
     assert await platform.rejected(claims[1], "routing") == "lead_already_claimed"
     outsider = await platform.send(acc, routing.ClaimLead(lead_id="lead_none", user_id="bob"))
     assert await platform.rejected(outsider, "routing") == "unknown_lead"
+    # An assigned lead is its agent's to claim; someone outside the instance claims nothing.
+    await set_rules(platform, acc, ins, [{"id": "bob", "steps": [{"strategy": "specific_agent", "agent": "bob"}]}],
+                    version=2)
+    lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
+    await outcome(platform, lid)
+    other = await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id="cy"))
+    assert await platform.rejected(other, "routing") == "not_offered_to_you"
+    stranger = await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id="zed"))
+    assert await platform.rejected(stranger, "routing") == "not_eligible"
 
 
 async def test_an_unclaimed_lead_passes_along_the_chain_to_the_pond(platform, new_account_id):
@@ -351,6 +360,7 @@ async def test_a_lead_moves_only_into_another_instance_of_the_acting_user(platfo
         (routing.TransferLead(lead_id=lid, to_instance_id=a, by_user_id="bob"), "same_instance"),
         (routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="ann"), "not_a_member_of_target"),
         (routing.TransferLead(lead_id=lid, to_instance_id="ins_nowhere", by_user_id="bob"), "unknown_instance"),
+        (routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="zed"), "not_a_member_of_source"),
     ]
     for data, reason in refused:
         assert await platform.rejected(await platform.send(acc, data), "routing") == reason
