@@ -172,6 +172,30 @@ async def test_a_redelivered_batch_changes_nothing(pool, producer, account_id):
     assert b.calls == [f"ok-{account_id}"]
 
 
+async def test_a_command_no_handler_exists_for_yet_is_answered_not_dropped(pool, producer, account_id):
+    """A service that reads a topic answers every command type of it, even one it cannot act on yet."""
+    b = Behaviours()
+    cmd = command(identity.RenameInstance(instance_id="ins_1", name="n", by_user_id="u"), source="test",
+                  accountid=account_id)
+    [outcome] = await processor(pool, producer, b).process(batch_of([cmd], key=account_id))
+    assert (outcome.name, outcome.reason) == ("rejected", "unsupported_command")
+    assert await outbox_types(pool, [cmd.id]) == [(cmd.id, "identity.command.rejected")]
+
+
+def test_every_command_of_the_contract_has_a_handler_in_the_service_that_owns_it():
+    from crm_contracts import MESSAGES, Direction
+    from crm_identity.handlers import handlers as identity_handlers
+    from crm_notifications.handlers import handlers as notifications_handlers
+    from crm_routing.handlers import handlers as routing_handlers
+    from crm_seats.handlers import handlers as seats_handlers
+
+    owners = {"identity": identity_handlers, "seats": seats_handlers, "routing": routing_handlers,
+              "notifications": notifications_handlers}
+    missing = [t for t, spec in MESSAGES.items() if spec.topic.direction is Direction.COMMANDS
+               and owners[spec.topic.owner].get(t) is None]
+    assert missing == []
+
+
 async def test_a_value_the_database_cannot_hold_is_answered_with_a_rejection(pool, producer, account_id):
     cmd = group_create(account_id, f"overflow-{account_id}")
     [outcome] = await processor(pool, producer, Behaviours()).process(batch_of([cmd], key=account_id))
