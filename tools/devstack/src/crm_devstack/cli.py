@@ -63,6 +63,32 @@ def restart(services: list[str] = typer.Argument(None, help="services to restart
         console.print(f"{service} restarted, pid {stack.service_pid(service)}")
 
 
+@app.command("stop")
+def stop_component(component: str = typer.Argument(..., help="kafka, postgres or a service"),
+                   replica: int = typer.Option(1, help="which replica of a service"),
+                   kill: bool = typer.Option(False, "--kill", help="as a crash would: SIGKILL, or PostgreSQL's "
+                                             "immediate shutdown")) -> None:
+    """Stop one component of the running stack (for fault drills: `make chaos` uses the same)."""
+    try:
+        stopped = Stack().stop_component(component, replica=replica, kill=kill)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"{component} {'killed' if kill else 'stopped'}" if stopped else f"{component} was not running")
+
+
+@app.command("start")
+def start_component(component: str = typer.Argument(..., help="kafka, postgres or a service"),
+                    replica: int = typer.Option(1, help="which replica of a service (2, 3: extra replicas)")) -> None:
+    """Start one component again; returns once it answers."""
+    try:
+        asyncio.run(Stack().start_component(component, replica=replica))
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"{component} is up")
+
+
 @app.command()
 def status() -> None:
     """What runs, with PIDs and health."""

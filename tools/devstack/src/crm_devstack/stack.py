@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -229,11 +230,14 @@ class Stack:
             await conn.close()
         return created
 
-    def stop_postgres(self) -> bool:
+    def stop_postgres(self, *, kill: bool = False) -> bool:
+        """Stop PostgreSQL; `kill` stops it the way a crash would (immediate: no checkpoint, every
+        connection cut), so what follows is crash recovery."""
         if self.pg_url or not (self.pg_data / "postmaster.pid").exists():
             return False
-        subprocess.run(self._as_postgres([self._pg_bin("pg_ctl"), "-D", str(self.pg_data), "-m", "fast",
-                                          "-w", "stop"]), check=False, capture_output=True)
+        subprocess.run(self._as_postgres([self._pg_bin("pg_ctl"), "-D", str(self.pg_data), "-m",
+                                          "immediate" if kill else "fast", "-w", "stop"]),
+                       check=False, capture_output=True)
         return True
 
     # --- mail ---------------------------------------------------------------------------------
@@ -297,8 +301,38 @@ class Stack:
                      pid_file=self.pids / f"{name}.pid",
                      env={**self.service_env(service, replica), **(env or {})})
 
-    def stop_service(self, service: str, replica: int = 1) -> bool:
-        return stop(self.pids / f"{self._name(service, replica)}.pid")
+    def stop_service(self, service: str, replica: int = 1, *, kill: bool = False) -> bool:
+        """SIGTERM (the service drains and commits what it holds), or SIGKILL with `kill`."""
+        return stop(self.pids / f"{self._name(service, replica)}.pid", sig=signal.SIGKILL if kill else signal.SIGTERM)
+
+    def stop_kafka(self, *, kill: bool = False) -> bool:
+        if self.kafka_bootstrap:
+            return False
+        return stop(self.pids / "kafka.pid", timeout=30, sig=signal.SIGKILL if kill else signal.SIGTERM)
+
+    def stop_component(self, component: str, *, replica: int = 1, kill: bool = False) -> bool:
+        """One part of the stack: `kafka`, `postgres` or a service (one replica of it)."""
+        if component == "kafka":
+            return self.stop_kafka(kill=kill)
+        if component == "postgres":
+            return self.stop_postgres(kill=kill)
+        if component not in SERVICES:
+            raise ValueError(f"no component {component!r}: kafka, postgres, {', '.join(SERVICES)}")
+        return self.stop_service(component, replica, kill=kill)
+
+    async def start_component(self, component: str, *, replica: int = 1) -> None:
+        """Start one part again and return once it answers (a service: once healthy)."""
+        if component == "kafka":
+            self.start_kafka()
+            await self.wait_kafka()
+        elif component == "postgres":
+            self.start_postgres()
+            await self.wait_postgres()
+        elif component in SERVICES:
+            self.start_service(component, replica=replica)
+            await self.wait_healthy(component, replica=replica, timeout=120)
+        else:
+            raise ValueError(f"no component {component!r}: kafka, postgres, {', '.join(SERVICES)}")
 
     async def health(self, service: str, replica: int = 1) -> dict | None:
         """The service's /health when it is healthy, else None (see `health_report` for why)."""
