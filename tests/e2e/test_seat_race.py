@@ -1,4 +1,9 @@
-"""AO9's race: many acceptances at once for fewer free seats, with one and two seats processes."""
+"""AO9 end to end: many acceptances at once for fewer free seats, with one and two seats processes.
+
+Every record of one account lands on one partition and is handled in order, so these show the
+outcome through the whole system (no seat given twice, one upgrade per missing seat), not the
+subscription lock: `services/seats/tests/test_seat_lock.py` races two transactions for one
+account and fails without the lock."""
 
 from __future__ import annotations
 
