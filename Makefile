@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STACK  := $(VENV)/bin/crm-stack
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-.PHONY: install up down restart status logs demo bench test unit contracts contracts-check
+.PHONY: install up down restart chaos status logs demo bench test unit contracts contracts-check
 
 $(VENV)/.installed: scripts/bootstrap.sh requirements-dev.txt $(PYPROJECTS)
 	bash scripts/bootstrap.sh
@@ -26,6 +26,9 @@ bench: up  ## command-to-event latency and throughput on the live stack (prints 
 
 status:
 	$(STACK) status
+
+chaos: up  ## faults under load (kill -9, replicas, broker and database restarts, poison) and the invariants checked
+	$(STACK) chaos
 
 restart:  ## restart the four services (after a code change); `make restart S="identity seats"` for some
 	$(STACK) restart $(S)

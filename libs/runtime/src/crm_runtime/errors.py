@@ -39,7 +39,8 @@ def classify(exc: BaseException, conn: asyncpg.Connection | None = None) -> Faul
     if state is not None:
         if sqlstate_is_transient(state):
             return Fault.TRANSIENT
-        if state.startswith("22"):  # data exception: out of range, too long, bad format
+        # Data exception (out of range, too long, bad format), or a value too big for an index row.
+        if state.startswith("22") or state == "54000":
             return Fault.INVALID_VALUE
         return Fault.FAILURE
     if isinstance(exc, asyncpg_base.DataError):  # refused by the client before it was sent

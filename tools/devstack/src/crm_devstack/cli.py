@@ -44,6 +44,15 @@ def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: in
 
 
 @app.command()
+def chaos(scenarios: list[str] = typer.Argument(None, help="only these (prefixes: poison, identity, seats, kafka, "
+                                                              "postgres, …); default: all")) -> None:
+    """Faults under load with the promises checked from outside; exits 1 when one is broken."""
+    from .chaos import main
+
+    raise typer.Exit(asyncio.run(main(scenarios)))
+
+
+@app.command()
 def down() -> None:
     """Stop every process `up` started (services, Kafka, PostgreSQL)."""
     Stack().down(say=console.print)
