@@ -41,6 +41,7 @@ class Bus:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None
         self._arrived = asyncio.Condition()
+        self._recorded: dict[TopicPartition, int] = {}  # the next offset to record, per partition
 
     async def start(self, watch: Iterable[str] | None = None) -> None:
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
@@ -58,7 +59,7 @@ class Bus:
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         for tp in partitions:  # resolve positions now, so nothing published after start is missed
-            await self._consumer.position(tp)
+            self._recorded[tp] = await self._consumer.position(tp)
         self._task = asyncio.create_task(self._read())
 
     async def _partitions(self, topic: str) -> set[int]:
@@ -90,6 +91,9 @@ class Bus:
                 async with self._arrived:
                     if self.keep:
                         self.records.extend(fresh)
+                    for tp, msgs in batch.items():
+                        if msgs:
+                            self._recorded[tp] = msgs[-1].offset + 1
                     self._arrived.notify_all()
 
     async def stop(self) -> None:
@@ -123,6 +127,17 @@ class Bus:
         await self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
 
     # --- watching -------------------------------------------------------------------------
+
+    async def caught_up(self, timeout: float = 30.0) -> None:
+        """Until everything on the watched topics now has been read (and recorded) by this bus."""
+        assert self._consumer is not None
+        partitions = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout
+        while any(self._recorded.get(tp, 0) < ends[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the bus did not catch up with its topics")
+            await asyncio.sleep(0.1)
 
     def events(self, pred: Callable[[CloudEvent], bool] = lambda e: True) -> list[CloudEvent]:
         return [r.event for r in self.records if r.event is not None and pred(r.event)]

@@ -135,6 +135,7 @@ class Chaos:
                 raise TimeoutError("notifications still has e-mails to deliver")
             await asyncio.sleep(0.5)
         await self.stack.settled(ANSWER_TIMEOUT)
+        await self.bus.caught_up()
 
     async def check(self, w: Wave) -> dict:
         effects = Counter()
@@ -251,6 +252,7 @@ async def poison(chaos: Chaos) -> dict:
         dead = sum(1 for r in found if r.topic.endswith(".dlq"))
         ok = ok and 1 <= len(found) and dead <= 1 and len(found) - dead <= 1
     await chaos.stack.settled(ANSWER_TIMEOUT)
+    await bus.caught_up()
     return {"scenario": "poison records", "fault_s": 0.0, "recovered_s": round(time.perf_counter() - started, 1),
             "each_poison_answered_once": {"ok": ok, "figure": figures,
                                           "says": "how each poison was answered; the valid command after "
