@@ -197,6 +197,14 @@ def cause_of(row: asyncpg.Record) -> CloudEvent:
     return CloudEvent.model_validate(json.loads(row["cause"]))
 
 
+async def deliveries_pending(conn: asyncpg.Connection) -> int:
+    """E-mails and pushes not delivered yet, whenever their next attempt is (a lease of a worker
+    that died, a retry scheduled for later)."""
+    return await conn.fetchval(
+        """SELECT (SELECT count(*) FROM emails WHERE status = 'pending')
+                + (SELECT count(*) FROM pushes WHERE status = 'pending')""")
+
+
 async def deliveries_due(conn: asyncpg.Connection) -> int:
     """E-mails and pushes waiting to go out now (not those scheduled for a later retry)."""
     return await conn.fetchval(

@@ -128,9 +128,10 @@ class Chaos:
                                                       and e.type in types)}.values())
 
     async def deliveries_done(self, timeout: float = ANSWER_TIMEOUT) -> None:
-        """E-mails are sent by notifications' delivery worker after the events are handled."""
+        """E-mails are sent by notifications' delivery worker after the events are handled; one a
+        killed worker held waits for its lease to end."""
         deadline = time.monotonic() + timeout
-        while (await self.stack.health_report("notifications") or {}).get("deliveries_due", 1):
+        while (await self.stack.health_report("notifications") or {}).get("deliveries_pending", 1):
             if time.monotonic() > deadline:
                 raise TimeoutError("notifications still has e-mails to deliver")
             await asyncio.sleep(0.5)
