@@ -1,0 +1,177 @@
+"""Every subscriber under malformed and boundary records (hypothesis): bytes, JSON, envelopes and
+each field of each message type at and past its limits. No record may crash a service or stop its
+partition: every one ends handled, rejected, dead-lettered, ignored or a duplicate — through the
+real runtime, each service's real handlers and a real PostgreSQL database of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crm_contracts import MESSAGES
+from crm_runtime import db
+
+pytestmark = pytest.mark.stack
+
+SERVICES = {}
+for name in ("identity", "seats", "notifications", "routing"):
+    module = __import__(f"crm_{name}.app", fromlist=["service"])
+    SERVICES[name] = module.service()
+
+OUTCOMES = {"handled", "rejected", "dead_lettered", "ignored", "duplicate"}
+ODD_VALUES = [None, "", " ", "\x00", "x" * 5000, "é😀\u202e", -1, 0, 2**31, 2**63, -(2**63) - 1, 1e308, True,
+              [], {}, [None], {"a": {"b": {"c": []}}}, "2026-02-30", "+1", "acc_" + "a" * 300]
+
+
+def _sample(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """A minimal valid value of a JSON Schema (what pydantic generates for the contract)."""
+    if "$ref" in schema:
+        return _sample(defs[schema["$ref"].split("/")[-1]], defs)
+    if "anyOf" in schema:
+        return _sample(next(x for x in schema["anyOf"] if x.get("type") != "null"), defs)
+    if "enum" in schema:
+        return schema["enum"][0]
+    t = schema.get("type")
+    if t == "object" and "properties" in schema:
+        return {k: _sample(v, defs) for k, v in schema["properties"].items() if k in schema.get("required", [])}
+    if t == "object":
+        return {"x": 1} if schema.get("minProperties") else {}
+    if t == "array":
+        return [_sample(schema.get("items", {"type": "string"}), defs)] * max(1, schema.get("minItems", 0))
+    if t == "integer":
+        return max(1, schema.get("minimum", 0))
+    if t == "boolean":
+        return True
+    return {"email": "a@example.com", "date": "2026-11-01", "date-time": "2026-11-01T00:00:00Z"}.get(
+        schema.get("format"), "USD" if "A-Z" in schema.get("pattern", "") else "x")
+
+
+def _valid_data(type_: str) -> dict[str, Any]:
+    schema = MESSAGES[type_].model.model_json_schema()
+    return _sample(schema, schema.get("$defs", {}))
+
+
+def _types_of(service) -> list[str]:
+    topics = {t.name for t in service.consumes}
+    return sorted(t for t, spec in MESSAGES.items() if spec.topic.name in topics)
+
+
+@st.composite
+def records(draw, service_name: str) -> tuple[str, bytes, list[tuple[str, bytes]]]:
+    """(topic, value, headers) of one record a subscriber of `service_name` might receive."""
+    service = SERVICES[service_name]
+    type_ = draw(st.sampled_from(_types_of(service)))
+    topic = MESSAGES[type_].topic.name
+    kind = draw(st.sampled_from(["bytes", "json", "envelope", "field", "attribute", "valid"]))
+    if kind == "bytes":
+        return topic, draw(st.binary(max_size=300)), []
+    if kind == "json":
+        value = draw(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+                                  lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c,
+                                                                                       max_size=4), max_leaves=12))
+        return topic, json.dumps(value).encode(), []
+    envelope = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "fuzz", "type": type_,
+                "time": "2026-11-24T00:00:00Z", "accountid": "acc_fuzz_" + uuid.uuid4().hex[:6],
+                "correlationid": str(uuid.uuid4()), "data": _valid_data(type_)}
+    if kind == "field" and envelope["data"]:
+        field = draw(st.sampled_from(sorted(envelope["data"])))
+        if draw(st.booleans()):
+            envelope["data"][field] = draw(st.sampled_from(ODD_VALUES))
+        else:
+            del envelope["data"][field]
+    elif kind == "attribute":
+        attribute = draw(st.sampled_from(["id", "type", "accountid", "specversion", "time", "data", "instanceid"]))
+        envelope[attribute] = draw(st.sampled_from(ODD_VALUES))
+    elif kind == "envelope":
+        envelope = {k: v for k, v in envelope.items() if draw(st.booleans())}
+    headers = [("ce_type", type_.encode())] if draw(st.booleans()) else []
+    return topic, json.dumps(envelope).encode(), headers
+
+
+@pytest.fixture(scope="module")
+async def producer(stack):
+    p = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture(scope="module")
+async def processors(stack, producer):
+    """Each service's batch processor on a scratch database of its own."""
+    admin = await asyncpg.connect(stack.admin_url)
+    made, pools = [], []
+    out = {}
+    try:
+        for name, service in SERVICES.items():
+            dbname = f"crm_fuzz_{name}_{uuid.uuid4().hex[:6]}"
+            await admin.execute(f'CREATE DATABASE "{dbname}"')
+            made.append(dbname)
+            pool = await db.create_pool(stack.admin_url.rsplit("/", 1)[0] + "/" + dbname, max_size=4)
+            pools.append(pool)
+            async with pool.acquire() as conn:
+                await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime")), (name, service.migrations)])
+            service.processor.pool, service.processor.producer = pool, producer
+            service.processor.attempts = 1
+            out[name] = service.processor
+        yield out
+    finally:
+        for pool in pools:
+            await pool.close()
+        for dbname in made:
+            await admin.execute(f'DROP DATABASE "{dbname}" WITH (FORCE)')
+        await admin.close()
+
+
+def consumer_record(topic: str, offset: int, value: bytes, headers, key: str) -> ConsumerRecord:
+    return ConsumerRecord(topic=topic, partition=0, offset=offset, timestamp=0, timestamp_type=0, key=key.encode(),
+                          value=value, checksum=None, serialized_key_size=len(key), serialized_value_size=len(value),
+                          headers=headers)
+
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                       HealthCheck.too_slow])
+
+
+async def _feed(processor, batch: list[tuple[str, bytes, list]]) -> None:
+    # One partition's batch holds records of one topic; a poison record never stops the ones after it.
+    by_topic: dict[str, list] = {}
+    for topic, value, headers in batch:
+        by_topic.setdefault(topic, []).append((value, headers))
+    for topic, items in by_topic.items():
+        recs = [consumer_record(topic, i, v, h, "acc_fuzz") for i, (v, h) in enumerate(items)]
+        outcomes = await asyncio.wait_for(processor.process(recs), 60)
+        assert len(outcomes) == len(recs)
+        assert {o.name for o in outcomes} <= OUTCOMES, outcomes
+
+
+@FUZZ
+@given(batch=st.lists(records("identity"), min_size=1, max_size=6))
+async def test_identity_takes_any_record(processors, batch):
+    await _feed(processors["identity"], batch)
+
+
+@FUZZ
+@given(batch=st.lists(records("seats"), min_size=1, max_size=6))
+async def test_seats_takes_any_record(processors, batch):
+    await _feed(processors["seats"], batch)
+
+
+@FUZZ
+@given(batch=st.lists(records("notifications"), min_size=1, max_size=6))
+async def test_notifications_takes_any_record(processors, batch):
+    await _feed(processors["notifications"], batch)
+
+
+@FUZZ
+@given(batch=st.lists(records("routing"), min_size=1, max_size=6))
+async def test_routing_takes_any_record(processors, batch):
+    await _feed(processors["routing"], batch)
