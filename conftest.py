@@ -59,6 +59,17 @@ async def bus(stack: Stack):
     await client.stop()
 
 
+@pytest.fixture(scope="session")
+async def producer(stack: Stack):
+    """An idempotent, acks=all producer, as the services have, for tests that publish raw records."""
+    from aiokafka import AIOKafkaProducer
+
+    p = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
+    await p.start()
+    yield p
+    await p.stop()
+
+
 @pytest.fixture
 def account_id() -> str:
     return "acc_" + uuid.uuid4().hex[:12]

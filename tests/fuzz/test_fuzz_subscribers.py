@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,14 +97,6 @@ def records(draw, service_name: str) -> tuple[str, bytes, list[tuple[str, bytes]
 
 
 @pytest.fixture(scope="module")
-async def producer(stack):
-    p = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
-    await p.start()
-    yield p
-    await p.stop()
-
-
-@pytest.fixture(scope="module")
 async def processors(stack, producer):
     """Each service's batch processor on a scratch database of its own."""
     admin = await asyncpg.connect(stack.admin_url)
@@ -153,25 +145,16 @@ async def _feed(processor, batch: list[tuple[str, bytes, list]]) -> None:
         assert {o.name for o in outcomes} <= OUTCOMES, outcomes
 
 
-@FUZZ
-@given(batch=st.lists(records("identity"), min_size=1, max_size=6))
-async def test_identity_takes_any_record(processors, batch):
-    await _feed(processors["identity"], batch)
+def _fuzz(service_name: str):
+    @FUZZ
+    @given(batch=st.lists(records(service_name), min_size=1, max_size=6))
+    async def test(processors, batch):
+        await _feed(processors[service_name], batch)
+    test.__name__ = f"test_{service_name}_takes_any_record"
+    return test
 
 
-@FUZZ
-@given(batch=st.lists(records("seats"), min_size=1, max_size=6))
-async def test_seats_takes_any_record(processors, batch):
-    await _feed(processors["seats"], batch)
-
-
-@FUZZ
-@given(batch=st.lists(records("notifications"), min_size=1, max_size=6))
-async def test_notifications_takes_any_record(processors, batch):
-    await _feed(processors["notifications"], batch)
-
-
-@FUZZ
-@given(batch=st.lists(records("routing"), min_size=1, max_size=6))
-async def test_routing_takes_any_record(processors, batch):
-    await _feed(processors["routing"], batch)
+test_identity_takes_any_record = _fuzz("identity")
+test_seats_takes_any_record = _fuzz("seats")
+test_notifications_takes_any_record = _fuzz("notifications")
+test_routing_takes_any_record = _fuzz("routing")

@@ -8,7 +8,7 @@ import uuid
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from crm_contracts import CloudEvent, command, identity
 from crm_runtime import db, inbox, outbox
@@ -36,14 +36,6 @@ async def pool(stack):
     await pool.close()
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
-
-
-@pytest.fixture(scope="module")
-async def producer(stack):
-    p = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
-    await p.start()
-    yield p
-    await p.stop()
 
 
 def group_created(account_id: str, group_id: str) -> CloudEvent:
