@@ -140,7 +140,7 @@ async def _feed(processor, batch: list[tuple[str, bytes, list]]) -> None:
         by_topic.setdefault(topic, []).append((value, headers))
     for topic, items in by_topic.items():
         recs = [consumer_record(topic, i, v, h, "acc_fuzz") for i, (v, h) in enumerate(items)]
-        outcomes = await asyncio.wait_for(processor.process(recs), 60)
+        outcomes = await asyncio.wait_for(processor.process(recs), 30)
         assert len(outcomes) == len(recs)
         assert {o.name for o in outcomes} <= OUTCOMES, outcomes
 

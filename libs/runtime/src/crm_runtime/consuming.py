@@ -191,15 +191,22 @@ class BatchProcessor:
         return item
 
     async def _settle(self, todo: list[_Item], where: tuple[str, int], *, patient: bool = True) -> None:
-        """Run transactions until every item has an outcome; only outages make it wait."""
-        careful = False
+        """Run transactions until every item has an outcome; only outages make it wait.
+
+        A failure that is not an outage narrows the work: the whole batch, then chunks with a
+        savepoint per record, then one record per transaction. A record whose own transaction the
+        runtime cannot finish (say, its answer cannot be stored) is dead-lettered, so that one
+        record never holds its partition."""
+        careful = single = False
         backoff = Backoff(0.1, self.max_delay)
         while todo:
             try:
                 assert self.pool is not None, "the service starts its pool before consuming"
                 async with self.pool.acquire() as conn:
                     try:
-                        if careful:
+                        if single:
+                            await self._one_by_one(conn, todo, where)
+                        elif careful:
                             for start in range(0, len(todo), CAREFUL_CHUNK):
                                 await self._careful(conn, todo[start:start + CAREFUL_CHUNK])
                         else:
@@ -216,9 +223,10 @@ class BatchProcessor:
                 raise
             except Exception as exc:
                 failed = exc if isinstance(exc, _Failed) else _Failed(exc, Fault.TRANSIENT)  # no connection
-                if failed.fault is not Fault.TRANSIENT and not careful:
-                    # Outside a handler, only the runtime's own statements fail: retry item by item.
-                    careful = True
+                if failed.fault is not Fault.TRANSIENT and not single:
+                    # Outside a handler, only the runtime's own statements fail: narrow it down.
+                    careful, single = True, careful
+                    todo = [i for i in todo if i.outcome is None]
                     continue
                 metrics.MESSAGES_FAILED.labels(self.service, where[0], "transient").inc()
                 trouble = self.trouble.setdefault(where, Trouble(time.monotonic(), self._offset(todo), ""))
@@ -229,6 +237,23 @@ class BatchProcessor:
                     raise failed.cause from None
                 await backoff.wait()
             todo = [i for i in todo if i.outcome is None]
+
+    async def _one_by_one(self, conn: asyncpg.Connection, todo: list[_Item], where: tuple[str, int]) -> None:
+        for item in todo:
+            if item.outcome is not None:
+                continue
+            try:
+                await self._careful(conn, [item])
+            except (_Redo, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                if classify(exc, conn) is Fault.TRANSIENT:
+                    raise
+                dead = DeadLetter("unprocessable", describe(exc))
+                item.outcome, item.dead, _ = self._dead(item, dead)
+                metrics.MESSAGES_FAILED.labels(self.service, where[0], "handler").inc()
+                log.error("message_unprocessable", topic=where[0], partition=where[1], offset=self._offset([item]),
+                          error=describe(exc))
 
     @staticmethod
     def _offset(items: list[_Item]) -> int:
@@ -430,5 +455,8 @@ def _header(record: ConsumerRecord, name: str) -> str | None:
 
 
 def _instance_of(message: CloudEvent) -> str | None:
+    """The instance a command names in its data, when it could be an envelope's instanceid (a
+    rejection must be publishable whatever the sender put there)."""
     instance = message.data.get("instance_id")
-    return instance if isinstance(instance, str) and instance else None
+    ok = isinstance(instance, str) and 0 < len(instance) <= 500 and "\x00" not in instance
+    return instance if ok else None

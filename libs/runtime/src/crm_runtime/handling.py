@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -12,6 +13,9 @@ from pydantic import BaseModel
 from crm_contracts import CloudEvent, event_caused_by, type_of
 
 from .settings import ServiceSettings
+
+
+_IDS = uuid.UUID("3f0c6a52-7d5e-4c55-9d0e-2b8f6f1f4a11")
 
 
 class Rejected(Exception):  # noqa: N818 - a decision, not an error
@@ -32,6 +36,11 @@ class HandlerContext:
     # Events emitted by this handler; the runtime writes them to the outbox together with the
     # rest of the batch, in the same transaction, only if this message's work is kept.
     staged: list[CloudEvent] = field(default_factory=list)
+
+    def derived_id(self, prefix: str, *parts: str) -> str:
+        """An id made from the message being handled (and `parts`), not drawn at random: handling
+        the same message again — a replay into a new database — names the same things."""
+        return f"{prefix}_" + uuid.uuid5(_IDS, "/".join((self.message.id, *parts))).hex
 
     async def emit(self, data: BaseModel, **attributes: Any) -> CloudEvent:
         """Stage an event caused by the message being handled, in the handler's transaction."""

@@ -46,3 +46,42 @@ async def from_beginning(processor: BatchProcessor, topic: Topic, bootstrap: str
         return read
     finally:
         await consumer.stop()
+
+
+async def read_all(topics: list[Topic], bootstrap: str, keep=lambda record: True) -> list:
+    """Every record of `topics` there was when called that `keep` accepts, in the order they were
+    written across topics (record time, then topic, partition, offset)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_poll_records=2000)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t.name, p) for t in topics for p in sorted(consumer.partitions_for_topic(t.name) or ())]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
+        for tp in tps:
+            consumer.seek(tp, starts[tp])
+        kept = []
+        remaining = {tp for tp in tps if starts[tp] < ends[tp]}
+        while remaining:
+            fetched = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, records in fetched.items():
+                kept.extend(r for r in records if r.offset < ends[tp] and keep(r))
+                if records and records[-1].offset >= ends[tp] - 1:
+                    remaining.discard(tp)
+        return sorted(kept, key=lambda r: (r.timestamp, r.topic, r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+async def feed_in_order(processor: BatchProcessor, records: list) -> int:
+    """Hand `records` to the processor one run of a partition at a time, in the order given."""
+    run: list = []
+    for r in records:
+        if run and (r.topic, r.partition) != (run[-1].topic, run[-1].partition):
+            await processor.process(run)
+            run = []
+        run.append(r)
+    if run:
+        await processor.process(run)
+    return len(records)

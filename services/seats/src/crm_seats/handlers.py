@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 from crm_contracts.identity import (
@@ -58,7 +57,7 @@ async def _charge(ctx: HandlerContext, sub: Subscription, *, user_id: str, price
     instance's package was charged already (a redelivered creation)."""
     on = (ctx.message.time or datetime.now(UTC)).astimezone(UTC).date()
     proration, period_end = charge(price_cents, sub.period_start, sub.period_end, on)
-    charge_id = "chg_" + uuid.uuid4().hex
+    charge_id = ctx.derived_id("chg", item or "seat", user_id)
     description = (f"{what}: {proration.days_remaining} of {proration.days_in_period} days to {period_end} "
                    f"at {price_cents} {currency} cents")
     if not await repository.insert_charge(
@@ -261,7 +260,7 @@ async def purchase_calling_package(ctx: HandlerContext, cmd: PurchaseCallingPack
                               what=f"{cmd.package_id} for {cmd.assigned_user_id} on instance {cmd.instance_id}",
                               item=item, instance_id=cmd.instance_id)
     assert charge_id is not None
-    purchase = CallingPurchase(purchase_id="cpk_" + uuid.uuid4().hex[:16], package_id=cmd.package_id,
+    purchase = CallingPurchase(purchase_id=ctx.derived_id("cpk"), package_id=cmd.package_id,
                                buyer_user_id=cmd.buyer_user_id, assigned_user_id=cmd.assigned_user_id,
                                instance_id=cmd.instance_id, number_kind=cmd.number_kind.value)
     await repository.insert_calling_package(ctx.conn, sub.account_id, purchase, charge_id)
