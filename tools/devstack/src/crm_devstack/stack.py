@@ -69,8 +69,12 @@ class Stack:
         return self.pg_url or f"postgresql://crm@127.0.0.1:{self.pg_port}/postgres"
 
     def database_url(self, service: str) -> str:
+        """The service's own database, reached as the service's own role on the local stack (an
+        external server's credentials are used as given)."""
         base = self.admin_url.rsplit("/", 1)[0]
-        return f"{base}/crm_{service}"
+        if self.pg_url or service not in SERVICES:
+            return f"{base}/crm_{service}"
+        return f"postgresql://crm_{service}@127.0.0.1:{self.pg_port}/crm_{service}"
 
     def port(self, service: str, replica: int = 1) -> int:
         """Replicas of a service (same consumer group) listen 100 ports above the first."""
@@ -217,18 +221,41 @@ class Stack:
                 await asyncio.sleep(0.3)
 
     async def create_databases(self) -> list[str]:
+        """A database per service, owned by a role of the service's own (no superuser, no other
+        database): `crm_<service>` for both. The other services' roles cannot connect to it."""
         conn = await asyncpg.connect(self.admin_url)
         created = []
         try:
             have = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            roles = {r["rolname"] for r in await conn.fetch("SELECT rolname FROM pg_roles")}
             for service in SERVICES:
                 name = f"crm_{service}"
+                if not self.pg_url and name not in roles:
+                    await conn.execute(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
                 if name not in have:
-                    await conn.execute(f'CREATE DATABASE "{name}"')
+                    owner = "" if self.pg_url else f' OWNER "{name}"'
+                    await conn.execute(f'CREATE DATABASE "{name}"{owner}')
                     created.append(name)
+                if not self.pg_url:
+                    await conn.execute(f'REVOKE ALL ON DATABASE "{name}" FROM PUBLIC')
+                    await self._hand_over(name)
         finally:
             await conn.close()
         return created
+
+    async def _hand_over(self, name: str) -> None:
+        """A database made before roles existed: the role takes it and everything in it over."""
+        conn = await asyncpg.connect(f"{self.admin_url.rsplit('/', 1)[0]}/{name}")
+        try:
+            if await conn.fetchval("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", name) == name:
+                return
+            await conn.execute(f'ALTER DATABASE "{name}" OWNER TO "{name}"')
+            for kind, objects in (("TABLE", "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"),
+                                  ("SEQUENCE", "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")):
+                for r in await conn.fetch(objects):
+                    await conn.execute(f'ALTER {kind} public."{r[0]}" OWNER TO "{name}"')
+        finally:
+            await conn.close()
 
     def stop_postgres(self, *, kill: bool = False) -> bool:
         """Stop PostgreSQL; `kill` stops it the way a crash would (immediate: no checkpoint, every
