@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from crm_contracts import identity, seats
-from crm_runtime import db, replay
+from crm_devstack.scratch import scratch_database
+from crm_runtime import replay
 
 pytestmark = pytest.mark.stack
 MACHINERY = {"inbox", "outbox", "outbox_dead", "schema_migrations"}
@@ -67,13 +68,7 @@ async def test_seats_replayed_into_a_fresh_database_rebuilds_the_same_state(plat
     await stack.settled()
 
     seats_service = service()
-    admin = await asyncpg.connect(stack.admin_url)
-    name = "crm_seats_replay_" + uuid.uuid4().hex[:8]
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = await db.create_pool(stack.admin_url.rsplit("/", 1)[0] + "/" + name)
-    try:
-        async with pool.acquire() as conn:
-            await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime")), ("seats", seats_service.migrations)])
+    async with scratch_database(stack, "crm_seats_replay", [("seats", seats_service.migrations)]) as pool:
         seats_service.processor.pool, seats_service.processor.producer = pool, producer
         mine = {a.encode() for a in accounts}
         records = await replay.read_all(seats_service.consumes, stack.bootstrap, keep=lambda r: r.key in mine)
@@ -87,10 +82,6 @@ async def test_seats_replayed_into_a_fresh_database_rebuilds_the_same_state(plat
             await original.close()
         async with pool.acquire() as conn:
             after = await rows(conn, accounts)
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
     assert {t: len(r) for t, r in before.items()} == {t: len(r) for t, r in after.items()}
     assert all(before[t] for t in ("charges", "seat_ledger", "seat_holders", "subscriptions", "addons",
                                    "calling_packages", "integrations", "instance_members", "prices"))

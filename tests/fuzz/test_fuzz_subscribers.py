@@ -6,18 +6,18 @@ real runtime, each service's real handlers and a real PostgreSQL database of its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_contracts import MESSAGES
-from crm_runtime import db
+from crm_devstack.scratch import scratch_database
 
 pytestmark = pytest.mark.stack
 
@@ -99,28 +99,15 @@ def records(draw, service_name: str) -> tuple[str, bytes, list[tuple[str, bytes]
 @pytest.fixture(scope="module")
 async def processors(stack, producer):
     """Each service's batch processor on a scratch database of its own."""
-    admin = await asyncpg.connect(stack.admin_url)
-    made, pools = [], []
-    out = {}
-    try:
+    async with contextlib.AsyncExitStack() as stack_of_databases:
+        out = {}
         for name, service in SERVICES.items():
-            dbname = f"crm_fuzz_{name}_{uuid.uuid4().hex[:6]}"
-            await admin.execute(f'CREATE DATABASE "{dbname}"')
-            made.append(dbname)
-            pool = await db.create_pool(stack.admin_url.rsplit("/", 1)[0] + "/" + dbname, max_size=4)
-            pools.append(pool)
-            async with pool.acquire() as conn:
-                await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime")), (name, service.migrations)])
+            pool = await stack_of_databases.enter_async_context(
+                scratch_database(stack, f"crm_fuzz_{name}", [(name, service.migrations)], max_size=4))
             service.processor.pool, service.processor.producer = pool, producer
             service.processor.attempts = 1
             out[name] = service.processor
         yield out
-    finally:
-        for pool in pools:
-            await pool.close()
-        for dbname in made:
-            await admin.execute(f'DROP DATABASE "{dbname}" WITH (FORCE)')
-        await admin.close()
 
 
 def consumer_record(topic: str, offset: int, value: bytes, headers, key: str) -> ConsumerRecord:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 
 from crm_contracts import CloudEvent, command, identity
+from crm_devstack.scratch import scratch_database
 from crm_runtime import db, inbox, outbox
 from crm_runtime.consuming import BatchProcessor
 from crm_runtime.handling import HandlerContext, Handlers, Rejected
@@ -24,18 +24,9 @@ SERVICE = "runtimetest"
 
 @pytest.fixture(scope="module")
 async def pool(stack):
-    admin = await asyncpg.connect(stack.admin_url)
-    name = "crm_runtime_test_" + uuid.uuid4().hex[:8]
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = stack.admin_url.rsplit("/", 1)[0] + "/" + name
-    pool = await db.create_pool(dsn)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime"))])
-        await conn.execute("CREATE TABLE scratch (group_id text PRIMARY KEY, n int NOT NULL DEFAULT 0)")
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with scratch_database(stack, "crm_runtime_test") as pool:
+        await pool.execute("CREATE TABLE scratch (group_id text PRIMARY KEY, n int NOT NULL DEFAULT 0)")
+        yield pool
 
 
 def group_created(account_id: str, group_id: str) -> CloudEvent:

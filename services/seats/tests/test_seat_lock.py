@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg
 import pytest
 
 from crm_contracts import command, event_caused_by, identity, seats
+from crm_devstack.scratch import scratch_database
 from crm_runtime import db
 from crm_runtime.consuming import BatchProcessor
 from crm_runtime.settings import ServiceSettings
@@ -29,16 +29,9 @@ ACCOUNTS = 6
 
 @pytest.fixture
 async def pool(stack):
-    admin = await asyncpg.connect(stack.admin_url)
-    name = "crm_seats_lock_" + uuid.uuid4().hex[:8]
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = await db.create_pool(stack.admin_url.rsplit("/", 1)[0] + "/" + name, max_size=2 * ACCOUNTS + 2)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime")), ("seats", db.migrations_of("crm_seats"))])
-    yield pool
-    await pool.close()
-    await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await admin.close()
+    async with scratch_database(stack, "crm_seats_lock", [("seats", db.migrations_of("crm_seats"))],
+                                max_size=2 * ACCOUNTS + 2) as pool:
+        yield pool
 
 
 def seats_processor(pool) -> BatchProcessor:

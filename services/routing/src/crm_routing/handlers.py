@@ -200,12 +200,11 @@ def _decide(instance: dict[str, Any], rules: rulebook.RuleSet, channel: str, lea
     return decide(rules, channel, lead, roster, states)
 
 
-async def _route(ctx: HandlerContext, lead: dict[str, Any], instance) -> None:
-    rules = await _rules(ctx, instance["instance_id"])
-    states = await repository.lock_rotation(ctx.conn, instance["instance_id"])
-    roster = await repository.roster(ctx.conn, instance["instance_id"])
-    decision = _decide(instance, rules, lead["channel"], lead["lead"], roster, states)
-    await _apply(ctx, lead, decision, rules_version=rules.version if instance["routing"] else None)
+async def _route(ctx: HandlerContext, lead: dict[str, Any], context: dict[str, Any]) -> None:
+    """Route a lead routing knows already (a transfer) in the instance `context` describes."""
+    rules = _parsed(context["instance_id"], context["rules_version"], context["rules"])
+    decision = _decide(context, rules, lead["channel"], lead["lead"], context["roster"], context["rotation"])
+    await _apply(ctx, lead, decision, rules_version=rules.version if context["routing"] else None)
 
 
 async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, str, str]:
@@ -230,7 +229,7 @@ async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, s
             return None, "missing_target", "a Zillow lead names the agent (user_id) it was imported for"
         found = await repository.zillow_instance(ctx.conn, ctx.message.accountid, cmd.user_id)
         reason, why = "unknown_user", f"{cmd.user_id} is not a user of account {ctx.message.accountid}"
-    else:  # manual: the id is the target; capture_context finds out whether it exists
+    else:  # manual: the id is the target; routing_context finds out whether it exists
         if not cmd.instance_id:
             return None, "missing_target", "a manual lead names its instance_id"
         return cmd.instance_id, "unknown_instance", f"no instance {cmd.instance_id}"
@@ -246,7 +245,7 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     """The hot path: the target's lookup (none for manual leads), one query for the instance,
     rules, roster and rotation, and one statement writing the lead, its decision and its log."""
     instance_id, reason, why = await _target(ctx, cmd)
-    context = await repository.capture_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
+    context = await repository.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
     if context is None:
         return await _lead_rejected(ctx, cmd.lead_id, reason, why)
     duplicate = ("duplicate_lead", "this lead id was routed before; it is not routed again")
@@ -394,7 +393,7 @@ async def transfer_lead(ctx: HandlerContext, cmd: TransferLead) -> None:
         raise Rejected("unknown_lead", f"no lead {cmd.lead_id} in account {ctx.message.accountid}")
     if cmd.to_instance_id == lead["instance_id"]:
         raise Rejected("same_instance", f"lead {cmd.lead_id} is in {cmd.to_instance_id} already")
-    target = await repository.get_instance(ctx.conn, cmd.to_instance_id)
+    target = await repository.routing_context(ctx.conn, cmd.to_instance_id, cmd.lead_id)
     if target is None or target["account_id"] != lead["account_id"]:
         raise Rejected("unknown_instance", f"no instance {cmd.to_instance_id} in account {lead['account_id']}")
     if not await repository.is_member(ctx.conn, lead["instance_id"], cmd.by_user_id):
@@ -402,11 +401,8 @@ async def transfer_lead(ctx: HandlerContext, cmd: TransferLead) -> None:
     if not await repository.is_member(ctx.conn, cmd.to_instance_id, cmd.by_user_id):
         raise Rejected("not_a_member_of_target", f"{cmd.by_user_id} does not belong to {cmd.to_instance_id}")
     source = lead["instance_id"]
-    await repository.take_timer(ctx.conn, cmd.lead_id)
-    moved = {**lead, "instance_id": cmd.to_instance_id}
-    await repository.save_lead(ctx.conn, cmd.lead_id, instance_id=cmd.to_instance_id, state="pooled", user_id=None,
-                               offered_to=[], tried=[], rule_id=None, step=None, rules_version=None)
     event = await ctx.emit(LeadTransferred(lead_id=cmd.lead_id, from_instance_id=source, to_instance_id=cmd.to_instance_id,
                                            by_user_id=cmd.by_user_id), subject=cmd.lead_id, instanceid=cmd.to_instance_id)
     await repository.log(ctx.conn, cmd.lead_id, source, event.type, event.data)
-    await _route(ctx, moved, target)
+    # Routing it in the target stores its new instance and state and takes away any open timer.
+    await _route(ctx, {**lead, "instance_id": cmd.to_instance_id}, target)

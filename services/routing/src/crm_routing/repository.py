@@ -250,8 +250,8 @@ async def rebuilt(conn: asyncpg.Connection) -> bool:
 # --- the capture hot path: two statements a lead ---------------------------------------------
 
 
-async def capture_context(conn: asyncpg.Connection, instance_id: str, lead_id: str) -> dict | None:
-    """Everything routing a new lead needs, in one round trip: the instance, its latest rules, its
+async def routing_context(conn: asyncpg.Connection, instance_id: str, lead_id: str) -> dict | None:
+    """Everything routing a lead in an instance needs, in one round trip: the instance, its latest rules, its
     roster (status and pause of each member), its rotation state locked for this transaction,
     and whether the lead id was seen before. None when there is no such instance."""
     row = await conn.fetchrow(

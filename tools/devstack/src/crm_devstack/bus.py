@@ -145,7 +145,7 @@ class Bus:
     def matching(self, pred: Callable[[Record], bool]) -> list[Record]:
         return [r for r in self.records if pred(r)]
 
-    async def _until(self, done: Callable[[], str | None], timeout: float) -> None:
+    async def until(self, done: Callable[[], str | None], timeout: float) -> None:
         """Until `done()` returns None (it returns what is still missing), re-checked on each arrival."""
         deadline = time.monotonic() + timeout
         async with self._arrived:
@@ -164,7 +164,7 @@ class Bus:
             missing = sum(1 for c in correlation_ids if (type_, c) not in self.arrivals)
             return f"{missing} of {len(correlation_ids)} never answered with {type_}" if missing else None
 
-        await self._until(done, timeout)
+        await self.until(done, timeout)
 
     async def wait_for(self, pred: Callable[[Record], bool], *, count: int = 1,
                        timeout: float = 30.0) -> list[Record]:
@@ -176,7 +176,7 @@ class Bus:
             found = [r for r in self.records if pred(r)]
             return None if len(found) >= count else f"saw {len(found)} of {count} expected records"
 
-        await self._until(done, timeout)
+        await self.until(done, timeout)
         return found[:count]
 
     async def wait_event(self, type_: str, *, correlationid: str | None = None,

@@ -117,7 +117,7 @@ class Chaos:
         def seat_answered() -> str | None:
             missing = [a for a in w.adds if not self._events(a.id, "seats.seat.reserved", "seats.seat.denied")]
             return f"{len(missing)} members never got a seat answer" if missing else None
-        await self.bus._until(seat_answered, ANSWER_TIMEOUT)  # noqa: SLF001 - the bus's own wait
+        await self.bus.until(seat_answered, ANSWER_TIMEOUT)
         return max(self.bus.arrivals.get((t, c.id), 0) for c in w.commands for t in
                    ("identity.account.created", "seats.subscription.changed", "identity.member.added"))
 
@@ -244,7 +244,7 @@ async def poison(chaos: Chaos) -> dict:
             return bus.matching(lambda r: r.key == acc and (
                 r.topic == "identity.commands.v1.dlq" or
                 (r.event is not None and poison_id is not None and r.event.correlationid == poison_id)))
-        await bus._until(lambda: None if answers() else f"{kind} was never answered", 60)  # noqa: SLF001
+        await bus.until(lambda: None if answers() else f"{kind} was never answered", 60)
         found = answers()
         figures[kind] = [r.headers.get("dlq_reason") if r.topic.endswith(".dlq") else
                          ("rejected:" + r.event.data["reason"] if r.event.type.endswith("rejected") else r.event.type)

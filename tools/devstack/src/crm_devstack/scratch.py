@@ -1,0 +1,34 @@
+"""A throwaway PostgreSQL database for tests: created, migrated, handed over as a pool, dropped."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from importlib.resources.abc import Traversable
+
+import asyncpg
+
+from crm_runtime import db
+
+from .stack import Stack
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(stack: Stack, prefix: str, migrations: list[tuple[str, Traversable]] = (),
+                           *, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
+    """A new database `<prefix>_<random>` with the runtime's migrations and `migrations` applied."""
+    admin = await asyncpg.connect(stack.admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pool = None
+    try:
+        pool = await db.create_pool(stack.admin_url.rsplit("/", 1)[0] + "/" + name, max_size=max_size)
+        async with pool.acquire() as conn:
+            await db.migrate(conn, [("runtime", db.migrations_of("crm_runtime")), *migrations])
+        yield pool
+    finally:
+        if pool is not None:
+            await pool.close()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
