@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from crm_contracts import CloudEvent, identity, seats
+from crm_devstack import people
 from crm_devstack.bus import Bus
 from crm_devstack.stack import Stack
 
@@ -43,10 +44,10 @@ class Platform:
         return cmd
 
     def member_row(self, user_id: str, activation: str | None = "opt_in", user_type: str = "platform",
-                   group_id: str | None = None, email: str | None = None) -> dict:
+                   group_id: str | None = None, email: str | None = None, role: str = "agent") -> dict:
         return {"user_id": user_id, "email": email or f"{user_id}@example.com", "first_name": "Agent",
                 "last_name": user_id, "user_type": user_type, "activation": activation,
-                "group_id": group_id, "role": "agent"}
+                "group_id": group_id, "role": role}
 
     async def add(self, account_id: str, user_id: str, **row) -> CloudEvent:
         return await self.bus.command(identity.AddMember.model_validate(self.member_row(user_id, **row)),
@@ -55,9 +56,9 @@ class Platform:
     async def send(self, account_id: str, data) -> CloudEvent:
         return await self.bus.command(data, accountid=account_id)
 
-    async def active(self, account_id: str, user_id: str, *, group_id: str | None = None) -> None:
+    async def active(self, account_id: str, user_id: str, *, group_id: str | None = None, role: str = "agent") -> None:
         """A member who can sign in: added immediately, seated, onboarded (with a phone)."""
-        cmd = await self.add(account_id, user_id, activation="immediate", group_id=group_id)
+        cmd = await self.add(account_id, user_id, activation="immediate", group_id=group_id, role=role)
         await self.answer(cmd, "seats.seat.reserved")
         await self.status(account_id, user_id, "pending_activation")
         phone = "+1555" + str(int(uuid.uuid5(uuid.NAMESPACE_OID, user_id)) % 10_000_000).zfill(7)
@@ -81,7 +82,7 @@ class Platform:
         """Invite and accept through the link, until identity says the user joined."""
         issued = await self.answer(await self.invite(account_id, instance_id, user_id, role, by),
                                    "identity.invitation.issued")
-        page = await self.click(issued.data["accept_url"])
+        page = await self.click(self.stack.invitation_link(issued))
         assert page.status_code == 200, page.text
         await self.bus.wait_event("identity.instance.member_joined",
                                   where=lambda e: e.instanceid == instance_id and e.data["user_id"] == user_id)
@@ -123,18 +124,23 @@ class Platform:
 
     async def members(self, account_id: str) -> list[dict]:
         async with httpx.AsyncClient(timeout=5) as client:
-            r = await client.get(f"{self.stack.http('identity')}/v1/accounts", params={"account_id": account_id})
+            r = await client.get(f"{self.stack.http('identity')}/v1/accounts", params={"account_id": account_id},
+                                 headers=self.stack.as_operator())
         return r.json().get("members", []) if r.status_code == 200 else []
 
     async def seats(self, account_id: str) -> dict:
         async with httpx.AsyncClient(timeout=5) as client:
-            r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": account_id})
+            r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": account_id},
+                                 headers=self.stack.as_operator())
         assert r.status_code == 200, r.text
         return r.json()
 
     async def click(self, url: str) -> httpx.Response:
+        """What a person does with an invitation link: open it, then confirm on the page it shows.
+        Returns the confirmation's answer (or the page, when it offers nothing to confirm)."""
         async with httpx.AsyncClient(timeout=10) as client:
-            return await client.get(url)
+            page, confirmed = await people.accept(client, url)
+        return confirmed or page
 
 
 @pytest.fixture

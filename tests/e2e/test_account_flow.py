@@ -29,9 +29,9 @@ def subscription(total: int = 5) -> seats.SetSubscription:
                                  period_start="2026-11-01", period_end="2026-12-01")
 
 
-async def get_json(url: str) -> tuple[int, dict]:
+async def get_json(url: str, headers: dict[str, str]) -> tuple[int, dict]:
     async with httpx.AsyncClient(timeout=5) as client:
-        r = await client.get(url)
+        r = await client.get(url, headers=headers)
         return r.status_code, r.json()
 
 
@@ -39,7 +39,7 @@ async def seat_ledger(stack, account_id: str, *, until=lambda body: True, timeou
     """Poll the seats read endpoint until `until(body)` holds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        status, body = await get_json(f"{stack.http('seats')}/v1/seats?account_id={account_id}")
+        status, body = await get_json(f"{stack.http('seats')}/v1/seats?account_id={account_id}", stack.as_operator())
         if status == 200 and until(body):
             return body
         if asyncio.get_running_loop().time() > deadline:
@@ -57,7 +57,7 @@ async def test_account_created_and_seat_ledger_opened(stack, bus, account_id):
     assert created.data["tier"] == "enterprise"
     assert created.data["enterprise_instance_id"].startswith("ins_")
 
-    status, body = await get_json(f"{stack.http('identity')}/v1/accounts?account_id={account_id}")
+    status, body = await get_json(f"{stack.http('identity')}/v1/accounts?account_id={account_id}", stack.as_operator())
     assert status == 200 and body["account"]["name"] == "Lane Realty"
 
     ledger = await seat_ledger(stack, account_id, until=lambda b: b["history"])

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.stack
 async def instances_of(platform, user_id: str, account_id: str, kind: str | None = "private") -> list[dict]:
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('identity')}/v1/instances",
-                             params={"user_id": user_id, "account_id": account_id})
+                             params={"account_id": account_id}, headers=platform.stack.as_user(user_id))
     assert r.status_code == 200, r.text
     return [i for i in r.json()["instances"] if kind is None or i["kind"] == kind]
 
@@ -131,14 +131,14 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     assert issued.data["kind"] == "instance" and issued.instanceid == ins and issued.data["role"] == "lead_agent"
     sent = await platform.answer(cmd, "notifications.email.sent")
     assert sent.data["template"] == "instance_invitation" and sent.data["to"] == "bob@example.com"
-    page = await platform.click(issued.data["accept_url"])
+    page = await platform.click(platform.stack.invitation_link(issued))
     assert page.status_code == 200, page.text
     joined = (await platform.bus.wait_event("identity.instance.member_joined",
                                             where=lambda e: e.instanceid == ins and e.data["user_id"] == "bob"))[0]
     assert joined.data["role"] == "lead_agent"
     assert joined.data["sending_email"] != joined.data["capture_email"]
     # A second use of the link is refused; a user may belong to many instances.
-    assert (await platform.click(issued.data["accept_url"])).status_code == 409
+    assert (await platform.click(platform.stack.invitation_link(issued))).status_code == 409
     bobs = (await platform.bought(acc, "bob", "crm_only", name="Bob's")).data["instance_id"]
     roles = {i["instance_id"]: i["role"] for i in await instances_of(platform, "bob", acc)}
     assert roles == {ins: "lead_agent", bobs: "owner"}
@@ -152,7 +152,7 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     issued = await platform.answer(await platform.invite(acc, ins, "cy"), "identity.invitation.issued")
     await platform.answer(await platform.send(acc, identity.JoinInstance(instance_id=ins, user_id="cy")),
                           "identity.instance.member_joined")
-    assert (await platform.click(issued.data["accept_url"])).status_code == 409
+    assert (await platform.click(platform.stack.invitation_link(issued))).status_code == 409
 
 
 async def test_every_refused_invitation_names_its_reason(platform, new_account_id):
@@ -184,13 +184,17 @@ async def test_two_invitations_accepted_at_once_both_join(platform, new_account_
     for user in ("ann", "bob", "cy"):
         await platform.active(acc, user)
     ins = (await platform.bought(acc, "ann")).data["instance_id"]
-    links = [(await platform.answer(await platform.invite(acc, ins, u), "identity.invitation.issued"))
-             .data["accept_url"] for u in ("bob", "cy")]
+    links = [platform.stack.invitation_link(await platform.answer(await platform.invite(acc, ins, u),
+                                                                  "identity.invitation.issued")) for u in ("bob", "cy")]
     pages = await asyncio.gather(*(platform.click(link) for link in links * 2))
+
     assert sorted(p.status_code for p in pages) == [200, 200, 409, 409]
     async with httpx.AsyncClient(timeout=5) as client:
-        roster = (await client.get(f"{platform.stack.http('identity')}/v1/instances/{ins}/members")).json()["members"]
+        roster = (await client.get(f"{platform.stack.http('identity')}/v1/instances/{ins}/members",
+                                   headers=platform.stack.as_user("cy"))).json()["members"]
     assert sorted(m["user_id"] for m in roster) == ["ann", "bob", "cy"]
+    joined = await platform.bus.wait_event("identity.instance.member_joined", count=3, where=lambda e: e.instanceid == ins)
+    await platform.stack.settled()
     joined = platform.bus.events(lambda e: e.type == "identity.instance.member_joined" and e.instanceid == ins)
     assert sorted(e.data["user_id"] for e in joined) == ["ann", "bob", "cy"]
 
@@ -205,7 +209,7 @@ async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_o
     c = (await platform.bought(acc, "cy", "crm_only")).data["instance_id"]
     for ins, owner in ((a, "ann"), (c, "cy")):
         issued = await platform.answer(await platform.invite(acc, ins, "bob", by=owner), "identity.invitation.issued")
-        await platform.click(issued.data["accept_url"])
+        await platform.click(platform.stack.invitation_link(issued))
     await platform.bus.wait_event("identity.instance.member_joined", count=2,
                                   where=lambda e: e.accountid == acc and e.data["user_id"] == "bob")
 
@@ -244,15 +248,15 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_o
     other = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
     base = f"{platform.stack.http('identity')}/v1/instances"
     async with httpx.AsyncClient(timeout=10) as client:
-        r = await client.post(f"{base}/{ins}/api-keys", json={"name": "website form", "by_user_id": "ann"})
+        r = await client.post(f"{base}/{ins}/api-keys", json={"name": "website form"}, headers=platform.stack.as_user("ann"))
         assert r.status_code == 201, r.text
         issued = r.json()
         key = issued["key"]
         assert key.startswith("crmk_") and len(key) >= len("crmk_") + 43
-        refused = await client.post(f"{base}/{ins}/api-keys", json={"name": "mine", "by_user_id": "bob"})
+        refused = await client.post(f"{base}/{ins}/api-keys", json={"name": "mine"}, headers=platform.stack.as_user("bob"))
         assert refused.status_code == 403 and refused.json()["error"] == "not_instance_owner"
-        assert (await client.get(f"{base}/{ins}/api-keys", params={"by_user_id": "bob"})).status_code == 403
-        listed = (await client.get(f"{base}/{ins}/api-keys", params={"by_user_id": "ann"})).json()["keys"]
+        assert (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.as_user("bob"))).status_code == 403
+        listed = (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.as_user("ann"))).json()["keys"]
         assert [(k["key_id"], k["name"], k["last_four"], k["revoked"]) for k in listed] == [
             (issued["key_id"], "website form", key[-4:], False)]
         assert key not in r.text.replace(key, "", 1) and all("key" != f for f in listed[0])
@@ -263,14 +267,14 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_o
         assert not platform.bus.matching(lambda rec: key.encode() in rec.value)
 
         # A key of one instance is unknown to another, even to that one's owner.
-        r = await client.delete(f"{base}/{other}/api-keys/{issued['key_id']}", params={"by_user_id": "bob"})
+        r = await client.delete(f"{base}/{other}/api-keys/{issued['key_id']}", headers=platform.stack.as_user("bob"))
         assert r.status_code == 404 and r.json()["error"] == "unknown_api_key"
-        r = await client.delete(f"{base}/{ins}/api-keys/{issued['key_id']}", params={"by_user_id": "ann"})
+        r = await client.delete(f"{base}/{ins}/api-keys/{issued['key_id']}", headers=platform.stack.as_user("ann"))
         assert r.status_code == 200, r.text
         revoked = (await platform.bus.wait_event("identity.api_key.revoked",
                                                  where=lambda e: e.data["key_id"] == issued["key_id"]))[0]
         assert revoked.data["key_hash"] == event.data["key_hash"]
-        listed = (await client.get(f"{base}/{ins}/api-keys", params={"by_user_id": "ann"})).json()["keys"]
+        listed = (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.as_user("ann"))).json()["keys"]
         assert listed[0]["revoked"] is True
 
     # Over Kafka a key is issued only by its hash; the key itself never travels.
@@ -288,7 +292,7 @@ async def charges_for(platform, acc: str, instance_id: str) -> list[dict]:
 async def entitlements(platform, user_id: str, instance_id: str) -> dict:
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('seats')}/v1/entitlements",
-                             params={"user_id": user_id, "instance_id": instance_id})
+                             params={"instance_id": instance_id}, headers=platform.stack.as_user(user_id))
     assert r.status_code == 200, r.text
     return {i["item"]: i for i in r.json()["items"]}
 
@@ -327,7 +331,7 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
     assert (await entitlements(platform, "bob", a))["addon:cma"]["reason"] == "not_a_member"
 
     issued = await platform.answer(await platform.invite(acc, a, "bob"), "identity.invitation.issued")
-    await platform.click(issued.data["accept_url"])
+    await platform.click(platform.stack.invitation_link(issued))
     await platform.answer(await platform.send(acc, seats.ConnectIntegration(user_id="bob", integration="gmail")),
                           "seats.integration.changed")
     addon = await platform.send(acc, seats.PurchaseAddon(instance_id=a, addon="cma", buyer_user_id="ann"))

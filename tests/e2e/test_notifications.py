@@ -91,7 +91,7 @@ async def test_the_owner_is_mailed_the_new_total_and_the_charge(platform, stack,
     taken = await platform.add(account_id, "first", activation="immediate")
     await platform.answer(taken, "seats.seat.reserved")
     await platform.add(account_id, "second")
-    await platform.click((await platform.invitation(account_id, "second")).data["accept_url"])
+    await platform.click(platform.stack.invitation_link(await platform.invitation(account_id, "second")))
     charge = (await bus.wait_event("seats.charge.created", where=lambda e: e.accountid == account_id))[0]
     mail = await wait_mail(stack, owner)
     assert mail["Subject"] == "Lane Realty now has 2 seats"
@@ -212,7 +212,8 @@ def pushes(stack, user_id: str) -> list[dict]:
 
 async def center(stack, user_id: str) -> dict:
     async with httpx.AsyncClient(timeout=5) as client:
-        return (await client.get(f"{stack.http('notifications')}/v1/notifications", params={"user_id": user_id})).json()
+        return (await client.get(f"{stack.http('notifications')}/v1/notifications",
+                                 headers=stack.as_user(user_id))).json()
 
 
 async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(platform, stack, bus, account_id):

@@ -12,8 +12,8 @@ from crm_contracts import identity
 pytestmark = pytest.mark.stack
 
 
-def token_of(invitation) -> str:
-    return parse_qs(urlparse(invitation.data["accept_url"]).query)["token"][0]
+def token_of(platform, invitation) -> str:
+    return parse_qs(urlparse(platform.stack.invitation_link(invitation)).query)["token"][0]
 
 
 # --- AO1: the opt-in setting ---------------------------------------------------------------------
@@ -78,7 +78,7 @@ async def test_opt_in_add_uses_no_seat_and_sends_a_link(platform, account_id):
     assert added.data["status"] == "pending_opt_in"
     invitation = await platform.answer(cmd, "identity.invitation.issued")
     assert invitation.data["kind"] == "opt_in"
-    assert invitation.data["accept_url"].startswith(platform.stack.http("identity") + "/invitations/accept?token=")
+    assert platform.stack.invitation_link(invitation).startswith(platform.stack.http("identity") + "/invitations/accept?token=")
     summary = (await platform.seats(account_id))["summary"]
     assert (summary["seats_used"], summary["seats_pending_opt_in"], summary["seats_available"]) == (0, 1, 2)
     assert not platform.events(account_id, "seats.seat.reserved")
@@ -88,7 +88,7 @@ async def test_clicking_the_link_reserves_a_free_seat(platform, account_id):
     await platform.enterprise(account_id, seats_total=1)
     await platform.add(account_id, "u1")
     invitation = await platform.invitation(account_id, "u1")
-    page = await platform.click(invitation.data["accept_url"])
+    page = await platform.click(platform.stack.invitation_link(invitation))
     assert page.status_code == 200 and "Welcome to" in page.text and "text/html" in page.headers["content-type"]
     [accepted] = await platform.bus.wait_event("identity.invitation.accepted",
                                                where=lambda e: e.accountid == account_id)
@@ -104,7 +104,7 @@ async def test_accepting_with_no_free_seat_upgrades_the_account_then_reserves(pl
     await platform.answer(taken, "seats.seat.reserved")
     await platform.add(account_id, "u1")
     invitation = await platform.invitation(account_id, "u1")
-    accept = await platform.send(account_id, identity.AcceptInvitation(token=token_of(invitation)))
+    accept = await platform.send(account_id, identity.AcceptInvitation(token=token_of(platform, invitation)))
 
     upgraded = await platform.answer(accept, "seats.account.upgraded")
     assert upgraded.data == {"from_total": 1, "to_total": 2, "unit_price_cents": 4900,
@@ -138,11 +138,11 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
     expired = await platform.invitation(account_id, "expired")
     first = await platform.invitation(account_id, "resent")
 
-    assert (await platform.click(used.data["accept_url"])).status_code == 200
+    assert (await platform.click(platform.stack.invitation_link(used))).status_code == 200
     await platform.status(account_id, "used", "pending_activation")
-    again = await platform.click(used.data["accept_url"])
+    again = await platform.click(platform.stack.invitation_link(used))
     assert again.status_code == 409 and "already used" in again.text
-    cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(used)))
+    cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(platform, used)))
     assert await platform.rejected(cmd) == "invitation_already_used"
 
     conn = await asyncpg.connect(stack.database_url("identity"))
@@ -151,15 +151,15 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
                            "WHERE invitation_id = $1", expired.data["invitation_id"])
     finally:
         await conn.close()
-    page = await platform.click(expired.data["accept_url"])
+    page = await platform.click(platform.stack.invitation_link(expired))
     assert page.status_code == 410 and "expired" in page.text
 
     resend = await platform.send(account_id, identity.ResendInvitation(user_id="resent"))
     second = await platform.answer(resend, "identity.invitation.issued")
-    assert second.data["accept_url"] != first.data["accept_url"]
-    page = await platform.click(first.data["accept_url"])
+    assert platform.stack.invitation_link(second) != platform.stack.invitation_link(first)
+    page = await platform.click(platform.stack.invitation_link(first))
     assert page.status_code == 410 and "newer invitation" in page.text
-    cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(first)))
+    cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(platform, first)))
     assert await platform.rejected(cmd) == "invitation_superseded"
 
     garbage = await platform.click(platform.stack.http("identity") + "/invitations/accept?token=nonsense")
@@ -172,7 +172,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
     assert members == {"used": "pending_activation", "expired": "pending_opt_in", "resent": "pending_opt_in"}
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
     # The resent link still works.
-    assert (await platform.click(second.data["accept_url"])).status_code == 200
+    assert (await platform.click(platform.stack.invitation_link(second))).status_code == 200
     await platform.status(account_id, "resent", "pending_activation")
 
 
@@ -182,7 +182,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
 async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, account_id):
     await platform.enterprise(account_id, seats_total=2)
     await platform.add(account_id, "opt")
-    await platform.click((await platform.invitation(account_id, "opt")).data["accept_url"])
+    await platform.click(platform.stack.invitation_link((await platform.invitation(account_id, "opt"))))
     await platform.status(account_id, "opt", "pending_activation")
     imm = await platform.add(account_id, "imm", activation="immediate")
     await platform.answer(imm, "seats.seat.reserved")
@@ -280,7 +280,7 @@ async def test_duplicated_commands_and_events_change_nothing_twice(platform, bus
     add = await platform.add(account_id, "u1")
     await bus.send(add)  # the same command again
     invitation = await platform.invitation(account_id, "u1")
-    accept = await platform.send(account_id, identity.AcceptInvitation(token=token_of(invitation)))
+    accept = await platform.send(account_id, identity.AcceptInvitation(token=token_of(platform, invitation)))
     await bus.send(accept)
     reserved = await platform.answer(accept, "seats.seat.reserved")
     await platform.status(account_id, "u1", "pending_activation")

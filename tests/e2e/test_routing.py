@@ -62,7 +62,7 @@ async def set_rules(platform, acc: str, instance_id: str, rules: list, version: 
 
 async def get(platform, path: str) -> dict:
     async with httpx.AsyncClient(timeout=5) as client:
-        r = await client.get(f"{platform.stack.http('routing')}{path}")
+        r = await client.get(f"{platform.stack.http('routing')}{path}", headers=platform.stack.as_operator())
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -76,7 +76,7 @@ async def test_every_channel_reaches_its_instance_and_unknown_targets_are_reject
     ins = created["instance_id"]
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.post(f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys",
-                              json={"name": "form", "by_user_id": "ann"})
+                              json={"name": "form"}, headers=platform.stack.as_user("ann"))
         key = r.json()["key"]
     await platform.stack.settled()
     cases = [
@@ -118,8 +118,9 @@ async def test_a_revoked_key_opens_nothing_and_a_lead_seen_twice_is_routed_once(
     ins = created["instance_id"]
     async with httpx.AsyncClient(timeout=10) as client:
         base = f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys"
-        issued = (await client.post(base, json={"name": "form", "by_user_id": "ann"})).json()
-        await client.delete(f"{base}/{issued['key_id']}", params={"by_user_id": "ann"})
+        ann = platform.stack.as_user("ann")
+        issued = (await client.post(base, json={"name": "form"}, headers=ann)).json()
+        await client.delete(f"{base}/{issued['key_id']}", headers=ann)
     await platform.stack.settled()
     lid, _ = await capture(platform, acc, channel="open_api", api_key=issued["key"])
     assert (await outcome(platform, lid)).data["reason"] == "invalid_api_key"

@@ -25,9 +25,9 @@ async def race(platform, account_id: str) -> None:
     await asyncio.gather(*(platform.add(account_id, u) for u in users))
     invitations = await asyncio.gather(*(platform.invitation(account_id, u) for u in users))
     # Half click the e-mail link, half accept through the command topic, all at once.
-    clicks = [platform.click(inv.data["accept_url"]) for inv in invitations[::2]]
+    clicks = [platform.click(platform.stack.invitation_link(inv)) for inv in invitations[::2]]
     commands = [platform.send(account_id, identity.AcceptInvitation(
-        token=parse_qs(urlparse(inv.data["accept_url"]).query)["token"][0])) for inv in invitations[1::2]]
+        token=parse_qs(urlparse(platform.stack.invitation_link(inv)).query)["token"][0])) for inv in invitations[1::2]]
     results = await asyncio.gather(*clicks, *commands)
     assert all(r.status_code == 200 for r in results[:len(clicks)])
     await platform.bus.wait_event("seats.seat.reserved", count=N, timeout=120,

@@ -85,7 +85,7 @@ async def test_trace_shows_an_opt_in_acceptance_as_a_tree(stack, bus, account_id
                                                last_name="A", user_type="platform", activation="opt_in",
                                                group_id=None, role="agent"), accountid=account_id)
     [issued] = await bus.wait_event("identity.invitation.issued", correlationid=add.id)
-    accept = await bus.command(identity.AcceptInvitation(token=issued.data["accept_url"].split("token=")[1]),
+    accept = await bus.command(identity.AcceptInvitation(token=stack.invitation_link(issued).split("token=")[1]),
                                accountid=account_id)
     await bus.wait_event("seats.seat.reserved", correlationid=accept.id)
     await stack.settled()

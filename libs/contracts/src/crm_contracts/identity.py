@@ -294,6 +294,9 @@ class MemberAdded(BaseModel):
     email: str
     first_name: str | None = None
     last_name: str | None = None
+    # The member's role in the account (e.g. `agent`, `admin`); services that let account admins
+    # read account data learn who they are from it. Absent on events published before it was added.
+    role: str | None = None
 
 
 @message("identity.member.status_changed", on=EVENTS)
@@ -338,12 +341,15 @@ class MemberImportCompleted(BaseModel):
 
 @message("identity.invitation.issued", on=EVENTS)
 class InvitationIssued(BaseModel):
-    """An invitation was issued; `accept_url` is the link for the e-mail."""
+    """An invitation was issued. The e-mail's link is `accept_page_url?token=<token>`; the token
+    travels only sealed to notifications (RSA-OAEP with its public key, `v1.<key id>.<base64url>`):
+    every service reads this topic, and whoever holds a token can accept the invitation."""
 
     user_id: str
     invitation_id: str
     kind: InvitationKind
-    accept_url: str
+    accept_page_url: str
+    sealed_token: str
     expires_at: datetime
     email: str
     first_name: str | None = None

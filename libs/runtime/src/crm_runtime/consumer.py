@@ -50,7 +50,7 @@ class PartitionedConsumer:
         self.processor = processor
         self.settings = settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group, client_id=client_id,
+            **settings.kafka_args(), group_id=group, client_id=client_id,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.fetch_max_records,
         )
         self.committer = OffsetCommitter(self.consumer, settings.offset_commit_interval_s)

@@ -1,4 +1,10 @@
-"""The services' HTTP side on Starlette: JSON and HTML answers, routes."""
+"""The services' HTTP side on Starlette: JSON and HTML answers, routes.
+
+Every route requires a verified bearer token unless it is declared `public`; the endpoint finds
+the acting user with `caller(request)` and answers a refusal of its service's rules with
+`forbidden(request, decision)`. Both refusals are logged with the user id and path, never with
+the token.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["Request", "Response", "Route", "delete", "get", "html_response", "json_response", "post"]
+from . import logs
+from .auth import Caller, Decision, NotConfigured, Unauthenticated
+
+__all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "forbidden", "get", "html_response",
+           "json_response", "post"]
+
+log = logs.get(__name__)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _JSON(JSONResponse):
@@ -23,18 +37,57 @@ def json_response(body: Any, status: int = 200) -> Response:
     return _JSON(body, status)
 
 
-def html_response(body: str, status: int = 200) -> Response:
-    return HTMLResponse(body, status)
+def html_response(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return HTMLResponse(body, status, headers=headers)
 
 
-def get(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
+def _unauthorized(request: Request, reason: str) -> Response:
+    log.warning("access_unauthenticated", method=request.method, path=request.url.path, reason=reason)
+    # RFC 6750: the challenge names the scheme and why the token was refused.
+    challenge = 'Bearer error="invalid_token", error_description="{}"'.format(reason.replace('"', "'"))
+    return _JSON({"error": "unauthenticated", "message": reason}, 401, headers={"WWW-Authenticate": challenge})
+
+
+def _guarded(endpoint: Endpoint) -> Endpoint:
+    async def guarded(request: Request) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _unauthorized(request, "a bearer token from the platform's identity provider is required")
+        try:
+            request.state.caller = await request.app.state.verifier.verify(token.strip())
+        except Unauthenticated as exc:
+            return _unauthorized(request, exc.reason)
+        except NotConfigured:
+            log.error("access_not_configured", path=request.url.path)
+            return _JSON({"error": "auth_not_configured",
+                          "message": "this service has no identity provider keys configured"}, 503)
+        return await endpoint(request)
+
+    return guarded
+
+
+def caller(request: Request) -> Caller:
+    return request.state.caller
+
+
+def forbidden(request: Request, decision: Decision) -> Response:
+    log.warning("access_denied", method=request.method, path=request.url.path, user_id=caller(request).user_id,
+                reason=decision.reason)
+    return _JSON({"error": decision.reason, "message": decision.message}, 403)
+
+
+def _route(path: str, endpoint: Endpoint, methods: list[str], public: bool) -> Route:
+    return Route(path, endpoint if public else _guarded(endpoint), methods=methods)
+
+
+def get(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
     """A GET route (HEAD is answered too; other methods get 405)."""
-    return Route(path, endpoint, methods=["GET"])
+    return _route(path, endpoint, ["GET"], public)
 
 
-def post(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-    return Route(path, endpoint, methods=["POST"])
+def post(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
+    return _route(path, endpoint, ["POST"], public)
 
 
-def delete(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> Route:
-    return Route(path, endpoint, methods=["DELETE"])
+def delete(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
+    return _route(path, endpoint, ["DELETE"], public)

@@ -91,7 +91,7 @@ class OutboxRelay:
 
     def __init__(self, service: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, *,
                  dsn: str | None = None, batch: int = 500, idle_poll: float = 2.0, max_delay: float = 5.0,
-                 pass_timeout: float = 30.0, stall_after: float = 30.0) -> None:
+                 pass_timeout: float = 30.0, stall_after: float = 30.0, keep_published_s: float = 600.0) -> None:
         self.service = service
         self.pool = pool
         self.producer = producer
@@ -101,6 +101,8 @@ class OutboxRelay:
         self.dsn = dsn  # None (tests): each pass borrows a pooled connection and takes no lock
         self.pass_timeout = pass_timeout
         self.stall_after = stall_after
+        self.keep_published_s = keep_published_s
+        self._pruned_at = time.monotonic()
         self._wake = asyncio.Event()
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
         self._conn: asyncpg.Connection | None = None
@@ -211,6 +213,16 @@ class OutboxRelay:
         )
         log.info("outbox_relay_lock_held_elsewhere", **(dict(holder) if holder else {}))
 
+    async def prune(self, limit: int = 5000) -> int:
+        """Delete rows published more than `keep_published_s` ago. The topic is the record of what
+        was published; old rows would only keep payloads (names, addresses, sealed secrets) in one
+        more place."""
+        status = await self.pool.execute(
+            """DELETE FROM outbox WHERE id IN (
+                   SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT $2)""",
+            self.keep_published_s, limit)
+        return int(status.split()[-1])
+
     async def backlog(self) -> int:
         return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
@@ -244,6 +256,13 @@ class OutboxRelay:
             if time.monotonic() - gauge_at > 5:
                 gauge_at = time.monotonic()
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
+            if self.leader and time.monotonic() - self._pruned_at > min(60.0, max(1.0, self.keep_published_s / 2)):
+                self._pruned_at = time.monotonic()
+                try:
+                    if pruned := await self.prune():
+                        log.info("outbox_pruned", rows=pruned)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("outbox_prune_failed", error=repr(exc))
             if published >= self.batch:
                 continue
             try:

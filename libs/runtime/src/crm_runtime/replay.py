@@ -15,13 +15,14 @@ from crm_contracts import Topic
 
 from . import logs
 from .consuming import BatchProcessor
+from .settings import client_args
 
 log = logs.get(__name__)
 
 
-async def from_beginning(processor: BatchProcessor, topic: Topic, bootstrap: str, *, batch: int = 500) -> int:
+async def from_beginning(processor: BatchProcessor, topic: Topic, kafka: str | dict, *, batch: int = 500) -> int:
     """Handle every record of `topic` there was when called; returns how many were read."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**client_args(kafka), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_poll_records=batch)
     await consumer.start()
     try:
@@ -48,10 +49,10 @@ async def from_beginning(processor: BatchProcessor, topic: Topic, bootstrap: str
         await consumer.stop()
 
 
-async def read_all(topics: list[Topic], bootstrap: str, keep=lambda record: True) -> list:
+async def read_all(topics: list[Topic], kafka: str | dict, keep=lambda record: True) -> list:
     """Every record of `topics` there was when called that `keep` accepts, in the order they were
     written across topics (record time, then topic, partition, offset)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**client_args(kafka), group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_poll_records=2000)
     await consumer.start()
     try:

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 from crm_contracts import Topic
 
 from . import db, logs
+from .auth import Verifier
 from .consumer import PartitionedConsumer
 from .consuming import BatchProcessor
 from .handling import Handlers
@@ -70,7 +71,7 @@ class Service:
     async def _start(self) -> None:
         # Idempotent and acks=all: a retried send is written once, and only once every in-sync
         # replica has it.
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
+        self.producer = AIOKafkaProducer(**self.settings.kafka_args(),
                                          client_id=self.client_id, enable_idempotence=True, acks="all")
         self.processor.producer = self.producer
         await self._until_up("kafka_unavailable", self.producer.start)
@@ -78,7 +79,8 @@ class Service:
         self.processor.pool = self.pool
         self.relay = OutboxRelay(self.name, self.pool, self.producer, dsn=self.settings.database_url,
                                  batch=self.settings.outbox_batch, max_delay=self.settings.retry_max_delay_s,
-                                 stall_after=self.settings.stuck_after_s)
+                                 stall_after=self.settings.stuck_after_s,
+                                 keep_published_s=self.settings.outbox_keep_published_s)
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]
         if self._prepare is not None:  # e.g. a read model rebuilt before the group consumes anything
@@ -178,10 +180,14 @@ class Service:
         async def metrics(request: Request) -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-        routes: list[BaseRoute] = [get("/health", self.health), get("/metrics", metrics)]
+        routes: list[BaseRoute] = [get("/health", self.health, public=True), get("/metrics", metrics, public=True)]
         if self._extra_routes:
             routes.extend(self._extra_routes(self))
-        return Starlette(routes=routes, lifespan=lifespan)
+        app = Starlette(routes=routes, lifespan=lifespan)
+        app.state.verifier = Verifier.from_settings(self.settings)
+        if not app.state.verifier.configured:
+            log.warning("auth_not_configured", hint="set AUTH_JWKS_FILE or AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE")
+        return app
 
     def run(self) -> None:
         logs.configure(self.name, self.settings.log_level)

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import ssl
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def client_args(kafka: str | dict) -> dict:
+    """aiokafka arguments from a bootstrap address, or from whole connection settings
+    (`ServiceSettings.kafka_args`, `Stack.kafka_args`)."""
+    return {"bootstrap_servers": kafka} if isinstance(kafka, str) else kafka
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # The service's own Kafka principal. Production: SASL_SSL with SCRAM-SHA-512 (or -256), the
+    # cluster's CA file and, for mutual TLS, a client certificate and key.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
     database_url: str = "postgresql://crm@127.0.0.1:5433/postgres"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -22,6 +39,8 @@ class ServiceSettings(BaseSettings):
     # after this many attempts so that its partition moves on.
     handler_attempts: int = 3
     outbox_batch: int = 500
+    # Published outbox rows are deleted this long after publishing (the topic holds them).
+    outbox_keep_published_s: float = 600.0
     # Offsets of finished records are committed together at most this long after they finish
     # (a crash redelivers at most this much, which the inbox makes a no-op).
     offset_commit_interval_s: float = 0.5
@@ -40,6 +59,31 @@ class ServiceSettings(BaseSettings):
     # /health reports unhealthy when a partition's batch has been failing, or the outbox relay has
     # not advanced with rows waiting, for this long.
     stuck_after_s: float = 30.0
+
+    # Bearer tokens on the HTTP side: the identity provider's public keys (a JWKS file, or a URL
+    # fetched and cached), the issuer and audience tokens must name. Without them every endpoint
+    # but /health, /metrics and the invitation page answers 503.
+    auth_jwks_file: str = ""
+    auth_jwks_url: str = ""
+    auth_issuer: str = ""
+    auth_audience: str = ""
+    auth_algorithms: list[str] = ["RS256", "ES256"]
+    # Clock skew tolerated on exp/nbf/iat.
+    auth_leeway_s: float = 30.0
+
+    def kafka_args(self) -> dict:
+        """Connection arguments for every aiokafka client the service makes."""
+        args: dict = {"bootstrap_servers": self.kafka_bootstrap_servers,
+                      "security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            args.update(sasl_mechanism=self.kafka_sasl_mechanism, sasl_plain_username=self.kafka_sasl_username,
+                        sasl_plain_password=self.kafka_sasl_password)
+        if "SSL" in self.kafka_security_protocol:
+            context = ssl.create_default_context(cafile=self.kafka_ssl_cafile or None)
+            if self.kafka_ssl_certfile:
+                context.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile or None)
+            args["ssl_context"] = context
+        return args
 
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"

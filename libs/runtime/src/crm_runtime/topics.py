@@ -9,6 +9,8 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from crm_contracts import TOPICS, Direction
 
+from .settings import client_args
+
 PARTITIONS = 6
 WEEK_MS = 7 * 24 * 3600 * 1000
 
@@ -24,10 +26,10 @@ def retention_of(name: str) -> dict[str, str]:
     return KEEP_FOREVER if topic is not None and topic.direction is Direction.EVENTS else KEEP_FOUR_WEEKS
 
 
-async def ensure_topics(bootstrap: str, partitions: int = PARTITIONS) -> list[str]:
+async def ensure_topics(kafka: str | dict, partitions: int = PARTITIONS) -> list[str]:
     """Returns the topics it created; existing ones keep their partitions and get the retention
     above (so a cluster created before it was set gets it too)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_args(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -116,7 +116,7 @@ async def _invite(ctx: HandlerContext, account: Account, member: Member, kind: I
     await repository.insert_invitation(ctx.conn, invitation)
     await ctx.emit(InvitationIssued(
         user_id=member.user_id, invitation_id=invitation.invitation_id, kind=kind,
-        accept_url=f"{settings.base_url()}/invitations/accept?token={token}",
+        accept_page_url=f"{settings.base_url()}/invitations/accept", sealed_token=settings.sealer.seal(token),
         expires_at=invitation.expires_at, email=member.email, first_name=member.first_name,
         account_name=account.name, instance_id=instance_id, role=role),
         subject=member.user_id, **({"instanceid": instance_id} if instance_id else {}))
@@ -132,7 +132,7 @@ async def _add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
     await repository.insert_member(ctx.conn, member)
     await ctx.emit(MemberAdded(user_id=member.user_id, user_type=member.user_type, activation=member.activation,
                                status=member.status, group_id=member.group_id, email=member.email,
-                               first_name=member.first_name, last_name=member.last_name),
+                               first_name=member.first_name, last_name=member.last_name, role=member.role),
                    subject=member.user_id, instanceid=account.enterprise_instance_id)
     if member.status is MemberStatus.PENDING_OPT_IN:
         await _invite(ctx, account, member, InvitationKind.OPT_IN)

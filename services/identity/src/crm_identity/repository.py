@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from crm_contracts.identity import Activation, InvitationKind, MemberStatus, Tier, UserType
+from crm_runtime.auth import AccountStanding
 
 from .domain.accounts import Account
 from .domain.instances import Instance, addresses
@@ -42,6 +43,15 @@ async def insert_account(conn: asyncpg.Connection, account: Account, parsing_ema
         account.owner_first_name, account.owner_last_name, account.enterprise_instance_id,
         account.opt_in_enabled, parsing_email,
     ))
+
+
+async def account_standing(conn: asyncpg.Connection, account_id: str, user_id: str) -> AccountStanding | None:
+    """The account's owner and the user's role and status in it, for deciding what they may read."""
+    row = await conn.fetchrow(
+        """SELECT a.owner_user_id, m.role, m.status FROM accounts a
+           LEFT JOIN members m ON m.account_id = a.account_id AND m.user_id = $2
+           WHERE a.account_id = $1""", account_id, user_id)
+    return AccountStanding(row["owner_user_id"], row["role"], row["status"]) if row else None
 
 
 async def set_opt_in(conn: asyncpg.Connection, account_id: str, enabled: bool) -> None:

@@ -23,9 +23,10 @@ from crm_contracts import event_caused_by
 from crm_contracts.notifications import EmailFailed, EmailSent, PushSent
 from crm_runtime import faults, logs, outbox
 from crm_runtime.retry import Backoff
+from crm_runtime.sealed import CannotOpen
 
 from . import repository
-from .domain.templates import text_version
+from .domain.templates import fill_token, text_version
 from .settings import NotificationSettings
 
 log = logs.get(__name__)
@@ -41,13 +42,21 @@ class Mailer:
         self.settings = settings
 
     async def send(self, row: asyncpg.Record) -> None:
+        subject, body = row["subject"], row["html"]
+        if row["sealed_token"]:
+            # Opened here, in memory, for this one send; the row keeps only the sealed form.
+            try:
+                token = self.settings.opener.open(row["sealed_token"])
+            except CannotOpen as exc:
+                raise PermanentFailure(f"the invitation token cannot be opened: {exc}") from None
+            subject, body = fill_token(subject, token), fill_token(body, token)
         msg = EmailMessage()
         msg["From"] = self.settings.smtp_from
         msg["To"] = row["to_address"]
-        msg["Subject"] = row["subject"]
+        msg["Subject"] = subject
         msg["Message-ID"] = row["message_id"]
-        msg.set_content(text_version(row["html"]))
-        msg.add_alternative(row["html"], subtype="html")
+        msg.set_content(text_version(body))
+        msg.add_alternative(body, subtype="html")
         try:
             await aiosmtplib.send(msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
                                   timeout=self.settings.smtp_timeout_s, start_tls=False, use_tls=False)

@@ -26,7 +26,7 @@ from crm_runtime.handling import HandlerContext, Handlers
 
 from . import repository
 from .domain.push import devices_to_push
-from .domain.templates import check, render
+from .domain.templates import TOKEN_SLOT, check, render
 
 handlers = Handlers()
 
@@ -40,11 +40,11 @@ TEMPLATE_OF_KIND = {
 # --- building blocks ------------------------------------------------------------------------
 
 
-async def _email(ctx: HandlerContext, template_name: str, to: str, values: dict) -> None:
+async def _email(ctx: HandlerContext, template_name: str, to: str, values: dict, sealed_token: str | None = None) -> None:
     template = await repository.template_for(ctx.conn, ctx.message.accountid, template_name)
     subject, html = render(template, values)
     await repository.queue_email(ctx.conn, account_id=ctx.message.accountid, template=template_name, to=to,
-                                 subject=subject, html=html, cause=ctx.message)
+                                 subject=subject, html=html, cause=ctx.message, sealed_token=sealed_token)
 
 
 async def _notify(ctx: HandlerContext, user_id: str, instance_id: str, kind: str, title: str, body: str) -> None:
@@ -115,8 +115,9 @@ async def invitation_issued(ctx: HandlerContext, event: InvitationIssued) -> Non
     instance_name = await repository.instance_name(ctx.conn, ctx.message.instanceid or "")
     await _email(ctx, TEMPLATE_OF_KIND[event.kind], event.email, {
         "first_name": event.first_name or "", "last_name": "", "email": event.email,
-        "account_name": event.account_name or "", "accept_url": event.accept_url,
-        "expires_at": event.expires_at.strftime("%B %-d, %Y at %H:%M UTC"), "instance_name": instance_name})
+        "account_name": event.account_name or "", "accept_url": f"{event.accept_page_url}?token={TOKEN_SLOT}",
+        "expires_at": event.expires_at.strftime("%B %-d, %Y at %H:%M UTC"), "instance_name": instance_name},
+        sealed_token=event.sealed_token)
     if event.kind is InvitationKind.INSTANCE and ctx.message.instanceid:
         await _notify(ctx, event.user_id, ctx.message.instanceid, "instance_invitation",
                       f"You are invited to join {instance_name}", "Open the invitation e-mail to join.")

@@ -92,12 +92,17 @@ def message_id_for(cause_event_id: str, template: str, to: str) -> str:
 
 
 async def queue_email(conn: asyncpg.Connection, *, account_id: str, template: str, to: str, subject: str,
-                      html: str, cause: CloudEvent) -> str:
+                      html: str, cause: CloudEvent, sealed_token: str | None = None) -> str:
+    """Queue an e-mail. An invitation's token is kept only sealed, beside the body, until it is sent;
+    the stored cause loses it too."""
     message_id = message_id_for(cause.id, template, to)
+    if isinstance(cause.data, dict) and "sealed_token" in cause.data:
+        cause = cause.model_copy(update={"data": {**cause.data, "sealed_token": "(kept with the e-mail until sent)"}})
     await conn.execute(
-        """INSERT INTO emails (message_id, account_id, template, to_address, subject, html, cause_event_id, cause)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (message_id) DO NOTHING""",
-        message_id, account_id, template, to, subject, html, cause.id, cause.model_dump_json())
+        """INSERT INTO emails (message_id, account_id, template, to_address, subject, html, cause_event_id, cause,
+                               sealed_token)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (message_id) DO NOTHING""",
+        message_id, account_id, template, to, subject, html, cause.id, cause.model_dump_json(), sealed_token)
     return message_id
 
 
@@ -111,9 +116,10 @@ async def claim_due_emails(conn: asyncpg.Connection, limit: int, lease_s: float)
 
 
 async def mark_email(conn: asyncpg.Connection, message_id: str, status: str, error: str | None = None) -> None:
+    """Sent or given up: either way the sealed token is erased, it has done its one job."""
     await conn.execute(
-        "UPDATE emails SET status = $2, last_error = $3, sent_at = CASE WHEN $2 = 'sent' THEN now() END "
-        "WHERE message_id = $1", message_id, status, error)
+        "UPDATE emails SET status = $2, last_error = $3, sent_at = CASE WHEN $2 = 'sent' THEN now() END, "
+        "sealed_token = NULL WHERE message_id = $1", message_id, status, error)
 
 
 async def retry_email_at(conn: asyncpg.Connection, message_id: str, at: datetime, error: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from crm_runtime.sealed import Opener
 from crm_runtime.settings import ServiceSettings
 
 
@@ -18,3 +21,16 @@ class NotificationSettings(ServiceSettings):
     # Where the recording push provider writes what it would send (JSON lines).
     push_log_path: str = ".run/push/pushes.jsonl"
     delivery_poll_s: float = 0.2
+    # The private key (PEM) that opens invitation tokens identity sealed to notifications.
+    invitation_seal_private_key_file: str = ""
+
+    @property
+    def opener(self) -> Opener:
+        if not self.invitation_seal_private_key_file:
+            raise RuntimeError("INVITATION_SEAL_PRIVATE_KEY_FILE is not set: invitation links cannot be sent")
+        return _opener(self.invitation_seal_private_key_file)
+
+
+@cache
+def _opener(path: str) -> Opener:
+    return Opener.from_file(path)

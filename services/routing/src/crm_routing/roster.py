@@ -18,7 +18,7 @@ async def rebuild_if_new(svc: Service) -> None:
     async with svc.pool.acquire() as conn:
         if await repository.rebuilt(conn):
             return
-    count = await replay.from_beginning(svc.processor, identity.EVENTS, svc.settings.kafka_bootstrap_servers)
+    count = await replay.from_beginning(svc.processor, identity.EVENTS, svc.settings.kafka_args())
     async with svc.pool.acquire() as conn:
         await repository.record_rebuild(conn, count)
     log.info("roster_rebuilt", events=count)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from crm_contracts import CloudEvent
+from crm_runtime.auth import AccountStanding
 
 from .domain.entitlements import CallingPurchase
 from .domain.ledger import Subscription
@@ -105,11 +106,22 @@ async def holders(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str) -> None:
+async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str,
+                            role: str | None = None) -> None:
     await conn.execute(
-        """INSERT INTO member_statuses (account_id, user_id, status) VALUES ($1, $2, $3)
-           ON CONFLICT (account_id, user_id) DO UPDATE SET status = EXCLUDED.status""",
-        account_id, user_id, status)
+        """INSERT INTO member_statuses (account_id, user_id, status, role) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (account_id, user_id)
+           DO UPDATE SET status = EXCLUDED.status, role = coalesce(EXCLUDED.role, member_statuses.role)""",
+        account_id, user_id, status, role)
+
+
+async def account_standing(conn: asyncpg.Connection, account_id: str, user_id: str) -> AccountStanding | None:
+    """The account's owner and the user's role and status in it, for deciding what they may read."""
+    row = await conn.fetchrow(
+        """SELECT s.owner_user_id, m.role, m.status FROM subscriptions s
+           LEFT JOIN member_statuses m ON m.account_id = s.account_id AND m.user_id = $2
+           WHERE s.account_id = $1""", account_id, user_id)
+    return AccountStanding(row["owner_user_id"], row["role"], row["status"]) if row else None
 
 
 async def pending_opt_in(conn: asyncpg.Connection, account_id: str) -> int:

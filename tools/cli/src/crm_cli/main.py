@@ -1,4 +1,5 @@
-"""`crm`: publish commands, watch topics, trace a flow, handle dead letters, see lag and health.
+"""`crm`: publish commands, watch topics, trace a flow, handle dead letters, see lag and health,
+mint a development token.
 
 Exit codes: 0 done; 1 the command was rejected or an awaited answer did not come; 2 bad input
 (unknown type or topic, data outside the contract); 3 the cluster or a service did not answer.
@@ -28,11 +29,11 @@ from rich.tree import Tree
 
 from crm_contracts import MESSAGES, TOPICS, CloudEvent, command
 
-from . import kafka
+from . import kafka, tokens
 from .connection import Cluster
 from .lines import describe, style_of
 
-app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letters, lag, status.",
+app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letters, lag, status, token.",
                   no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
@@ -393,6 +394,25 @@ def status(urls: list[str] = typer.Option(None, "--service", help="name=http://h
         return 3 if unhealthy else 0
 
     _run(go())
+
+
+@app.command()
+def token(user: str = typer.Argument(..., help="the user id the token acts for (its subject)"),
+          operator: bool = typer.Option(False, "--operator", help=f"add the {tokens.OPERATOR_SCOPE} scope: read any account"),
+          ttl: int = typer.Option(300, "--ttl", help="seconds the token is valid"),
+          key: Path = typer.Option(Path(".run/auth") / tokens.PRIVATE_FILE, "--key", envvar="CRM_AUTH_SIGNING_KEY",
+                                   help="the development signing key `make up` created"),
+          issuer: str = typer.Option(tokens.DEV_ISSUER, envvar="CRM_AUTH_ISSUER"),
+          audience: str = typer.Option(tokens.DEV_AUDIENCE, envvar="CRM_AUTH_AUDIENCE")) -> None:
+    """Print a short-lived bearer token signed with the local stack's development key, e.g.
+    curl -H "Authorization: Bearer $(crm token u-1)" :8003/v1/notifications?user_id=u-1"""
+    if not key.is_file():
+        err.print(f"[red]no signing key at {key}[/]: run `make up` first, or pass --key")
+        raise typer.Exit(2)
+    if ttl <= 0 or ttl > 86400:
+        err.print("[red]--ttl must be between 1 and 86400 seconds[/]")
+        raise typer.Exit(2)
+    print(tokens.mint(key, user, ttl_s=ttl, operator=operator, issuer=issuer, audience=audience))
 
 
 def _sum(metrics: str, name: str) -> str:

@@ -187,7 +187,8 @@ class Bench:
         await self._answers(added, "identity.invitation.issued")
         await self.stack.settled(180)  # the invitation e-mails are out before the clock starts
         issued = "identity.invitation.issued"
-        tokens = {cid: self.bus.first[(issued, cid)].data["accept_url"].split("token=")[1] for cid in added}
+        # The tokens, as the invitees would read them from their e-mails.
+        tokens = {cid: self.stack.invitation_link(self.bus.first[(issued, cid)]).split("token=")[1] for cid in added}
         accept_cmds = [command(identity.AcceptInvitation(token=tokens[a.id]), source="bench", accountid=a.accountid)
                        for a in adds]
         figures = await self.paced(rate, seconds, accept_cmds, "seats.seat.reserved")
@@ -278,7 +279,7 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
     await _prepare(stack)
     out = stack.run / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    bus = Bus(stack.bootstrap, source="bench", keep=False)
+    bus = Bus(stack.kafka_args(), source="bench", keep=False)
     await bus.start(watch=["identity.events.v1", "seats.events.v1", "routing.events.v1", loops.EVENTS])
     rss = Rss(stack)
     sampler = asyncio.create_task(rss.run())
@@ -340,7 +341,7 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
 
 
 async def _prepare(stack: Stack) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    admin = AIOKafkaAdminClient(**stack.kafka_args())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(t, 6, 1) for t in (loops.COMMANDS, loops.EVENTS)])

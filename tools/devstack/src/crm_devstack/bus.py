@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel
 
 from crm_contracts import TOPICS, CloudEvent, command
+from crm_runtime.settings import client_args
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ class Record:
 
 
 class Bus:
-    def __init__(self, bootstrap: str, source: str = "test-suite", keep: bool = True) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: str | dict, source: str = "test-suite", keep: bool = True) -> None:
+        self.args = client_args(kafka)  # a bootstrap address, or `Stack.kafka_args()` (SASL)
+        self.bootstrap = self.args["bootstrap_servers"]
         self.source = source
         self.keep = keep  # False: remember only the first answer of each kind (for benchmarks)
         self.records: list[Record] = []
@@ -44,12 +46,12 @@ class Bus:
         self._recorded: dict[TopicPartition, int] = {}  # the next offset to record, per partition
 
     async def start(self, watch: Iterable[str] | None = None) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+        self._producer = AIOKafkaProducer(**self.args, acks="all",
                                           enable_idempotence=True)
         await self._producer.start()
         topics = list(watch) if watch is not None else [
             n for t in TOPICS.values() for n in (t.name, t.dlq)]
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+        self._consumer = AIOKafkaConsumer(**self.args, enable_auto_commit=False,
                                           group_id=None)
         await self._consumer.start()
         partitions = []

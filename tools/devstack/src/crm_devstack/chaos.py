@@ -184,7 +184,8 @@ class Chaos:
         async with httpx.AsyncClient(timeout=10) as client:
             out = {}
             for acc in accounts:
-                r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc})
+                r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc},
+                                     headers=self.stack.as_operator())
                 out[acc] = r.json()
             return out
 
@@ -292,7 +293,7 @@ async def main(scenarios: list[str] | None = None) -> int:
     stack = Stack()
     out = stack.run / "chaos"
     out.mkdir(parents=True, exist_ok=True)
-    bus = Bus(stack.bootstrap, source="chaos")
+    bus = Bus(stack.kafka_args(), source="chaos")
     await bus.start(watch=["identity.events.v1", "seats.events.v1", "notifications.events.v1",
                            "identity.commands.v1.dlq"])
     chaos = Chaos(stack, bus)

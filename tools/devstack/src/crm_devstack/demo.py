@@ -28,6 +28,7 @@ from rich.console import Console
 
 from crm_contracts import CloudEvent, identity, leads, routing, seats
 
+from . import people
 from .bus import Bus
 from crm_cli.lines import describe_record
 from .stack import Stack
@@ -79,12 +80,13 @@ class Story:
                 user_id=self.user[user], email=f"{user}@example.com", first_name=first, last_name="Agent",
                 user_type="platform", activation="opt_in", role="agent", group_id=None),
                 "identity.invitation.issued")
-            links[user] = inv.data["accept_url"]
+            links[user] = self.stack.invitation_link(inv)
         async with httpx.AsyncClient(timeout=10) as client:
             for user in links:
                 console.rule(f"[bold]{user} clicks the link in the e-mail")
-                page = await client.get(links[user])
-                console.print(f"  GET {links[user][:60]}… → {page.status_code}")
+                page, confirmed = await people.accept(client, links[user])
+                console.print(f"  GET {links[user][:60]}… → {page.status_code} (a page asking to confirm); "
+                              f"POST confirm → {confirmed.status_code}")
                 [reserved] = await self.bus.wait_event(
                     "seats.seat.reserved", timeout=30,
                     where=lambda e, u=user: e.accountid == acc and e.data["user_id"] == self.user[u])
@@ -99,7 +101,9 @@ class Story:
         await self.private_instance()
         await self.routing()
         async with httpx.AsyncClient(timeout=5) as client:
-            ledger = (await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc})).json()
+            # The account's owner reads its seats with her own token.
+            ledger = (await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc},
+                                       headers=self.stack.as_user(self.user["olive"]))).json()
         s = ledger["summary"]
         console.rule("[bold]Seat summary")
         console.print(f"  total {s['seats_total']}  used {s['seats_used']}  pending opt-in "
@@ -109,7 +113,7 @@ class Story:
         await self.stack.settled()
         trace = await asyncio.create_subprocess_exec(sys.executable, "-m", "crm_cli.main", "trace",
                                                      str(self.last_acceptance), "--since", "10m",
-                                                     "-b", self.stack.bootstrap)
+                                                     "-b", self.stack.bootstrap, env=self.stack.cli_env())
         await trace.wait()
 
     async def private_instance(self) -> None:
@@ -138,36 +142,39 @@ class Story:
         for user, role in (("dee", "lead_agent"), ("eli", "agent")):
             [sent] = await self.step(f"Ana invites {user} as {role}", identity.InviteToInstance(
                 instance_id=team, user_id=u[user], role=role, by_user_id=u["ana"]), "notifications.email.sent")
-            links[user] = next(e.data["accept_url"] for e in self.bus.events(
-                lambda e: e.type == "identity.invitation.issued" and e.correlationid == sent.correlationid))
+            # The token is sealed to notifications on the topic; the link exists only in the e-mail.
+            links[user] = people.link_in_mail(self.stack.maildir, f"{user}@example.com")
         self.links = links
-        console.rule("[bold]The invitations in the Maildir")
+        console.rule("[bold]The invitations in the Maildir (the only place their links exist)")
         for path in sorted((self.stack.maildir / "new").iterdir(), key=lambda p: p.stat().st_mtime)[-2:]:
             mail = BytesParser(policy=policy.default).parse(path.open("rb"), headersonly=True)
             console.print(f"  {path.name[:24]}…  To: {mail['To']}  Subject: {mail['Subject']}")
         async with httpx.AsyncClient(timeout=10) as client:
             console.rule("[bold]Dee clicks the link in the e-mail")
-            page = await client.get(links["dee"])
-            console.print(f"  GET {links['dee'][:60]}… → {page.status_code}")
+            page, confirmed = await people.accept(client, links["dee"])
+            console.print(f"  GET {links['dee'][:60]}… → {page.status_code}; POST confirm → {confirmed.status_code}")
             await self.bus.wait_event("identity.instance.member_joined", timeout=30,
                                       where=lambda e: e.instanceid == team and e.data["user_id"] == u["dee"])
             await asyncio.sleep(0.3)
             self.show()
             mine = (await client.get(f"{self.stack.http('identity')}/v1/instances",
-                                     params={"user_id": u["dee"]})).json()["instances"]
+                                     headers=self.stack.as_user(u["dee"]))).json()["instances"]
             console.print("  Dee's instances: " + "; ".join(
                 f"{i['name']} as {i['role']} (captures leads at {i['capture_email']})" for i in mine))
             console.rule("[bold]Ana issues an API key for the website form (POST /v1/instances/…/api-keys)")
             keys = f"{self.stack.http('identity')}/v1/instances/{team}/api-keys"
-            issued = (await client.post(keys, json={"name": "website form", "by_user_id": u["ana"]})).json()
+            ana = self.stack.as_user(u["ana"])
+            refused = await client.post(keys, json={"name": "mine now"}, headers=self.stack.as_user(u["dee"]))
+            console.print(f"  Dee tries first, with her own token → {refused.status_code} {refused.json()['error']}")
+            issued = (await client.post(keys, json={"name": "website form"}, headers=ana)).json()
             console.print(f"  201 key {issued['key']} — shown this once; only its SHA-256 is kept")
             await self.bus.wait_event("identity.api_key.issued", where=lambda e: e.data["key_id"] == issued["key_id"])
             await asyncio.sleep(0.3)
             self.show()
             console.rule("[bold]… and revokes it")
-            r = await client.delete(f"{keys}/{issued['key_id']}", params={"by_user_id": u["ana"]})
+            r = await client.delete(f"{keys}/{issued['key_id']}", headers=ana)
             console.print(f"  DELETE → {r.status_code}")
-            listed = (await client.get(keys, params={"by_user_id": u["ana"]})).json()["keys"]
+            listed = (await client.get(keys, headers=ana)).json()["keys"]
             console.print("  " + "; ".join(f"{k['name']} …{k['last_four']} revoked={k['revoked']}" for k in listed))
         await self.step("Ana buys a calling package for Dee on the team (a company number)",
                         seats.PurchaseCallingPackage(package_id="calling_pro", buyer_user_id=u["ana"],
@@ -185,7 +192,7 @@ class Story:
             for user in ("ana", "dee"):
                 for name, instance in (("Harbor Realty (Enterprise)", enterprise), ("Harbor North Team", team)):
                     r = (await client.get(f"{self.stack.http('seats')}/v1/entitlements",
-                                          params={"user_id": u[user], "instance_id": instance})).json()
+                                          params={"instance_id": instance}, headers=self.stack.as_user(u[user]))).json()
                     console.rule(f"[bold]What {user} may use in {name}")
                     for item in r["items"]:
                         if item["available"] or item["kind"] in ("calling_package", "number"):
@@ -210,12 +217,12 @@ class Story:
         u, team = self.user, self.team["instance_id"]
         async with httpx.AsyncClient(timeout=10) as client:
             console.rule("[bold]Eli clicks his invitation too")
-            await client.get(self.links["eli"])
+            await people.accept(client, self.links["eli"])
             await self.bus.wait_event("identity.instance.member_joined", timeout=30,
                                       where=lambda e: e.instanceid == team and e.data["user_id"] == u["eli"])
             self.show()
             keys = f"{self.stack.http('identity')}/v1/instances/{team}/api-keys"
-            key = (await client.post(keys, json={"name": "open api", "by_user_id": u["ana"]})).json()["key"]
+            key = (await client.post(keys, json={"name": "open api"}, headers=self.stack.as_user(u["ana"]))).json()["key"]
             console.print(f"  a new API key for the Open API: {key[:9]}…")
         await self.step("Ana sets the team's routing rules (version 1)", routing.SetRules(
             instance_id=team, version=1, rules=[
@@ -252,7 +259,8 @@ class Story:
             "routing.lead.assigned")
         explain(transferred)
         async with httpx.AsyncClient(timeout=5) as client:
-            history = (await client.get(f"{self.stack.http('routing')}/v1/leads/{moved.data['lead_id']}")).json()
+            history = (await client.get(f"{self.stack.http('routing')}/v1/leads/{moved.data['lead_id']}",
+                                        headers=self.stack.as_user(u["dee"]))).json()
         console.rule("[bold]That lead's routing history (GET :8004/v1/leads/…)")
         for h in history["history"]:
             console.print(f"  {h['at'][11:23]}  {h['type']:<28} in {h['instance_id']}")
@@ -279,7 +287,7 @@ def explain(event: CloudEvent) -> None:
 
 async def main() -> None:
     stack = Stack()
-    bus = Bus(stack.bootstrap, source="demo")
+    bus = Bus(stack.kafka_args(), source="demo")
     await bus.start()
     try:
         await Story(stack, bus).run()

@@ -7,8 +7,11 @@ Every process it starts binds to 127.0.0.1 and is recorded by PID under the run 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -21,7 +24,10 @@ import asyncpg
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 
+from crm_cli import tokens
 from crm_contracts import TOPICS
+from crm_contracts.registry import Direction
+from crm_runtime import sealed
 from crm_runtime.topics import PARTITIONS, ensure_topics
 
 from .processes import alive, read_pid, spawn, stop
@@ -52,9 +58,12 @@ class Stack:
     pg_url: str | None = None  # set: use this server instead of starting one
     group_suffix: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    # SASL/SCRAM with one principal per service and ACLs on the broker (`CRM_KAFKA_SASL=1`). Its
+    # broker is formatted with the users, so it keeps its own run folder.
+    sasl: bool = field(default_factory=lambda: os.environ.get("CRM_KAFKA_SASL") == "1")
 
     def __post_init__(self) -> None:
-        self.run = self.run or self.root / ".run"
+        self.run = self.run or self.root / (".run-sasl" if self.sasl else ".run")
         self.logs = self.run / "logs"
         self.pids = self.run / "pids"
 
@@ -93,11 +102,106 @@ class Stack:
         return self.run / "kafka-libs"
 
     def fetch_kafka(self) -> None:
-        if self.kafka_libs.exists() and any(self.kafka_libs.glob("kafka_2.13-*.jar")):
+        if self.kafka_libs.exists() and any(self.kafka_libs.glob("kafka-tools-[0-9]*.jar")):
             return
         pom = self.root / "infra" / "kafka" / "pom.xml"
         subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
                         f"-DoutputDirectory={self.kafka_libs}", "-DincludeScope=runtime"], check=True)
+
+    # --- Kafka principals (SASL/SCRAM) ------------------------------------------------------
+
+    @property
+    def kafka_users(self) -> dict[str, str]:
+        """user -> password: `admin` (the stack, tests, the operator CLI) and one per service."""
+        path = self.run / "kafka" / "users.json"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump({u: secrets.token_urlsafe(24) for u in ("admin", *SERVICES)}, f)
+        return json.loads(path.read_text())
+
+    def kafka_args(self, user: str = "admin") -> dict:
+        """aiokafka client arguments, logged in as `user` when the broker takes SASL."""
+        args: dict = {"bootstrap_servers": self.bootstrap}
+        if self.sasl:
+            args.update(security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-256",
+                        sasl_plain_username=user, sasl_plain_password=self.kafka_users[user])
+        return args
+
+    def cli_env(self) -> dict[str, str]:
+        """The environment for the operator CLI `crm` against this stack (as admin under SASL)."""
+        env = dict(os.environ)
+        if self.sasl:
+            env.update(CRM_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", CRM_KAFKA_SASL_MECHANISM="SCRAM-SHA-256",
+                       CRM_KAFKA_SASL_USERNAME="admin", CRM_KAFKA_SASL_PASSWORD=self.kafka_users["admin"])
+        return env
+
+    def kafka_env(self, service: str) -> dict[str, str]:
+        if not self.sasl:
+            return {}
+        return {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+                "KAFKA_SASL_USERNAME": service, "KAFKA_SASL_PASSWORD": self.kafka_users[service]}
+
+    def _listeners(self) -> list[str]:
+        if not self.sasl:
+            return [f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=PLAINTEXT"]
+        admin = self.kafka_users["admin"]
+        return [f"listeners=SASL_PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{self.kafka_port}",
+                "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=SASL_PLAINTEXT",
+                "sasl.enabled.mechanisms=SCRAM-SHA-256",
+                "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256",
+                "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
+                f'org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="{admin}";',
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                # The controller listener (loopback only) carries no login: its principal is ANONYMOUS.
+                "super.users=User:admin;User:ANONYMOUS",
+                "allow.everyone.if.no.acl.found=false"]
+
+    def _scram_users(self) -> list[str]:
+        if not self.sasl:
+            return []
+        return [a for user, pw in self.kafka_users.items()
+                for a in ("--add-scram", f"SCRAM-SHA-256=[name={user},password={pw}]")]
+
+    def acls(self) -> dict[str, dict[str, list[str]]]:
+        """What each service's principal may do: read its input topics and its group, write its own
+        events topic and the dead-letter twins of what it reads (rejections are events)."""
+        out = {}
+        for service in SERVICES:
+            # The topics its app subscribes to, so the grants follow the code.
+            inputs = [t.name for t in importlib.import_module(f"crm_{service}.app").service().consumes]
+            writes = [t.name for t in TOPICS.values() if t.owner == service and t.direction is Direction.EVENTS]
+            out[service] = {"read": list(inputs), "write": writes + [f"{t}.dlq" for t in inputs],
+                            "group": [f"crm-{service}"]}
+        return out
+
+    def apply_acls(self) -> None:
+        """Kafka's own AclCommand, as an operator would run it; once per run folder."""
+        done = self.run / "kafka" / "acls.applied"
+        if not self.sasl or done.exists():
+            return
+        config = self.run / "kafka" / "admin.properties"
+        config.write_text("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\n"
+                          "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                          f'username="admin" password="{self.kafka_users["admin"]}";\n')
+        base = ["java", "-cp", f"{self.kafka_libs}/*", "org.apache.kafka.tools.AclCommand",
+                "--bootstrap-server", self.bootstrap, "--command-config", str(config), "--add", "--force"]
+        for service, rules in self.acls().items():
+            me = ["--allow-principal", f"User:{service}"]
+            for ops, resources in ((["Read", "Describe"], ["--topic", rules["read"]]),
+                                   (["Write", "Describe"], ["--topic", rules["write"]]),
+                                   (["Read"], ["--group", rules["group"], "--resource-pattern-type", "prefixed"])):
+                flag, names, *rest = resources
+                cmd = [*base, *me, *[a for op in ops for a in ("--operation", op)],
+                       *[a for n in names for a in (flag, n)], *rest]
+                subprocess.run(cmd, check=True, capture_output=True, text=True)
+        done.touch()
 
     def _kafka_properties(self) -> Path:
         data = self.run / "kafka" / "data"
@@ -107,11 +211,8 @@ class Stack:
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            *self._listeners(),
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={data}",
             f"num.partitions={PARTITIONS}",
             "offsets.topic.replication.factor=1",
@@ -137,7 +238,7 @@ class Stack:
             cluster = subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
                                      check=True, capture_output=True, text=True).stdout.strip()
             subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster,
-                            "-c", str(props)], check=True, capture_output=True)
+                            "-c", str(props), *self._scram_users()], check=True, capture_output=True)
         log4j = self.root / "infra" / "kafka" / "log4j2.properties"
         spawn(["java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}",
                "-cp", cp, "kafka.Kafka", str(props)],
@@ -149,7 +250,7 @@ class Stack:
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+            admin = AIOKafkaAdminClient(**self.kafka_args(), request_timeout_ms=5000)
             try:
                 await admin.start()
                 await admin.describe_cluster()
@@ -162,7 +263,7 @@ class Stack:
         raise RuntimeError(f"Kafka at {self.bootstrap} did not answer in {timeout}s: {last!r}")
 
     async def create_topics(self) -> list[str]:
-        return await ensure_topics(self.bootstrap, PARTITIONS)
+        return await ensure_topics(self.kafka_args(), PARTITIONS)
 
     # --- PostgreSQL -----------------------------------------------------------------------
 
@@ -298,6 +399,43 @@ class Stack:
                     raise RuntimeError(f"the SMTP server did not start; see {self.logs / 'mail.log'}") from None
                 await asyncio.sleep(0.2)
 
+    # --- who may call the services ---------------------------------------------------------
+
+    @property
+    def auth_dir(self) -> Path:
+        return self.run / "auth"
+
+    def keys_env(self, service: str) -> dict[str, str]:
+        """The development identity provider (its public keys, issuer and audience) for every
+        service; the invitation sealing key's public half for identity, its private half for
+        notifications."""
+        env = {"AUTH_JWKS_FILE": str(tokens.ensure_dev_keys(self.auth_dir)), "AUTH_ISSUER": tokens.DEV_ISSUER,
+               "AUTH_AUDIENCE": tokens.DEV_AUDIENCE}
+        private, public = sealed.ensure_keys(self.auth_dir)
+        if service == "identity":
+            env["INVITATION_SEAL_PUBLIC_KEY_FILE"] = str(public)
+        if service == "notifications":
+            env["INVITATION_SEAL_PRIVATE_KEY_FILE"] = str(private)
+        return env
+
+    def invitation_link(self, issued) -> str:
+        """The link of an `identity.invitation.issued`, as its e-mail carries it: opened with
+        notifications' development key, standing in for reading the e-mail."""
+        private, _ = sealed.ensure_keys(self.auth_dir)
+        token = sealed.Opener.from_file(str(private)).open(issued.data["sealed_token"])
+        return f"{issued.data['accept_page_url']}?token={token}"
+
+    def token(self, user_id: str, **options) -> str:
+        tokens.ensure_dev_keys(self.auth_dir)
+        return tokens.mint(self.auth_dir / tokens.PRIVATE_FILE, user_id, **options)
+
+    def as_user(self, user_id: str, **options) -> dict[str, str]:
+        """HTTP headers acting as `user_id` (`operator=True`: the operator scope, read-only)."""
+        return {"Authorization": f"Bearer {self.token(user_id, **options)}"}
+
+    def as_operator(self) -> dict[str, str]:
+        return self.as_user("operator", operator=True)
+
     # --- services -------------------------------------------------------------------------
 
     def service_env(self, service: str, replica: int = 1) -> dict[str, str]:
@@ -312,6 +450,8 @@ class Stack:
             "SMTP_PORT": str(self.smtp_port),
             "PUSH_LOG_PATH": str(self.push_log),
             "PYTHONUNBUFFERED": "1",
+            **self.keys_env(service),
+            **self.kafka_env(service),
             **self.extra_env,
         }
 
@@ -392,8 +532,8 @@ class Stack:
         no new record. What tests use to show that nothing else will arrive, instead of a sleep."""
         from aiokafka import AIOKafkaConsumer
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        ends_reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(**self.kafka_args())
+        ends_reader = AIOKafkaConsumer(**self.kafka_args(), enable_auto_commit=False)
         await admin.start()
         await ends_reader.start()
         deadline = time.monotonic() + timeout
@@ -446,6 +586,9 @@ class Stack:
         say(f"smtp       ready at 127.0.0.1:{self.smtp_port}, Maildir {self.maildir}")
         created = await self.create_topics()
         say(f"kafka      {len(created)} topics created, {len(TOPICS) * 2 - len(created)} already there")
+        if self.sasl:
+            self.apply_acls()
+            say("kafka      SASL/SCRAM principals: admin, " + ", ".join(SERVICES) + "; ACLs applied")
         for service in services or list(SERVICES):
             self.start_service(service)
         for service in services or list(SERVICES):

@@ -84,6 +84,15 @@ def render(template: Template, values: dict[str, Any]) -> tuple[str, str]:
     return _CONTROL.sub(" ", subject), template.body.format_map(escaped)
 
 
+# Where an invitation token goes in a rendered e-mail until the moment it is sent: the stored copy
+# never holds the token, only its sealed form beside it (html.escape leaves this slot as it is).
+TOKEN_SLOT = "SEALED-INVITATION-TOKEN"
+
+
+def fill_token(text: str, token: str) -> str:
+    return text.replace(TOKEN_SLOT, token)
+
+
 _TAG = re.compile(r"<[^>]+>")
 _LINK = re.compile(r"<a\s[^>]*href=\"([^\"]*)\"[^>]*>(.*?)</a>", re.IGNORECASE | re.DOTALL)
 

@@ -1,0 +1,25 @@
+"""Who may read or manage what over identity's HTTP side; the web layer asks these rules only.
+
+Account-wide reading (an account and its members) follows `may_administer_account`; the rest is
+about instances: a user reads their own list, an instance's members read its roster, and only a
+private instance's owner manages its keys and members.
+"""
+
+from __future__ import annotations
+
+from crm_runtime.auth import ALLOW, Caller, Decision, deny
+
+from .instances import Instance
+
+
+def may_read_roster(caller: Caller, instance: Instance | None, *, member: bool, administers_account: bool) -> Decision:
+    if caller.operator or (instance is not None and (member or administers_account)):
+        return ALLOW
+    return deny("not_instance_member", "only the instance's members and its account's admins read its roster")
+
+
+def may_manage_instance(caller: Caller, instance: Instance | None) -> Decision:
+    """Issue, list and revoke API keys. Operators read accounts but never act for an owner."""
+    if instance is not None and instance.kind == "private" and caller.user_id == instance.owner_user_id:
+        return ALLOW
+    return deny("not_instance_owner", "only the private instance's owner manages it")

@@ -1,0 +1,86 @@
+"""Who may call what over HTTP: bearer tokens on every endpoint but health, metrics and the
+invitation page, and each service's rules for whose data a token's subject may read or manage."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.stack
+
+
+async def test_no_token_or_a_bad_token_gets_401_with_the_reason(stack):
+    protected = [("identity", "/v1/accounts?account_id=a"), ("identity", "/v1/instances"),
+                 ("identity", "/v1/instances/i/members"), ("identity", "/v1/instances/i/api-keys"),
+                 ("seats", "/v1/seats?account_id=a"), ("seats", "/v1/entitlements?instance_id=i"),
+                 ("seats", "/v1/prices?account_id=a"), ("notifications", "/v1/notifications"),
+                 ("routing", "/v1/leads/l"), ("routing", "/v1/instances/i/leads")]
+    async with httpx.AsyncClient(timeout=5) as client:
+        for service, path in protected:
+            r = await client.get(stack.http(service) + path)
+            assert r.status_code == 401 and r.json()["error"] == "unauthenticated", (service, path, r.text)
+            assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+        expired = await client.get(stack.http("notifications") + "/v1/notifications",
+                                   headers=stack.as_user("u", ttl_s=-60))
+        assert (expired.status_code, expired.json()["message"]) == (401, "the token has expired")
+        wrong_audience = await client.get(stack.http("seats") + "/v1/seats?account_id=a",
+                                          headers=stack.as_user("u", audience="another-platform"))
+        assert wrong_audience.status_code == 401 and "(aud)" in wrong_audience.json()["message"]
+        for service in ("identity", "seats", "notifications", "routing"):  # what stays open
+            assert (await client.get(stack.http(service) + "/health")).status_code == 200
+            assert (await client.get(stack.http(service) + "/metrics")).status_code == 200
+        assert (await client.get(stack.http("identity") + "/invitations/accept?token=x")).status_code == 404
+    log = (stack.logs / "notifications.log").read_text()
+    assert '"reason": "the token has expired", "event": "access_unauthenticated"' in log
+
+
+async def test_owners_admins_members_and_strangers_each_see_what_is_theirs(platform, new_account_id):
+    stack = platform.stack
+    acc, elsewhere = new_account_id(), new_account_id()
+    owner, admin, agent, stranger = f"{acc}_owner", f"{acc}_adm", f"{acc}_agt", f"{elsewhere}_owner"
+    await platform.enterprise(acc, seats_total=3)
+    await platform.enterprise(elsewhere, seats_total=1)
+    await platform.active(acc, admin, role="admin")
+    await platform.active(acc, agent)
+    team = (await platform.bought(acc, agent)).data["instance_id"]
+    await stack.settled()
+
+    async def call(method: str, service: str, path: str, user: str | None, **kw) -> httpx.Response:
+        headers = stack.as_operator() if user == "operator" else stack.as_user(user)
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await client.request(method, stack.http(service) + path, headers=headers, **kw)
+
+    expectations = [
+        # An account, its members (with e-mail addresses) and its seats: owner and admins.
+        ("GET", "identity", f"/v1/accounts?account_id={acc}", {owner: 200, admin: 200, "operator": 200,
+                                                              agent: "not_account_admin", stranger: "not_account_admin"}),
+        ("GET", "seats", f"/v1/seats?account_id={acc}", {owner: 200, admin: 200, "operator": 200,
+                                                        agent: "not_account_admin", stranger: "not_account_admin"}),
+        ("GET", "seats", f"/v1/prices?account_id={acc}", {owner: 200, agent: "not_account_admin"}),
+        # A user's own instances, notifications and entitlements.
+        ("GET", "identity", f"/v1/instances?user_id={agent}", {agent: 200, admin: "not_yourself", "operator": 200}),
+        ("GET", "notifications", f"/v1/notifications?user_id={agent}", {agent: 200, owner: "not_yourself"}),
+        ("GET", "seats", f"/v1/entitlements?instance_id={team}&user_id={agent}",
+         {agent: 200, owner: 200, admin: 200, stranger: "not_account_admin"}),
+        ("GET", "seats", f"/v1/entitlements?instance_id={team}&user_id={admin}", {agent: "not_account_admin"}),
+        # An instance's roster and leads: its members (and, for the roster, the account's admins).
+        ("GET", "identity", f"/v1/instances/{team}/members", {agent: 200, owner: 200, stranger: "not_instance_member"}),
+        ("GET", "routing", f"/v1/instances/{team}/leads", {agent: 200, admin: "not_instance_member",
+                                                          stranger: "not_instance_member", "operator": 200}),
+        # Keys: the instance's owner only; operators read accounts but never act for an owner.
+        ("GET", "identity", f"/v1/instances/{team}/api-keys", {agent: 200, owner: "not_instance_owner",
+                                                              "operator": "not_instance_owner"}),
+        ("POST", "identity", f"/v1/instances/{team}/api-keys", {admin: "not_instance_owner",
+                                                               "operator": "not_instance_owner", agent: 201}),
+    ]
+    for method, service, path, who in expectations:
+        for user, want in who.items():
+            r = await call(method, service, path, user, **({"json": {"name": "k"}} if method == "POST" else {}))
+            if isinstance(want, int):
+                assert r.status_code == want, (method, path, user, r.text)
+            else:
+                assert (r.status_code, r.json()["error"]) == (403, want), (method, path, user, r.text)
+                assert "@" not in r.text  # a refusal carries no one's data
+    denied = [line for line in (stack.logs / "identity.log").read_text().splitlines()
+              if '"event": "access_denied"' in line and stranger in line]
+    assert denied and '"reason": "not_account_admin"' in denied[0]
