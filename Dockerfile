@@ -3,6 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY libs ./libs
 COPY services ./services
-RUN pip install --no-cache-dir -e libs/contracts -e libs/runtime \
+COPY tools/cli ./tools/cli
+RUN pip install --no-cache-dir -e libs/contracts -e libs/runtime -e tools/cli \
       -e services/identity -e services/seats -e services/notifications -e services/routing
 ENV HTTP_HOST=0.0.0.0 PYTHONUNBUFFERED=1

@@ -59,3 +59,14 @@ def test_web_hears_every_instance_mobile_only_the_one_it_is_in():
     assert [s.device_id for s in devices_to_push("ins_b", sessions)] == ["w1", "m2"]
     assert [s.device_id for s in devices_to_push("ins_a", sessions)] == ["w1", "m1"]
     assert devices_to_push("ins_c", sessions) == [sessions[0]]
+
+
+def test_an_invitation_link_keeps_its_token_slot_until_sending():
+    from crm_notifications.domain.templates import DEFAULTS, TOKEN_SLOT, fill_token, render
+
+    _, body = render(DEFAULTS["opt_in_invitation"], {
+        "first_name": "A", "last_name": "B", "email": "a@example.com", "account_name": "Acme & Co",
+        "accept_url": f"http://127.0.0.1:8001/invitations/accept?token={TOKEN_SLOT}", "expires_at": "Dec 1"})
+    assert TOKEN_SLOT in body  # escaping leaves the slot alone
+    sent = fill_token(body, "Zx_9-token")
+    assert "accept?token=Zx_9-token" in sent and TOKEN_SLOT not in sent
