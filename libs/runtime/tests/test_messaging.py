@@ -384,3 +384,21 @@ async def test_one_relay_per_database_publishes_and_another_takes_over_when_it_g
         await second.close()
     published = await bus.wait_for(lambda r: r.key == account_id, count=2)
     assert [r.event.id for r in published] == [one.id, two.id]
+
+
+async def test_published_rows_are_pruned_after_their_keep_time_and_unpublished_ones_never(
+        relay_pool, producer, bus, account_id):
+    pool = relay_pool
+    sent, waiting = group_created(account_id, "sent"), group_created(account_id, "waiting")
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.stage(conn, SERVICE, sent)
+    relay = OutboxRelay(SERVICE, pool, producer, keep_published_s=60)
+    while await relay.publish_pending():
+        pass
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.stage(conn, SERVICE, waiting)  # committed, not published yet
+    assert await relay.prune() == 0  # published a moment ago: kept for its minute
+    await pool.execute("UPDATE outbox SET published_at = now() - interval '61 seconds' WHERE event_id = $1", sent.id)
+    assert await relay.prune() >= 1
+    left = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
+    assert sent.id not in left and waiting.id in left

@@ -113,7 +113,10 @@ def routes(svc: Service) -> list[Route]:
     async def accept(request: Request):
         """POST /invitations/accept (form: token, csrf) — the person's confirmation from the page."""
         body = await request.body()
-        fields = parse_qs(body.decode(errors="replace"), max_num_fields=4) if len(body) <= 4096 else {}
+        try:
+            fields = parse_qs(body.decode(errors="replace"), max_num_fields=4) if len(body) <= 4096 else {}
+        except ValueError:  # more fields than the form has: not our page's post
+            fields = {}
         token, csrf = (fields.get("token") or [""])[0], (fields.get("csrf") or [""])[0]
         cookie = request.cookies.get(_CSRF_COOKIE, "")
         if not (_same_site(request, public_origin) and csrf and cookie and secrets.compare_digest(csrf, cookie)):

@@ -24,7 +24,9 @@ async def accept(client: httpx.AsyncClient, url: str) -> tuple[httpx.Response, h
     """Open an invitation link and press its confirm button, as a browser would (the page's
     cookie goes back with the form). Returns the page and the confirmation's answer (None when the
     page offered nothing to confirm)."""
-    page = await client.get(url)
+    # The confirmation may come long after the page (a person reads it; a loaded test loop is
+    # slow): a fresh connection, not one the server may be closing as idle just then.
+    page = await client.get(url, headers={"Connection": "close"})
     form = confirm_form(page.text) if page.status_code == 200 else None
     if form is None:
         return page, None
