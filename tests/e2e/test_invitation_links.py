@@ -40,6 +40,8 @@ async def test_opening_the_link_asks_and_only_a_same_site_confirmation_accepts(p
         assert cross.status_code == 403
         foreign = await scanner.post(link.split("?")[0], data=form, headers={"Origin": "https://evil.example"})
         assert foreign.status_code == 403
+        stuffed = await scanner.post(link.split("?")[0], data={**form, "a": "1", "b": "2", "c": "3"})
+        assert stuffed.status_code == 403  # not the page's form
     await platform.stack.settled()
     assert (await platform.status(account_id, "u1", "pending_opt_in"))["status"] == "pending_opt_in"
     assert not platform.events(account_id, "identity.invitation.accepted")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_runtime.sealed import CannotOpen, Opener, Sealer, ensure_keys
+from crm_runtime.sealed import CannotOpen, Opener, Sealer, configured, ensure_keys
 
 
 def test_a_sealed_token_opens_only_with_its_readers_key(tmp_path):
@@ -29,3 +29,10 @@ def test_the_private_key_is_readable_by_its_owner_only(tmp_path):
     private, public = ensure_keys(tmp_path)
     assert private.stat().st_mode & 0o077 == 0
     assert ensure_keys(tmp_path) == (private, public) and private.read_bytes()  # made once
+
+
+def test_a_service_without_its_key_setting_says_which_setting(tmp_path):
+    with pytest.raises(RuntimeError, match="INVITATION_SEAL_PUBLIC_KEY_FILE is not set"):
+        configured(Sealer, "", "INVITATION_SEAL_PUBLIC_KEY_FILE")
+    _, public = ensure_keys(tmp_path)
+    assert configured(Sealer, str(public), "X") is configured(Sealer, str(public), "X")  # loaded once

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from functools import cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -66,6 +67,19 @@ class Opener:
             return self._key.decrypt(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)), _OAEP).decode()
         except ValueError:
             raise CannotOpen("the sealed value does not open with this key") from None
+
+
+def configured(kind: type[Sealer] | type[Opener], path: str, setting: str) -> Sealer | Opener:
+    """The sealer or opener of a service's key file setting, loaded once; a clear error when the
+    setting is empty (the service cannot issue or send invitations without it)."""
+    if not path:
+        raise RuntimeError(f"{setting} is not set: invitation tokens cannot be sealed or opened")
+    return _load(kind, path)
+
+
+@cache
+def _load(kind, path: str):
+    return kind.from_file(path)
 
 
 def ensure_keys(folder: Path) -> tuple[Path, Path]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 
-from crm_runtime.sealed import Sealer
+from crm_runtime.sealed import Sealer, configured
 from crm_runtime.settings import ServiceSettings
 
 
@@ -16,15 +15,8 @@ class IdentitySettings(ServiceSettings):
 
     @property
     def sealer(self) -> Sealer:
-        if not self.invitation_seal_public_key_file:
-            raise RuntimeError("INVITATION_SEAL_PUBLIC_KEY_FILE is not set: invitations cannot be issued")
-        return _sealer(self.invitation_seal_public_key_file)
+        return configured(Sealer, self.invitation_seal_public_key_file, "INVITATION_SEAL_PUBLIC_KEY_FILE")
 
     @property
     def invitation_ttl(self) -> timedelta:
         return timedelta(hours=self.invitation_ttl_hours)
-
-
-@cache
-def _sealer(path: str) -> Sealer:
-    return Sealer.from_file(path)

@@ -40,7 +40,7 @@ _REFUSED_PAGES = {
 
 
 # HTTP status for each refusal of an instance command made over HTTP.
-_REFUSED_STATUS = {"by_user_id_required": 400, "not_instance_owner": 403, "not_a_private_instance": 403,
+_REFUSED_STATUS = {"not_instance_owner": 403, "not_a_private_instance": 403,
                    "unknown_instance": 404, "unknown_api_key": 404}
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
-
-from crm_runtime.sealed import Opener
+from crm_runtime.sealed import Opener, configured
 from crm_runtime.settings import ServiceSettings
 
 
@@ -26,11 +24,4 @@ class NotificationSettings(ServiceSettings):
 
     @property
     def opener(self) -> Opener:
-        if not self.invitation_seal_private_key_file:
-            raise RuntimeError("INVITATION_SEAL_PRIVATE_KEY_FILE is not set: invitation links cannot be sent")
-        return _opener(self.invitation_seal_private_key_file)
-
-
-@cache
-def _opener(path: str) -> Opener:
-    return Opener.from_file(path)
+        return configured(Opener, self.invitation_seal_private_key_file, "INVITATION_SEAL_PRIVATE_KEY_FILE")
