@@ -13,6 +13,7 @@ from crm_contracts import CloudEvent, identity, seats
 from crm_devstack import people
 from crm_devstack.bus import Bus
 from crm_devstack.stack import Stack
+from crm_devstack.dates import period_args
 
 PRICE = 4900
 
@@ -36,10 +37,11 @@ class Platform:
             cmd = await self.bus.command(identity.SetOptIn(enabled=True), accountid=account_id)
             await self.bus.wait_event("identity.account.opt_in_changed", correlationid=cmd.id)
 
-    async def subscription(self, account_id: str, seats_total: int) -> CloudEvent:
-        cmd = await self.bus.command(seats.SetSubscription(
-            seats_total=seats_total, seat_price_cents=PRICE, currency="USD",
-            period_start="2026-11-01", period_end="2026-12-01"), accountid=account_id)
+    async def subscription(self, account_id: str, seats_total: int, **plan) -> CloudEvent:
+        """Set the account's seats at PRICE, billed monthly from the 1st of this month (or `plan`)."""
+        cmd = await self.bus.command(seats.SetSubscription.model_validate(
+            {"seats_total": seats_total, "seat_price_cents": PRICE, "currency": "USD", **period_args(), **plan}),
+            accountid=account_id)
         await self.bus.wait_event("seats.subscription.changed", correlationid=cmd.id)
         return cmd
 

@@ -13,6 +13,7 @@ import pytest
 
 from crm_contracts import CloudEvent, command, identity, seats
 from crm_runtime.faults import CRASH_AFTER_COMMIT, CRASH_BEFORE_COMMIT
+from crm_devstack.dates import period_args
 
 pytestmark = pytest.mark.stack
 
@@ -26,7 +27,7 @@ def create_account(account_id: str, name: str = "Lane Realty") -> identity.Creat
 
 def subscription(total: int = 5) -> seats.SetSubscription:
     return seats.SetSubscription(seats_total=total, seat_price_cents=4900, currency="USD",
-                                 period_start="2026-11-01", period_end="2026-12-01")
+                                 **period_args())
 
 
 async def get_json(url: str, headers: dict[str, str]) -> tuple[int, dict]:

@@ -15,6 +15,7 @@ import pytest
 
 from crm_contracts import command, identity, notifications, routing
 from crm_runtime.faults import CRASH_AFTER_SEND
+from money import this_month_price
 
 pytestmark = pytest.mark.stack
 
@@ -96,7 +97,8 @@ async def test_the_owner_is_mailed_the_new_total_and_the_charge(platform, stack,
     mail = await wait_mail(stack, owner)
     assert mail["Subject"] == "Lane Realty now has 2 seats"
     body = html_of(mail)
-    amount = f"{charge.data['amount_cents'] / 100:.2f} USD"
+    amount = f"{this_month_price(4900) / 100:.2f} USD"
+    assert charge.data["amount_cents"] == this_month_price(4900)
     assert "Hi Olive" in body and "from 1 to 2 seats" in body and amount in body
 
 

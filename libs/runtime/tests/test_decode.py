@@ -9,6 +9,7 @@ from aiokafka import ConsumerRecord
 
 from crm_contracts import command, identity, seats
 from crm_runtime.consuming import DeadLetter, decode
+from crm_devstack.dates import period_args
 
 
 def record(value: bytes, topic: str = "identity.commands.v1") -> ConsumerRecord:
@@ -43,7 +44,7 @@ def test_each_kind_of_malformed_record_has_its_reason():
 
 def test_a_type_sent_to_the_wrong_topic_is_dead_lettered_with_where_it_belongs():
     sub = command(seats.SetSubscription(seats_total=1, seat_price_cents=1, currency="USD",
-                                        period_start="2026-11-01", period_end="2026-12-01"),
+                                        **period_args()),
                   source="t", accountid="acc")
     with pytest.raises(DeadLetter, match="belongs on seats.commands.v1"):
         decode(record(sub.to_json()), identity.COMMANDS)

@@ -3,7 +3,8 @@ from datetime import date
 import pytest
 
 from crm_seats.domain.entitlements import CallingPurchase, entitlements
-from crm_seats.domain.prices import DEFAULT_PRICES, PriceError, PriceList, charge
+from crm_seats.domain.prices import DEFAULT_PRICES, PriceError, PriceList, quote
+from crm_seats.domain.ledger import Subscription
 
 
 def by_item(items):
@@ -72,7 +73,9 @@ def test_prices_default_change_by_item_and_refuse_what_is_not_for_sale():
 
 
 def test_a_purchase_is_pro_rated_like_a_seat_or_a_full_month_without_a_period():
-    proration, end = charge(14900, date(2026, 11, 1), date(2026, 12, 1), date(2026, 11, 16))
-    assert (proration.amount_cents, proration.days_remaining, end) == (7450, 15, date(2026, 12, 1))
-    proration, end = charge(14900, None, None, date(2026, 11, 16))
-    assert (proration.amount_cents, end) == (14900, date(2026, 12, 16))
+    nov = Subscription("acc", 1, 0, 4900, "USD", date(2026, 11, 1), date(2026, 12, 1), anchor=date(2026, 11, 1))
+    q = quote("package:crm_idx_team", 14900, "USD", nov, date(2026, 11, 16))
+    assert (q.amount_cents, q.days_remaining, q.period_end) == (7450, 15, date(2026, 12, 1))  # 14900 × 15/30
+    none = Subscription("acc", 0, 0, 0, "USD", None, None)
+    q = quote("package:crm_idx_team", 14900, "USD", none, date(2026, 11, 16))
+    assert (q.amount_cents, q.period_end) == (14900, date(2026, 12, 16))

@@ -22,6 +22,7 @@ from crm_runtime.settings import ServiceSettings
 from crm_seats import repository
 from crm_seats.domain.ledger import Subscription
 from crm_seats.handlers import handlers
+from crm_devstack.dates import period_args
 
 pytestmark = pytest.mark.stack
 ACCOUNTS = 6
@@ -44,8 +45,7 @@ async def race(pool, monkeypatch, read_subscription) -> list[dict]:
     accounts = ["acc_" + uuid.uuid4().hex[:10] for _ in range(ACCOUNTS)]
     for acc in accounts:
         await processor.handle_message(command(seats.SetSubscription(
-            seats_total=1, seat_price_cents=3000, currency="USD", period_start="2026-11-01",
-            period_end="2026-12-01"), source="test", accountid=acc))
+            seats_total=1, seat_price_cents=3000, currency="USD", **period_args()), source="test", accountid=acc))
     monkeypatch.setattr(repository, "lock_subscription", read_subscription)
 
     def accepted(acc: str, user: str):

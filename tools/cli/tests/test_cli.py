@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from crm_contracts import command, identity, seats
+from crm_devstack.dates import period_args
 
 pytestmark = pytest.mark.stack
 
@@ -46,7 +47,7 @@ async def test_data_outside_the_contract_is_explained_and_nothing_is_sent(stack,
     for field in ("seats_total", "currency", "period_start", "period_end"):
         assert field in err
     marker = await bus.command(seats.SetSubscription(seats_total=1, seat_price_cents=1, currency="USD",
-                                                     period_start="2026-11-01", period_end="2026-12-01"),
+                                                     **period_args()),
                                accountid=account_id)
     await bus.wait_event("seats.subscription.changed", correlationid=marker.id)
     assert len(bus.matching(lambda r: r.topic.startswith("seats.commands") and r.key == account_id)) == 1
@@ -77,7 +78,7 @@ async def test_watch_filters_by_account_and_type(stack, bus, account_id):
 async def test_trace_shows_an_opt_in_acceptance_as_a_tree(stack, bus, account_id):
     for data in (identity.CreateAccount.model_validate(create(account_id)),
                  seats.SetSubscription(seats_total=2, seat_price_cents=4900, currency="USD",
-                                       period_start="2026-11-01", period_end="2026-12-01"),
+                                       **period_args()),
                  identity.SetOptIn(enabled=True)):
         await bus.command(data, accountid=account_id)
     await stack.settled()
@@ -143,7 +144,7 @@ async def test_lag_grows_while_a_service_is_stopped_and_drains_after(stack, bus,
     try:
         for i in range(5):
             await bus.command(seats.SetSubscription(seats_total=i + 1, seat_price_cents=1, currency="USD",
-                                                    period_start="2026-11-01", period_end="2026-12-01"),
+                                                    **period_args()),
                               accountid=account_id)
         code, out, _ = await crm("lag", "-b", stack.bootstrap)
         assert code == 0

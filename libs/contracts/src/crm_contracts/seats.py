@@ -22,21 +22,54 @@ EVENTS = topic(
 Currency = Field(pattern=r"^[A-Z]{3}$")
 
 
+class Interval(str, Enum):
+    MONTH = "month"
+    YEAR = "year"
+
+
+class AutoUpgradeMode(str, Enum):
+    ON = "on"        # an accepted opt-in with no free seat buys one (AO9)
+    OFF = "off"      # it waits as seat_unavailable instead (AO10)
+    LIMIT = "limit"  # seats are bought automatically up to `max_seats` in total
+
+
+class AutoUpgrade(BaseModel):
+    mode: AutoUpgradeMode = AutoUpgradeMode.ON
+    max_seats: int | None = Field(default=None, ge=0, le=MAX_SEATS)
+
+    @model_validator(mode="after")
+    def _limit_has_a_number(self) -> AutoUpgrade:
+        if self.mode is AutoUpgradeMode.LIMIT and self.max_seats is None:
+            raise ValueError("auto_upgrade mode 'limit' needs max_seats")
+        return self
+
+
 @message("seats.subscription.set", on=COMMANDS)
 class SetSubscription(BaseModel):
-    """Set an account's paid seats and billing period (from billing)."""
+    """Set an account's paid seats and billing (from billing). `period_start`..`period_end` is the
+    first period; later ones renew every `interval` from `period_start` (the anchor: calendar
+    months or years, an anchor on the 31st falling on the last day of shorter months)."""
 
     seats_total: int = Field(ge=0, le=MAX_SEATS)
     seat_price_cents: int = Field(ge=0, le=MAX_PRICE_CENTS)
     currency: str = Currency
     period_start: date
     period_end: date
+    interval: Interval = Interval.MONTH
+    auto_upgrade: AutoUpgrade = Field(default_factory=AutoUpgrade)
 
     @model_validator(mode="after")
     def _period_is_forward(self) -> SetSubscription:
         if self.period_end <= self.period_start:
             raise ValueError("period_end must be after period_start")
         return self
+
+
+@message("seats.subscription.schedule_reduction", on=COMMANDS)
+class ScheduleReduction(BaseModel):
+    """Lower the paid seats at the next renewal (refused `below_seats_in_use` while more are held)."""
+
+    seats_total: int = Field(ge=0, le=MAX_SEATS)
 
 
 # What can be bought or connected (PI9, PI10). Kept as plain strings on the wire so that an item
@@ -117,6 +150,37 @@ class SubscriptionChanged(BaseModel):
     currency: str
     period_start: date
     period_end: date
+    interval: Interval = Interval.MONTH
+    auto_upgrade: AutoUpgrade = Field(default_factory=AutoUpgrade)
+
+
+@message("seats.period.renewed", on=EVENTS)
+class PeriodRenewed(BaseModel):
+    """The account entered a new billing period (published once per period, when the first message
+    of the account falls in it); `seats_total` is what is paid for in it."""
+
+    period_start: date
+    period_end: date
+    seats_total: int
+    seat_price_cents: int
+    currency: str
+
+
+@message("seats.subscription.reduction_scheduled", on=EVENTS)
+class ReductionScheduled(BaseModel):
+    """The paid seats will be lowered to `seats_total` when the current period ends."""
+
+    seats_total: int
+    effective_on: date
+
+
+@message("seats.subscription.reduced", on=EVENTS)
+class SubscriptionReduced(BaseModel):
+    """A scheduled reduction took effect at a renewal (never below the seats held then)."""
+
+    from_total: int
+    to_total: int
+    period_start: date
 
 
 @message("seats.seat.reserved", on=EVENTS)
@@ -140,7 +204,9 @@ class SeatReleased(BaseModel):
 
 @message("seats.seat.denied", on=EVENTS)
 class SeatDenied(BaseModel):
-    """A seat could not be given."""
+    """A seat could not be given: `no_seat_available` (an immediate add, a reactivation),
+    `auto_upgrade_off` or `auto_upgrade_limit_reached` (an accepted opt-in the account's limits
+    stopped), `no_subscription`."""
 
     user_id: str
     reason: str
@@ -172,6 +238,9 @@ class ChargeCreated(BaseModel):
     description: str
     period_end: date
     proration: Proration
+    # The period the charge pays for starts here, and the day it was made (absent on older charges).
+    period_start: date | None = None
+    charged_on: date | None = None
     # What was bought, when it is not a seat: `package:<name>`, `addon:<name>`, `calling:<id>`.
     item: str | None = None
     instance_id: str | None = None

@@ -30,7 +30,7 @@ from crm_contracts import MESSAGES, REJECTED_TYPE, TOPICS, CloudEvent, Direction
 
 from . import faults, inbox, logs, metrics, outbox
 from .errors import Fault, classify, describe
-from .handling import Handler, HandlerContext, Handlers, Rejected
+from .handling import Clock, Handler, HandlerContext, Handlers, Rejected, message_time
 from .retry import Backoff
 from .settings import ServiceSettings
 
@@ -122,8 +122,10 @@ class Trouble:
 
 class BatchProcessor:
     def __init__(self, service: str, handlers: Handlers, producer: AIOKafkaProducer | None, *, group: str,
-                 settings: ServiceSettings, pool: asyncpg.Pool | None = None) -> None:
+                 settings: ServiceSettings, pool: asyncpg.Pool | None = None,
+                 clock: Clock = message_time) -> None:
         self.service = service
+        self.clock = clock
         self.settings = settings
         self.handlers = handlers
         self.producer = producer
@@ -277,7 +279,7 @@ class BatchProcessor:
                     staged.extend(self._answer(item, rejected))
                     results.append((item, self._rejected(item, rejected)))
                     continue
-                ctx = HandlerContext(conn, message, self.service, self.settings)
+                ctx = HandlerContext(conn, message, self.service, self.settings, clock=self.clock)
                 try:
                     await item.handler(ctx, item.data)
                 except Exception as exc:
@@ -315,7 +317,7 @@ class BatchProcessor:
                         return Outcome("duplicate", message), None, []
                     if item.handler is None:
                         raise Rejected("unsupported_command", f"{self.service} does not handle {message.type} yet")
-                    ctx = HandlerContext(conn, message, self.service, self.settings)
+                    ctx = HandlerContext(conn, message, self.service, self.settings, clock=self.clock)
                     await item.handler(ctx, item.data)
                 return Outcome("handled", message), None, ctx.staged
             except Rejected as rejected:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -27,6 +28,17 @@ class Rejected(Exception):  # noqa: N818 - a decision, not an error
         self.message = message
 
 
+# Given the message being handled, or None outside a handler (an HTTP read), what time it is.
+Clock = Callable[[CloudEvent | None], datetime]
+
+
+def message_time(message: CloudEvent | None) -> datetime:
+    """The default clock: the time the message says it was made (the wall clock when there is no
+    message or it says none), so handling a message again — a redelivery, a replay — happens on
+    the same day."""
+    return ((message.time if message else None) or datetime.now(UTC)).astimezone(UTC)
+
+
 @dataclass
 class HandlerContext:
     conn: asyncpg.Connection
@@ -36,6 +48,15 @@ class HandlerContext:
     # Events emitted by this handler; the runtime writes them to the outbox together with the
     # rest of the batch, in the same transaction, only if this message's work is kept.
     staged: list[CloudEvent] = field(default_factory=list)
+    # Where handlers take "now" from; tests fix it.
+    clock: Clock = message_time
+
+    def now(self) -> datetime:
+        return self.clock(self.message)
+
+    def today(self) -> date:
+        """The UTC day of `now()`."""
+        return self.now().astimezone(UTC).date()
 
     def derived_id(self, prefix: str, *parts: str) -> str:
         """An id made from the message being handled (and `parts`), not drawn at random: handling
@@ -68,6 +89,17 @@ class Handlers:
             return fn
 
         return register
+
+    @classmethod
+    def combine(cls, *parts: Handlers) -> Handlers:
+        """One registry of a service whose handlers are split by aggregate across modules."""
+        combined = cls()
+        for part in parts:
+            for type_, fn in part._by_type.items():
+                if type_ in combined._by_type:
+                    raise ValueError(f"two handlers for {type_}")
+                combined._by_type[type_] = fn
+        return combined
 
     def get(self, type_: str) -> Handler | None:
         return self._by_type.get(type_)

@@ -23,7 +23,7 @@ from . import db, logs
 from .auth import Verifier
 from .consumer import PartitionedConsumer
 from .consuming import BatchProcessor
-from .handling import Handlers
+from .handling import Clock, Handlers, message_time
 from .http import Request, Response, get, json_response
 from .outbox import OutboxRelay
 from .retry import Backoff
@@ -45,8 +45,10 @@ class Service:
         workers: list[Callable[[Service], Coroutine[Any, Any, None]]] | None = None,
         health: Callable[[Service], Coroutine[Any, Any, dict[str, object]]] | None = None,
         prepare: Callable[[Service], Coroutine[Any, Any, None]] | None = None,
+        clock: Clock = message_time,
     ) -> None:
         self.name = name
+        self.clock = clock
         self.settings = settings or ServiceSettings()
         self.handlers = handlers
         self.consumes = consumes
@@ -55,7 +57,8 @@ class Service:
         self.group = f"crm-{name}{self.settings.group_suffix}"
         self.client_id = f"crm-{name}-{os.getpid()}"
         self.producer: AIOKafkaProducer | None = None  # aiokafka objects are made inside the event loop
-        self.processor = BatchProcessor(name, handlers, None, group=self.group, settings=self.settings)
+        self.processor = BatchProcessor(name, handlers, None, group=self.group, settings=self.settings,
+                                        clock=clock)
         self.consumer: PartitionedConsumer | None = None
         self.relay: OutboxRelay | None = None
         self.ready = False

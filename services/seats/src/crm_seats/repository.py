@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 
 from crm_contracts import CloudEvent
@@ -11,7 +13,8 @@ from .domain.entitlements import CallingPurchase
 from .domain.ledger import Subscription
 from .domain.prices import PriceList
 
-_COLUMNS = "account_id, seats_total, seats_used, seat_price_cents, currency, period_start, period_end"
+_COLUMNS = ("account_id, seats_total, seats_used, seat_price_cents, currency, period_start, period_end, anchor, "
+            "billing_interval AS interval, auto_upgrade_mode, auto_upgrade_max, scheduled_seats_total")
 
 
 async def lock_subscription(conn: asyncpg.Connection, account_id: str) -> Subscription:
@@ -47,11 +50,32 @@ async def get_subscription(conn: asyncpg.Connection, account_id: str) -> Subscri
 async def save_subscription(conn: asyncpg.Connection, sub: Subscription) -> None:
     await conn.execute(
         """UPDATE subscriptions SET seats_total = $2, seats_used = $3, seat_price_cents = $4,
-                  currency = $5, period_start = $6, period_end = $7, updated_at = now()
+                  currency = $5, period_start = $6, period_end = $7, anchor = $8, billing_interval = $9,
+                  auto_upgrade_mode = $10, auto_upgrade_max = $11, scheduled_seats_total = $12, updated_at = now()
            WHERE account_id = $1""",
         sub.account_id, sub.seats_total, sub.seats_used, sub.seat_price_cents, sub.currency,
-        sub.period_start, sub.period_end,
+        sub.period_start, sub.period_end, sub.anchor, sub.interval, sub.auto_upgrade_mode, sub.auto_upgrade_max,
+        sub.scheduled_seats_total,
     )
+
+
+async def record_period(conn: asyncpg.Connection, sub: Subscription, cause: CloudEvent) -> None:
+    """The period `sub` is in, with the seats paid for at its start. The first record of a period
+    stands: seats billing sets later in the period are billing's own change, and seats bought
+    automatically in it are its pro-rated charges."""
+    await conn.execute(
+        """INSERT INTO billing_periods (account_id, period_start, period_end, seats_total, seat_price_cents,
+                                        currency, cause_event_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, period_start) DO NOTHING""",
+        sub.account_id, sub.period_start, sub.period_end, sub.seats_total, sub.seat_price_cents, sub.currency,
+        cause.id)
+
+
+async def billing_periods(conn: asyncpg.Connection, account_id: str) -> list[dict]:
+    rows = await conn.fetch(
+        """SELECT period_start, period_end, seats_total, seat_price_cents, currency FROM billing_periods
+           WHERE account_id = $1 ORDER BY period_start""", account_id)
+    return [dict(r) for r in rows]
 
 
 async def append_ledger(conn: asyncpg.Connection, sub: Subscription, *, change: str, cause: CloudEvent,
@@ -79,9 +103,10 @@ def summary(sub: Subscription, pending_opt_in: int) -> dict:
     return {"account_id": sub.account_id, "seats_total": sub.seats_total, "seats_used": sub.seats_used,
             "seats_pending_opt_in": pending_opt_in, "seats_available": sub.available,
             "seat_price_cents": sub.seat_price_cents,
-            "currency": sub.currency, "period_start": sub.period_start, "period_end": sub.period_end}
-
-
+            "currency": sub.currency, "period_start": sub.period_start, "period_end": sub.period_end,
+            "interval": sub.interval, "anchor": sub.anchor,
+            "auto_upgrade": {"mode": sub.auto_upgrade_mode, "max_seats": sub.auto_upgrade_max},
+            "scheduled_seats_total": sub.scheduled_seats_total}
 
 
 async def holds_seat(conn: asyncpg.Connection, account_id: str, user_id: str) -> bool:
@@ -90,10 +115,21 @@ async def holds_seat(conn: asyncpg.Connection, account_id: str, user_id: str) ->
 
 
 async def add_holder(conn: asyncpg.Connection, account_id: str, user_id: str, *, auto_upgraded: bool,
-                     cause: CloudEvent) -> None:
+                     cause: CloudEvent, on: date) -> None:
     await conn.execute(
-        "INSERT INTO seat_holders (account_id, user_id, auto_upgraded, cause_event_id) VALUES ($1, $2, $3, $4)",
-        account_id, user_id, auto_upgraded, cause.id)
+        """INSERT INTO seat_holders (account_id, user_id, auto_upgraded, cause_event_id, reserved_on)
+           VALUES ($1, $2, $3, $4, $5)""",
+        account_id, user_id, auto_upgraded, cause.id, on)
+
+
+async def dormant_holders(conn: asyncpg.Connection, account_id: str, held_since: date) -> list[dict]:
+    """Holders who got their seat on or before `held_since` and are not active."""
+    rows = await conn.fetch(
+        """SELECT h.user_id, h.reserved_on, coalesce(m.status, 'unknown') AS status FROM seat_holders h
+           LEFT JOIN member_statuses m ON m.account_id = h.account_id AND m.user_id = h.user_id
+           WHERE h.account_id = $1 AND h.reserved_on <= $2 AND m.status IS DISTINCT FROM 'active'
+           ORDER BY h.reserved_on, h.user_id""", account_id, held_since)
+    return [dict(r) for r in rows]
 
 
 async def remove_holder(conn: asyncpg.Connection, account_id: str, user_id: str) -> None:
@@ -131,21 +167,23 @@ async def pending_opt_in(conn: asyncpg.Connection, account_id: str) -> int:
 
 async def insert_charge(conn: asyncpg.Connection, *, charge_id: str, account_id: str, user_id: str,
                         amount_cents: int, currency: str, description: str, days_remaining: int,
-                        days_in_period: int, period_end, cause: CloudEvent, item: str | None = None,
-                        instance_id: str | None = None) -> bool:
+                        days_in_period: int, period_start: date, period_end: date, charged_on: date,
+                        cause: CloudEvent, item: str | None = None, instance_id: str | None = None) -> bool:
     """False (nothing written) when the instance's package was charged already."""
     return bool(await conn.fetchval(
         """INSERT INTO charges (charge_id, account_id, user_id, amount_cents, currency, description,
-                                days_remaining, days_in_period, period_end, cause_event_id, item, instance_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                days_remaining, days_in_period, period_end, cause_event_id, item, instance_id,
+                                period_start, charged_on)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
            ON CONFLICT (instance_id) WHERE item LIKE 'package:%' DO NOTHING RETURNING true""",
         charge_id, account_id, user_id, amount_cents, currency, description, days_remaining, days_in_period,
-        period_end, cause.id, item, instance_id))
+        period_end, cause.id, item, instance_id, period_start, charged_on))
 
 
 async def charges(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     rows = await conn.fetch("SELECT charge_id, user_id, amount_cents, currency, description, days_remaining, "
-                            "days_in_period, period_end, cause_event_id, item, instance_id, created_at FROM charges "
+                            "days_in_period, period_start, period_end, charged_on, cause_event_id, item, instance_id, "
+                            "created_at FROM charges "
                             "WHERE account_id = $1 ORDER BY created_at, charge_id", account_id)
     return [dict(r) for r in rows]
 

@@ -1,37 +1,64 @@
-"""Seats' HTTP side: an account's seat ledger and prices, and entitlements per user and instance.
+"""Seats' HTTP side: an account's seat ledger, prices, quotes, invoices and dormant seats, and
+entitlements per user and instance.
 
-Account owners and admins read their account's ledger and prices; a user reads their own
-entitlements, and the account's owner and admins read anyone's in the account.
+Account owners and admins read their account's ledger, prices, invoices and dormant seats, and
+quote anything; an active member quotes what members buy themselves (packages, add-ons, calling).
+A user reads their own entitlements, and the account's owner and admins read anyone's in the account.
 """
 
 from __future__ import annotations
 
-from crm_runtime.auth import may_administer_account
+from datetime import date, timedelta
+
+from crm_runtime.auth import ALLOW, Decision, deny, may_administer_account
 from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response
 from crm_runtime.service import Service
 
 from . import repository
 from .domain.entitlements import entitlements
+from .domain.invoices import invoices
+from .domain.ledger import Subscription
+from .domain.prices import PriceError, quote, unit_price
+
+# Members buy these themselves: a private instance, add-ons and calling for an instance of theirs.
+MEMBER_ITEMS = ("package:", "addon:", "calling:")
+MAX_DORMANT_DAYS = 3660
 
 
-async def _unless_admin(conn, request: Request, account_id: str | None) -> Response | None:
-    """A 403 unless the caller administers the account (None: they may go on)."""
+def _bad_request(error: str, message: str) -> Response:
+    return json_response({"error": error, "message": message}, 422)
+
+
+async def _decide(conn, request: Request, account_id: str | None, item: str | None = None) -> Response | None:
+    """A 403 unless the caller administers the account — or, for an item members buy, is one of
+    its active members (None: they may go on)."""
     me = caller(request)
     standing = await repository.account_standing(conn, account_id, me.user_id) if account_id else None
-    decision = may_administer_account(me, standing)
+    decision: Decision = may_administer_account(me, standing)
+    if not decision.allowed and item is not None and item.startswith(MEMBER_ITEMS):
+        decision = ALLOW if standing is not None and standing.status == "active" else deny(
+            "not_account_member", "only the account's active members may ask what a purchase costs")
     return None if decision.allowed else forbidden(request, decision)
 
 
+async def _subscription(conn, request: Request, account_id: str, item: str | None = None) -> Subscription | Response:
+    """The account's subscription if the caller may read it (see `_decide`), else the answer: 403 or 404."""
+    if (refused := await _decide(conn, request, account_id, item)) is not None:
+        return refused
+    sub = await repository.get_subscription(conn, account_id)
+    return sub if sub is not None else json_response({"error": "not_found", "account_id": account_id}, 404)
+
+
 def routes(svc: Service) -> list[Route]:
+    def today() -> date:
+        return svc.clock(None).date()
+
     async def seat_ledger(request: Request):
         """GET /v1/seats?account_id=… — summary, seat holders, charges and every seat change."""
         account_id = request.query_params.get("account_id", "")
         async with svc.pool.acquire() as conn:
-            if (refused := await _unless_admin(conn, request, account_id)) is not None:
-                return refused
-            sub = await repository.get_subscription(conn, account_id)
-            if sub is None:
-                return json_response({"error": "not_found", "account_id": account_id}, 404)
+            if isinstance(sub := await _subscription(conn, request, account_id), Response):
+                return sub
             return json_response({
                 "summary": repository.summary(sub, await repository.pending_opt_in(conn, account_id)),
                 "holders": await repository.holders(conn, account_id),
@@ -45,7 +72,7 @@ def routes(svc: Service) -> list[Route]:
         instance_id = request.query_params.get("instance_id", "")
         async with svc.pool.acquire() as conn:
             account_id = await repository.instance_account(conn, instance_id)
-            if user_id != caller(request).user_id and (refused := await _unless_admin(conn, request, account_id)):
+            if user_id != caller(request).user_id and (refused := await _decide(conn, request, account_id)):
                 return refused
             if account_id is None:
                 return json_response({"error": "not_found", "user_id": user_id, "instance_id": instance_id}, 404)
@@ -61,9 +88,57 @@ def routes(svc: Service) -> list[Route]:
         """GET /v1/prices?account_id=… — the account's price list (defaults and its own prices)."""
         account_id = request.query_params.get("account_id", "")
         async with svc.pool.acquire() as conn:
-            if (refused := await _unless_admin(conn, request, account_id)) is not None:
+            if (refused := await _decide(conn, request, account_id)) is not None:
                 return refused
             found = await repository.price_list(conn, account_id)
         return json_response({"account_id": account_id, "currency": found.currency, "prices": found.prices})
 
-    return [get("/v1/seats", seat_ledger), get("/v1/entitlements", entitlements_of), get("/v1/prices", prices)]
+    async def quotes(request: Request):
+        """GET /v1/quotes?account_id=…&item=…[&on=YYYY-MM-DD] — what buying `item` (`seat`,
+        `package:…`, `addon:…`, `calling:…`) on that day (today by default) costs: the amount the
+        charge made that day will have."""
+        account_id = request.query_params.get("account_id", "")
+        item = request.query_params.get("item", "")
+        try:
+            on = date.fromisoformat(request.query_params["on"]) if "on" in request.query_params else today()
+        except ValueError:
+            return _bad_request("invalid_date", "on must be a date, YYYY-MM-DD")
+        async with svc.pool.acquire() as conn:
+            if isinstance(sub := await _subscription(conn, request, account_id, item), Response):
+                return sub
+            try:
+                price, currency = unit_price(item, sub, await repository.price_list(conn, account_id))
+            except PriceError as err:
+                return _bad_request(err.reason, err.message)
+        return json_response({"account_id": account_id, **quote(item, price, currency, sub, on).as_dict()})
+
+    async def invoices_of(request: Request):
+        """GET /v1/invoices?account_id=… — per billing period: the recurring seat line, each
+        pro-rated charge with its item, day and amount, and the total."""
+        account_id = request.query_params.get("account_id", "")
+        async with svc.pool.acquire() as conn:
+            if (refused := await _decide(conn, request, account_id)) is not None:
+                return refused
+            periods = await repository.billing_periods(conn, account_id)
+            charges = await repository.charges(conn, account_id)
+        return json_response({"account_id": account_id, **invoices(periods, charges)})
+
+    async def dormant(request: Request):
+        """GET /v1/seats/dormant?account_id=…&days=30 — members holding a seat who have not become
+        active within `days` of getting it, with that day and what the seat costs per period."""
+        account_id = request.query_params.get("account_id", "")
+        try:
+            days = int(request.query_params.get("days", "30"))
+            if not 0 <= days <= MAX_DORMANT_DAYS:
+                raise ValueError
+        except ValueError:
+            return _bad_request("invalid_days", f"days must be a whole number from 0 to {MAX_DORMANT_DAYS}")
+        async with svc.pool.acquire() as conn:
+            if isinstance(sub := await _subscription(conn, request, account_id), Response):
+                return sub
+            held = await repository.dormant_holders(conn, account_id, today() - timedelta(days=days))
+        return json_response({"account_id": account_id, "days": days, "currency": sub.currency, "seats": [
+            {**h, "cost_per_period_cents": sub.seat_price_cents} for h in held]})
+
+    return [get("/v1/seats", seat_ledger), get("/v1/seats/dormant", dormant), get("/v1/entitlements", entitlements_of),
+            get("/v1/prices", prices), get("/v1/quotes", quotes), get("/v1/invoices", invoices_of)]

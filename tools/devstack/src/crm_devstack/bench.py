@@ -40,6 +40,7 @@ from crm_contracts import CloudEvent, command, identity, leads, seats
 from . import loops
 from .bus import Bus
 from .stack import Stack
+from .dates import period_args
 
 console = Console()
 CREATED = "identity.account.created"
@@ -173,8 +174,7 @@ class Bench:
                 owner={"user_id": f"{acc}_o", "email": "bench@example.com", "first_name": "B", "last_name": "B"}),
                 source="bench", accountid=acc))
             setup.append(command(seats.SetSubscription(seats_total=per_account + 5, seat_price_cents=4900,
-                                                       currency="USD", period_start="2026-11-01",
-                                                       period_end="2026-12-01"), source="bench", accountid=acc))
+                                                       currency="USD", **period_args()), source="bench", accountid=acc))
             setup.append(command(identity.SetOptIn(enabled=True), source="bench", accountid=acc))
         adds = [command(identity.AddMember(user_id=f"{acc}_m{i}", email=f"m{i}@example.com", first_name="M",
                                            last_name="B", user_type="platform", activation="opt_in",
@@ -208,8 +208,7 @@ class Bench:
         await self._answers(created, CREATED)
         instances = [self.bus.first[(CREATED, c)].data["enterprise_instance_id"] for c in created]
         subs = await self._send_all([command(seats.SetSubscription(
-            seats_total=members + 1, seat_price_cents=4900, currency="USD", period_start="2026-11-01",
-            period_end="2026-12-01"), source="bench", accountid=a) for a in ids])
+            seats_total=members + 1, seat_price_cents=4900, currency="USD", **period_args()), source="bench", accountid=a) for a in ids])
         await self._answers(subs, "seats.subscription.changed")
         adds = [command(identity.AddMember(user_id=f"{a}_m{i}", email=f"m{i}@example.com", first_name="M",
                                            last_name="B", user_type="platform", activation="immediate",

@@ -36,6 +36,7 @@ from crm_contracts import CloudEvent, command, identity, seats
 
 from .bus import Bus
 from .stack import SERVICES, Stack
+from .dates import period_args
 
 console = Console()
 ACCOUNTS_PER_WAVE = 30
@@ -58,8 +59,7 @@ def wave(tag: str, accounts: int = ACCOUNTS_PER_WAVE) -> Wave:
             owner={"user_id": f"{acc}_o", "email": "owner@example.com", "first_name": "O", "last_name": "C"}),
             source="chaos", accountid=acc))
         w.commands.append(command(seats.SetSubscription(
-            seats_total=2, seat_price_cents=4900, currency="USD", period_start="2026-11-01",
-            period_end="2026-12-01"), source="chaos", accountid=acc))
+            seats_total=2, seat_price_cents=4900, currency="USD", **period_args()), source="chaos", accountid=acc))
         for i in range(3):
             add = command(identity.AddMember(user_id=f"{acc}_m{i}", email=f"m{i}@example.com", first_name="M",
                                              last_name=str(i), user_type="platform", activation="immediate",

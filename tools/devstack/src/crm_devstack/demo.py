@@ -32,6 +32,7 @@ from . import people
 from .bus import Bus
 from crm_cli.lines import describe_record
 from .stack import Stack
+from . import dates
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -46,6 +47,11 @@ class Story:
         # items across every instance), so a second run must not meet the first run's Olive.
         self.user = {name: f"{name}_{run}" for name in ("olive", "ana", "ben", "cy", "dee", "eli")}
         self._shown = 0
+        # Billed monthly from the 15th two months ago: that first period is over, so seats renews
+        # it at once and prices today's purchases in the period containing today.
+        first = dates.month_start(dates.today(), -2).replace(day=15)
+        self.plan = {"period_start": first.isoformat(),
+                     "period_end": dates.month_start(dates.today(), -1).replace(day=15).isoformat()}
 
     def show(self) -> None:
         for record in self.bus.records[self._shown:]:
@@ -63,15 +69,29 @@ class Story:
         self.show()
         return events
 
+    async def quote(self, who: str, item: str) -> dict:
+        """Ask seats what `item` costs today, as `who`, and print it."""
+        async with httpx.AsyncClient(timeout=5) as client:
+            q = (await client.get(f"{self.stack.http('seats')}/v1/quotes", params={"account_id": self.account,
+                                  "item": item}, headers=self.stack.as_user(self.user[who]))).json()
+        console.print(f"  [yellow]quote for {who}: {item} today costs {q['amount_cents'] / 100:.2f} {q['currency']} "
+                      f"= {q['unit_price_cents'] / 100:.2f} × {q['days_remaining']}/{q['days_in_period']} days "
+                      f"of {q['period_start']}..{q['period_end']}[/]")
+        return q
+
+    def charged(self, quoted: dict, charge: CloudEvent) -> None:
+        same = "equal to its quote" if charge.data["amount_cents"] == quoted["amount_cents"] else "[red]NOT its quote[/]"
+        console.print(f"  [yellow]charged {charge.data['amount_cents'] / 100:.2f} {charge.data['currency']}, {same}[/]")
+
     async def run(self) -> None:
         acc = self.account
         await self.step(f"Create Enterprise account {acc}", identity.CreateAccount(
             account_id=acc, name="Harbor Realty", tier="enterprise",
             owner={"user_id": self.user["olive"], "email": "olive@example.com", "first_name": "Olive", "last_name": "Owner"}),
             "identity.account.created")
-        await self.step("Billing sets 2 seats at $49.00", seats.SetSubscription(
-            seats_total=2, seat_price_cents=4900, currency="USD", period_start="2026-11-01",
-            period_end="2026-12-01"), "seats.subscription.changed")
+        await self.step(f"Billing sets 2 seats at $49.00 a month from {self.plan['period_start']} (renewed since)",
+                        seats.SetSubscription(seats_total=2, seat_price_cents=4900, currency="USD", **self.plan),
+                        "seats.subscription.changed")
         await self.step("Support enables agent opt-in", identity.SetOptIn(enabled=True),
                         "identity.account.opt_in_changed")
         links = {}
@@ -84,6 +104,8 @@ class Story:
         async with httpx.AsyncClient(timeout=10) as client:
             for user in links:
                 console.rule(f"[bold]{user} clicks the link in the e-mail")
+                if user == "cy":  # both seats are taken: this acceptance buys one
+                    quoted = await self.quote("olive", "seat")
                 page, confirmed = await people.accept(client, links[user])
                 console.print(f"  GET {links[user][:60]}… → {page.status_code} (a page asking to confirm); "
                               f"POST confirm → {confirmed.status_code}")
@@ -93,6 +115,9 @@ class Story:
                 self.last_acceptance = reserved.correlationid
                 await asyncio.sleep(0.5)
                 self.show()
+                if user == "cy":
+                    self.charged(quoted, (await self.bus.wait_event(
+                        "seats.charge.created", correlationid=reserved.correlationid))[0])
         await self.step("Ana completes onboarding", identity.CompleteOnboarding(user_id=self.user["ana"]),
                         "identity.member.status_changed")
         await self.step("Ben is deactivated", identity.DeactivateMember(user_id=self.user["ben"]), "seats.seat.released")
@@ -109,6 +134,7 @@ class Story:
         console.print(f"  total {s['seats_total']}  used {s['seats_used']}  pending opt-in "
                       f"{s['seats_pending_opt_in']}  available {s['seats_available']}  "
                       f"charges {[c['amount_cents'] for c in ledger['charges']]}")
+        await self.billing()
         console.rule("[bold]The last acceptance, traced: crm trace " + str(self.last_acceptance))
         await self.stack.settled()
         trace = await asyncio.create_subprocess_exec(sys.executable, "-m", "crm_cli.main", "trace",
@@ -116,11 +142,25 @@ class Story:
                                                      "-b", self.stack.bootstrap, env=self.stack.cli_env())
         await trace.wait()
 
+    async def billing(self) -> None:
+        """This period's invoice, and a reduction of seats scheduled for the next renewal."""
+        async with httpx.AsyncClient(timeout=5) as client:
+            bills = (await client.get(f"{self.stack.http('seats')}/v1/invoices", params={"account_id": self.account},
+                                      headers=self.stack.as_user(self.user["olive"]))).json()
+        for bill in bills["invoices"]:
+            console.rule(f"[bold]Invoice {bill['period_start']}..{bill['period_end']} ({bill['currency']})")
+            r = bill["recurring"]
+            console.print(f"  {r['quantity']} seats × {r['unit_price_cents'] / 100:.2f} = {r['amount_cents'] / 100:.2f}")
+            for c in bill["charges"]:
+                console.print(f"  {c['charged_on']}  {c['item']:<24} {c['amount_cents'] / 100:>8.2f}")
+            console.print(f"  total {bill['total_cents'] / 100:.2f}")
+        await self.step("Billing schedules 4 seats from the next renewal",
+                        seats.ScheduleReduction(seats_total=4), "seats.subscription.reduction_scheduled")
+
     async def private_instance(self) -> None:
         u = self.user
         await self.step("Billing raises the account to 5 seats", seats.SetSubscription(
-            seats_total=5, seat_price_cents=4900, currency="USD", period_start="2026-11-01",
-            period_end="2026-12-01"), "seats.subscription.changed")
+            seats_total=5, seat_price_cents=4900, currency="USD", **self.plan), "seats.subscription.changed")
         for group, name in (("north", "North office"), ("south", "South office")):
             await self.step(f"Create group {name}", identity.CreateGroup(group_id=group, name=name,
                                                                         parent_group_id=None), "identity.group.created")
@@ -131,8 +171,11 @@ class Story:
                 "identity.invitation.issued")
             await self.step(f"{first} completes onboarding", identity.CompleteOnboarding(user_id=u[user]),
                             "identity.member.status_changed")
+        console.rule("[bold]Ana asks what a private crm_idx_team instance costs")
+        quoted = await self.quote("ana", "package:crm_idx_team")
         [created] = await self.step("Ana buys a private instance (crm_idx_team)", identity.PurchaseInstance(
             buyer_user_id=u["ana"], package="crm_idx_team", name="Ana's team"), "seats.charge.created")
+        self.charged(quoted, created)
         team = created.data["instance_id"]
         self.team = next(e.data for e in self.bus.events(
             lambda e: e.type == "identity.instance.created" and e.data["instance_id"] == team))

@@ -1,4 +1,5 @@
-"""An account's seat ledger: how many seats are paid for and how many are held (AO9, AO10)."""
+"""An account's seat ledger: how many seats are paid for and how many are held (AO9, AO10), the
+billing period they are paid for, and the limits set on automatic upgrades."""
 
 from __future__ import annotations
 
@@ -7,9 +8,23 @@ from datetime import date
 
 from crm_runtime.handling import Rejected
 
+from .periods import Interval, Period, periods_until
+
 
 class LedgerError(Rejected):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
+
+
+AUTO_UPGRADE_MODES = ("on", "off", "limit")
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """A period entered: the seats paid for in it, and what a scheduled reduction did."""
+
+    period: Period
+    seats_total: int
+    reduced_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -21,6 +36,11 @@ class Subscription:
     currency: str
     period_start: date | None
     period_end: date | None
+    anchor: date | None = None
+    interval: str = Interval.MONTH.value
+    auto_upgrade_mode: str = "on"
+    auto_upgrade_max: int | None = None
+    scheduled_seats_total: int | None = None
 
     @property
     def available(self) -> int:
@@ -30,16 +50,63 @@ class Subscription:
     def has_plan(self) -> bool:
         return self.period_start is not None and self.period_end is not None
 
-    def set_plan(self, *, seats_total: int, seat_price_cents: int, currency: str,
-                 period_start: date, period_end: date) -> Subscription:
+    @property
+    def period(self) -> Period | None:
+        return Period(self.period_start, self.period_end) if self.has_plan else None
+
+    def set_plan(self, *, seats_total: int, seat_price_cents: int, currency: str, period_start: date,
+                 period_end: date, interval: str = Interval.MONTH.value, auto_upgrade_mode: str = "on",
+                 auto_upgrade_max: int | None = None) -> Subscription:
         if seats_total < self.seats_used:
             raise LedgerError("seats_below_used",
                               f"{seats_total} seats is fewer than the {self.seats_used} held")
         if self.seats_used and currency != self.currency:
             raise LedgerError("currency_change_not_allowed",
                               f"seats are held in {self.currency}; cannot switch to {currency}")
-        return replace(self, seats_total=seats_total, seat_price_cents=seat_price_cents,
-                       currency=currency, period_start=period_start, period_end=period_end)
+        anchor = period_start
+        if self.anchor == anchor and self.interval == interval and self.has_plan \
+                and self.period_start >= period_end:
+            # The same billing cycle, renewed past the first period already: the new seats and price
+            # apply from the current period on, and no period is entered (or published) twice.
+            period_start, period_end = self.period_start, self.period_end
+        # A new plan supersedes a reduction scheduled under the old one.
+        return replace(self, seats_total=seats_total, seat_price_cents=seat_price_cents, currency=currency,
+                       period_start=period_start, period_end=period_end, anchor=anchor,
+                       interval=Interval(interval).value, auto_upgrade_mode=auto_upgrade_mode,
+                       auto_upgrade_max=auto_upgrade_max if auto_upgrade_mode == "limit" else None,
+                       scheduled_seats_total=None)
+
+    def renewed_to(self, day: date) -> tuple[Subscription, list[Renewal]]:
+        """The subscription in the period containing `day`, and each period entered on the way.
+        A scheduled reduction applies at the first renewal, down to the seats held then at most."""
+        if not self.has_plan or self.anchor is None:
+            return self, []
+        entered = periods_until(self.anchor, Interval(self.interval), self.period, day)
+        if not entered:
+            return self, []
+        sub, renewals = self, []
+        for period in entered:
+            reduced_from = None
+            if sub.scheduled_seats_total is not None:
+                target = max(sub.scheduled_seats_total, sub.seats_used)
+                if target < sub.seats_total:
+                    reduced_from = sub.seats_total
+                sub = replace(sub, seats_total=min(sub.seats_total, target), scheduled_seats_total=None)
+            sub = replace(sub, period_start=period.start, period_end=period.end)
+            renewals.append(Renewal(period, sub.seats_total, reduced_from))
+        return sub, renewals
+
+    def schedule_reduction(self, seats_total: int) -> Subscription:
+        """Lower the total at the next renewal; refused while more seats than that are held."""
+        if not self.has_plan:
+            raise LedgerError("no_subscription", f"account {self.account_id} has no subscription to reduce")
+        if seats_total >= self.seats_total:
+            raise LedgerError("not_a_reduction",
+                              f"{seats_total} seats is not fewer than the {self.seats_total} paid for")
+        if seats_total < self.seats_used:
+            raise LedgerError("below_seats_in_use",
+                              f"{self.seats_used} seats are held; release seats before reducing to {seats_total}")
+        return replace(self, scheduled_seats_total=seats_total)
 
     def reserve(self) -> Subscription:
         """Take a free seat; LedgerError `no_seat_available` when there is none."""
@@ -53,7 +120,12 @@ class Subscription:
 
     def upgrade_one(self) -> Subscription:
         """Raise the total by exactly the one missing seat (charged at the current unit price,
-        pro-rated: `prices.charge`)."""
+        pro-rated: `prices.charge`), within the limit the account set on automatic upgrades."""
         if not self.has_plan:
             raise LedgerError("no_subscription", f"account {self.account_id} has no subscription to upgrade")
+        if self.auto_upgrade_mode == "off":
+            raise LedgerError("auto_upgrade_off", f"account {self.account_id} does not add seats automatically")
+        if self.auto_upgrade_mode == "limit" and self.seats_total + 1 > (self.auto_upgrade_max or 0):
+            raise LedgerError("auto_upgrade_limit_reached",
+                              f"account {self.account_id} adds seats automatically up to {self.auto_upgrade_max}")
         return replace(self, seats_total=self.seats_total + 1)

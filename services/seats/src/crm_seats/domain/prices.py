@@ -3,7 +3,8 @@
 These are the defaults every account starts with; billing changes an account's prices with
 `seats.price_list.set`, and a change applies to purchases made after it. A purchase inside a
 billing period is charged pro-rated like a seat (`proration.prorate`); an account with no
-billing period yet pays one full month.
+billing period yet pays one full month. `quote` is what a purchase on a given day costs; the
+charge made that day is the same number.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from datetime import date, timedelta
 from crm_contracts.seats import ADDONS, CALLING_PACKAGES, PACKAGES
 from crm_runtime.handling import Rejected
 
-from .proration import Proration, prorate
+from .ledger import Subscription
+from .periods import Interval, period_containing
+from .proration import prorate
 
 DEFAULT_CURRENCY = "USD"
 DEFAULT_PRICES: dict[str, int] = {
@@ -61,8 +64,39 @@ class PriceList:
         return PriceList({**self.prices, **prices}, currency)
 
 
-def charge(price_cents: int, period_start: date | None, period_end: date | None, on: date) -> tuple[Proration, date]:
-    """What a purchase on `on` costs, and the end of the period it pays for."""
-    if period_start is None or period_end is None:
-        return Proration(price_cents, FULL_MONTH, FULL_MONTH), on + timedelta(days=FULL_MONTH)
-    return prorate(price_cents, period_start, period_end, on), period_end
+@dataclass(frozen=True)
+class Quote:
+    item: str
+    amount_cents: int
+    currency: str
+    unit_price_cents: int
+    days_remaining: int
+    days_in_period: int
+    period_start: date
+    period_end: date
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "period_start": self.period_start.isoformat(),
+                "period_end": self.period_end.isoformat()}
+
+
+def unit_price(item: str, sub: Subscription, prices: PriceList) -> tuple[int, str]:
+    """The price per period of `item` (`seat`, `package:…`, `addon:…`, `calling:…`) and its currency."""
+    if item == "seat":
+        return sub.seat_price_cents, sub.currency
+    if item not in prices.prices:
+        raise PriceError("unknown_item", f"not for sale: {item}; items are seat, package:<name>, addon:<name> "
+                                         "and calling:<id>")
+    return prices.prices[item], prices.currency
+
+
+def quote(item: str, unit_price_cents: int, currency: str, sub: Subscription, on: date) -> Quote:
+    """What buying `item` on `on` costs: pro-rated over the period containing that day (renewed
+    from the anchor when the stored one is over), or one full month when there is no period."""
+    if sub.period is None or sub.anchor is None:
+        return Quote(item, unit_price_cents, currency, unit_price_cents, FULL_MONTH, FULL_MONTH, on,
+                     on + timedelta(days=FULL_MONTH))
+    period = period_containing(sub.anchor, Interval(sub.interval), sub.period, on)
+    p = prorate(unit_price_cents, period.start, period.end, on)
+    return Quote(item, p.amount_cents, currency, unit_price_cents, p.days_remaining, p.days_in_period,
+                 period.start, period.end)

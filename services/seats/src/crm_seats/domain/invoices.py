@@ -1,0 +1,34 @@
+"""Invoices per billing period: the recurring seat line and the pro-rated charges made in it.
+
+A period's recurring line is `seats_total × seat_price_cents` with the seats paid for at its
+start (seats bought automatically during the period are its pro-rated charges). A charge belongs
+to the period it pays for — the one ending on its `period_end`. Charges made while an account had
+no period (one full month each) are listed apart, under `outside_periods`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def invoices(periods: list[dict], charges: list[dict]) -> dict:
+    by_end: dict[date, list[dict]] = {}
+    for c in charges:
+        by_end.setdefault(c["period_end"], []).append(c)
+    out = []
+    for p in periods:
+        recurring = {"item": "seats", "quantity": p["seats_total"], "unit_price_cents": p["seat_price_cents"],
+                     "amount_cents": p["seats_total"] * p["seat_price_cents"]}
+        lines = [_line(c) for c in by_end.pop(p["period_end"], [])
+                 if c["period_start"] is None or c["period_start"] == p["period_start"]]
+        out.append({"period_start": p["period_start"], "period_end": p["period_end"], "currency": p["currency"],
+                    "recurring": recurring, "charges": lines,
+                    "total_cents": recurring["amount_cents"] + sum(line["amount_cents"] for line in lines)})
+    outside = [_line(c) for end in sorted(by_end) for c in by_end[end]]
+    return {"invoices": out, "outside_periods": outside}
+
+
+def _line(c: dict) -> dict:
+    return {"charge_id": c["charge_id"], "item": c["item"] or "seat", "user_id": c["user_id"],
+            "instance_id": c["instance_id"], "charged_on": c["charged_on"] or c["created_at"].date(),
+            "amount_cents": c["amount_cents"], "currency": c["currency"], "description": c["description"]}

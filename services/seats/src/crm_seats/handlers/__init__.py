@@ -1,0 +1,10 @@
+"""One function per command or event the seats service acts on, split by aggregate: seats and the
+subscription (`seats`), purchases for instances (`purchases`), and what both build on (`billing`)."""
+
+from __future__ import annotations
+
+from crm_runtime.handling import Handlers
+
+from . import purchases, seats
+
+handlers = Handlers.combine(seats.handlers, purchases.handlers)

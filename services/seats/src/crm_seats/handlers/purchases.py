@@ -1,0 +1,140 @@
+"""Private instances and what is bought for them (PI1, PI9, PI10): packages, add-ons, calling
+packages, integrations and the price list they are charged from."""
+
+from __future__ import annotations
+
+from crm_contracts.identity import (
+    InstanceCreated,
+    InstanceMemberJoined,
+    InstanceMemberRemoved,
+    InstanceMemberRoleChanged,
+)
+from crm_contracts.seats import (
+    ADDONS,
+    CALLING_PACKAGES,
+    INTEGRATIONS,
+    AddonPurchased,
+    CallingPackagePurchased,
+    ConnectIntegration,
+    DisconnectIntegration,
+    IntegrationChanged,
+    PriceListChanged,
+    PurchaseAddon,
+    PurchaseCallingPackage,
+    SetPriceList,
+)
+from crm_runtime.handling import HandlerContext, Handlers, Rejected
+
+from .. import repository
+from ..domain.entitlements import CallingPurchase
+from .billing import charge, subscription
+
+handlers = Handlers()
+
+
+@handlers.on(InstanceCreated)
+async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
+    """A private instance is charged its package, pro-rated, at the price the account has now."""
+    if not await repository.upsert_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.kind,
+                                            event.owner_user_id, event.package, event.name):
+        return
+    sub = await subscription(ctx)
+    prices = await repository.price_list(ctx.conn, sub.account_id)
+    item = f"package:{event.package}"
+    await charge(ctx, sub, user_id=event.owner_user_id, price_cents=prices.prices[item], currency=prices.currency,
+                  what=f"private instance {event.name!r} ({event.package}) for {event.owner_user_id}",
+                  item=item, instance_id=event.instance_id)
+
+
+@handlers.on(InstanceMemberJoined)
+async def instance_member_joined(ctx: HandlerContext, event: InstanceMemberJoined) -> None:
+    await repository.join_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.user_id, event.role)
+
+
+@handlers.on(InstanceMemberRoleChanged)
+async def instance_member_role_changed(ctx: HandlerContext, event: InstanceMemberRoleChanged) -> None:
+    await repository.join_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.user_id, event.role)
+
+
+@handlers.on(InstanceMemberRemoved)
+async def instance_member_removed(ctx: HandlerContext, event: InstanceMemberRemoved) -> None:
+    await repository.leave_instance(ctx.conn, event.instance_id, event.user_id)
+
+
+async def _members_of(ctx: HandlerContext, instance_id: str, **who: str) -> None:
+    """Refuse unless the instance is this account's and each named user belongs to it."""
+    if await repository.instance_account(ctx.conn, instance_id) != ctx.message.accountid:
+        raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
+    members = await repository.membership(ctx.conn, ctx.message.accountid, instance_id, list(who.values()))
+    for role, user_id in who.items():
+        if not members[user_id]:
+            reason = "not_instance_member" if role == "buyer" else "assignee_not_instance_member"
+            raise Rejected(reason, f"{user_id} is not a member of instance {instance_id}")
+
+
+@handlers.on(PurchaseAddon)
+async def purchase_addon(ctx: HandlerContext, cmd: PurchaseAddon) -> None:
+    if cmd.addon not in ADDONS:
+        raise Rejected("unknown_addon", f"no add-on {cmd.addon!r}; add-ons are {', '.join(ADDONS)}")
+    sub = await subscription(ctx)
+    await _members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id)
+    prices = await repository.price_list(ctx.conn, sub.account_id)
+    item = f"addon:{cmd.addon}"
+    charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=prices.prices[item],
+                              currency=prices.currency, what=f"add-on {cmd.addon} for instance {cmd.instance_id}",
+                              item=item, instance_id=cmd.instance_id)
+    assert charge_id is not None
+    if not await repository.insert_addon(ctx.conn, sub.account_id, cmd.instance_id, cmd.addon, cmd.buyer_user_id,
+                                         charge_id):
+        raise Rejected("addon_already_active", f"{cmd.addon} is already active on instance {cmd.instance_id}")
+    await ctx.emit(AddonPurchased(instance_id=cmd.instance_id, addon=cmd.addon, buyer_user_id=cmd.buyer_user_id,
+                                  charge_id=charge_id), subject=cmd.buyer_user_id, instanceid=cmd.instance_id)
+
+
+@handlers.on(PurchaseCallingPackage)
+async def purchase_calling_package(ctx: HandlerContext, cmd: PurchaseCallingPackage) -> None:
+    if cmd.package_id not in CALLING_PACKAGES:
+        raise Rejected("unknown_calling_package",
+                       f"no calling package {cmd.package_id!r}; they are {', '.join(CALLING_PACKAGES)}")
+    sub = await subscription(ctx)
+    await _members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id, assignee=cmd.assigned_user_id)
+    prices = await repository.price_list(ctx.conn, sub.account_id)
+    item = f"calling:{cmd.package_id}"
+    charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=prices.prices[item],
+                              currency=prices.currency,
+                              what=f"{cmd.package_id} for {cmd.assigned_user_id} on instance {cmd.instance_id}",
+                              item=item, instance_id=cmd.instance_id)
+    assert charge_id is not None
+    purchase = CallingPurchase(purchase_id=ctx.derived_id("cpk"), package_id=cmd.package_id,
+                               buyer_user_id=cmd.buyer_user_id, assigned_user_id=cmd.assigned_user_id,
+                               instance_id=cmd.instance_id, number_kind=cmd.number_kind.value)
+    await repository.insert_calling_package(ctx.conn, sub.account_id, purchase, charge_id)
+    await ctx.emit(CallingPackagePurchased(charge_id=charge_id, **purchase.__dict__),
+                   subject=cmd.assigned_user_id, instanceid=cmd.instance_id)
+
+
+async def _integration(ctx: HandlerContext, user_id: str, integration: str, connected: bool) -> None:
+    if integration not in INTEGRATIONS:
+        raise Rejected("unknown_integration",
+                       f"no integration {integration!r}; they are {', '.join(INTEGRATIONS)}")
+    await repository.set_integration(ctx.conn, ctx.message.accountid, user_id, integration, connected)
+    await ctx.emit(IntegrationChanged(user_id=user_id, integration=integration, connected=connected), subject=user_id)
+
+
+@handlers.on(ConnectIntegration)
+async def connect_integration(ctx: HandlerContext, cmd: ConnectIntegration) -> None:
+    await _integration(ctx, cmd.user_id, cmd.integration, True)
+
+
+@handlers.on(DisconnectIntegration)
+async def disconnect_integration(ctx: HandlerContext, cmd: DisconnectIntegration) -> None:
+    await _integration(ctx, cmd.user_id, cmd.integration, False)
+
+
+@handlers.on(SetPriceList)
+async def set_price_list(ctx: HandlerContext, cmd: SetPriceList) -> None:
+    # The subscription lock orders this change with the account's purchases.
+    sub = await subscription(ctx)
+    prices = (await repository.price_list(ctx.conn, sub.account_id)).changed(cmd.prices, cmd.currency)
+    await repository.save_price_list(ctx.conn, sub.account_id, prices)
+    await ctx.emit(PriceListChanged(prices=prices.prices, currency=prices.currency))

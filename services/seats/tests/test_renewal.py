@@ -1,0 +1,118 @@
+"""Renewal with the clock fixed: seats' handlers run through the runtime on a scratch database, with
+"today" set by the test, so a period can end, a reduction take effect and a charge fall in the
+renewed period — on days the test chose, with amounts written out."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+
+from crm_contracts import command, event_caused_by, identity, seats
+from crm_devstack.scratch import scratch_database
+from crm_runtime import db
+from crm_runtime.consuming import BatchProcessor
+from crm_runtime.settings import ServiceSettings
+from crm_seats import repository
+from crm_seats.domain.invoices import invoices
+from crm_seats.handlers import handlers
+
+pytestmark = pytest.mark.stack
+
+
+class Clock:
+    """A clock the test sets: every handler's "today"."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+
+    def __call__(self, _message) -> datetime:
+        return datetime(self.day.year, self.day.month, self.day.day, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(stack):
+    async with scratch_database(stack, "crm_seats_renewal", [("seats", db.migrations_of("crm_seats"))]) as pool:
+        yield pool
+
+
+def next_common_year() -> int:
+    """The first year after this one with a 28-day February: the days below are in it (and the
+    December before it), so they never age into the past and the amounts stay as written."""
+    year = date.today().year + 1
+    while calendar.isleap(year):
+        year += 1
+    return year
+
+
+Y = next_common_year()
+
+
+def day(month: int, dom: int, year: int = Y) -> date:
+    return date(year, month, dom)
+
+
+async def events(pool, account_id: str, type_: str) -> list[dict]:
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE key = $1 AND type = $2 ORDER BY id", account_id, type_)
+    return [json.loads(r["payload"])["data"] for r in rows]
+
+
+async def test_after_the_period_ends_a_reduction_applies_and_charges_fall_in_the_new_period(pool):
+    clock = Clock(day(1, 20))
+    processor = BatchProcessor("seats", handlers, None, group="renewal-test", settings=ServiceSettings(),
+                               pool=pool, clock=clock)
+    acc = "acc_" + uuid.uuid4().hex[:10]
+
+    async def handle(data, **attrs):
+        cause = command(data, source="test", accountid=acc, **attrs)
+        outcome = await processor.handle_message(cause)
+        assert outcome.name == "handled", outcome
+        return cause
+
+    def accepted(user: str):
+        cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
+        return event_caused_by(cause, identity.InvitationAccepted(user_id=user, invitation_id=f"inv_{user}",
+                                                                  kind="opt_in"), source="crm/identity")
+
+    # Anchored on December 31: Dec 31 .. Jan 31, 31 days, 4 seats at 6200.
+    await handle(seats.SetSubscription(seats_total=4, seat_price_cents=6200, currency="USD",
+                                       period_start=day(12, 31, Y - 1), period_end=day(1, 31)))
+    for user in ("a", "b"):
+        await processor.handle_message(accepted(user))
+    await handle(seats.ScheduleReduction(seats_total=3))
+    assert await events(pool, acc, "seats.subscription.reduction_scheduled") == [
+        {"seats_total": 3, "effective_on": f"{Y}-01-31"}]
+
+    # February 10: the anchor's February boundary is the 28th, so the period is Jan 31 .. Feb 28
+    # (28 days), and the reduction applies at the renewal.
+    clock.day = day(2, 10)
+    await processor.handle_message(accepted("c"))  # a free seat of the three: no upgrade
+    assert await events(pool, acc, "seats.period.renewed") == [
+        {"period_start": f"{Y}-01-31", "period_end": f"{Y}-02-28", "seats_total": 3, "seat_price_cents": 6200,
+         "currency": "USD"}]
+    assert await events(pool, acc, "seats.subscription.reduced") == [
+        {"from_total": 4, "to_total": 3, "period_start": f"{Y}-01-31"}]
+    await processor.handle_message(accepted("d"))  # none free: upgraded, 6200 × 18 / 28 = 3985.71
+    [charge] = await events(pool, acc, "seats.charge.created")
+    assert (charge["amount_cents"], charge["period_start"], charge["period_end"], charge["charged_on"],
+            charge["proration"]) == (3986, f"{Y}-01-31", f"{Y}-02-28", f"{Y}-02-10",
+                                     {"days_remaining": 18, "days_in_period": 28})
+
+    # The next period, Feb 28 .. Mar 31 (31 days, back on the anchor's day), on March 1: one more
+    # seat costs 6200 × 30 / 31 = 6000; each period entered is published once.
+    clock.day = day(3, 1)
+    await processor.handle_message(accepted("e"))
+    renewed = await events(pool, acc, "seats.period.renewed")
+    assert [(r["period_start"], r["period_end"], r["seats_total"]) for r in renewed] == [
+        (f"{Y}-01-31", f"{Y}-02-28", 3), (f"{Y}-02-28", f"{Y}-03-31", 4)]
+    assert [c["amount_cents"] for c in await events(pool, acc, "seats.charge.created")] == [3986, 6000]
+
+    async with pool.acquire() as conn:
+        bills = invoices(await repository.billing_periods(conn, acc), await repository.charges(conn, acc))
+    assert [(b["period_start"].isoformat(), b["recurring"]["amount_cents"],
+             [c["amount_cents"] for c in b["charges"]], b["total_cents"]) for b in bills["invoices"]] == [
+        (f"{Y - 1}-12-31", 4 * 6200, [], 24800), (f"{Y}-01-31", 3 * 6200, [3986], 18600 + 3986),
+        (f"{Y}-02-28", 4 * 6200, [6000], 24800 + 6000)]

@@ -1,0 +1,153 @@
+"""Money over time on the live stack: periods that renew, quotes equal to the charges made, limits on
+automatic upgrades, dormant seats, reductions at renewal and invoices per period.
+
+Periods are derived from today (months back from the 1st of this month); every expected amount is
+worked out here from those dates (`money.prorated`), never read from the event under test."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from money import prorated, this_month_price
+
+from crm_contracts import identity, seats
+from crm_devstack import dates
+
+pytestmark = pytest.mark.stack
+
+
+async def get(platform, service: str, path: str, user: str | None = None, **params) -> httpx.Response:
+    headers = platform.stack.as_user(user) if user else platform.stack.as_operator()
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.get(f"{platform.stack.http(service)}{path}", params=params, headers=headers)
+
+
+async def accept(platform, account_id: str, user_id: str, invitation: int = 1):
+    """Add `user_id` by opt-in (unless invited again) and accept the invitation through the command topic."""
+    if invitation == 1:
+        await platform.add(account_id, user_id)
+    issued = await platform.invitation(account_id, user_id, count=invitation)
+    token = parse_qs(urlparse(platform.stack.invitation_link(issued)).query)["token"][0]
+    return await platform.send(account_id, identity.AcceptInvitation(token=token))
+
+
+async def test_a_period_that_ended_renews_and_the_upgrade_costs_its_quote(platform, account_id):
+    today = dates.today()
+    two_back, last, this, following = (dates.month_start(today, m) for m in (-2, -1, 0, 1))
+    await platform.enterprise(account_id, seats_total=1)
+    # Billing sets the period of two months ago: it ended, so it renews twice, at once.
+    await platform.subscription(account_id, 1, period_start=two_back.isoformat(), period_end=last.isoformat())
+    renewed = await platform.bus.wait_event("seats.period.renewed", count=2, where=lambda e: e.accountid == account_id)
+    assert [(e.data["period_start"], e.data["period_end"], e.data["seats_total"]) for e in renewed] == [
+        (last.isoformat(), this.isoformat(), 1), (this.isoformat(), following.isoformat(), 1)]
+
+    expected = this_month_price(4900)
+    assert expected > 0
+    quoted = await get(platform, "seats", "/v1/quotes", account_id=account_id, item="seat")
+    assert quoted.status_code == 200, quoted.text
+    assert quoted.json() | {"account_id": None} == {
+        "account_id": None, "item": "seat", "amount_cents": expected, "currency": "USD", "unit_price_cents": 4900,
+        "days_remaining": (following - today).days, "days_in_period": calendar.monthrange(this.year, this.month)[1],
+        "period_start": this.isoformat(), "period_end": following.isoformat()}
+    # On the first day of next month: the full price of next month.
+    ahead = await get(platform, "seats", "/v1/quotes", account_id=account_id, item="seat", on=following.isoformat())
+    assert (ahead.json()["amount_cents"], ahead.json()["period_start"]) == (4900, following.isoformat())
+
+    await platform.answer(await platform.add(account_id, "u0", activation="immediate"), "seats.seat.reserved")
+    charge = await platform.answer(await accept(platform, account_id, "u1"), "seats.charge.created")
+    assert charge.data["amount_cents"] == expected == quoted.json()["amount_cents"]
+    assert (charge.data["period_start"], charge.data["period_end"], charge.data["charged_on"]) == (
+        this.isoformat(), following.isoformat(), today.isoformat())
+
+    bills = (await get(platform, "seats", "/v1/invoices", account_id=account_id)).json()
+    assert [(b["period_start"], b["recurring"]["amount_cents"], [c["amount_cents"] for c in b["charges"]],
+             b["total_cents"]) for b in bills["invoices"]] == [
+        (two_back.isoformat(), 4900, [], 4900), (last.isoformat(), 4900, [], 4900),
+        (this.isoformat(), 4900, [expected], 4900 + expected)]
+
+
+async def test_a_package_quote_is_for_members_and_equals_its_charge(platform, account_id):
+    await platform.enterprise(account_id, seats_total=3)
+    await platform.active(account_id, "ann")
+    quoted = await get(platform, "seats", "/v1/quotes", user="ann", account_id=account_id,
+                       item="package:crm_idx_team")
+    assert quoted.status_code == 200, quoted.text
+    assert quoted.json()["amount_cents"] == this_month_price(14900)
+    # A member may not ask what the account's seats cost, nor may someone from outside it.
+    assert (await get(platform, "seats", "/v1/quotes", user="ann", account_id=account_id,
+                      item="seat")).status_code == 403
+    assert (await get(platform, "seats", "/v1/quotes", user="stranger", account_id=account_id,
+                      item="package:crm_idx_team")).status_code == 403
+    bad = await get(platform, "seats", "/v1/quotes", account_id=account_id, item="package:yacht")
+    assert (bad.status_code, bad.json()["error"]) == (422, "unknown_item")
+    charged = await platform.answer(await platform.bought(account_id, "ann"), "seats.charge.created")
+    assert charged.data["amount_cents"] == quoted.json()["amount_cents"]
+
+
+async def test_racing_acceptances_never_pass_the_auto_upgrade_limit(platform, account_id):
+    n, paid, limit = 50, 2, 5
+    await platform.enterprise(account_id, seats_total=paid)
+    await platform.subscription(account_id, paid, auto_upgrade={"mode": "limit", "max_seats": limit})
+    users = [f"agent{i:02d}" for i in range(n)]
+    await asyncio.gather(*(accept(platform, account_id, u) for u in users))
+    answered = await platform.bus.wait_event(
+        "seats.seat.reserved", count=limit, timeout=120, where=lambda e: e.accountid == account_id)
+    denied = await platform.bus.wait_event(
+        "seats.seat.denied", count=n - limit, timeout=120, where=lambda e: e.accountid == account_id)
+    assert len({e.data["user_id"] for e in answered}) == limit
+    assert {e.data["reason"] for e in denied} == {"auto_upgrade_limit_reached"}
+    assert len(platform.events(account_id, "seats.account.upgraded")) == limit - paid
+    ledger = await platform.seats(account_id)
+    assert (ledger["summary"]["seats_total"], ledger["summary"]["seats_used"]) == (limit, limit)
+    waiting = denied[0].data["user_id"]
+    await platform.status(account_id, waiting, "seat_unavailable")
+
+    # Billing buys a seat; the member who waited is reactivated, invited again, accepts and is seated
+    # without an upgrade.
+    await platform.subscription(account_id, limit + 1, auto_upgrade={"mode": "off"})
+    await platform.answer(await platform.send(account_id, identity.ReactivateMember(user_id=waiting)),
+                          "identity.member.status_changed")
+    back = await accept(platform, account_id, waiting, invitation=2)
+    assert (await platform.answer(back, "seats.seat.reserved")).data["auto_upgraded"] is False
+    # With upgrades off, the next acceptance waits too.
+    late = await platform.answer(await accept(platform, account_id, "late"), "seats.seat.denied")
+    assert late.data["reason"] == "auto_upgrade_off"
+
+
+async def test_dormant_seats_and_a_reduction_at_the_next_renewal(platform, account_id):
+    await platform.enterprise(account_id, seats_total=4)
+    await platform.active(account_id, "ann")
+    await platform.answer(await platform.add(account_id, "bob", activation="immediate"), "seats.seat.reserved")
+    await platform.status(account_id, "bob", "pending_activation")
+
+    dormant = await get(platform, "seats", "/v1/seats/dormant", account_id=account_id, days=0)
+    assert dormant.status_code == 200, dormant.text
+    assert [(s["user_id"], s["status"], s["cost_per_period_cents"]) for s in dormant.json()["seats"]] == [
+        ("bob", "pending_activation", 4900)]
+    # Got today: not dormant yet at 30 days.
+    assert (await get(platform, "seats", "/v1/seats/dormant", account_id=account_id)).json()["seats"] == []
+    assert (await get(platform, "seats", "/v1/seats/dormant", user="bob", account_id=account_id)).status_code == 403
+
+    too_far = await platform.send(account_id, seats.ScheduleReduction(seats_total=1))
+    assert await platform.rejected(too_far, "seats") == "below_seats_in_use"
+    scheduled = await platform.answer(await platform.send(account_id, seats.ScheduleReduction(seats_total=2)),
+                                      "seats.subscription.reduction_scheduled")
+    assert scheduled.data == {"seats_total": 2, "effective_on": dates.month_start(dates.today(), 1).isoformat()}
+    summary = (await platform.seats(account_id))["summary"]
+    assert (summary["seats_total"], summary["scheduled_seats_total"]) == (4, 2)
+
+
+async def test_an_upgrade_in_a_year_long_period(platform, account_id):
+    today = dates.today()
+    start = dates.month_start(today)
+    end = start.replace(year=start.year + 1)
+    await platform.enterprise(account_id, seats_total=0)
+    await platform.subscription(account_id, 0, interval="year", period_start=start.isoformat(),
+                                period_end=end.isoformat())
+    charge = await platform.answer(await accept(platform, account_id, "u1"), "seats.charge.created")
+    assert charge.data["amount_cents"] == prorated(4900, start, end) > 0
+    assert charge.data["proration"]["days_in_period"] == (end - start).days
