@@ -268,3 +268,45 @@ async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(plat
     unread = (await bus.wait_event("notifications.unread.changed", correlationid=read.id))[0]
     assert unread.data["counts"] == {home: 1, team: 0}
     assert (await center(stack, user))["unread"] == {home: 1, team: 0}
+
+
+async def test_a_member_without_a_seat_is_told_to_the_owner_and_every_active_admin_once(platform, stack, bus,
+                                                                                       account_id):
+    """AO10: the owner and each active account admin get one e-mail and one notification-center
+    item; an admin who is not active, and an agent, get nothing."""
+    owner, idle_admin, agent = (unique_email(t) for t in ("owner", "idle", "agent"))
+    # User ids are global to notifications (a person's items span accounts): unique to this run.
+    olive, ada, amy, ian, zed = (f"{account_id}_{n}" for n in ("olive", "ada", "amy", "ian", "zed"))
+    cmd = await bus.command(identity.CreateAccount(
+        account_id=account_id, name="Cove Realty", tier="enterprise",
+        owner={"user_id": olive, "email": owner, "first_name": "Olive", "last_name": "Owner"}),
+        accountid=account_id)
+    await platform.answer(cmd, "identity.account.created")
+    await platform.subscription(account_id, 3)
+    await platform.active(account_id, ada, role="admin")
+    await platform.active(account_id, amy)
+    await platform.status(account_id, ada, "active")
+    await platform.answer(await platform.send(account_id, identity.AddMember.model_validate(platform.member_row(
+        ian, activation="immediate", role="admin", email=idle_admin))), "seats.seat.reserved")  # not active
+    full = await platform.add(account_id, zed, activation="immediate", email=agent)
+    denied = await platform.answer(full, "seats.seat.denied")
+    assert denied.data == {"user_id": zed, "reason": "no_seat_available", "seats_used": 3, "seats_total": 3}
+    alerted = await platform.answer(full, "identity.account.owner_alerted")
+
+    sent = await bus.wait_event("notifications.email.sent", count=2, correlationid=full.id,
+                                where=lambda e: e.data["template"] == "seat_unavailable")
+    assert sorted(e.data["to"] for e in sent) == sorted([owner, f"{ada}@example.com"])
+    mail = await wait_mail(stack, owner)
+    assert mail["Subject"] == f"Agent {zed} is waiting for a seat in Cove Realty"
+    assert "Hi Olive" in html_of(mail) and "3 of 3 seats are in use" in html_of(mail)
+    await stack.settled()
+    def alerts(address: str) -> list:
+        return [m for m in mails_to(stack, address) if "waiting for a seat" in m["Subject"]]
+
+    assert (len(alerts(owner)), alerts(idle_admin), alerts(agent)) == (1, [], [])
+    for user in (olive, ada):
+        items = [i for i in (await center(stack, user))["items"] if i["kind"] == "seat_unavailable"]
+        assert [i["title"] for i in items] == [f"Agent {zed} is waiting for a seat"], user
+    for user in (ian, amy):
+        assert [i for i in (await center(stack, user))["items"] if i["kind"] == "seat_unavailable"] == []
+    assert alerted.data["member_name"] == f"Agent {zed}"

@@ -312,13 +312,18 @@ class MemberStatusChanged(BaseModel):
 
 @message("identity.account.owner_alerted", on=EVENTS)
 class OwnerAlerted(BaseModel):
-    """Something needs the account owner's attention (e.g. a member could not get a seat)."""
+    """Something needs the attention of the account's owner and admins (e.g. a member could not get
+    a seat: notifications e-mails each of them, and files it in their notification center)."""
 
     owner_user_id: str
     owner_email: str
     alert: str
     user_id: str | None = None
     message: str
+    # For a member left without a seat: who, and the account's seats as it was refused.
+    member_name: str | None = None
+    seats_used: int | None = None
+    seats_total: int | None = None
 
 
 class ImportRowResult(BaseModel):

@@ -206,10 +206,12 @@ class SeatReleased(BaseModel):
 class SeatDenied(BaseModel):
     """A seat could not be given: `no_seat_available` (an immediate add, a reactivation),
     `auto_upgrade_off` or `auto_upgrade_limit_reached` (an accepted opt-in the account's limits
-    stopped), `no_subscription`."""
+    stopped), `no_subscription`. The seat counts are the account's as the seat was refused."""
 
     user_id: str
     reason: str
+    seats_used: int | None = None
+    seats_total: int | None = None
 
 
 @message("seats.account.upgraded", on=EVENTS)

@@ -504,6 +504,7 @@ async def seat_denied(ctx: HandlerContext, event: SeatDenied) -> None:
     await _move(ctx, account, member, Move.SEAT_DENIED, reason=event.reason)
     await ctx.emit(OwnerAlerted(
         owner_user_id=account.owner_user_id, owner_email=account.owner_email, alert=event.reason,
-        user_id=member.user_id,
+        user_id=member.user_id, member_name=f"{member.first_name} {member.last_name}",
+        seats_used=event.seats_used, seats_total=event.seats_total,
         message=f"{member.first_name} {member.last_name} was added but no seat is free; "
                 "buy seats, then reactivate the member."))

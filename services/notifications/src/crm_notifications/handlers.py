@@ -11,6 +11,8 @@ from crm_contracts.identity import (
     InvitationIssued,
     InvitationKind,
     MemberAdded,
+    MemberStatusChanged,
+    OwnerAlerted,
 )
 from crm_contracts.notifications import (
     ReadNotifications,
@@ -22,6 +24,7 @@ from crm_contracts.notifications import (
 )
 from crm_contracts.routing import LeadAssigned, LeadOffered, LeadReassigned
 from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, SeatReserved
+from crm_runtime.auth import ACCOUNT_ADMIN_ROLES
 from crm_runtime.handling import HandlerContext, Handlers
 
 from . import repository
@@ -105,6 +108,13 @@ async def member_removed(ctx: HandlerContext, event: InstanceMemberRemoved) -> N
 async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
     if ctx.message.instanceid:
         await repository.add_instance_member(ctx.conn, ctx.message.instanceid, event.user_id)
+    await repository.record_member(ctx.conn, ctx.message.accountid, event.user_id, event.email, event.first_name,
+                                   event.role, event.status.value)
+
+
+@handlers.on(MemberStatusChanged)
+async def member_status_changed(ctx: HandlerContext, event: MemberStatusChanged) -> None:
+    await repository.set_member_status(ctx.conn, ctx.message.accountid, event.user_id, event.to_status.value)
 
 
 # --- e-mail -----------------------------------------------------------------------------------
@@ -143,6 +153,27 @@ async def charge_created(ctx: HandlerContext, event: ChargeCreated) -> None:
         "member_user_id": upgrade["user_id"], "amount": f"{event.amount_cents / 100:.2f} {event.currency}",
         "days_remaining": event.proration.days_remaining, "days_in_period": event.proration.days_in_period,
         "period_end": event.period_end.isoformat()})
+
+
+@handlers.on(OwnerAlerted)
+async def owner_alerted(ctx: HandlerContext, event: OwnerAlerted) -> None:
+    """A member left without a seat (AO10): the owner and every active account admin get one e-mail
+    and one notification-center item each."""
+    account = await repository.get_account(ctx.conn, ctx.message.accountid)
+    if account is None or event.user_id is None:
+        return
+    people = {event.owner_user_id: (event.owner_email, account["owner_first_name"])}
+    for admin in await repository.account_admins(ctx.conn, account["account_id"], sorted(ACCOUNT_ADMIN_ROLES)):
+        people.setdefault(admin["user_id"], (admin["email"], admin["first_name"]))
+    member = event.member_name or event.user_id
+    for user_id, (email, first_name) in people.items():
+        await _email(ctx, "seat_unavailable", email, {
+            "account_name": account["name"] or account["account_id"], "first_name": first_name or "",
+            "member_name": member, "member_user_id": event.user_id, "reason": event.alert,
+            "seats_used": "?" if event.seats_used is None else event.seats_used,
+            "seats_total": "?" if event.seats_total is None else event.seats_total})
+        await _notify(ctx, user_id, account["enterprise_instance_id"], "seat_unavailable",
+                      f"{member} is waiting for a seat", event.message)
 
 
 @handlers.on(SetTemplate)

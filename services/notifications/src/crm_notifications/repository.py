@@ -34,6 +34,29 @@ async def record_account(conn: asyncpg.Connection, event: AccountCreated) -> Non
         event.enterprise_instance_id, event.name or event.account_id)
 
 
+async def record_member(conn: asyncpg.Connection, account_id: str, user_id: str, email: str,
+                        first_name: str | None, role: str | None, status: str) -> None:
+    await conn.execute(
+        """INSERT INTO account_members (account_id, user_id, email, first_name, role, status)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (account_id, user_id) DO UPDATE SET email = EXCLUDED.email,
+               first_name = EXCLUDED.first_name, role = EXCLUDED.role, status = EXCLUDED.status""",
+        account_id, user_id, email, first_name, role, status)
+
+
+async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str) -> None:
+    await conn.execute("UPDATE account_members SET status = $3 WHERE account_id = $1 AND user_id = $2",
+                       account_id, user_id, status)
+
+
+async def account_admins(conn: asyncpg.Connection, account_id: str, roles: list[str]) -> list[asyncpg.Record]:
+    """The account's active members with an administering role."""
+    return await conn.fetch(
+        """SELECT user_id, email, first_name FROM account_members
+           WHERE account_id = $1 AND status = 'active' AND lower(role) = ANY($2::text[]) ORDER BY user_id""",
+        account_id, roles)
+
+
 async def get_account(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM accounts WHERE account_id = $1", account_id)
 

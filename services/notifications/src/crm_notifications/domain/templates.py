@@ -16,6 +16,8 @@ PLACEHOLDERS: dict[str, set[str]] = {
                             "accept_url", "expires_at"},
     "seat_upgrade": {"account_name", "first_name", "seats_total", "from_total", "amount", "member_user_id",
                      "days_remaining", "days_in_period", "period_end"},
+    "seat_unavailable": {"account_name", "first_name", "member_name", "member_user_id", "seats_used",
+                         "seats_total", "reason"},
 }
 
 
@@ -45,6 +47,12 @@ DEFAULTS: dict[str, Template] = {
         "{account_name} was upgraded from {from_total} to {seats_total} seats.</p>"
         "<p>Charge: {amount} for the remaining {days_remaining} of {days_in_period} days of the period "
         "ending {period_end}.</p>"),
+    "seat_unavailable": Template(
+        "{member_name} is waiting for a seat in {account_name}",
+        "<p>Hi {first_name},</p><p>{member_name} ({member_user_id}) joined {account_name} but no seat could be "
+        "given ({reason}): {seats_used} of {seats_total} seats are in use.</p>"
+        "<p>To seat them, buy more seats (or raise the limit on automatic upgrades, or release a seat "
+        "nobody uses), then reactivate {member_name} in the member list.</p>"),
 }
 
 

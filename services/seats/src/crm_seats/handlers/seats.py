@@ -79,7 +79,8 @@ async def _seat(ctx: HandlerContext, user_id: str, *, may_upgrade: bool) -> None
 
 async def _deny(ctx: HandlerContext, sub: Subscription, user_id: str, reason: str) -> None:
     await repository.append_ledger(ctx.conn, sub, change="denied", cause=ctx.message, user_id=user_id)
-    await ctx.emit(SeatDenied(user_id=user_id, reason=reason), subject=user_id)
+    await ctx.emit(SeatDenied(user_id=user_id, reason=reason, seats_used=sub.seats_used,
+                              seats_total=sub.seats_total), subject=user_id)
 
 
 async def _release(ctx: HandlerContext, user_id: str) -> None:
