@@ -26,11 +26,10 @@ async def get(platform, service: str, path: str, user: str | None = None, **para
         return await client.get(f"{platform.stack.http(service)}{path}", params=params, headers=headers)
 
 
-async def accept(platform, account_id: str, user_id: str, invitation: int = 1):
-    """Add `user_id` by opt-in (unless invited again) and accept the invitation through the command topic."""
-    if invitation == 1:
-        await platform.add(account_id, user_id)
-    issued = await platform.invitation(account_id, user_id, count=invitation)
+async def accept(platform, account_id: str, user_id: str):
+    """Add `user_id` by opt-in and accept the invitation through the command topic."""
+    await platform.add(account_id, user_id)
+    issued = await platform.invitation(account_id, user_id)
     token = parse_qs(urlparse(platform.stack.invitation_link(issued)).query)["token"][0]
     return await platform.send(account_id, identity.AcceptInvitation(token=token))
 
@@ -106,13 +105,13 @@ async def test_racing_acceptances_never_pass_the_auto_upgrade_limit(platform, ac
     waiting = denied[0].data["user_id"]
     await platform.status(account_id, waiting, "seat_unavailable")
 
-    # Billing buys a seat; the member who waited is reactivated, invited again, accepts and is seated
-    # without an upgrade.
+    # Billing buys a seat; reactivating the member who waited seats them (they accepted already:
+    # no second invitation), without an upgrade.
     await platform.subscription(account_id, limit + 1, auto_upgrade={"mode": "off"})
-    await platform.answer(await platform.send(account_id, identity.ReactivateMember(user_id=waiting)),
-                          "identity.member.status_changed")
-    back = await accept(platform, account_id, waiting, invitation=2)
+    back = await platform.send(account_id, identity.ReactivateMember(user_id=waiting))
     assert (await platform.answer(back, "seats.seat.reserved")).data["auto_upgraded"] is False
+    await platform.status(account_id, waiting, "pending_activation")
+    assert len(platform.events(account_id, "identity.invitation.issued", waiting)) == 1
     # With upgrades off, the next acceptance waits too.
     late = await platform.answer(await accept(platform, account_id, "late"), "seats.seat.denied")
     assert late.data["reason"] == "auto_upgrade_off"

@@ -54,7 +54,7 @@ async def test_immediate_add_without_a_free_seat_keeps_the_member_and_tells_the_
     await platform.answer(first, "seats.seat.reserved")
     second = await platform.add(account_id, "u2", activation="immediate")
     denied = await platform.answer(second, "seats.seat.denied")
-    assert denied.data == {"user_id": "u2", "reason": "no_seat_available"}
+    assert denied.data == {"user_id": "u2", "reason": "no_seat_available", "seats_used": 1, "seats_total": 1}
     alert = await platform.answer(second, "identity.account.owner_alerted")
     assert alert.data["owner_user_id"] == f"{account_id}_owner" and alert.data["user_id"] == "u2"
     await platform.status(account_id, "u2", "seat_unavailable")

@@ -48,6 +48,12 @@ def test_immediate_members_wait_for_a_seat_again_on_reactivation():
     assert m.move(Move.REACTIVATED).status is S.PENDING_SEAT
 
 
+def test_an_accepted_opt_in_left_without_a_seat_asks_for_one_again_on_reactivation():
+    waiting = new_member("acc", row(activation="opt_in"), opt_in_enabled=True).move(Move.OPT_IN_ACCEPTED)
+    waiting = waiting.move(Move.SEAT_DENIED)
+    assert waiting.move(Move.REACTIVATED).status is S.PENDING_SEAT  # not invited to opt in a second time
+
+
 def test_convert_sets_type_and_mode():
     shown = new_member("acc", row(user_type="display_only", activation=None), opt_in_enabled=False)
     converted = shown.move(Move.CONVERTED, Activation.OPT_IN)

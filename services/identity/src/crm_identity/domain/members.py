@@ -75,6 +75,10 @@ class Member:
             return replace(self, status=S.INACTIVE)
         if move is Move.REACTIVATED:
             assert self.activation is not None
+            if self.status is S.SEAT_UNAVAILABLE:
+                # Waiting for a seat (an immediate add, or an opt-in already accepted that the account's
+                # limits stopped): ask for one again, without a second invitation to accept.
+                return replace(self, status=S.PENDING_SEAT)
             return replace(self, status=entry_status(self.activation))
         assert activation is not None  # CONVERTED
         return replace(self, user_type=UserType.PLATFORM, activation=activation,
