@@ -310,3 +310,22 @@ async def test_a_member_without_a_seat_is_told_to_the_owner_and_every_active_adm
     for user in (ian, amy):
         assert [i for i in (await center(stack, user))["items"] if i["kind"] == "seat_unavailable"] == []
     assert alerted.data["member_name"] == f"Agent {zed}"
+
+
+async def test_the_local_relay_takes_mail_only_over_starttls_with_its_certificate(stack):
+    """The stack's SMTP server requires STARTTLS, so every e-mail the tests above saw delivered went
+    encrypted: a plain-text sender is refused, one that upgrades with the stack's certificate is not."""
+    import ssl
+    from email.message import EmailMessage
+
+    import aiosmtplib
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "t@crm.example", unique_email("tls"), "over TLS"
+    msg.set_content("hello")
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await aiosmtplib.send(msg, hostname="127.0.0.1", port=stack.smtp_port, start_tls=False, use_tls=False)
+    assert refused.value.code == 530
+    trusted = ssl.create_default_context(cafile=str(stack.run / "mail-tls" / "smtp-cert.pem"))
+    await aiosmtplib.send(msg, hostname="127.0.0.1", port=stack.smtp_port, start_tls=True, tls_context=trusted)
+    await wait_mail(stack, msg["To"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections import Counter
 
@@ -12,6 +13,11 @@ import pytest
 from crm_contracts import identity, leads, routing
 
 pytestmark = pytest.mark.stack
+
+
+def sha256(key: str) -> str:
+    """What the Open API gateway puts on the topic instead of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def lead_id() -> str:
@@ -82,7 +88,7 @@ async def test_every_channel_reaches_its_instance_and_unknown_targets_are_reject
     cases = [
         dict(channel="website", website_id=created["website_id"]),
         dict(channel="parsing_email", parsing_email=created["parsing_email"]),
-        dict(channel="open_api", api_key=key),
+        dict(channel="open_api", api_key_sha256=sha256(key)),
         dict(channel="manual", instance_id=ins),
     ]
     for target in cases:
@@ -102,7 +108,9 @@ async def test_every_channel_reaches_its_instance_and_unknown_targets_are_reject
 
     bad = [(dict(channel="website", website_id="web_nowhere"), "unknown_website"),
            (dict(channel="parsing_email", parsing_email="nobody@parse.crm.example"), "unknown_parsing_email"),
-           (dict(channel="open_api", api_key="crmk_not_a_key"), "invalid_api_key"),
+           (dict(channel="open_api", api_key_sha256=sha256("crmk_not_a_key")), "invalid_api_key"),
+           (dict(channel="open_api", api_key=key), "api_key_in_clear"),  # the key itself: refused
+           (dict(channel="open_api"), "missing_target"),
            (dict(channel="manual", instance_id="ins_nowhere"), "unknown_instance"),
            (dict(channel="zillow", user_id="stranger"), "unknown_user"),
            (dict(channel="website"), "missing_target")]
@@ -122,7 +130,7 @@ async def test_a_revoked_key_opens_nothing_and_a_lead_seen_twice_is_routed_once(
         issued = (await client.post(base, json={"name": "form"}, headers=ann)).json()
         await client.delete(f"{base}/{issued['key_id']}", headers=ann)
     await platform.stack.settled()
-    lid, _ = await capture(platform, acc, channel="open_api", api_key=issued["key"])
+    lid, _ = await capture(platform, acc, channel="open_api", api_key_sha256=sha256(issued["key"]))
     assert (await outcome(platform, lid)).data["reason"] == "invalid_api_key"
 
     data = leads.LeadCaptured(lead_id=lead_id(), channel="manual", instance_id=ins, lead={"first_name": "Twice"})

@@ -106,3 +106,40 @@ def test_a_user_reads_their_own():
     assert may_read_own(Caller("ana"), "ana").allowed
     assert may_read_own(Caller("ana"), "ben").reason == "not_yourself"
     assert may_read_own(Caller("ops", frozenset({"crm.operator"})), "ben").allowed
+
+
+async def test_an_unknown_key_id_fetches_the_providers_keys_at_most_once_a_minute(keys, monkeypatch):
+    """Tokens with made-up key ids must not turn every request into a call to the provider."""
+    import crm_runtime.auth as auth
+
+    import contextlib
+    import io
+    import types
+
+    import jwt.jwks_client
+
+    fetches = []
+
+    @contextlib.contextmanager
+    def provider(_request, **_kwargs):  # the provider's JWKS endpoint, counted
+        fetches.append(1)
+        yield io.BytesIO(keys[1].read_bytes())
+
+    monkeypatch.setattr(jwt.jwks_client.urllib.request, "urlopen", provider)
+    clock = [1000.0]
+    monkeypatch.setattr(auth, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))  # auth's clock only
+    v = Verifier(jwks_url="https://idp.example/jwks", issuer=tokens.DEV_ISSUER, audience=tokens.DEV_AUDIENCE)
+    good = tokens.mint(keys[0], "u-1")
+    assert (await v.verify(good)).user_id == "u-1" and len(fetches) == 1  # first use: fetched once
+
+    private = serialization.load_pem_private_key(keys[0].read_bytes(), password=None)
+    forged = [jwt.encode({"sub": "x"}, private, algorithm="ES256", headers={"kid": f"made-up-{i}"}) for i in range(50)]
+    for token in forged:
+        with pytest.raises(Unauthenticated):
+            await v.verify(token)
+    assert len(fetches) == 2  # one refetch for the first unknown id, none for the other 49
+    clock[0] += 61
+    with pytest.raises(Unauthenticated):
+        await v.verify(forged[0])
+    assert len(fetches) == 3  # a minute later: one more look, in case the provider rotated its keys
+    assert (await v.verify(good)).user_id == "u-1" and len(fetches) == 3  # a known key: from the cache

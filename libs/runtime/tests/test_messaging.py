@@ -8,6 +8,7 @@ import json
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
+from aiokafka.errors import TopicAuthorizationFailedError
 
 from crm_contracts import CloudEvent, command, identity
 from crm_devstack.scratch import scratch_database
@@ -227,6 +228,19 @@ async def test_a_lock_timeout_waits_for_the_lock_instead_of_dead_lettering(pool,
     assert outcome.name == "handled" and not waiting.trouble
 
 
+async def test_an_outage_on_a_command_from_http_is_told_to_its_caller_and_not_kept_as_trouble(pool, producer,
+                                                                                             account_id):
+    """An HTTP-side command answers its caller at once on an outage; nothing stays behind for /health
+    (trouble kept under a partition nobody processes again would report the replica unhealthy for ever)."""
+    p = processor(pool, producer, Behaviours())  # the first attempt's connection is killed mid-transaction
+    cmd = group_create(account_id, f"killed-{account_id}")
+    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):  # the HTTP side answers 503
+        await p.handle_message(cmd)
+    assert p.trouble == {}
+    assert (await p.handle_message(cmd)).name == "handled"  # the caller's retry
+    assert p.trouble == {}
+
+
 async def test_a_connection_killed_mid_transaction_is_an_outage_and_the_batch_is_redone(
         pool, producer, account_id):
     b = Behaviours()
@@ -357,6 +371,53 @@ async def test_a_row_the_broker_can_never_take_is_set_aside_and_the_rest_publish
     await relay.publish_pending()
     await bus.wait_for(lambda r: r.key == account_id and r.event.id == marker.id)
     assert len(bus.matching(lambda r: r.key == account_id)) == 3
+
+
+class DeniedProducer:
+    """A producer the broker does not let write (a missing ACL grant)."""
+    _request_timeout_ms = 40_000
+
+    async def send(self, *_args, **_kwargs):
+        refused = asyncio.get_running_loop().create_future()
+        refused.set_exception(TopicAuthorizationFailedError())
+        return refused
+
+
+async def test_a_missing_grant_is_an_outage_nothing_is_set_aside_and_health_names_it(
+        relay_pool, producer, bus, account_id):
+    pool = relay_pool
+    events = [group_created(account_id, f"g{i}") for i in range(3)]
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.stage_many(conn, SERVICE, events)
+    denied = OutboxRelay(SERVICE, pool, DeniedProducer(), max_delay=0.05, stall_after=0.0)
+    running = asyncio.create_task(denied.run())
+    await asyncio.sleep(0.5)  # several passes, each refused
+    running.cancel()
+    assert await pool.fetchval("SELECT count(*) FROM outbox_dead WHERE event_id = ANY($1)",
+                               [e.id for e in events]) == 0
+    assert await denied.backlog() >= 3
+    assert "TopicAuthorizationFailedError" in (await denied.stalled(await denied.backlog()) or "")
+    # The grant is given: everything goes out, in order, once.
+    assert await OutboxRelay(SERVICE, pool, producer).publish_pending() >= 3
+    published = await bus.wait_for(lambda r: r.key == account_id, count=3)
+    assert [r.event.id for r in published] == [e.id for e in events]
+
+
+async def test_set_aside_rows_requeued_are_published_with_their_ids(relay_pool, producer, bus, account_id):
+    pool = relay_pool
+    event = group_created(account_id, "aside")
+    await pool.execute(
+        """INSERT INTO outbox_dead (id, event_id, topic, key, type, payload, created_at, error)
+           VALUES (-1 * (extract(epoch FROM clock_timestamp()) * 1000)::bigint, $1, $2, $3, $4, $5, now(),
+                   'TopicAuthorizationFailedError()')""",
+        event.id, event.topic, event.key, event.type, event.to_json())
+    async with pool.acquire() as conn:
+        assert event.id in [r["event_id"] for r in await outbox.dead_rows(conn)]
+        assert await outbox.requeue_dead(conn, SERVICE) >= 1
+        assert event.id not in [r["event_id"] for r in await outbox.dead_rows(conn)]
+    await OutboxRelay(SERVICE, pool, producer).publish_pending()
+    [again] = await bus.wait_for(lambda r: r.key == account_id)
+    assert again.event.id == event.id
 
 
 async def test_one_relay_per_database_publishes_and_another_takes_over_when_it_goes(

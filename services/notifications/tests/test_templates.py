@@ -70,3 +70,12 @@ def test_an_invitation_link_keeps_its_token_slot_until_sending():
     assert TOKEN_SLOT in body  # escaping leaves the slot alone
     sent = fill_token(body, "Zx_9-token")
     assert "accept?token=Zx_9-token" in sent and TOKEN_SLOT not in sent
+
+
+def test_smtp_is_encrypted_unless_turned_off():
+    from crm_notifications.settings import NotificationSettings
+
+    assert NotificationSettings().smtp_tls_args()["start_tls"] is True  # the default
+    implicit = NotificationSettings(smtp_tls="tls").smtp_tls_args()
+    assert (implicit["start_tls"], implicit["use_tls"]) == (False, True) and implicit["tls_context"] is not None
+    assert NotificationSettings(smtp_tls="off").smtp_tls_args() == {"start_tls": False, "use_tls": False}

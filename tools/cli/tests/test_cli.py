@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import uuid
 
 import pytest
 
@@ -135,6 +136,76 @@ async def test_a_dead_letter_replayed_is_handled_and_a_second_replay_changes_not
     replayed = bus.matching(lambda r: r.topic == "identity.commands.v1" and r.key == account_id)
     assert len(replayed) == 2 and all(r.headers["crm_replay_of"].startswith("identity.commands.v1.dlq/")
                                       for r in replayed)
+
+
+async def test_a_replay_is_byte_exact_and_an_offset_needs_its_partition(stack, producer):
+    """A dead letter goes back with its key, value and headers as they were, bytes that are not
+    UTF-8 included; an offset found in two partitions is refused until the partition is named."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    source = "crm-test-replay-" + uuid.uuid4().hex[:8]
+    admin = AIOKafkaAdminClient(**stack.kafka_args())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(source, 2, 1), NewTopic(f"{source}.dlq", 2, 1)])
+    finally:
+        await admin.close()
+    key, value = b"\xffkey\x00", b"\x00\x01 not json \xfe"
+    kept = [("trace", b"\xff\xfe\x00"), ("ce_type", b"identity.account.create"), ("empty", b"")]
+    for partition in (0, 1):  # offset 0 in both partitions
+        await producer.send_and_wait(f"{source}.dlq", value, key=key, partition=partition, headers=[
+            *kept, ("dlq_reason", b"invalid_json"), ("dlq_source_topic", source.encode())])
+
+    code, _, err = await crm("dlq", "replay", source, "--offset", "0", "-b", stack.bootstrap)
+    assert code == 2 and "partitions 0, 1" in err, err
+    code, out, err = await crm("dlq", "replay", source, "--offset", "0", "--partition", "1", "-b", stack.bootstrap)
+    assert code == 0 and "replayed" in out, (out, err)
+
+    consumer = AIOKafkaConsumer(**stack.kafka_args(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(source, 0), TopicPartition(source, 1)])
+        await consumer.seek_to_beginning()
+        got = []
+        for _ in range(10):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                got.extend(records)
+            if got:
+                break
+    finally:
+        await consumer.stop()
+    assert [(r.key, r.value, list(r.headers)) for r in got] == [
+        (key, value, [*kept, ("crm_replay_of", f"{source}.dlq/1/0".encode())])]
+
+
+async def test_events_set_aside_are_listed_and_requeued_to_the_topic(stack, bus, account_id):
+    """A row the relay set aside (here: as a missing grant once did) is listed with its error and,
+    once requeued, published with its own event id."""
+    import asyncpg
+
+    event = command(identity.GroupCreated(group_id="g", name="Aside", parent_group_id=None), source="crm/identity",
+                    accountid=account_id)
+    conn = await asyncpg.connect(stack.database_url("identity").replace("crm_identity@", "crm@"))
+    try:
+        row_id = await conn.fetchval(
+            """INSERT INTO outbox_dead (id, event_id, topic, key, type, payload, created_at, error)
+               VALUES (-1 * (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, $1, $2, $3, $4, $5, now(),
+                       'TopicAuthorizationFailedError()') RETURNING id""",
+            event.id, event.topic, event.key, event.type, event.to_json())
+    finally:
+        await conn.close()
+    url = ["--database-url", stack.database_url("identity")]
+    code, out, _ = await crm("outbox", "list", "identity", *url)
+    assert code == 0 and event.id in out and "TopicAuthorization" in out
+    code, out, err = await crm("outbox", "requeue", "identity", "--id", str(row_id), *url)
+    assert code == 0 and "1 events back" in out, (out, err)
+    [published] = await bus.wait_for(lambda r: r.key == account_id and r.topic == "identity.events.v1")
+    assert published.event.id == event.id
+    code, out, _ = await crm("outbox", "requeue", "identity", "--id", str(row_id), *url)
+    assert code == 1 and "0 events back" in out  # nothing left to requeue
+    code, _, err = await crm("outbox", "list", "nosuch")
+    assert code == 2 and "no service" in err
 
 
 async def test_lag_grows_while_a_service_is_stopped_and_drains_after(stack, bus, account_id):

@@ -37,12 +37,19 @@ class Lead(BaseModel):
 
 @message("leads.lead.captured", on=CAPTURED)
 class LeadCaptured(BaseModel):
-    """A lead was captured; one of website_id, parsing_email, api_key, instance_id says where."""
+    """A lead was captured; one of website_id, parsing_email, api_key_sha256, instance_id says where.
+
+    An Open API lead names its instance by the SHA-256 (hex) of the API key it came with: the key
+    itself must not travel on the topic, which is kept four weeks. A lead that still carries
+    `api_key` in clear is refused (`routing.lead.rejected {reason: api_key_in_clear}`)."""
 
     lead_id: str = Field(min_length=1)
     channel: Channel
     website_id: str | None = None
     parsing_email: str | None = None
+    api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # Deprecated: refused when present. Kept in the schema so that such a lead is answered, not
+    # dead-lettered.
     api_key: str | None = None
     instance_id: str | None = None
     user_id: str | None = None

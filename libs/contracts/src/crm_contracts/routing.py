@@ -187,7 +187,8 @@ class LeadTransferred(BaseModel):
 @message("routing.lead.rejected", on=EVENTS)
 class LeadRejected(BaseModel):
     """A lead could not be placed in any instance (`unknown_website`, `unknown_parsing_email`,
-    `invalid_api_key`, `unknown_instance`, `unknown_user`, `missing_target`) or was seen before
+    `invalid_api_key`, `api_key_in_clear`, `unknown_instance`, `unknown_user`, `missing_target`) or
+    was seen before
     (`duplicate_lead`)."""
 
     lead_id: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,13 +71,19 @@ class _JwksFile:
         if self._keys is None or stamp != self._stamp:
             self._keys = jwt.PyJWKSet.from_dict(json.loads(self.path.read_text()))
             self._stamp = stamp
-        keys = self._keys.keys
-        if kid is None and len(keys) == 1:
-            return keys[0].key
-        for k in keys:
-            if k.key_id == kid:
-                return k.key
-        raise Unauthenticated("the token was signed with a key this service does not know")
+        if (key := _match(self._keys.keys, kid)) is None:
+            raise Unauthenticated("the token was signed with a key this service does not know")
+        return key
+
+
+def _match(keys: list[jwt.PyJWK], kid: str | None):
+    """The key named `kid` (or the only one, for a token naming none), else None."""
+    if kid is None and len(keys) == 1:
+        return keys[0].key
+    return next((k.key for k in keys if k.key_id == kid), None)
+
+
+REFETCH_S = 60.0
 
 
 class Verifier:
@@ -85,8 +92,24 @@ class Verifier:
         self.issuer, self.audience, self.leeway = issuer, audience, leeway_s
         self.algorithms = algorithms or ["RS256", "ES256"]
         self._file = _JwksFile(jwks_file) if jwks_file else None
-        # PyJWKClient caches the provider's keys and fetches again for an unknown key id.
+        # PyJWKClient caches the provider's keys; `_from_provider` decides when to fetch them again.
         self._client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url and not jwks_file else None
+        self._refetched_at = -REFETCH_S
+
+    def _from_provider(self, kid: str | None):
+        """The provider's key `kid` from the cached set; an unknown kid fetches the set again at
+        most once a `REFETCH_S` (a rotation shows up within that), so tokens with made-up key ids
+        cannot make every request a call to the provider."""
+        assert self._client is not None
+        for refresh in (False, True):
+            if refresh:
+                now = time.monotonic()
+                if now - self._refetched_at < REFETCH_S:
+                    break
+                self._refetched_at = now
+            if (key := _match(self._client.get_signing_keys(refresh=refresh), kid)) is not None:
+                return key
+        raise Unauthenticated("the token was signed with a key this service does not know")
 
     @classmethod
     def from_settings(cls, settings) -> Verifier:
@@ -107,7 +130,7 @@ class Verifier:
             if self._file is not None:
                 return self._file.key(kid)
             # The client fetches over the network with urllib; keep it off the event loop.
-            return (await asyncio.to_thread(self._client.get_signing_key_from_jwt, token)).key
+            return await asyncio.to_thread(self._from_provider, kid)
         except Unauthenticated:
             raise
         except (OSError, ValueError, jwt.PyJWTError) as exc:

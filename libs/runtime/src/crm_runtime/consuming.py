@@ -16,6 +16,7 @@ they last and never dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -134,6 +135,7 @@ class BatchProcessor:
         self.max_delay = settings.retry_max_delay_s
         self.pool = pool
         self.trouble: dict[tuple[str, int], Trouble] = {}
+        self._http_calls = itertools.count()
 
     # --- entry points -------------------------------------------------------------------------
 
@@ -163,7 +165,13 @@ class BatchProcessor:
         spec = MESSAGES[message.type]
         item = _Item(None, spec.topic, message, spec.model.model_validate(message.data),
                      self.handlers.get(message.type))
-        await self._settle([item], ("http", 0), patient=False)
+        # A key of its own: trouble is reported while a batch waits out an outage, but this call
+        # does not wait — it raises to its caller — so nothing may stay behind once it returns.
+        where = ("http", next(self._http_calls))
+        try:
+            await self._settle([item], where, patient=False)
+        finally:
+            self.trouble.pop(where, None)
         if item.dead is not None:
             raise RuntimeError(f"{message.type} failed: {item.dead.error}")
         assert item.outcome is not None

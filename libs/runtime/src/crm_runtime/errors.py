@@ -50,5 +50,22 @@ def classify(exc: BaseException, conn: asyncpg.Connection | None = None) -> Faul
     return Fault.FAILURE
 
 
+def unreachable(exc: BaseException) -> str | None:
+    """Which part of the infrastructure `exc` says is away ("database", "broker"), for a request
+    that cannot be answered now; None when it is a mistake to be reported as one. Outside handlers
+    (an HTTP request) a refused or dropped connection and a pool that cannot give one are outages."""
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
+
+    if isinstance(exc, (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError)):
+        return "broker"
+    if isinstance(exc, asyncpg.PostgresError):
+        return "database" if sqlstate_is_transient(getattr(exc, "sqlstate", None)) else None
+    if isinstance(exc, asyncpg_base.DataError):  # refused by the client: a value, not an outage
+        return None
+    if isinstance(exc, (asyncpg.InterfaceError, OSError, TimeoutError)):
+        return "database"
+    return None
+
+
 def describe(exc: BaseException) -> str:
     return repr(exc)[:2000]

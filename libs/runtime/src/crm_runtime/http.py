@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from . import logs
 from .auth import Caller, Decision, NotConfigured, Unauthenticated
+from .errors import describe, unreachable
 
 __all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "forbidden", "get", "html_response",
            "json_response", "post"]
@@ -76,7 +77,29 @@ def forbidden(request: Request, decision: Decision) -> Response:
     return _JSON({"error": decision.reason, "message": decision.message}, 403)
 
 
+RETRY_AFTER_S = 5
+
+
+def _available(endpoint: Endpoint) -> Endpoint:
+    """An outage (the database or the broker unreachable) answers 503 with Retry-After and a
+    sentence, so a person or a calling service knows to try again; anything else stays a 500."""
+    async def answered(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception as exc:
+            if (away := unreachable(exc)) is None:
+                raise
+            log.warning("request_unavailable", method=request.method, path=request.url.path, unreachable=away,
+                        error=describe(exc))
+            return _JSON({"error": f"{away}_unavailable",
+                          "message": f"the {away} cannot be reached just now; try again in a few seconds"},
+                         503, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    return answered
+
+
 def _route(path: str, endpoint: Endpoint, methods: list[str], public: bool) -> Route:
+    endpoint = _available(endpoint)
     return Route(path, endpoint if public else _guarded(endpoint), methods=methods)
 
 

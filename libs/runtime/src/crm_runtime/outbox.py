@@ -14,24 +14,53 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
     RecordListTooLargeError,
     RecordTooLargeError,
-    TopicAuthorizationFailedError,
 )
 
 from crm_contracts import CloudEvent
 
-from . import logs, metrics
+from . import inbox, logs, metrics
 from .db import SERVER_SETTINGS
 from .retry import Backoff
 
 log = logs.get(__name__)
 
 # Errors no retry can cure: the row is set aside so that the rows behind it are published.
-UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError,
-                 TopicAuthorizationFailedError, TypeError, ValueError)
+# Only what the broker can never take: too large, or for a topic name that cannot exist. A missing
+# grant or a bad credential (TopicAuthorizationFailedError, SASL failures) is an outage of our own
+# making: every row would be set aside in one pass, so it is retried, and /health names it until
+# it is fixed. Set-aside rows go back with `requeue_dead` (`crm outbox requeue SERVICE`).
+UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError)
+
+
+# By `outbox_published` (tests EXPLAIN it on 100,000 rows).
+PRUNE = """DELETE FROM outbox WHERE id = ANY(ARRAY(
+               SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT $2))"""
 
 
 def channel_of(service: str) -> str:
     return f"outbox_{service}"
+
+
+async def dead_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Rows the relay set aside, oldest first, with why."""
+    return await conn.fetch("""SELECT id, event_id, topic, key, type, length(payload) AS size, created_at, error,
+                                      set_aside_at FROM outbox_dead ORDER BY id""")
+
+
+async def requeue_dead(conn: asyncpg.Connection, service: str, ids: Sequence[int] | None = None) -> int:
+    """Put set-aside rows (all, or `ids`) back in the outbox, behind what waits there, and wake the
+    relay. Their event ids are kept, so a consumer that saw one already drops it."""
+    async with conn.transaction():
+        moved = await conn.fetchval(
+            """WITH moved AS (DELETE FROM outbox_dead WHERE $1::bigint[] IS NULL OR id = ANY($1::bigint[])
+                              RETURNING *),
+                    written AS (INSERT INTO outbox (event_id, topic, key, type, payload, created_at)
+                                SELECT event_id, topic, key, type, payload, created_at FROM moved ORDER BY id
+                                RETURNING 1)
+               SELECT count(*) FROM written""", None if ids is None else list(ids))
+        if moved:
+            await conn.execute("SELECT pg_notify($1, '')", channel_of(service))
+    return moved
 
 
 async def stage(conn: asyncpg.Connection, service: str, event: CloudEvent) -> None:
@@ -91,7 +120,8 @@ class OutboxRelay:
 
     def __init__(self, service: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, *,
                  dsn: str | None = None, batch: int = 500, idle_poll: float = 2.0, max_delay: float = 5.0,
-                 pass_timeout: float = 30.0, stall_after: float = 30.0, keep_published_s: float = 600.0) -> None:
+                 pass_timeout: float = 50.0, stall_after: float = 30.0, keep_published_s: float = 600.0,
+                 keep_inbox_s: float | None = None) -> None:
         self.service = service
         self.pool = pool
         self.producer = producer
@@ -99,9 +129,16 @@ class OutboxRelay:
         self.idle_poll = idle_poll
         self.max_delay = max_delay
         self.dsn = dsn  # None (tests): each pass borrows a pooled connection and takes no lock
+        request_timeout = producer._request_timeout_ms / 1000 if producer is not None else 0.0
+        if pass_timeout <= request_timeout:
+            # A pass cancelled with sends in flight lets the next relay publish them again.
+            raise ValueError(f"relay pass timeout {pass_timeout}s must exceed the producer's request "
+                             f"timeout {request_timeout}s")
         self.pass_timeout = pass_timeout
         self.stall_after = stall_after
         self.keep_published_s = keep_published_s
+        # The database's upkeep rides on the relay's leadership: one process per database does it.
+        self.keep_inbox_s = keep_inbox_s
         self._pruned_at = time.monotonic()
         self._wake = asyncio.Event()
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
@@ -109,6 +146,7 @@ class OutboxRelay:
         self.leader = False
         self._lock_logged_at = 0.0
         self.progressed_at = time.monotonic()  # last pass that published or found nothing waiting
+        self.last_error = ""  # of the last pass that failed, for /health
 
     async def _own_connection(self) -> asyncpg.Connection | None:
         """The relay's connection if it holds the database's relay lock, else None."""
@@ -217,11 +255,7 @@ class OutboxRelay:
         """Delete rows published more than `keep_published_s` ago. The topic is the record of what
         was published; old rows would only keep payloads (names, addresses, sealed secrets) in one
         more place."""
-        status = await self.pool.execute(
-            """DELETE FROM outbox WHERE id IN (
-                   SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1) LIMIT $2)""",
-            self.keep_published_s, limit)
-        return int(status.split()[-1])
+        return int((await self.pool.execute(PRUNE, self.keep_published_s, limit)).split()[-1])
 
     async def backlog(self) -> int:
         return await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
@@ -234,7 +268,8 @@ class OutboxRelay:
         idle = time.monotonic() - self.progressed_at
         if backlog == 0 or idle < self.stall_after:
             return None
-        return (f"outbox relay has not advanced for {idle:.0f}s with {backlog} rows waiting "
+        why = f"; last error: {self.last_error}" if self.last_error else ""
+        return (f"outbox relay has not advanced for {idle:.0f}s with {backlog} rows waiting{why} "
                 f"(see outbox_relay_failed and outbox_relay_lock_held_elsewhere in the log)")
 
     async def run(self) -> None:
@@ -246,9 +281,11 @@ class OutboxRelay:
                 # Bounded, so a connection that died mid-query cannot stall the relay for good.
                 published = await asyncio.wait_for(self.publish_pending(), self.pass_timeout)
                 backoff.reset()
+                self.last_error = ""
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # broker or database away: keep the rows, try again later
+            except Exception as exc:  # broker or database away, or not letting us in: keep the rows
+                self.last_error = repr(exc)[:300]
                 log.warning("outbox_relay_failed", error=repr(exc), retry_in_s=backoff.delay)
                 self._drop_connection()  # its state is unknown after a failure mid-pass
                 await backoff.wait()
@@ -261,6 +298,8 @@ class OutboxRelay:
                 try:
                     if pruned := await self.prune():
                         log.info("outbox_pruned", rows=pruned)
+                    if self.keep_inbox_s is not None and (pruned := await inbox.prune(self.pool, self.keep_inbox_s)):
+                        log.info("inbox_pruned", rows=pruned)
                 except (OSError, asyncpg.PostgresError) as exc:
                     log.warning("outbox_prune_failed", error=repr(exc))
             if published >= self.batch:

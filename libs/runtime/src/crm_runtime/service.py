@@ -75,7 +75,8 @@ class Service:
         # Idempotent and acks=all: a retried send is written once, and only once every in-sync
         # replica has it.
         self.producer = AIOKafkaProducer(**self.settings.kafka_args(),
-                                         client_id=self.client_id, enable_idempotence=True, acks="all")
+                                         client_id=self.client_id, enable_idempotence=True, acks="all",
+                                         request_timeout_ms=int(self.settings.producer_request_timeout_s * 1000))
         self.processor.producer = self.producer
         await self._until_up("kafka_unavailable", self.producer.start)
         await self._until_up("database_unavailable", self._start_database)
@@ -83,7 +84,9 @@ class Service:
         self.relay = OutboxRelay(self.name, self.pool, self.producer, dsn=self.settings.database_url,
                                  batch=self.settings.outbox_batch, max_delay=self.settings.retry_max_delay_s,
                                  stall_after=self.settings.stuck_after_s,
-                                 keep_published_s=self.settings.outbox_keep_published_s)
+                                 pass_timeout=self.settings.relay_pass_timeout_s,
+                                 keep_published_s=self.settings.outbox_keep_published_s,
+                                 keep_inbox_s=self.settings.inbox_keep_s)
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]
         if self._prepare is not None:  # e.g. a read model rebuilt before the group consumes anything

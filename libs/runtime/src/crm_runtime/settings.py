@@ -39,8 +39,15 @@ class ServiceSettings(BaseSettings):
     # after this many attempts so that its partition moves on.
     handler_attempts: int = 3
     outbox_batch: int = 500
+    # The producer gives up on a send after this long (aiokafka's request_timeout_ms). A relay
+    # pass is given longer (`relay_pass_timeout_s`), so it never stops while sends it started are
+    # still in flight — another replica taking over would publish those rows a second time.
+    producer_request_timeout_s: float = 30.0
     # Published outbox rows are deleted this long after publishing (the topic holds them).
     outbox_keep_published_s: float = 600.0
+    # Inbox claims are kept a day longer than dead letters (four weeks), which a replay by hand
+    # may bring back; older ones are deleted in batches (see crm_runtime.inbox).
+    inbox_keep_s: float = 29 * 24 * 3600.0
     # Offsets of finished records are committed together at most this long after they finish
     # (a crash redelivers at most this much, which the inbox makes a no-op).
     offset_commit_interval_s: float = 0.5
@@ -84,6 +91,10 @@ class ServiceSettings(BaseSettings):
                 context.load_cert_chain(self.kafka_ssl_certfile, self.kafka_ssl_keyfile or None)
             args["ssl_context"] = context
         return args
+
+    @property
+    def relay_pass_timeout_s(self) -> float:
+        return self.producer_request_timeout_s * 1.5 + 5
 
     def base_url(self) -> str:
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"

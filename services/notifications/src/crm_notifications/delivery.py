@@ -59,7 +59,7 @@ class Mailer:
         msg.add_alternative(body, subtype="html")
         try:
             await aiosmtplib.send(msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
-                                  timeout=self.settings.smtp_timeout_s, start_tls=False, use_tls=False)
+                                  timeout=self.settings.smtp_timeout_s, **self.settings.smtp_tls_args())
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentFailure(str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:

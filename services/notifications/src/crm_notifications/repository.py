@@ -171,8 +171,11 @@ async def insert_notification(conn: asyncpg.Connection, *, account_id: str, user
                               kind: str, title: str, body: str, cause: CloudEvent) -> str:
     notification_id = "ntf_" + uuid.uuid4().hex
     await conn.execute(
-        """INSERT INTO notifications (notification_id, account_id, user_id, instance_id, kind, title, body,
-                                      cause_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        """WITH filed AS (
+               INSERT INTO notifications (notification_id, account_id, user_id, instance_id, kind, title, body,
+                                          cause_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8))
+           INSERT INTO unread_counts (user_id, instance_id, unread) VALUES ($3, $4, 1)
+           ON CONFLICT (user_id, instance_id) DO UPDATE SET unread = unread_counts.unread + 1""",
         notification_id, account_id, user_id, instance_id, kind, title, body, cause.id)
     return notification_id
 
@@ -196,20 +199,30 @@ async def mark_push_sent(conn: asyncpg.Connection, push_id: str) -> None:
 
 
 async def mark_read(conn: asyncpg.Connection, user_id: str, notification_ids: list[str]) -> int:
-    result = await conn.execute(
-        "UPDATE notifications SET read_at = now() WHERE user_id = $1 AND notification_id = ANY($2::text[]) "
-        "AND read_at IS NULL", user_id, notification_ids)
-    return int(result.split()[-1])
+    """Mark the user's unread notifications among `notification_ids` read; how many were."""
+    return await conn.fetchval(
+        """WITH marked AS (
+               UPDATE notifications SET read_at = now()
+               WHERE user_id = $1 AND notification_id = ANY($2::text[]) AND read_at IS NULL
+               RETURNING instance_id),
+           per_instance AS (SELECT instance_id, count(*) AS n FROM marked GROUP BY instance_id),
+           counted AS (
+               UPDATE unread_counts u SET unread = u.unread - p.n FROM per_instance p
+               WHERE u.user_id = $1 AND u.instance_id = p.instance_id)
+           SELECT count(*) FROM marked""", user_id, notification_ids)
+
+
+# From the counts kept as notifications are filed and read (tests EXPLAIN it on 100,000 rows).
+UNREAD_COUNTS = """SELECT i.instance_id, coalesce(u.unread, 0) AS unread
+                   FROM (SELECT instance_id FROM instance_members WHERE user_id = $1
+                         UNION SELECT instance_id FROM unread_counts WHERE user_id = $1) i
+                   LEFT JOIN unread_counts u ON u.user_id = $1 AND u.instance_id = i.instance_id
+                   ORDER BY i.instance_id"""
 
 
 async def unread_counts(conn: asyncpg.Connection, user_id: str) -> dict[str, int]:
     """Unread per instance, for every instance the user belongs to or has notifications in."""
-    rows = await conn.fetch(
-        """SELECT i.instance_id, count(n.notification_id) FILTER (WHERE n.read_at IS NULL) AS unread
-           FROM (SELECT instance_id FROM instance_members WHERE user_id = $1
-                 UNION SELECT instance_id FROM notifications WHERE user_id = $1) i
-           LEFT JOIN notifications n ON n.instance_id = i.instance_id AND n.user_id = $1
-           GROUP BY i.instance_id ORDER BY i.instance_id""", user_id)
+    rows = await conn.fetch(UNREAD_COUNTS, user_id)
     return {r["instance_id"]: r["unread"] for r in rows}
 
 

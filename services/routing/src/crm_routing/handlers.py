@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -221,8 +220,12 @@ async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, s
         found = await repository.find_instance(ctx.conn, parsing_email=cmd.parsing_email)
         reason, why = "unknown_parsing_email", "no instance has that parsing address"
     elif cmd.channel is Channel.OPEN_API:
-        key_hash = hashlib.sha256((cmd.api_key or "").encode()).hexdigest()
-        found = await repository.find_instance(ctx.conn, key_hash=key_hash) if cmd.api_key else None
+        if cmd.api_key is not None:
+            return None, "api_key_in_clear", ("an Open API lead names its key by api_key_sha256; the key "
+                                              "itself must not travel on the topic")
+        if not cmd.api_key_sha256:
+            return None, "missing_target", "an Open API lead names the SHA-256 of its key (api_key_sha256)"
+        found = await repository.find_instance(ctx.conn, key_hash=cmd.api_key_sha256)
         reason, why = "invalid_api_key", "the API key is unknown or revoked"
     elif cmd.channel is Channel.ZILLOW:
         if not cmd.user_id:

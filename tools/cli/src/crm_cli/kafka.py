@@ -39,6 +39,10 @@ class Rec:
     headers: dict[str, str]
     value: bytes | None
     event: CloudEvent | None  # None when the value is not a CloudEvent (e.g. a dead letter of junk)
+    # The key and headers byte for byte, for what must go back unchanged (a replay); `key` and
+    # `headers` above are decoded for people to read.
+    raw_key: bytes | None = None
+    raw_headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 def _rec(m) -> Rec:
@@ -47,7 +51,8 @@ def _rec(m) -> Rec:
     except ValueError:
         event = None
     return Rec(m.topic, m.partition, m.offset, m.timestamp, m.key.decode("utf-8", "replace") if m.key else None,
-               {k: (v or b"").decode("utf-8", "replace") for k, v in m.headers or ()}, m.value, event)
+               {k: (v or b"").decode("utf-8", "replace") for k, v in m.headers or ()}, m.value, event,
+               m.key, tuple(m.headers or ()))
 
 
 @asynccontextmanager

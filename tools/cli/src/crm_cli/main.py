@@ -12,6 +12,7 @@ import contextlib
 import fnmatch
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -28,6 +29,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from crm_contracts import MESSAGES, TOPICS, CloudEvent, command
+from crm_runtime import outbox
 
 from . import kafka, tokens
 from .connection import Cluster
@@ -37,6 +39,8 @@ app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letter
                   no_args_is_help=True)
 dlq = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
+outbox_app = typer.Typer(help="Events a service's outbox relay set aside: list, requeue.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # aiokafka reports each refused connection itself; the command says it once, with what to do.
@@ -307,20 +311,93 @@ def dlq_replay(topic: str, offset: int | None = typer.Option(None, "--offset"),
         if not chosen:
             err.print("[red]nothing to replay[/]")
             return 1
+        if not everything and len(chosen) > 1:
+            # An offset names a record only within its partition.
+            err.print(f"[red]offset {offset} is in partitions {', '.join(str(r.partition) for r in chosen)}: "
+                      "say which with --partition[/]")
+            return 2
         async with kafka.started(kafka.producer(cluster)) as producer:
             with Progress(console=console) as progress:
                 task = progress.add_task("replaying", total=len(chosen))
                 for rec in chosen:
                     source = rec.headers.get("dlq_source_topic", rec.topic.removesuffix(".dlq"))
-                    headers = [(k, v.encode()) for k, v in rec.headers.items() if not k.startswith("dlq_")]
+                    # Byte for byte as it first arrived: only the dead-letter headers are taken off.
+                    headers = [(k, v) for k, v in rec.raw_headers if not k.startswith("dlq_")]
                     headers.append(("crm_replay_of", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()))
                     line = f"{rec.topic} {rec.partition}/{rec.offset} → {source} key={rec.key}"
                     if not dry_run:
-                        await producer.send_and_wait(source, rec.value, key=rec.key.encode() if rec.key else None,
-                                                     headers=headers)
+                        await producer.send_and_wait(source, rec.value, key=rec.raw_key, headers=headers)
                     progress.console.print(("would replay " if dry_run else "replayed ") + line)
                     progress.advance(task)
         return 0
+
+    _run(go())
+
+
+# --- the outbox's set-aside rows --------------------------------------------------------------------
+
+
+def _database(service: str, url: str | None) -> str:
+    if service not in SERVICES:
+        err.print(f"[red]no service {service!r}; they are {', '.join(SERVICES)}[/]")
+        raise typer.Exit(2)
+    # The local stack: the service's own role on its own database (trust on loopback).
+    return url or os.environ.get(f"CRM_{service.upper()}_DATABASE_URL") or \
+        f"postgresql://crm_{service}@127.0.0.1:5433/crm_{service}"
+
+
+DATABASE = typer.Option(None, "--database-url", help="the service's database (default CRM_<SERVICE>_DATABASE_URL, "
+                                                     "else the local stack's)")
+
+
+async def _connect(url: str):
+    import asyncpg
+
+    try:
+        return await asyncpg.connect(url, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        err.print(f"[red]cannot reach the database[/] {url.split('@')[-1]}: {exc}")
+        return None
+
+
+@outbox_app.command("list")
+def outbox_list(service: str, database_url: str | None = DATABASE) -> None:
+    """Every event the service's relay set aside (the broker can never take it), with why."""
+    url = _database(service, database_url)
+
+    async def go() -> int:
+        if (conn := await _connect(url)) is None:
+            return 3
+        try:
+            rows = await outbox.dead_rows(conn)
+        finally:
+            await conn.close()
+        # One line a row, ids in full: what `requeue --id` takes and grep finds.
+        for r in rows:
+            console.print(f"{r['id']}  {r['event_id']}  {r['type']}  {r['topic']}  {r['size']} bytes  set aside "
+                          f"{r['set_aside_at'].isoformat(timespec='seconds')}  {r['error'][:200]}", markup=False)
+        console.print(f"{len(rows)} set aside")
+        return 0
+
+    _run(go())
+
+
+@outbox_app.command("requeue")
+def outbox_requeue(service: str, ids: list[int] = typer.Option(None, "--id", help="only these rows (repeatable)"),
+                   database_url: str | None = DATABASE) -> None:
+    """Put set-aside events back in the outbox (once the cause is fixed): the relay publishes them
+    with their ids, so a consumer that saw one already drops it."""
+    url = _database(service, database_url)
+
+    async def go() -> int:
+        if (conn := await _connect(url)) is None:
+            return 3
+        try:
+            moved = await outbox.requeue_dead(conn, service, ids or None)
+        finally:
+            await conn.close()
+        console.print(f"{moved} events back in the outbox of {service}")
+        return 0 if moved else 1
 
     _run(go())
 

@@ -27,6 +27,7 @@ class Record:
     headers: dict[str, str]
     value: bytes
     event: CloudEvent | None  # None when the value is not a CloudEvent (e.g. a dead letter of junk)
+    raw_headers: tuple[tuple[str, bytes | None], ...] = ()  # as on the topic, byte for byte
 
 
 class Bus:
@@ -83,7 +84,7 @@ class Bus:
                     fresh.append(Record(tp.topic, tp.partition, m.offset,
                                         m.key.decode() if m.key else None,
                                         {k: (v or b"").decode("utf-8", "replace") for k, v in m.headers or ()},
-                                        m.value, event))
+                                        m.value, event, tuple(m.headers or ())))
                     if event is not None and event.correlationid:
                         key = (event.type, event.correlationid)
                         if key not in self.arrivals:

@@ -17,6 +17,7 @@ lead is transferred to the Enterprise instance; every decision prints its explan
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 import uuid
 
@@ -281,8 +282,9 @@ class Story:
                         website_id=self.team["website_id"])
         moved = await self.lead("A lead e-mailed to the team's parsing address", "parsing_email",
                                 {"first_name": "Pam", "zip": "94107"}, parsing_email=self.team["parsing_email"])
+        # The Open API gateway puts the key's SHA-256 on the topic, never the key.
         await self.lead("A lead through the Open API with the team's key", "open_api", {"first_name": "Otto"},
-                        api_key=key)
+                        api_key_sha256=hashlib.sha256(key.encode()).hexdigest())
         hot = await self.lead("A hot lead: offered to everyone, first to claim wins", "manual",
                               {"first_name": "Hana", "tags": ["hot"]}, instance_id=team)
         await self.step("Eli claims the hot lead", routing.ClaimLead(lead_id=hot.data["lead_id"], user_id=u["eli"]),

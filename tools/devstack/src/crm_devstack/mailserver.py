@@ -1,6 +1,10 @@
 """A real SMTP server on loopback that stores what it receives in a Maildir.
 
-    python -m crm_devstack.mailserver --port 2525 --maildir .run/mail
+    python -m crm_devstack.mailserver --port 2525 --maildir .run/mail [--tls-cert C --tls-key K]
+
+With a certificate it offers STARTTLS and refuses mail before it (`530 Must issue a STARTTLS
+command first`), as a relay that protects what it carries does; `certificate()` makes one for
+127.0.0.1 and localhost.
 
 People open the Maildir with any mail client (or `ls .run/mail/new`); tests read it. Like many
 receiving systems it keeps the first message of a Message-ID and drops repeats, logging every
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import mailbox
 import signal
+import ssl
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -48,15 +53,55 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
+def certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost (made once, kept in `folder`)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    cert_file, key_file = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    if cert_file.exists() and key_file.exists():
+        return cert_file, key_file
+    folder.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crm-platform local SMTP")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_file, key_file
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument("--tls-cert", type=Path)
+    parser.add_argument("--tls-key", type=Path)
     args = parser.parse_args()
-    controller = Controller(MaildirHandler(args.maildir), hostname=args.host, port=args.port)
+    tls = {}
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        tls = {"tls_context": context, "require_starttls": True}
+    controller = Controller(MaildirHandler(args.maildir), hostname=args.host, port=args.port, **tls)
     controller.start()
-    print(f"SMTP on {args.host}:{args.port}, storing in Maildir {args.maildir}", flush=True)
+    print(f"SMTP on {args.host}:{args.port}{' (STARTTLS required)' if tls else ''}, storing in Maildir "
+          f"{args.maildir}", flush=True)
     stop = asyncio.Event()
 
     async def wait() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from importlib.resources.abc import Traversable
@@ -32,3 +33,23 @@ async def scratch_database(stack: Stack, prefix: str, migrations: list[tuple[str
             await pool.close()
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def seq_scans(conn: asyncpg.Connection | asyncpg.Pool, sql: str, *args) -> set[str]:
+    """The tables `sql` would read whole (its plan's sequential scans), found with EXPLAIN — the
+    statement is planned, not run."""
+    plan = json.loads((await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)))
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("Node Type") == "Seq Scan":
+                found.add(node.get("Relation Name"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(plan)
+    return found

@@ -30,6 +30,7 @@ from crm_contracts.registry import Direction
 from crm_runtime import sealed
 from crm_runtime.topics import PARTITIONS, ensure_topics
 
+from .mailserver import certificate
 from .processes import alive, read_pid, spawn, stop
 
 SERVICES: dict[str, int] = {"identity": 8001, "seats": 8002, "notifications": 8003, "routing": 8004}
@@ -381,8 +382,10 @@ class Stack:
     def start_mail(self) -> None:
         if alive(read_pid(self.pids / "mail.pid")):
             return
+        cert, key = certificate(self.run / "mail-tls")
         spawn([sys.executable, "-m", "crm_devstack.mailserver", "--port", str(self.smtp_port),
-               "--maildir", str(self.maildir)], log_file=self.logs / "mail.log", pid_file=self.pids / "mail.pid")
+               "--maildir", str(self.maildir), "--tls-cert", str(cert), "--tls-key", str(key)],
+              log_file=self.logs / "mail.log", pid_file=self.pids / "mail.pid")
 
     def stop_mail(self) -> bool:
         return stop(self.pids / "mail.pid")
@@ -448,6 +451,9 @@ class Stack:
             "GROUP_SUFFIX": self.group_suffix,
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp_port),
+            # The local server requires STARTTLS with its own certificate, which is trusted here.
+            "SMTP_TLS": "starttls",
+            "SMTP_CA_FILE": str(self.run / "mail-tls" / "smtp-cert.pem"),
             "PUSH_LOG_PATH": str(self.push_log),
             "PYTHONUNBUFFERED": "1",
             **self.keys_env(service),
