@@ -77,6 +77,9 @@ class Behaviours:
         if kind == "serialization" and self.failures_left.setdefault(cmd.group_id, 2) > 0:
             self.failures_left[cmd.group_id] -= 1
             raise asyncpg.exceptions.SerializationError("could not serialize access")
+        if kind == "slow":  # always longer than its statement timeout
+            await ctx.conn.execute("SET LOCAL statement_timeout = '50ms'")
+            await ctx.conn.execute("SELECT pg_sleep(1)")
         if kind == "locked":
             await ctx.conn.execute("SET LOCAL lock_timeout = '100ms'")
             await ctx.conn.execute("LOCK TABLE held_lock IN ACCESS EXCLUSIVE MODE")
@@ -86,8 +89,8 @@ class Behaviours:
         await ctx.emit(identity.GroupCreated(group_id=cmd.group_id, name=cmd.name, parent_group_id=None))
 
 
-def processor(pool, producer, behaviours: Behaviours, attempts: int = 3) -> BatchProcessor:
-    settings = ServiceSettings(handler_attempts=attempts, retry_max_delay_s=0.2)
+def processor(pool, producer, behaviours: Behaviours, attempts: int = 3, timeout_attempts: int = 5) -> BatchProcessor:
+    settings = ServiceSettings(handler_attempts=attempts, retry_max_delay_s=0.2, timeout_attempts=timeout_attempts)
     return BatchProcessor(SERVICE, behaviours.handlers, producer, group="g", settings=settings, pool=pool)
 
 
@@ -215,7 +218,7 @@ async def test_a_lock_timeout_waits_for_the_lock_instead_of_dead_lettering(pool,
     await tx.start()
     await holder.execute("LOCK TABLE held_lock IN ACCESS EXCLUSIVE MODE")
     cmd = group_create(account_id, f"locked-{account_id}")
-    waiting = processor(pool, producer, Behaviours(), attempts=1)
+    waiting = processor(pool, producer, Behaviours(), attempts=1, timeout_attempts=100)  # waits it out
     work = asyncio.create_task(waiting.process(batch_of([cmd], key=account_id)))
     await asyncio.sleep(1.0)  # several lock timeouts (55P03) happen meanwhile
     assert not work.done()
@@ -239,6 +242,19 @@ async def test_an_outage_on_a_command_from_http_is_told_to_its_caller_and_not_ke
     assert p.trouble == {}
     assert (await p.handle_message(cmd)).name == "handled"  # the caller's retry
     assert p.trouble == {}
+
+
+async def test_a_record_that_always_times_out_is_dead_lettered_and_the_rest_handled(pool, producer, account_id):
+    """Statement timeouts are retried as outages, but one record that keeps hitting its timeout
+    while the database answers other work is set aside (`timeout`) instead of holding its partition."""
+    b = Behaviours()
+    cmds = [group_create(account_id, f"{kind}-{account_id}") for kind in ("before", "slow", "after")]
+    outcomes = await asyncio.wait_for(
+        processor(pool, producer, b, timeout_attempts=3).process(batch_of(cmds, key=account_id)), 30)
+    assert [(o.name, o.reason) for o in outcomes] == [("handled", None), ("dead_lettered", "timeout"),
+                                                      ("handled", None)]
+    assert await scratch(pool, account_id) == {f"before-{account_id}", f"after-{account_id}"}
+    assert not await pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", cmds[1].id)  # replayable
 
 
 async def test_a_connection_killed_mid_transaction_is_an_outage_and_the_batch_is_redone(

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from crm_contracts import MESSAGES, REJECTED_TYPE, TOPICS, CloudEvent, Direction, Topic, event_caused_by
 
 from . import faults, inbox, logs, metrics, outbox
-from .errors import Fault, classify, describe
+from .errors import Fault, classify, describe, is_timeout
 from .handling import Clock, Handler, HandlerContext, Handlers, Rejected, message_time
 from .retry import Backoff
 from .settings import ServiceSettings
@@ -83,6 +83,7 @@ class _Item:
     outcome: Outcome | None = None
     dead: DeadLetter | None = None
     failures: int = 0
+    timeouts: int = 0  # statement or lock timeouts of this record's own transaction
 
 
 def decode(record: ConsumerRecord, topic: Topic) -> tuple[CloudEvent, BaseModel | None]:
@@ -238,6 +239,14 @@ class BatchProcessor:
                     careful, single = True, careful
                     todo = [i for i in todo if i.outcome is None]
                     continue
+                if is_timeout(failed.cause) and patient:
+                    if not single:  # find the record that times out: one transaction each
+                        careful = single = True
+                        todo = [i for i in todo if i.outcome is None]
+                        continue
+                    if await self._times_out_alone(todo, failed.cause, where):
+                        todo = [i for i in todo if i.outcome is None]
+                        continue
                 metrics.MESSAGES_FAILED.labels(self.service, where[0], "transient").inc()
                 trouble = self.trouble.setdefault(where, Trouble(time.monotonic(), self._offset(todo), ""))
                 trouble.error, trouble.attempts = describe(failed.cause), trouble.attempts + 1
@@ -247,6 +256,31 @@ class BatchProcessor:
                     raise failed.cause from None
                 await backoff.wait()
             todo = [i for i in todo if i.outcome is None]
+
+    async def _times_out_alone(self, todo: list[_Item], cause: BaseException, where: tuple[str, int]) -> bool:
+        """Count a timeout against the first unfinished record (one transaction a record, so it is
+        the one that timed out); after `timeout_attempts` of them, while the database answers other
+        work, dead-letter it (`timeout`) so that it stops holding its partition. True if it did."""
+        culprit = next(i for i in todo if i.outcome is None)
+        culprit.timeouts += 1
+        if culprit.timeouts < self.settings.timeout_attempts or not await self._database_answers():
+            return False
+        culprit.outcome, culprit.dead, _ = self._dead(culprit, DeadLetter("timeout", describe(cause)))
+        metrics.MESSAGES_FAILED.labels(self.service, where[0], "timeout").inc()
+        log.error("message_timed_out", topic=where[0], partition=where[1], offset=self._offset([culprit]),
+                  attempts=culprit.timeouts, error=describe(cause))
+        return True
+
+    async def _database_answers(self) -> bool:
+        """Whether the database does other work promptly: then a record that keeps timing out is
+        the record's own trouble, not an outage."""
+        assert self.pool is not None
+        try:
+            async with self.pool.acquire(timeout=5) as conn:
+                await conn.fetchval("SELECT 1", timeout=5)
+            return True
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return False
 
     async def _one_by_one(self, conn: asyncpg.Connection, todo: list[_Item], where: tuple[str, int]) -> None:
         for item in todo:

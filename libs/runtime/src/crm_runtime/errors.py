@@ -29,6 +29,15 @@ _TRANSIENT_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 _TRANSIENT_STATES = frozenset({"55P03", "25006", "57P03"})
 
 
+# Statement timeout (query_canceled) and lock timeout: transient, unless one record keeps hitting
+# them while the database answers other work (then it is that record's own doing).
+_TIMEOUT_STATES = frozenset({"57014", "55P03"})
+
+
+def is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.PostgresError) and getattr(exc, "sqlstate", None) in _TIMEOUT_STATES
+
+
 def sqlstate_is_transient(state: str | None) -> bool:
     return bool(state) and (state in _TRANSIENT_STATES or state[:2] in _TRANSIENT_CLASSES)
 

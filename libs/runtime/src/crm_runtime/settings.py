@@ -38,6 +38,9 @@ class ServiceSettings(BaseSettings):
     # A handler that keeps failing on the same message (a bug, not an outage) is dead-lettered
     # after this many attempts so that its partition moves on.
     handler_attempts: int = 3
+    # A record whose own transaction hits the statement or lock timeout this many times, while the
+    # database answers other work, is dead-lettered (`timeout`) instead of holding its partition.
+    timeout_attempts: int = 5
     outbox_batch: int = 500
     # The producer gives up on a send after this long (aiokafka's request_timeout_ms). A relay
     # pass is given longer (`relay_pass_timeout_s`), so it never stops while sends it started are
