@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STACK  := $(VENV)/bin/crm-stack
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-.PHONY: install up down restart chaos status logs demo bench test test-sasl unit contracts contracts-check
+.PHONY: install up down restart chaos soak status logs demo bench test test-sasl unit contracts contracts-check
 
 # `make up KAFKA_SASL=1`: the broker takes SASL/SCRAM logins and enforces ACLs, each service logs in
 # as its own principal (a separate run folder, .run-sasl; `make down KAFKA_SASL=1` stops it).
@@ -35,6 +35,9 @@ status:
 
 chaos: up  ## faults under load (kill -9, replicas, broker and database restarts, poison) and the invariants checked
 	$(STACK) chaos
+
+soak: up  ## a steady mixed load for SOAK_MINUTES (20) sampled each minute; growth verdict and the promises of chaos
+	$(STACK) soak
 
 restart:  ## restart the four services (after a code change); `make restart S="identity seats"` for some
 	$(STACK) restart $(S)

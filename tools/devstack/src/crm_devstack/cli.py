@@ -53,6 +53,17 @@ def chaos(scenarios: list[str] = typer.Argument(None, help="only these (prefixes
 
 
 @app.command()
+def soak(minutes: float = typer.Option(20.0, envvar="SOAK_MINUTES", help="how long the load runs"),
+         accounts_per_s: int = typer.Option(3, envvar="SOAK_ACCOUNTS_PER_S", help="account sagas started a second"),
+         leads_per_s: int = typer.Option(15, envvar="SOAK_LEADS_PER_S", help="leads sent a second")) -> None:
+    """A steady mixed load sampled every minute (memory, files, tables, lag, latency), then the
+    promises of `chaos` checked and a verdict on growth; exits 1 when a promise is broken."""
+    from .soak import main
+
+    raise typer.Exit(asyncio.run(main(minutes, accounts_per_s, leads_per_s)))
+
+
+@app.command()
 def down() -> None:
     """Stop every process `up` started (services, Kafka, PostgreSQL)."""
     Stack().down(say=console.print)

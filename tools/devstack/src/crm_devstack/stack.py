@@ -548,7 +548,7 @@ class Stack:
             while calm < 2:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the system did not settle in {timeout}s")
-                ends, behind = await self._consumption(admin, ends_reader)
+                ends, behind, _ = await self._consumption(admin, ends_reader)
                 healths = [await self.health(service) for service in SERVICES]
                 idle = not behind and all(h and h.get("outbox_backlog") == 0 and not h.get("deliveries_due")
                                           for h in healths)
@@ -559,22 +559,40 @@ class Stack:
             await ends_reader.stop()
             await admin.close()
 
-    async def _consumption(self, admin, ends_reader) -> tuple[dict, list[str]]:
+    async def _consumption(self, admin, ends_reader) -> tuple[dict, list[str], dict[str, int]]:
+        """End offsets, the partitions a group has not committed to the end of, and each
+        service's lag in records."""
         from aiokafka import TopicPartition
 
         tps = [TopicPartition(t, p) for t in TOPICS for p in range(PARTITIONS)]
         ends = await ends_reader.end_offsets(tps)
-        behind = []
+        behind, lag = [], {}
         for service in SERVICES:
             group = f"crm-{service}{self.group_suffix}"
             offsets = await admin.list_consumer_group_offsets(group)
+            lag[service] = 0
             for topic in {tp.topic for tp in offsets}:
                 for p in range(PARTITIONS):
                     tp = TopicPartition(topic, p)
                     done = offsets[tp].offset if tp in offsets else 0
                     if done < ends.get(tp, 0):
                         behind.append(f"{group} {topic}/{p}")
-        return ends, behind
+                        lag[service] += ends[tp] - done
+        return ends, behind, lag
+
+    async def lag(self) -> dict[str, int]:
+        """Records each service's consumer group has yet to commit, over every topic it reads."""
+        from aiokafka import AIOKafkaConsumer
+
+        admin = AIOKafkaAdminClient(**self.kafka_args())
+        ends_reader = AIOKafkaConsumer(**self.kafka_args(), enable_auto_commit=False)
+        await admin.start()
+        await ends_reader.start()
+        try:
+            return (await self._consumption(admin, ends_reader))[2]
+        finally:
+            await ends_reader.stop()
+            await admin.close()
 
     # --- the whole ------------------------------------------------------------------------
 
