@@ -78,6 +78,8 @@ class Chaos:
     def __init__(self, stack: Stack, bus: Bus) -> None:
         self.stack = stack
         self.bus = bus
+        self._index: dict[str, list[CloudEvent]] = {}
+        self._indexed = 0
 
     async def send(self, cmds: list[CloudEvent], seconds: float) -> None:
         """Spread `cmds` over `seconds`; a send the broker cannot take now is retried, not dropped."""
@@ -124,8 +126,18 @@ class Chaos:
     def _events(self, correlation: str, *types: str) -> list[CloudEvent]:
         """Distinct events: a record published twice with one id (the outbox's at-least-once after a
         crash between publishing and marking) is one event, which consumers' inboxes drop."""
-        return list({e.id: e for e in self.bus.events(lambda e: e.correlationid == correlation
-                                                      and e.type in types)}.values())
+        return list({e.id: e for e in self._by_correlation().get(correlation, ()) if e.type in types}.values())
+
+    def _by_correlation(self) -> dict[str, list[CloudEvent]]:
+        """The bus's events by correlation id, indexed once per batch of new records (checks look
+        up thousands of commands; a scan each would be quadratic)."""
+        records = self.bus.records
+        if self._indexed < len(records):
+            for r in records[self._indexed:]:
+                if r.event is not None and r.event.correlationid:
+                    self._index.setdefault(r.event.correlationid, []).append(r.event)
+            self._indexed = len(records)
+        return self._index
 
     async def deliveries_done(self, timeout: float = ANSWER_TIMEOUT) -> None:
         """E-mails are sent by notifications' delivery worker after the events are handled; one a
@@ -181,13 +193,15 @@ class Chaos:
         }
 
     async def _ledgers(self, accounts: list[str]) -> dict[str, dict]:
-        async with httpx.AsyncClient(timeout=10) as client:
-            out = {}
-            for acc in accounts:
-                r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc},
-                                     headers=self.stack.as_operator())
-                out[acc] = r.json()
-            return out
+        gate = asyncio.Semaphore(16)  # thousands of accounts after a soak: a few at a time
+        async with httpx.AsyncClient(timeout=30) as client:
+            async def one(acc: str) -> tuple[str, dict]:
+                async with gate:
+                    r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc},
+                                         headers=self.stack.as_operator())
+                    return acc, r.json()
+
+            return dict(await asyncio.gather(*(one(acc) for acc in accounts)))
 
 
 # --- poison ------------------------------------------------------------------------------------------
