@@ -33,7 +33,16 @@ class MaildirHandler:
         self.root = root
         self.maildir = mailbox.Maildir(str(root), create=True)
         self.received_log = root / "received.log"
-        self.seen = {m["Message-ID"] for m in self.maildir if m["Message-ID"]}
+        self.seen = self._stored_ids()
+
+    def _stored_ids(self) -> set[str]:
+        # The arrival log names what was stored; parsing every stored message instead made start-up
+        # grow with the Maildir (45,000 messages took longer than the stack waits for the server).
+        if not self.received_log.exists():
+            return {str(m["Message-ID"]) for m in self.maildir if m["Message-ID"]}
+        with self.received_log.open() as log:
+            return {fields[0] for fields in (line.rstrip("\n").split("\t") for line in log)
+                    if len(fields) == 3 and fields[2] == "stored" and fields[0]}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd API
         if address.lower().endswith("@" + REFUSED_DOMAIN):
@@ -43,7 +52,8 @@ class MaildirHandler:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
         message = message_from_bytes(envelope.content, policy=default)
-        message_id = message["Message-ID"] or ""
+        # A plain string: the header object keeps its whole parse tree (a few KB a message, kept for ever).
+        message_id = str(message["Message-ID"] or "")
         duplicate = bool(message_id) and message_id in self.seen
         with self.received_log.open("a") as log:
             log.write(f"{message_id}\t{','.join(envelope.rcpt_tos)}\t{'duplicate' if duplicate else 'stored'}\n")
