@@ -5,8 +5,11 @@ size, consumer lag, outbox backlog, and the latency of each flow.
 Every second it starts `SOAK_ACCOUNTS_PER_S` account sagas (create, a two-seat subscription, opt-in
 on, two members added at once, one by opt-in whose invitation is confirmed through the page — an
 automatic upgrade), deactivates a member of an earlier account, buys a private instance for every
-fifth account's owner, and sends `SOAK_LEADS_PER_S` leads (manual and Zillow) to earlier accounts'
-Enterprise instances. At the end the stack is drained and the promises of `make chaos` are checked
+fifth account's owner (an IDX team whose rules offer each lead first-to-claim for three seconds, and
+an Open API key issued over HTTP), and sends `SOAK_LEADS_PER_S` leads: manual and Zillow leads to
+earlier accounts' Enterprise instances, website, parsing-address and Open API leads to the teams.
+Half of the offered team leads are claimed by the owner; the others wait out their timer and go to
+the pond. At the end the stack is drained and the promises of `make chaos` are checked
 (every command answered once, one seat answer per member, no seat twice, one e-mail per
 invitation, every outbox empty), then a verdict: RSS growth per hour, rows per table, p99 drift
 (last five minutes against the first five, or the last and first minute of a short run). Figures
@@ -16,35 +19,25 @@ go to `.run/soak/soak-<time>.json` and a PNG with one panel per figure.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import statistics
+import hashlib
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
-from pathlib import Path
 
-import asyncpg
 import httpx
 from rich.console import Console
 
-from crm_contracts import CloudEvent, command, identity, leads
+from crm_contracts import CloudEvent, command, identity, leads, routing
 
 from . import people
 from .bus import Bus
 from .chaos import Chaos, Wave, wave
+from .soak_figures import Readings, percentile, report, verdict
 from .stack import SERVICES, Stack
 
 console = Console()
 DECISIONS = ("routing.lead.assigned", "routing.lead.offered", "routing.lead.pooled", "routing.lead.rejected")
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+TEAM_RULES = [{"id": "soak", "steps": [{"strategy": "first_to_claim", "claim_within_s": 3}]}]
 
 
 class Soak:
@@ -57,6 +50,11 @@ class Soak:
         self.latency: dict[str, list[tuple[float, float]]] = {}  # flow -> (sent at, ms)
         self.samples: list[dict] = []
         self.clicked: dict[tuple[str, str], float] = {}  # (account, user) -> when the page was confirmed
+        # Private teams ready for leads: (account, instance, owner, website id, parsing address, key hash).
+        self.teams: list[tuple[str, str, str, str, str, str]] = []
+        self.team_leads: dict[str, bool] = {}  # lead id -> whether its offer is claimed (else left to the pond)
+        self.claimed: set[str] = set()
+        self.readings = Readings(stack)
         self.started = time.perf_counter()
 
     # --- load -----------------------------------------------------------------------------------
@@ -83,7 +81,7 @@ class Soak:
             acc = old.accounts[0]
             await self._send(command(identity.DeactivateMember(user_id=f"{acc}_m1"), source="soak", accountid=acc))
             if n % 5 == 0:
-                await self._send(command(identity.PurchaseInstance(buyer_user_id=f"{acc}_o", package="crm_only",
+                await self._send(command(identity.PurchaseInstance(buyer_user_id=f"{acc}_o", package="crm_idx_team",
                                                                    name="Soak team"), source="soak", accountid=acc))
             for create in old.commands[:: 5]:
                 found = self.bus.first.get(("identity.account.created", create.id))
@@ -98,10 +96,20 @@ class Soak:
             await self._send(command(leads.LeadCaptured(lead_id=lead_id, lead={"first_name": "Soak"}, **target),
                                      source="soak", accountid=acc,
                                      instanceid=target.get("instance_id")), "lead")
+        for i in range(self.leads_per_s // 3 if self.teams else 0):
+            acc, instance, _, website_id, parsing_email, key_sha = self.teams[(n + i) % len(self.teams)]
+            lead_id = "lead_soak_" + uuid.uuid4().hex[:12]
+            target = [{"channel": "website", "website_id": website_id},
+                      {"channel": "parsing_email", "parsing_email": parsing_email},
+                      {"channel": "open_api", "api_key_sha256": key_sha}][(n + i) % 3]
+            self.team_leads[lead_id] = i % 2 == 0
+            await self._send(command(leads.LeadCaptured(lead_id=lead_id, lead={"first_name": "Team"}, **target),
+                                     source="soak", accountid=acc, instanceid=instance), "team_lead")
 
-    async def confirm_invitations(self) -> None:
-        """People open their opt-in e-mail's link and confirm on the page, as invitations arrive; the
-        seat each confirmation buys is timed from the click (read from new records only)."""
+    async def act_as_people(self) -> None:
+        """What people do as events arrive (read from new records only): confirm their opt-in
+        e-mail's link on the page (the seat each confirmation buys is timed from the click), give a
+        new team rules and an Open API key, and claim every other lead offered to them."""
         cursor = 0
         async with httpx.AsyncClient(timeout=10) as client:
             while True:
@@ -110,7 +118,15 @@ class Soak:
                     e = r.event
                     if e is None:
                         continue
-                    if e.type == "identity.invitation.issued" and e.data["kind"] == "opt_in":
+                    if e.type == "identity.instance.created" and e.source != "soak":
+                        await self._team_created(client, e)
+                    elif (e.type == "routing.lead.offered" and self.team_leads.get(e.data["lead_id"])
+                          and e.data["lead_id"] not in self.claimed):
+                        self.claimed.add(e.data["lead_id"])
+                        await self._send(command(routing.ClaimLead(lead_id=e.data["lead_id"],
+                                                                   user_id=e.data["user_ids"][0]),
+                                                 source="soak", accountid=e.accountid), "claim")
+                    elif e.type == "identity.invitation.issued" and e.data["kind"] == "opt_in":
                         clicked = time.perf_counter()
                         try:
                             await people.accept(client, self.stack.invitation_link(e))
@@ -124,11 +140,28 @@ class Soak:
                             self.latency.setdefault("opt_in_confirmed", []).append((clicked, (at - clicked) * 1000))
                 await asyncio.sleep(0.5)
 
+    async def _team_created(self, client: httpx.AsyncClient, e: CloudEvent) -> None:
+        if not e.accountid.startswith("acc_chaos_soak") or not e.data.get("website_id"):
+            return
+        owner, instance = e.data["owner_user_id"], e.data["instance_id"]
+        rules = command(routing.SetRules(instance_id=instance, rules=TEAM_RULES, version=1), source="soak",
+                        accountid=e.accountid, instanceid=instance)
+        await self._send(rules)
+        try:
+            r = await client.post(f"{self.stack.http('identity')}/v1/instances/{instance}/api-keys",
+                                  json={"name": "soak"}, headers=self.stack.as_user(owner))
+            r.raise_for_status()
+        except httpx.HTTPError:
+            return  # no leads for this team; the load goes to the others
+        key_sha = hashlib.sha256(r.json()["key"].encode()).hexdigest()
+        self.teams.append((e.accountid, instance, owner, e.data["website_id"], e.data["parsing_email"], key_sha))
+
     # --- figures ---------------------------------------------------------------------------------
 
     def collect_latency(self) -> None:
         answers = {"create": ("identity.account.created",),
-                   "immediate_add": ("seats.seat.reserved", "seats.seat.denied"), "lead": DECISIONS}
+                   "immediate_add": ("seats.seat.reserved", "seats.seat.denied"), "lead": DECISIONS,
+                   "team_lead": DECISIONS, "claim": ("routing.lead.claimed",)}
         for cid, (flow, at) in list(self.sent.items()):
             arrived = [self.bus.arrivals[(t, cid)] for t in answers[flow] if (t, cid) in self.bus.arrivals]
             if arrived:
@@ -138,46 +171,15 @@ class Soak:
     async def sample(self, minute: int) -> dict:
         self.collect_latency()
         since = self.started + (minute - 1) * 60
-        flows = {flow: {"p50_ms": _percentile([ms for at, ms in v if at >= since], 0.5),
-                        "p99_ms": _percentile([ms for at, ms in v if at >= since], 0.99),
+        flows = {flow: {"p50_ms": percentile([ms for at, ms in v if at >= since], 0.5),
+                        "p99_ms": percentile([ms for at, ms in v if at >= since], 0.99),
                         "count": sum(1 for at, _ in v if at >= since)} for flow, v in self.latency.items()}
-        procs = {}
-        for name, pid in self._pids().items():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-                rss_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
-                procs[name] = {"rss_mb": round(rss_kb / 1024, 1), "fds": len(os.listdir(f"/proc/{pid}/fd"))}
-            except (OSError, StopIteration):
-                continue
-        tables = {}
-        for service in SERVICES:
-            conn = await asyncpg.connect(self.stack.database_url(service).replace(f"crm_{service}@", "crm@"))
-            try:
-                for r in await conn.fetch("""SELECT relname, n_live_tup, pg_total_relation_size(relid) AS bytes
-                                             FROM pg_stat_user_tables"""):
-                    tables[f"{service}.{r['relname']}"] = {"rows": r["n_live_tup"], "mb": round(r["bytes"] / 2**20, 2)}
-            finally:
-                await conn.close()
-        healths = {s: await self.stack.health_report(s) or {} for s in SERVICES}
-        return {"minute": minute, "at": datetime.now(UTC).isoformat(timespec="seconds"), "flows": flows,
-                "processes": procs, "tables": tables,
-                "outbox_backlog": {s: h.get("outbox_backlog") for s, h in healths.items()},
-                "lag": await self.stack.lag()}
-
-    def _pids(self) -> dict[str, int]:
-        pids = {s: self.stack.service_pid(s) for s in SERVICES}
-        for name, pid_file in (("kafka", self.stack.pids / "kafka.pid"), ("mail", self.stack.pids / "mail.pid"),
-                               ("postgres", self.stack.pg_data / "postmaster.pid")):
-            try:
-                pids[name] = int(pid_file.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass
-        return {k: v for k, v in pids.items() if v}
+        return await self.readings.take(minute, flows)
 
     # --- the run ---------------------------------------------------------------------------------
 
     async def run(self) -> dict:
-        people_task = asyncio.create_task(self.confirm_invitations())
+        people_task = asyncio.create_task(self.act_as_people())
         next_sample, n = self.started + 60, 0
         end = self.started + self.minutes * 60
         while time.perf_counter() < end:
@@ -188,7 +190,8 @@ class Soak:
                 s = self.samples[-1]
                 console.print(f"minute {s['minute']}: " + ", ".join(
                     f"{f} p99 {v['p99_ms']} ms ({v['count']})" for f, v in s["flows"].items()) + "; RSS " + ", ".join(
-                    f"{k} {v['rss_mb']:.0f} MB" for k, v in s["processes"].items() if k in SERVICES))
+                    f"{k} {v['rss_mb']:.0f} MB" for k, v in s["processes"].items() if k in SERVICES)
+                    + f"; machine busy {s['cpu'].get('machine_busy')}")
                 next_sample += 60
             await asyncio.sleep(max(0.0, self.started + n - time.perf_counter()))
         if not self.samples or time.perf_counter() - (next_sample - 60) > 30:
@@ -201,7 +204,7 @@ class Soak:
         self.collect_latency()
         final = await self.sample(len(self.samples) + 1)
         return {"invariants": await self.invariants(), "samples": self.samples, "drained": final,
-                "verdict": self.verdict(final)}
+                "verdict": verdict(self.samples, list(self.latency), final)}
 
     async def invariants(self) -> dict:
         """`make chaos`'s promises over every account of the run. Charges are expected here (the
@@ -224,48 +227,31 @@ class Soak:
                                         "instances": sum(instances.values())},
             "says": "holders = used ≤ total; one charge per upgrade or instance"}
         confirmed = [e for e in self._distinct("seats.seat.reserved", mine) if e.data["auto_upgraded"]]
+        checked["offers_end_once"] = self._offers_end_once()
         checked["opt_ins_seated"] = {"ok": len(confirmed) == sum(upgrades.values()),
                                      "figure": {"seated_by_upgrade": len(confirmed)},
                                      "says": "each upgrade seated the member who confirmed"}
         return checked
 
+    def _offers_end_once(self) -> dict:
+        """Every team lead offered ends exactly once: claimed if the owner claimed it, else pooled
+        when its timer ran out."""
+        ends: dict[str, Counter] = {}
+        for type_ in ("routing.lead.offered", "routing.lead.claimed", "routing.lead.pooled"):
+            for e in {e.id: e for e in self.bus.events(lambda e, t=type_: e.type == t
+                                                       and e.data.get("lead_id") in self.team_leads)}.values():
+                ends.setdefault(e.data["lead_id"], Counter())[type_.rsplit(".", 1)[1]] += 1
+        offered = {lid: c for lid, c in ends.items() if c["offered"]}
+        wrong = [lid for lid, c in offered.items()
+                 if (c["claimed"] != 1 or c["pooled"] > 1 if lid in self.claimed  # a late claim takes it from the pond
+                     else (c["claimed"], c["pooled"]) != (0, 1))]
+        return {"ok": bool(offered) and not wrong,
+                "figure": {"offered": len(offered), "claimed": sum(c["claimed"] for c in offered.values()),
+                           "pooled": sum(c["pooled"] for c in offered.values()), "wrong": len(wrong)},
+                "says": "team leads offered: claimed once if claimed, else pooled once by the timer"}
+
     def _distinct(self, type_: str, accounts: set[str]) -> list[CloudEvent]:
         return list({e.id: e for e in self.bus.events(lambda e: e.type == type_ and e.accountid in accounts)}.values())
-
-    def verdict(self, final: dict) -> dict:
-        """Growth per hour by a least-squares line over the run after its first quarter (warm-up:
-        pools filling, caches), p99 of the last five minutes against the first five (a short run:
-        last minute against first), and the rows each table holds once the load is drained."""
-        later = self.samples[len(self.samples) // 4:] if len(self.samples) >= 4 else self.samples
-
-        def per_hour(values: list[tuple[int, float]]) -> float | None:
-            if len(values) < 2:
-                return None
-            slope, _ = statistics.linear_regression([m for m, _ in values], [v for _, v in values])
-            return round(slope * 60, 1)
-
-        growth = {name: per_hour([(s["minute"], s["processes"][name]["rss_mb"]) for s in later
-                                  if name in s["processes"]]) for name in self.samples[-1]["processes"]}
-        fds = {name: per_hour([(s["minute"], s["processes"][name]["fds"]) for s in later
-                               if name in s["processes"]]) for name in self.samples[-1]["processes"]}
-        window = 5 if len(self.samples) >= 10 else 1
-
-        def p99(samples: list[dict], flow: str) -> float | None:
-            values = [s["flows"][flow]["p99_ms"] for s in samples if s["flows"].get(flow, {}).get("p99_ms")]
-            return statistics.median(values) if values else None
-
-        drift = {}
-        for flow in self.latency:
-            a, b = p99(self.samples[:window], flow), p99(self.samples[-window:], flow)
-            drift[flow] = {"first_ms": a, "last_ms": b, "change": round(b / a - 1, 2) if a and b else None}
-        # Published outbox rows are kept ten minutes: judged over the run's second half, once pruning runs.
-        second_half = self.samples[len(self.samples) // 2:]
-        outbox = {t: per_hour([(s["minute"], s["tables"][t]["rows"]) for s in second_half if t in s["tables"]])
-                  for t in final["tables"] if t.endswith(".outbox")}
-        return {"rss_growth_mb_per_hour": growth, "fd_growth_per_hour": fds, "p99_drift": drift,
-                "outbox_rows_growth_per_hour": outbox,
-                "rows_at_end": {t: v["rows"] for t, v in final["tables"].items()}}
-
 
 async def main(minutes: float, accounts_per_s: int, leads_per_s: int) -> int:
     stack = Stack()
@@ -274,56 +260,7 @@ async def main(minutes: float, accounts_per_s: int, leads_per_s: int) -> int:
     try:
         soak = Soak(stack, bus, minutes, accounts_per_s, leads_per_s)
         console.print(f"soak: {minutes:g} min, {accounts_per_s} account sagas/s, {leads_per_s} leads/s")
-        report = await soak.run()
+        result = await soak.run()
     finally:
         await bus.stop()
-    out = stack.run / "soak"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    (out / f"soak-{stamp}.json").write_text(json.dumps(report, indent=2, default=str))
-    _plot(report, out / f"soak-{stamp}.png")
-    ok = all(v["ok"] for v in report["invariants"].values())
-    for name, v in report["invariants"].items():
-        console.print(f"  {'✓' if v['ok'] else '✗'} {name:<26} {v['figure']}  ({v['says']})")
-    v = report["verdict"]
-    console.print("RSS growth MB/hour (after warm-up): " + ", ".join(
-        f"{k} {g:+.1f}" for k, g in v["rss_growth_mb_per_hour"].items() if g is not None))
-    console.print("open files growth per hour: " + ", ".join(
-        f"{k} {g:+.1f}" for k, g in v["fd_growth_per_hour"].items() if g is not None))
-    console.print("outbox rows growth per hour (second half; pruned after 10 min): " + ", ".join(
-        f"{k} {g:+.0f}" for k, g in v["outbox_rows_growth_per_hour"].items() if g is not None))
-    console.print("p99 first → last: " + ", ".join(f"{f} {d['first_ms']} → {d['last_ms']} ms" for f, d in
-                                                  v["p99_drift"].items()))
-    console.print(f"figures: {out / f'soak-{stamp}.json'}\nplot:    {out / f'soak-{stamp}.png'}")
-    return 0 if ok else 1
-
-
-def _plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    samples = report["samples"]
-    if not samples:
-        return
-    x = [s["minute"] for s in samples]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    for name in samples[0]["processes"]:
-        if name in SERVICES:  # the broker's and mail server's hundreds of MB would flatten them (in the JSON)
-            axes[0][0].plot(x, [s["processes"].get(name, {}).get("rss_mb") for s in samples], label=name)
-        axes[0][1].plot(x, [s["processes"].get(name, {}).get("fds") for s in samples], label=name)
-    biggest = sorted(samples[-1]["tables"], key=lambda t: -samples[-1]["tables"][t]["rows"])[:8]
-    for table in biggest:
-        axes[1][0].plot(x, [s["tables"].get(table, {}).get("rows") for s in samples], label=table)
-    for flow in samples[-1]["flows"]:
-        axes[1][1].plot(x, [s["flows"].get(flow, {}).get("p99_ms") for s in samples], label=f"{flow} p99")
-    for ax, title in zip(axes.flat, ("RSS of the services, MB", "open file descriptors", "rows (largest tables)", "p99 latency, ms"),
-                         strict=True):
-        ax.set_title(title)
-        ax.set_xlabel("minute")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return 0 if report(result, stack.run / "soak") else 1
