@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .processes import alive, read_pid
-from .stack import SERVICES, Stack, read_pid_first_line
+from .stack import SERVICES, Stack
 
 app = typer.Typer(help="Run crm-platform locally: Kafka, PostgreSQL and the four services.",
                   no_args_is_help=True)
@@ -114,7 +114,7 @@ def status() -> None:
     """What runs, with PIDs and health."""
     stack = Stack()
     table = Table("component", "pid", "state", "detail")
-    pg_pid = read_pid_first_line(stack.pg_data / "postmaster.pid")
+    pg_pid = read_pid(stack.pg_data / "postmaster.pid")
     table.add_row("postgres", str(pg_pid or "-"), _state(alive(pg_pid)), stack.admin_url)
     kafka_pid = read_pid(stack.pids / "kafka.pid")
     table.add_row("kafka", str(kafka_pid or "-"), _state(alive(kafka_pid)), stack.bootstrap)

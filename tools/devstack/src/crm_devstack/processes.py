@@ -27,8 +27,9 @@ def alive(pid: int | None) -> bool:
 
 
 def read_pid(pid_file: Path) -> int | None:
+    """The PID on a PID file's first line (PostgreSQL's `postmaster.pid` has more lines after it)."""
     try:
-        return int(pid_file.read_text().strip())
+        return int(pid_file.read_text().split("\n", 1)[0].strip())
     except (OSError, ValueError):
         return None
 

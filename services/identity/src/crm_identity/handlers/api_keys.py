@@ -1,0 +1,35 @@
+"""An instance's Open API keys: issued (over HTTP, which shows the key once) and revoked."""
+
+from __future__ import annotations
+
+from crm_contracts.identity import ApiKeyIssued, ApiKeyRevoked, IssueApiKey, RevokeApiKey
+from crm_runtime.handling import HandlerContext, Handlers, Rejected
+
+from .. import repository
+from .common import owned_instance
+
+handlers = Handlers()
+
+
+@handlers.on(IssueApiKey)
+async def issue_api_key(ctx: HandlerContext, cmd: IssueApiKey) -> None:
+    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    if cmd.key_hash is None or cmd.last_four is None or cmd.key_id is None:
+        raise Rejected("key_hash_required",
+                       "issue keys over identity's HTTP API (it shows the key once), or send key_id, "
+                       "key_hash and last_four of a key you made")
+    if not await repository.insert_api_key(ctx.conn, instance.instance_id, cmd.key_id, cmd.name, cmd.key_hash,
+                                           cmd.last_four):
+        raise Rejected("api_key_exists", f"a key with id {cmd.key_id} or this hash exists already")
+    await ctx.emit(ApiKeyIssued(instance_id=instance.instance_id, key_id=cmd.key_id, key_hash=cmd.key_hash,
+                                name=cmd.name, last_four=cmd.last_four), instanceid=instance.instance_id)
+
+
+@handlers.on(RevokeApiKey)
+async def revoke_api_key(ctx: HandlerContext, cmd: RevokeApiKey) -> None:
+    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    revoked = await repository.revoke_api_key(ctx.conn, instance.instance_id, cmd.key_id)
+    if revoked is None:  # a key of another instance is unknown here too
+        raise Rejected("unknown_api_key", f"instance {instance.instance_id} has no API key {cmd.key_id}")
+    await ctx.emit(ApiKeyRevoked(instance_id=instance.instance_id, key_id=cmd.key_id, key_hash=revoked["key_hash"]),
+                   instanceid=instance.instance_id)

@@ -1,0 +1,125 @@
+"""Members: added one by one or by import, converted, deactivated, reactivated, onboarded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pydantic import ValidationError
+
+from crm_contracts.common import IMPORT_RESULTS_PER_EVENT
+from crm_contracts.identity import (Activation, AddMember, CompleteOnboarding, ConvertMember, DeactivateMember,
+                                    ImportMembers, ImportRowResult, InstanceMemberRemoved, InvitationKind,
+                                    MemberAdded, MemberImportCompleted, MemberRow, MemberStatus, ReactivateMember)
+from crm_runtime.handling import HandlerContext, Handlers, Rejected
+
+from .. import repository
+from ..domain.accounts import Account
+from ..domain.invitations import State
+from ..domain.members import Member, Move, new_member
+from .common import check_group, invite, load_account, load_member, move
+
+handlers = Handlers()
+
+
+async def add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
+    if await repository.get_member(ctx.conn, account.account_id, row.user_id) is not None:
+        raise Rejected("member_already_exists", f"member {row.user_id} already exists")
+    if await repository.email_taken(ctx.conn, account.account_id, str(row.email)):
+        raise Rejected("duplicate_email", f"{row.email} already belongs to a member of this account")
+    await check_group(ctx, row.group_id)
+    member = new_member(account.account_id, row, opt_in_enabled=account.opt_in_enabled)
+    await repository.insert_member(ctx.conn, member)
+    await ctx.emit(MemberAdded(user_id=member.user_id, user_type=member.user_type, activation=member.activation,
+                               status=member.status, group_id=member.group_id, email=member.email,
+                               first_name=member.first_name, last_name=member.last_name, role=member.role),
+                   subject=member.user_id, instanceid=account.enterprise_instance_id)
+    if member.status is MemberStatus.PENDING_OPT_IN:
+        await invite(ctx, account, member, InvitationKind.OPT_IN)
+    return member
+
+
+@handlers.on(AddMember)
+async def add_member(ctx: HandlerContext, cmd: AddMember) -> None:
+    await add(ctx, await load_account(ctx), cmd)
+
+
+@handlers.on(ImportMembers)
+async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
+    """Each row stands alone: a bad row is refused with its reason, the others proceed (AO5)."""
+    account = await load_account(ctx)
+    results: list[ImportRowResult] = []
+    seen_emails: set[str] = set()
+    for number, raw in enumerate(cmd.rows, start=1):
+        user_id = raw.get("user_id") if isinstance(raw, dict) else None
+        user_id = user_id[:200] if isinstance(user_id, str) else None  # echoed back, whatever was sent
+        try:
+            try:
+                row = MemberRow.model_validate(raw)
+            except ValidationError as exc:
+                fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+                raise Rejected("invalid_row", f"invalid {fields}") from None
+            if row.activation is Activation.OPT_IN:
+                raise Rejected("opt_in_not_available_for_import",
+                               "opt-in activation cannot be used in a bulk import; add the member singly")
+            if str(row.email).lower() in seen_emails:
+                raise Rejected("duplicate_email", f"{row.email} appears more than once in this import")
+            seen_emails.add(str(row.email).lower())
+            async with ctx.conn.transaction():  # a savepoint: a refused row leaves no trace
+                await add(ctx, account, row)
+            results.append(ImportRowResult(row=number, user_id=row.user_id, outcome="added"))
+        except Rejected as refused:
+            results.append(ImportRowResult(row=number, user_id=user_id, outcome="rejected",
+                                           reason=refused.reason, message=refused.message))
+    step = IMPORT_RESULTS_PER_EVENT
+    parts = max(1, -(-len(results) // step))
+    for part in range(parts):
+        await ctx.emit(MemberImportCompleted(results=results[part * step:(part + 1) * step], part=part + 1,
+                                             parts=parts))
+
+
+@handlers.on(ConvertMember)
+async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
+    account = await load_account(ctx)
+    member = await load_member(ctx, cmd.user_id)
+    if cmd.activation is Activation.OPT_IN and not account.opt_in_enabled:
+        raise Rejected("opt_in_not_enabled", f"agent opt-in is not enabled on account {account.account_id}")
+    if cmd.group_id is not None:
+        await check_group(ctx, cmd.group_id)
+        member = replace(member, group_id=cmd.group_id)
+    converted = await move(ctx, account, member, Move.CONVERTED, cmd.activation)
+    if cmd.activation is Activation.OPT_IN:
+        await invite(ctx, account, converted, InvitationKind.OPT_IN)
+
+
+@handlers.on(DeactivateMember)
+async def deactivate_member(ctx: HandlerContext, cmd: DeactivateMember) -> None:
+    account = await load_account(ctx)
+    member = await load_member(ctx, cmd.user_id)
+    await move(ctx, account, member, Move.DEACTIVATED)
+    await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.REVOKED,
+                                               everywhere=True)
+    # PI3: deactivated in the Enterprise account means out of every private instance; coming
+    # back (reactivation) takes a new invitation from each owner.
+    for left in await repository.leave_private_instances(ctx.conn, account.account_id, member.user_id):
+        await ctx.emit(InstanceMemberRemoved(instance_id=left["instance_id"], user_id=member.user_id,
+                                             role=left["role"], reason="member_deactivated"),
+                       subject=member.user_id, instanceid=left["instance_id"])
+
+
+@handlers.on(ReactivateMember)
+async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
+    account = await load_account(ctx)
+    member = await load_member(ctx, cmd.user_id)
+    if member.activation is Activation.OPT_IN and not account.opt_in_enabled:
+        raise Rejected("opt_in_not_enabled", f"agent opt-in is no longer enabled on account {account.account_id}")
+    moved = await move(ctx, account, member, Move.REACTIVATED)
+    if moved.status is MemberStatus.PENDING_OPT_IN:
+        await invite(ctx, account, moved, InvitationKind.OPT_IN)
+
+
+@handlers.on(CompleteOnboarding)
+async def complete_onboarding(ctx: HandlerContext, cmd: CompleteOnboarding) -> None:
+    account = await load_account(ctx)
+    await move(ctx, account, await load_member(ctx, cmd.user_id), Move.ONBOARDING_COMPLETED)
+    if cmd.phone is not None:
+        await repository.set_phone(ctx.conn, account.account_id, cmd.user_id, cmd.phone)

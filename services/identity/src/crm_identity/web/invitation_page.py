@@ -1,0 +1,133 @@
+"""The page people open from their invitation e-mail: GET shows whom they would join and asks them
+to confirm (links are opened by mail scanners too); POST, from that page only, accepts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from html import escape
+from urllib.parse import parse_qs, urlsplit
+
+from crm_contracts import command, identity
+from crm_runtime import logs
+from crm_runtime.http import Request, Route, get, html_response, post
+from crm_runtime.service import Service
+
+from .. import repository
+from ..domain.invitations import InvitationError, hash_token
+
+log = logs.get(__name__)
+
+# What a person is told for each way a link can fail, and what to do next.
+_REFUSED_PAGES = {
+    "invitation_not_found": (404, "This link is not valid",
+                             "Check that you opened the whole link from your invitation e-mail."),
+    "invitation_already_used": (409, "This invitation was already used",
+                                "You have joined already. Sign in to the CRM with your e-mail address."),
+    "invitation_expired": (410, "This invitation has expired",
+                           "Ask your brokerage administrator to send you a new invitation."),
+    "invitation_superseded": (410, "A newer invitation was sent",
+                              "Use the link in the most recent invitation e-mail you received."),
+    "invitation_revoked": (410, "This invitation was withdrawn",
+                           "Your brokerage administrator withdrew it. Contact them if this is unexpected."),
+}
+
+
+_CSRF_COOKIE = "crm_invitation_csrf"
+# The confirmation page holds a live link in its address: keep it out of caches, other sites'
+# Referer headers and other sites' frames (a framed "Accept" button is a clickjacking target).
+_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+                 "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'"}
+
+
+def _page(status: int, title: str, text: str, form: str = ""):
+    return html_response(
+        "<!doctype html><html><head><meta charset='utf-8'><title>{t}</title></head>"
+        "<body><main><h1>{t}</h1><p>{x}</p>{f}</main></body></html>".format(t=escape(title), x=escape(text), f=form),
+        status, headers=_PAGE_HEADERS)
+
+
+def _same_site(request: Request, public_origin: str) -> bool:
+    """Browsers say where a form post came from; a post from another site is refused."""
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    return origin is None or origin == public_origin
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def routes(svc: Service) -> list[Route]:
+    commands = svc.processor_for(identity.COMMANDS)
+    public_origin = _origin(svc.settings.base_url())
+
+    async def _pending(token: str):
+        """The invitation and account a token names, or the refusal page to show instead."""
+        async with svc.pool.acquire() as conn:
+            invitation = await repository.invitation_by_hash(conn, hash_token(token)) if token else None
+            account = await repository.get_account(conn, invitation.account_id) if invitation else None
+            instance = await repository.get_instance(conn, invitation.instance_id) \
+                if invitation and invitation.instance_id else None
+        if invitation is None or account is None:
+            return None, _page(*_REFUSED_PAGES["invitation_not_found"])
+        try:
+            invitation.accept(datetime.now(UTC))  # only asks whether it could be; nothing is stored
+        except InvitationError as refused:
+            return None, _page(*_REFUSED_PAGES[refused.reason])
+        return (invitation, account, instance), None
+
+    async def confirm_page(request: Request):
+        """GET /invitations/accept?token=… — the link of an invitation e-mail. It accepts nothing:
+        mail scanners and link previews open links before people do. It names the account and asks
+        the person to confirm."""
+        found, refused = await _pending(request.query_params.get("token", ""))
+        if refused is not None:
+            return refused
+        invitation, account, instance = found
+        place = f"{instance.name} ({account.name})" if instance else account.name
+        csrf = secrets.token_urlsafe(32)
+        form = ("<form method='post' action='/invitations/accept'>"
+                "<input type='hidden' name='token' value='{t}'><input type='hidden' name='csrf' value='{c}'>"
+                "<button type='submit'>Accept and join {p}</button></form>").format(
+                    t=escape(request.query_params["token"]), c=csrf, p=escape(place))
+        page = _page(200, f"Join {place}", f"You were invited to join {place} in the CRM. "
+                     f"Confirm to accept; this link then stops working.", form)
+        page.set_cookie(_CSRF_COOKIE, csrf, max_age=3600, path="/invitations", httponly=True, samesite="strict",
+                        secure=public_origin.startswith("https://"))
+        return page
+
+    async def accept(request: Request):
+        """POST /invitations/accept (form: token, csrf) — the person's confirmation from the page."""
+        body = await request.body()
+        try:
+            fields = parse_qs(body.decode(errors="replace"), max_num_fields=4) if len(body) <= 4096 else {}
+        except ValueError:  # more fields than the form has: not our page's post
+            fields = {}
+        token, csrf = (fields.get("token") or [""])[0], (fields.get("csrf") or [""])[0]
+        cookie = request.cookies.get(_CSRF_COOKIE, "")
+        if not (_same_site(request, public_origin) and csrf and cookie and secrets.compare_digest(csrf, cookie)):
+            log.warning("invitation_confirm_refused", reason="cross_site_or_missing_csrf")
+            return _page(403, "Please confirm from the invitation page",
+                         "Open the link in your invitation e-mail again and press the button on that page.")
+        found, refused = await _pending(token)
+        if refused is not None:
+            return refused
+        invitation, account, _ = found
+        message = command(identity.AcceptInvitation(token=token), source="crm/identity-web",
+                          accountid=invitation.account_id, subject=invitation.user_id)
+        try:
+            outcome = await commands.handle_message(message)
+        except Exception:
+            log.exception("invitation_accept_failed")
+            return _page(503, "Please try again", "We could not process your invitation just now.")
+        if outcome.name == "rejected":
+            return _page(*_REFUSED_PAGES.get(outcome.reason or "", (400, "This link cannot be used", outcome.detail or "")))
+        page = _page(200, f"Welcome to {account.name}",
+                     "Your invitation is accepted. Launch the CRM to finish setting up your account.")
+        page.delete_cookie(_CSRF_COOKIE, path="/invitations")
+        return page
+
+    return [get("/invitations/accept", confirm_page, public=True), post("/invitations/accept", accept, public=True)]

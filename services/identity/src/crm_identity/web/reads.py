@@ -1,0 +1,60 @@
+"""Read endpoints: an account with its members, the instances of a user, an instance's roster."""
+
+from __future__ import annotations
+
+from crm_runtime.auth import may_administer_account, may_read_own
+from crm_runtime.http import Request, Route, caller, forbidden, get, json_response
+from crm_runtime.service import Service
+
+from .. import repository
+from ..domain.access import may_read_roster
+
+
+def routes(svc: Service) -> list[Route]:
+    async def account(request: Request):
+        """GET /v1/accounts?account_id=… — the account, its members and groups (owner and admins)."""
+        account_id = request.query_params.get("account_id", "")
+        async with svc.pool.acquire() as conn:
+            decision = may_administer_account(
+                caller(request), await repository.account_standing(conn, account_id, caller(request).user_id))
+            if not decision.allowed:
+                return forbidden(request, decision)
+            found = await repository.get_account(conn, account_id)
+            if found is None:
+                return json_response({"error": "not_found", "account_id": account_id}, 404)
+            members = await repository.list_members(conn, account_id)
+        return json_response({"account": found.__dict__, "members": members})
+
+    async def instances(request: Request):
+        """GET /v1/instances[?user_id=…][&account_id=…] — instances the user (by default the caller)
+        owns and belongs to, with roles."""
+        user_id = request.query_params.get("user_id") or caller(request).user_id
+        if not (decision := may_read_own(caller(request), user_id)).allowed:
+            return forbidden(request, decision)
+        async with svc.pool.acquire() as conn:
+            account_id = request.query_params.get("account_id") or None
+            found = await repository.instances_of(conn, user_id, account_id)
+            own = await repository.personal(conn, user_id, account_id)
+        for row in found:
+            row["personal"] = own  # the same on every instance of the user (PI11)
+        return json_response({"user_id": user_id, "instances": found,
+                              "owns": [i["instance_id"] for i in found if i["owner"]]})
+
+    async def instance_members(request: Request):
+        """GET /v1/instances/{instance_id}/members — the roster, with roles (its members, the account's admins)."""
+        instance_id = request.path_params["instance_id"]
+        me = caller(request)
+        async with svc.pool.acquire() as conn:
+            instance = await repository.get_instance(conn, instance_id)
+            member = instance is not None and await repository.instance_role(conn, instance_id, me.user_id) is not None
+            admin = instance is not None and may_administer_account(
+                me, await repository.account_standing(conn, instance.account_id, me.user_id)).allowed
+            if not (decision := may_read_roster(me, instance, member=member, administers_account=admin)).allowed:
+                return forbidden(request, decision)
+            if instance is None:
+                return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404)
+            return json_response({"instance": instance.__dict__,
+                                  "members": await repository.instance_members(conn, instance_id)})
+
+    return [get("/v1/accounts", account), get("/v1/instances", instances),
+            get("/v1/instances/{instance_id}/members", instance_members)]

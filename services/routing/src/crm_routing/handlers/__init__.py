@@ -1,0 +1,11 @@
+"""One function per routing command, captured lead or identity event, split by what it is about:
+the roster (`roster`), a captured lead (`leads`), claims and timers (`claims`), an instance's
+rules, agents and transfers (`instances`)."""
+
+from __future__ import annotations
+
+from crm_runtime.handling import Handlers
+
+from . import claims, instances, leads, roster
+
+handlers = Handlers.combine(roster.handlers, leads.handlers, claims.handlers, instances.handlers)

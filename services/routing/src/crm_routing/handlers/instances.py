@@ -1,0 +1,99 @@
+"""An instance's rules, agents paused and resumed, a member's Zillow target, leads moved between instances."""
+
+from __future__ import annotations
+
+
+from crm_contracts.routing import (
+    AgentPaused,
+    LeadTransferred,
+    PauseAgent,
+    ResumeAgent,
+    RulesChanged,
+    SetRules,
+    SetZillowTarget,
+    TransferLead,
+    ZillowTargetChanged,
+)
+from crm_runtime.handling import HandlerContext, Handlers, Rejected
+
+from .. import repository
+from ..domain import rules as rulebook
+from ..domain.router import rotation_keys
+from .claims import load_lead
+from .leads import route
+
+handlers = Handlers()
+
+
+async def _instance(ctx: HandlerContext, instance_id: str):
+    instance = await repository.get_instance(ctx.conn, instance_id)
+    if instance is None or instance["account_id"] != ctx.message.accountid:
+        raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
+    return instance
+
+
+@handlers.on(SetRules)
+async def set_rules(ctx: HandlerContext, cmd: SetRules) -> None:
+    instance = await _instance(ctx, cmd.instance_id)
+    if not instance["routing"]:
+        raise Rejected("routing_not_available", f"a {instance['package']} instance has no routing: its owner gets every lead")
+    parsed = rulebook.parse(cmd.rules, cmd.version)
+    current = await repository.latest_rules(ctx.conn, cmd.instance_id)
+    if current is not None and cmd.version <= current["version"]:
+        raise Rejected("stale_version", f"version {cmd.version} is not after the current {current['version']}")
+    await repository.insert_rules(ctx.conn, cmd.instance_id, cmd.version, parsed.as_json())
+    await repository.seed_rotation(ctx.conn, cmd.instance_id, rotation_keys(parsed))
+    await ctx.emit(RulesChanged(instance_id=cmd.instance_id, version=cmd.version, rules=parsed.as_json()),
+                   instanceid=cmd.instance_id)
+
+
+async def _pause(ctx: HandlerContext, instance_id: str, user_id: str, paused: bool) -> None:
+    await _instance(ctx, instance_id)
+    if not await repository.is_member(ctx.conn, instance_id, user_id):
+        raise Rejected("not_instance_member", f"{user_id} is not a member of instance {instance_id}")
+    await repository.set_paused(ctx.conn, instance_id, user_id, paused)
+    await ctx.emit(AgentPaused(instance_id=instance_id, user_id=user_id, paused=paused), instanceid=instance_id,
+                   subject=user_id)
+
+
+@handlers.on(PauseAgent)
+async def pause_agent(ctx: HandlerContext, cmd: PauseAgent) -> None:
+    await _pause(ctx, cmd.instance_id, cmd.user_id, True)
+
+
+@handlers.on(ResumeAgent)
+async def resume_agent(ctx: HandlerContext, cmd: ResumeAgent) -> None:
+    await _pause(ctx, cmd.instance_id, cmd.user_id, False)
+
+
+@handlers.on(SetZillowTarget)
+async def set_zillow_target(ctx: HandlerContext, cmd: SetZillowTarget) -> None:
+    await _instance(ctx, cmd.instance_id)
+    if not await repository.is_member(ctx.conn, cmd.instance_id, cmd.user_id):
+        raise Rejected("not_instance_member", f"{cmd.user_id} is not a member of instance {cmd.instance_id}")
+    await repository.set_zillow_target(ctx.conn, ctx.message.accountid, cmd.user_id, cmd.instance_id)
+    await ctx.emit(ZillowTargetChanged(user_id=cmd.user_id, instance_id=cmd.instance_id),
+                   instanceid=cmd.instance_id, subject=cmd.user_id)
+
+
+@handlers.on(TransferLead)
+async def transfer_lead(ctx: HandlerContext, cmd: TransferLead) -> None:
+    """R6: only into another instance the acting user belongs to; then routed by its rules."""
+    lead = await load_lead(ctx, cmd.lead_id)
+    if lead["account_id"] != ctx.message.accountid:
+        raise Rejected("unknown_lead", f"no lead {cmd.lead_id} in account {ctx.message.accountid}")
+    if cmd.to_instance_id == lead["instance_id"]:
+        raise Rejected("same_instance", f"lead {cmd.lead_id} is in {cmd.to_instance_id} already")
+    target = await repository.routing_context(ctx.conn, cmd.to_instance_id, cmd.lead_id)
+    if target is None or target["account_id"] != lead["account_id"]:
+        raise Rejected("unknown_instance", f"no instance {cmd.to_instance_id} in account {lead['account_id']}")
+    if not await repository.is_member(ctx.conn, lead["instance_id"], cmd.by_user_id):
+        raise Rejected("not_a_member_of_source", f"{cmd.by_user_id} cannot see lead {cmd.lead_id}")
+    if not await repository.is_member(ctx.conn, cmd.to_instance_id, cmd.by_user_id):
+        raise Rejected("not_a_member_of_target", f"{cmd.by_user_id} does not belong to {cmd.to_instance_id}")
+    source = lead["instance_id"]
+    event = await ctx.emit(LeadTransferred(lead_id=cmd.lead_id, from_instance_id=source, to_instance_id=cmd.to_instance_id,
+                                           by_user_id=cmd.by_user_id), subject=cmd.lead_id, instanceid=cmd.to_instance_id)
+    await repository.log(ctx.conn, cmd.lead_id, source, event.type, event.data)
+    # Routing it in the target stores its new instance and state and takes away any open timer.
+    await route(ctx, {**lead, "instance_id": cmd.to_instance_id}, target)

@@ -1,0 +1,178 @@
+"""Routing a captured lead: its target instance, the rules, the decision and what it emits."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crm_contracts import type_of
+from crm_contracts.leads import Channel, LeadCaptured
+from crm_contracts.routing import (
+    LeadAssigned,
+    LeadOffered,
+    LeadPooled,
+    LeadReassigned,
+    LeadRejected,
+)
+from crm_runtime.handling import HandlerContext, Handlers
+
+from .. import repository
+from ..domain import rules as rulebook
+from ..domain.router import Decision, decide, solo
+
+handlers = Handlers()
+
+OPEN = ("assigned", "offered")
+_PARSED: dict[tuple[str, int], rulebook.RuleSet] = {}
+
+
+def pond_of(instance_id: str) -> str:
+    return f"pond_{instance_id}"
+
+
+def _parsed(instance_id: str, version: int | None, raw: list[dict[str, Any]] | None) -> rulebook.RuleSet:
+    """Rule sets are immutable per version, so each is parsed once per process."""
+    if version is None or raw is None:
+        return rulebook.parse([], 0)
+    key = (instance_id, version)
+    if key not in _PARSED:
+        if len(_PARSED) > 10_000:
+            _PARSED.clear()
+        _PARSED[key] = rulebook.parse(raw, version)
+    return _PARSED[key]
+
+
+async def rules_of(ctx: HandlerContext, instance_id: str, version: int | None = None) -> rulebook.RuleSet:
+    row = (await repository.rules_version(ctx.conn, instance_id, version) if version is not None
+           else await repository.latest_rules(ctx.conn, instance_id))
+    return _parsed(instance_id, row["version"], row["rules"]) if row else rulebook.parse([], 0)
+
+
+def _outcome(lead: dict[str, Any], decision: Decision, rules_version: int | None,
+             previous: str | None = None) -> tuple[str, str | None, list[str], Any]:
+    """What the decision makes of the lead: its state, its agent, who it is offered to, and the event."""
+    instance_id, lead_id = lead["instance_id"], lead["lead_id"]
+    explanation = decision.explanation
+    if decision.kind == "pool":
+        return "pooled", None, [], LeadPooled(
+            lead_id=lead_id, instance_id=instance_id, pond_id=pond_of(instance_id), reason=decision.reason,
+            explanation=explanation, rules_version=rules_version)
+    if decision.kind == "offer":
+        return "offered", None, decision.user_ids, LeadOffered(
+            lead_id=lead_id, instance_id=instance_id, user_ids=decision.user_ids, rule_id=decision.rule_id,
+            claim_within_s=decision.claim_within_s, explanation=explanation)
+    user_id = decision.user_ids[0]
+    if previous is not None:
+        return "assigned", user_id, [], LeadReassigned(
+            lead_id=lead_id, instance_id=instance_id, from_user_id=previous, to_user_id=user_id,
+            reason="not_claimed_in_time", explanation=explanation, claim_within_s=decision.claim_within_s)
+    return "assigned", user_id, [], LeadAssigned(
+        lead_id=lead_id, instance_id=instance_id, user_id=user_id, rule_id=decision.rule_id,
+        strategy=decision.strategy, explanation=explanation, rules_version=rules_version,
+        claim_within_s=decision.claim_within_s)
+
+
+def _due(decision: Decision) -> datetime | None:
+    if decision.claim_within_s and decision.kind != "pool":
+        return datetime.now(UTC) + timedelta(seconds=decision.claim_within_s)
+    return None
+
+
+async def apply(ctx: HandlerContext, lead: dict[str, Any], decision: Decision, *, rules_version: int | None,
+                 previous: str | None = None, tried: list[str] | None = None) -> None:
+    """Store a decision about a lead routing knows already (escalation, transfer), arm its timer,
+    log it and publish it."""
+    instance_id, lead_id = lead["instance_id"], lead["lead_id"]
+    if decision.state_key is not None and decision.state is not None:
+        await repository.save_rotation(ctx.conn, instance_id, decision.state_key, decision.state)
+    state, user_id, offered_to, data = _outcome(lead, decision, rules_version, previous)
+    tried = [*(tried or []), *([user_id] if user_id else [])]
+    await repository.save_lead(ctx.conn, lead_id, instance_id=instance_id, state=state, user_id=user_id,
+                               offered_to=offered_to, tried=tried, rule_id=decision.rule_id, step=decision.step,
+                               rules_version=rules_version)
+    await repository.take_timer(ctx.conn, lead_id)
+    if (due := _due(decision)) is not None:
+        await repository.set_timer(ctx.conn, "tmr_" + uuid.uuid4().hex, lead_id, due)
+    event = await ctx.emit(data, subject=lead_id, instanceid=instance_id, accountid=lead["account_id"])
+    await repository.log(ctx.conn, lead_id, instance_id, event.type, event.data)
+
+
+def _decide(instance: dict[str, Any], rules: rulebook.RuleSet, channel: str, lead: dict[str, Any],
+            roster: dict, states: dict) -> Decision:
+    if not instance["routing"]:  # crm_idx_solo: the owner gets everything
+        return solo(roster.get(instance["owner_user_id"]), instance["owner_user_id"])
+    return decide(rules, channel, lead, roster, states)
+
+
+async def route(ctx: HandlerContext, lead: dict[str, Any], context: dict[str, Any]) -> None:
+    """Route a lead routing knows already (a transfer) in the instance `context` describes."""
+    rules = _parsed(context["instance_id"], context["rules_version"], context["rules"])
+    decision = _decide(context, rules, lead["channel"], lead["lead"], context["roster"], context["rotation"])
+    await apply(ctx, lead, decision, rules_version=rules.version if context["routing"] else None)
+
+
+async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, str, str]:
+    """The id of the instance a captured lead belongs to, or the reason there is none (PI6)."""
+    found = None
+    if cmd.channel is Channel.WEBSITE:
+        if not cmd.website_id:
+            return None, "missing_target", "a website lead names its website_id"
+        found = await repository.find_instance(ctx.conn, website_id=cmd.website_id)
+        reason, why = "unknown_website", f"no instance has website {cmd.website_id}"
+    elif cmd.channel is Channel.PARSING_EMAIL:
+        if not cmd.parsing_email:
+            return None, "missing_target", "a parsing-e-mail lead names the parsing_email it was sent to"
+        found = await repository.find_instance(ctx.conn, parsing_email=cmd.parsing_email)
+        reason, why = "unknown_parsing_email", "no instance has that parsing address"
+    elif cmd.channel is Channel.OPEN_API:
+        if cmd.api_key is not None:
+            return None, "api_key_in_clear", ("an Open API lead names its key by api_key_sha256; the key "
+                                              "itself must not travel on the topic")
+        if not cmd.api_key_sha256:
+            return None, "missing_target", "an Open API lead names the SHA-256 of its key (api_key_sha256)"
+        found = await repository.find_instance(ctx.conn, key_hash=cmd.api_key_sha256)
+        reason, why = "invalid_api_key", "the API key is unknown or revoked"
+    elif cmd.channel is Channel.ZILLOW:
+        if not cmd.user_id:
+            return None, "missing_target", "a Zillow lead names the agent (user_id) it was imported for"
+        found = await repository.zillow_instance(ctx.conn, ctx.message.accountid, cmd.user_id)
+        reason, why = "unknown_user", f"{cmd.user_id} is not a user of account {ctx.message.accountid}"
+    else:  # manual: the id is the target; routing_context finds out whether it exists
+        if not cmd.instance_id:
+            return None, "missing_target", "a manual lead names its instance_id"
+        return cmd.instance_id, "unknown_instance", f"no instance {cmd.instance_id}"
+    return (found["instance_id"] if found else None), reason, why
+
+
+async def _lead_rejected(ctx: HandlerContext, lead_id: str, reason: str, why: str) -> None:
+    await ctx.emit(LeadRejected(lead_id=lead_id, reason=reason, message=why), subject=lead_id)
+
+
+@handlers.on(LeadCaptured)
+async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
+    """The hot path: the target's lookup (none for manual leads), one query for the instance,
+    rules, roster and rotation, and one statement writing the lead, its decision and its log."""
+    instance_id, reason, why = await _target(ctx, cmd)
+    context = await repository.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
+    if context is None:
+        return await _lead_rejected(ctx, cmd.lead_id, reason, why)
+    duplicate = ("duplicate_lead", "this lead id was routed before; it is not routed again")
+    if context["seen"]:
+        return await _lead_rejected(ctx, cmd.lead_id, *duplicate)
+    rules = _parsed(instance_id, context["rules_version"], context["rules"])
+    captured = cmd.lead.model_dump(mode="json")
+    lead = {"lead_id": cmd.lead_id, "instance_id": instance_id, "account_id": context["account_id"]}
+    decision = _decide(context, rules, cmd.channel.value, captured, context["roster"], context["rotation"])
+    rules_version = rules.version if context["routing"] else None
+    state, user_id, offered_to, data = _outcome(lead, decision, rules_version)
+    due = _due(decision)
+    if not await repository.record_new_lead(
+            ctx.conn, lead_id=cmd.lead_id, instance_id=instance_id, account_id=context["account_id"],
+            channel=cmd.channel.value, lead=captured, state=state, user_id=user_id, offered_to=offered_to,
+            rule_id=decision.rule_id, step=decision.step, rules_version=rules_version,
+            rotation_key=decision.state_key, rotation=decision.state,
+            timer_id="tmr_" + uuid.uuid4().hex if due else None, due_at=due,
+            log_type=type_of(data), log_data=data.model_dump(mode="json")):
+        return await _lead_rejected(ctx, cmd.lead_id, *duplicate)
+    await ctx.emit(data, subject=cmd.lead_id, instanceid=instance_id, accountid=context["account_id"])

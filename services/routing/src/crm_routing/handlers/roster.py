@@ -1,0 +1,86 @@
+"""The roster, from identity's events: accounts, members, instances, their members and API keys."""
+
+from __future__ import annotations
+
+
+from crm_contracts.identity import (
+    AccountCreated,
+    ApiKeyIssued,
+    ApiKeyRevoked,
+    InstanceCreated,
+    InstanceMemberJoined,
+    InstanceMemberRemoved,
+    InstanceMemberRoleChanged,
+    InstanceRenamed,
+    MemberAdded,
+    MemberStatusChanged,
+)
+from crm_runtime.handling import HandlerContext, Handlers
+
+from .. import repository
+from ..domain import rules as rulebook
+from ..domain.router import rotation_keys
+
+handlers = Handlers()
+
+
+@handlers.on(AccountCreated)
+async def account_created(ctx: HandlerContext, event: AccountCreated) -> None:
+    await repository.upsert_instance(ctx.conn, instance_id=event.enterprise_instance_id, account_id=event.account_id,
+                                     kind="enterprise", package=None, routing=True, owner_user_id=event.owner_user_id,
+                                     name=event.name, website_id=None, parsing_email=None)
+    await repository.set_member(ctx.conn, event.enterprise_instance_id, event.owner_user_id, "owner")
+    await repository.set_status(ctx.conn, event.account_id, event.owner_user_id, "active")
+    await repository.seed_rotation(ctx.conn, event.enterprise_instance_id, rotation_keys(rulebook.parse([], 0)))
+
+
+@handlers.on(MemberAdded)
+async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
+    await repository.set_status(ctx.conn, ctx.message.accountid, event.user_id, event.status.value)
+    if ctx.message.instanceid:
+        await repository.set_member(ctx.conn, ctx.message.instanceid, event.user_id, "agent")
+
+
+@handlers.on(MemberStatusChanged)
+async def member_status_changed(ctx: HandlerContext, event: MemberStatusChanged) -> None:
+    await repository.set_status(ctx.conn, ctx.message.accountid, event.user_id, event.to_status.value)
+
+
+@handlers.on(InstanceCreated)
+async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
+    routes = event.routing if event.routing is not None else event.package != "crm_idx_solo"
+    await repository.upsert_instance(ctx.conn, instance_id=event.instance_id, account_id=ctx.message.accountid,
+                                     kind=event.kind, package=event.package, routing=routes,
+                                     owner_user_id=event.owner_user_id, name=event.name,
+                                     website_id=event.website_id, parsing_email=event.parsing_email)
+    await repository.seed_rotation(ctx.conn, event.instance_id, rotation_keys(rulebook.parse([], 0)))
+
+
+@handlers.on(InstanceRenamed)
+async def instance_renamed(ctx: HandlerContext, event: InstanceRenamed) -> None:
+    await repository.rename_instance(ctx.conn, event.instance_id, event.name)
+
+
+@handlers.on(InstanceMemberJoined)
+async def instance_member_joined(ctx: HandlerContext, event: InstanceMemberJoined) -> None:
+    await repository.set_member(ctx.conn, event.instance_id, event.user_id, event.role, event.capture_email)
+
+
+@handlers.on(InstanceMemberRoleChanged)
+async def instance_member_role_changed(ctx: HandlerContext, event: InstanceMemberRoleChanged) -> None:
+    await repository.set_member(ctx.conn, event.instance_id, event.user_id, event.role)
+
+
+@handlers.on(InstanceMemberRemoved)
+async def instance_member_removed(ctx: HandlerContext, event: InstanceMemberRemoved) -> None:
+    await repository.remove_member(ctx.conn, event.instance_id, event.user_id)
+
+
+@handlers.on(ApiKeyIssued)
+async def api_key_issued(ctx: HandlerContext, event: ApiKeyIssued) -> None:
+    await repository.set_api_key(ctx.conn, event.key_hash, event.instance_id, event.key_id, revoked=False)
+
+
+@handlers.on(ApiKeyRevoked)
+async def api_key_revoked(ctx: HandlerContext, event: ApiKeyRevoked) -> None:
+    await repository.set_api_key(ctx.conn, event.key_hash, event.instance_id, event.key_id, revoked=True)

@@ -1,0 +1,73 @@
+"""Where the local stack's parts live: the run folder, ports and addresses every component uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+
+
+SERVICES: dict[str, int] = {"identity": 8001, "seats": 8002, "notifications": 8003, "routing": 8004}
+
+
+def repo_root() -> Path:
+    env = os.environ.get("CRM_ROOT")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in [Path.cwd(), *Path.cwd().parents, *here.parents]:
+        if (parent / "infra" / "kafka" / "pom.xml").exists():
+            return parent
+    raise RuntimeError("cannot find the repository root (set CRM_ROOT)")
+
+
+@dataclass
+class Layout:
+    root: Path = field(default_factory=repo_root)
+    run: Path | None = None
+    kafka_port: int = 9092
+    controller_port: int = 9093
+    pg_port: int = 5433
+    smtp_port: int = 2525
+    kafka_bootstrap: str | None = None  # set: use this broker instead of starting one
+    pg_url: str | None = None  # set: use this server instead of starting one
+    group_suffix: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # SASL/SCRAM with one principal per service and ACLs on the broker (`CRM_KAFKA_SASL=1`). Its
+    # broker is formatted with the users, so it keeps its own run folder.
+    sasl: bool = field(default_factory=lambda: os.environ.get("CRM_KAFKA_SASL") == "1")
+
+    def __post_init__(self) -> None:
+        self.run = self.run or self.root / (".run-sasl" if self.sasl else ".run")
+        self.logs = self.run / "logs"
+        self.pids = self.run / "pids"
+
+    # --- addresses ------------------------------------------------------------------------
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return self.pg_url or f"postgresql://crm@127.0.0.1:{self.pg_port}/postgres"
+
+    def database_url(self, service: str) -> str:
+        """The service's own database, reached as the service's own role on the local stack (an
+        external server's credentials are used as given)."""
+        base = self.admin_url.rsplit("/", 1)[0]
+        if self.pg_url or service not in SERVICES:
+            return f"{base}/crm_{service}"
+        return f"postgresql://crm_{service}@127.0.0.1:{self.pg_port}/crm_{service}"
+
+    def port(self, service: str, replica: int = 1) -> int:
+        """Replicas of a service (same consumer group) listen 100 ports above the first."""
+        return SERVICES[service] + 100 * (replica - 1)
+
+    def http(self, service: str, replica: int = 1) -> str:
+        return f"http://127.0.0.1:{self.port(service, replica)}"
+
+    def _name(self, service: str, replica: int) -> str:
+        return service if replica == 1 else f"{service}-{replica}"
