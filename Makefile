@@ -45,10 +45,10 @@ restart:  ## restart the four services (after a code change); `make restart S="i
 logs:
 	$(STACK) logs
 
-contracts: install  ## regenerate JSON Schema and AsyncAPI from libs/contracts
+contracts: install  ## regenerate JSON Schema and AsyncAPI from libs/contracts, and record them as released unless a change breaks a topic version
 	$(PY) -m crm_contracts.generate
 
-contracts-check: install
+contracts-check: install  ## fail on stale generated files or a breaking change to a released topic version
 	$(PY) -m crm_contracts.generate --check
 
 unit: install  ## tests that need no broker or database

@@ -18,6 +18,6 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip==25.3
 .venv/bin/pip install -q -r requirements-dev.txt \
-  -e libs/contracts -e libs/runtime -e tools/cli -e tools/devstack \
+  -e libs/contracts -e libs/runtime -e tools/cli -e tools/devstack -e tools/testing \
   -e services/identity -e services/seats -e services/notifications -e services/routing
 echo "python environment ready in .venv"

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from crm_contracts import command, identity, notifications, routing
+from crm_devstack.mailserver import stored_for
 from crm_runtime.faults import CRASH_AFTER_SEND
 from money import this_month_price
 
@@ -21,15 +22,7 @@ pytestmark = pytest.mark.stack
 
 
 def mails_to(stack, address: str) -> list:
-    found = []
-    if not arrivals(stack, address):  # the log names each recipient: read the Maildir only when it is there
-        return found
-    for folder in ("new", "cur"):
-        for path in (stack.maildir / folder).glob("*"):
-            msg = message_from_bytes(path.read_bytes(), policy=default)
-            if msg["To"] == address:
-                found.append(msg)
-    return found
+    return [message_from_bytes(path.read_bytes(), policy=default) for path in stored_for(stack.maildir, address)]
 
 
 def arrivals(stack, address: str) -> list[str]:

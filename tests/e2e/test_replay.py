@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from crm_contracts import identity, seats
-from crm_devstack.scratch import scratch_database
-from crm_runtime import replay
+from crm_testing.databases import scratch_database
+from crm_testing.topics import feed_in_order, read_all
 
 pytestmark = pytest.mark.stack
 MACHINERY = {"inbox", "outbox", "outbox_dead", "schema_migrations"}
@@ -71,9 +71,9 @@ async def test_seats_replayed_into_a_fresh_database_rebuilds_the_same_state(plat
     async with scratch_database(stack, "crm_seats_replay", [("seats", seats_service.migrations)]) as pool:
         seats_service.processor.pool, seats_service.processor.producer = pool, producer
         mine = {a.encode() for a in accounts}
-        records = await replay.read_all(seats_service.consumes, stack.kafka_args(), keep=lambda r: r.key in mine)
+        records = await read_all(seats_service.consumes, stack.kafka_args(), keep=lambda r: r.key in mine)
         assert len(records) > 20
-        await replay.feed_in_order(seats_service.processor, records)
+        await feed_in_order(seats_service.processor, records)
 
         original = await asyncpg.connect(stack.database_url("seats"))
         try:

@@ -8,7 +8,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from crm_contracts import command, identity, seats
-from crm_runtime.consuming import DeadLetter, decode
+from crm_runtime.batches import DeadLetter, decode
 from crm_devstack.dates import period_args
 
 

@@ -11,10 +11,10 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from crm_contracts import CloudEvent, command, identity
-from crm_devstack.scratch import scratch_database
+from crm_testing.databases import scratch_database
 from crm_runtime import db, inbox, outbox
-from crm_runtime.consuming import BatchProcessor
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.batches import BatchProcessor
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 from crm_runtime.outbox import OutboxRelay
 from crm_runtime.settings import ServiceSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_devstack.scratch import scratch_database, seq_scans
+from crm_testing.databases import scratch_database, seq_scans
 from crm_runtime import inbox, outbox
 
 pytestmark = pytest.mark.stack

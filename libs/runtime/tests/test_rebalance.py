@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from crm_contracts import command, identity
 from crm_runtime import db
-from crm_runtime.consumer import PartitionedConsumer
-from crm_runtime.consuming import BatchProcessor
-from crm_runtime.handling import HandlerContext, Handlers
+from crm_runtime.lanes import PartitionedConsumer
+from crm_runtime.batches import BatchProcessor
+from crm_runtime.handlers import HandlerContext, Handlers
 from crm_runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.stack

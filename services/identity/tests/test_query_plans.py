@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_devstack.scratch import scratch_database, seq_scans
+from crm_testing.databases import scratch_database, seq_scans
 from crm_identity import repository
 from crm_runtime import db
 

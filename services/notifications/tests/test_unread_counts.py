@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from crm_contracts import command, identity
-from crm_devstack.scratch import scratch_database, seq_scans
+from crm_testing.databases import scratch_database, seq_scans
 from crm_notifications import repository
 from crm_runtime import db
 

@@ -15,9 +15,9 @@ import uuid
 import pytest
 
 from crm_contracts import command, event_caused_by, identity, seats
-from crm_devstack.scratch import scratch_database
+from crm_testing.databases import scratch_database
 from crm_runtime import db
-from crm_runtime.consuming import BatchProcessor
+from crm_runtime.batches import BatchProcessor
 from crm_runtime.settings import ServiceSettings
 from crm_seats import repository
 from crm_seats.domain.ledger import Subscription

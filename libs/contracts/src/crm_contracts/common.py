@@ -23,3 +23,14 @@ class CommandRejected(BaseModel):
     command_type: str
     reason: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     message: str
+
+
+class Refused(Exception):  # noqa: N818 - a decision, not an error
+    """A rule said no to a command: `reason` is the stable code and `message` the sentence that a
+    `*.command.rejected` answer carries. Domain code raises it without importing the runtime,
+    which answers any exception of this shape (`crm_runtime.handlers.as_refusal`)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message

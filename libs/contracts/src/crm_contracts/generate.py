@@ -3,7 +3,9 @@
     crm-contracts-generate [--check] [--out DIR]
 
 With --check nothing is written; the exit code is 1 when the checked-in files differ from
-what the models make, so CI fails on a stale copy.
+what the models make, so CI fails on a stale copy, or when a model breaks a released topic version
+(`compat`: a field removed, a type narrowed, a field made required) without the break being
+accepted. Writing also records the models as released (`history/`), once nothing breaks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import MESSAGES, TOPICS
+from . import MESSAGES, TOPICS, compat
 from .envelope import CloudEvent
 from .registry import Direction
 
@@ -189,15 +191,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail when checked-in files are stale")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
+    breaks = compat.unaccepted()
+    for b in breaks:
+        print(f"breaking change on {b['topic']}: {b['type']} {b['field']} {b['change']}".replace("  ", " "))
+    if breaks:
+        print("move the topic to a new version, or list the change with its reason in "
+              f"{compat.HISTORY / 'accepted.json'}")
     if args.check:
-        stale = stale_files(args.out)
+        stale = stale_files(args.out) + [f"history/{n}" for n, text in compat.history_files().items()
+                                         if not (compat.HISTORY / n).exists() or (compat.HISTORY / n).read_text() != text]
         if stale:
             print("stale generated contract files (run `make contracts`):", *stale, sep="\n  ")
+        if stale or breaks:
             return 1
-        print(f"generated contract files are up to date ({len(render())} files)")
+        print(f"generated contract files are up to date ({len(render())} files); no breaking change")
         return 0
     write(args.out)
     print(f"wrote {len(render())} files to {args.out}")
+    if breaks:
+        return 1  # the history keeps the released shape until the break is accepted
+    compat.write_history()
+    print(f"recorded the released shapes in {compat.HISTORY}")
     return 0
 
 

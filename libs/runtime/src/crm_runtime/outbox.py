@@ -277,19 +277,11 @@ class OutboxRelay:
         gauge_at = 0.0
         while True:
             self._wake.clear()
-            try:
-                # Bounded, so a connection that died mid-query cannot stall the relay for good.
-                published = await asyncio.wait_for(self.publish_pending(), self.pass_timeout)
-                backoff.reset()
-                self.last_error = ""
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # broker or database away, or not letting us in: keep the rows
-                self.last_error = repr(exc)[:300]
-                log.warning("outbox_relay_failed", error=repr(exc), retry_in_s=backoff.delay)
-                self._drop_connection()  # its state is unknown after a failure mid-pass
-                await backoff.wait()
-                continue
+            # Bounded, so a connection that died mid-query cannot stall the relay for good; a
+            # broker or database away, or not letting us in, keeps the rows.
+            published = await backoff.retrying(lambda: asyncio.wait_for(self.publish_pending(), self.pass_timeout),
+                                               log=log, event="outbox_relay_failed", on_error=self._failed_pass)
+            self.last_error = ""
             if time.monotonic() - gauge_at > 5:
                 gauge_at = time.monotonic()
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
@@ -310,6 +302,10 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), self.idle_poll if self.leader else 1.0)
             except TimeoutError:
                 pass
+
+    def _failed_pass(self, exc: Exception) -> None:
+        self.last_error = repr(exc)[:300]
+        self._drop_connection()  # its state is unknown after a failure mid-pass
 
     def _drop_connection(self) -> None:
         if self._conn is not None:

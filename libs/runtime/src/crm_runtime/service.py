@@ -19,12 +19,12 @@ from starlette.routing import BaseRoute
 
 from crm_contracts import Topic
 
-from . import db, logs
+from . import db, logs, memory
 from .auth import Verifier
-from .consumer import PartitionedConsumer
-from .consuming import BatchProcessor
-from .handling import Clock, Handlers, message_time
+from .batches import BatchProcessor
+from .handlers import Clock, Handlers, message_time
 from .http import Request, Response, get, json_response
+from .lanes import PartitionedConsumer
 from .outbox import OutboxRelay
 from .retry import Backoff
 from .settings import ServiceSettings
@@ -68,9 +68,6 @@ class Service:
         self._prepare = prepare
         self._tasks: list[asyncio.Task] = []
 
-    def processor_for(self, topic: Topic) -> BatchProcessor:
-        return self.processor
-
     async def _start(self) -> None:
         # Idempotent and acks=all: a retried send is written once, and only once every in-sync
         # replica has it.
@@ -98,14 +95,8 @@ class Service:
         log.info("service_started", group=self.group, topics=[t.name for t in self.consumes])
 
     async def _until_up(self, event: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        backoff = Backoff(0.2, 5.0)
-        while True:
-            try:
-                await start()
-                return
-            except Exception as exc:  # not there yet: the service waits for it, it does not exit
-                log.warning(event, error=repr(exc), retry_in_s=backoff.delay)
-                await backoff.wait()
+        # Not there yet: the service waits for it, it does not exit.
+        await Backoff(0.2, 5.0).retrying(start, log=log, event=event)
 
     async def _start_database(self) -> None:
         pool = await db.create_pool(self.settings.database_url, max_size=self.settings.db_pool_size,
@@ -186,7 +177,8 @@ class Service:
         async def metrics(request: Request) -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-        routes: list[BaseRoute] = [get("/health", self.health, public=True), get("/metrics", metrics, public=True)]
+        routes: list[BaseRoute] = [get("/health", self.health, public=True), get("/metrics", metrics, public=True),
+                                   *memory.routes()]
         if self._extra_routes:
             routes.extend(self._extra_routes(self))
         app = Starlette(routes=routes, lifespan=lifespan)
@@ -197,6 +189,8 @@ class Service:
 
     def run(self) -> None:
         logs.configure(self.name, self.settings.log_level)
+        if self.settings.memory_profile:
+            memory.start()
         config = uvicorn.Config(self.app(), host=self.settings.http_host, port=self.settings.http_port,
                                 log_config=None, access_log=False, lifespan="on")
         asyncio.run(uvicorn.Server(config).serve())

@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     # Offsets of finished records are committed together at most this long after they finish
     # (a crash redelivers at most this much, which the inbox makes a no-op).
     offset_commit_interval_s: float = 0.5
+    # Trace Python allocations from start for `GET /debug/memory` (slows the service: off by default).
+    memory_profile: bool = False
     # Records taken from Kafka in one fetch (across partitions); a partition's share is one batch,
     # handled in one transaction.
     fetch_max_records: int = 500

@@ -99,17 +99,13 @@ class DeliveryWorker:
     async def run(self) -> None:
         backoff = Backoff(0.5, 5.0)
         while True:
-            try:
-                busy = await self.deliver_emails() + await self.deliver_pushes()
-                backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database away: rows stay queued
-                log.warning("delivery_pass_failed", error=repr(exc), retry_in_s=backoff.delay)
-                await backoff.wait()
-                continue
+            # The database away: rows stay queued.
+            busy = await backoff.retrying(self._pass, log=log, event="delivery_pass_failed")
             if not busy:
                 await asyncio.sleep(self.settings.delivery_poll_s)
+
+    async def _pass(self) -> int:
+        return await self.deliver_emails() + await self.deliver_pushes()
 
     async def deliver_emails(self) -> int:
         async with self.pool.acquire() as conn:

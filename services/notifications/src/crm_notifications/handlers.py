@@ -25,7 +25,7 @@ from crm_contracts.notifications import (
 from crm_contracts.routing import LeadAssigned, LeadOffered, LeadReassigned
 from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, SeatReserved
 from crm_runtime.auth import ACCOUNT_ADMIN_ROLES
-from crm_runtime.handling import HandlerContext, Handlers
+from crm_runtime.handlers import HandlerContext, Handlers
 
 from . import repository
 from .domain.push import devices_to_push

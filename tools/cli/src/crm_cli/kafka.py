@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from crm_contracts import CloudEvent
+from crm_runtime.reading import read_to_end
 
 from .connection import Cluster
 
@@ -130,22 +131,18 @@ async def read(cluster: Cluster, topics: list[str], *, start: str | int = "end",
                 consumer.seek(tp, targets[tp])
             if all([await consumer.position(tp) == targets[tp] for tp in tps]):
                 break
+        if not follow:
+            async for fetched in read_to_end(consumer, ends, timeout_ms=200):
+                for m in sorted((m for msgs in fetched.values() for m in msgs), key=lambda m: m.timestamp):
+                    yield _rec(m)
+            return
         quiet_since = time.monotonic()
         while True:
-            if not follow and await _caught_up(consumer, ends):
-                return
             batch = await consumer.getmany(timeout_ms=200)
             records = sorted((m for msgs in batch.values() for m in msgs), key=lambda m: m.timestamp)
             for m in records:
                 yield _rec(m)
             if records:
                 quiet_since = time.monotonic()
-            elif follow and idle_s is not None and time.monotonic() - quiet_since > idle_s:
+            elif idle_s is not None and time.monotonic() - quiet_since > idle_s:
                 return
-
-
-async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True

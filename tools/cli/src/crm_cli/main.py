@@ -7,90 +7,32 @@ Exit codes: 0 done; 1 the command was rejected or an awaited answer did not come
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fnmatch
 import json
-import logging
-import os
-import re
 import sys
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 import httpx
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 from rich.tree import Tree
 
 from crm_contracts import MESSAGES, TOPICS, CloudEvent, command
-from crm_runtime import outbox
 
 from . import kafka, tokens
 from .connection import Cluster
+from .common import BOOTSTRAP, SERVICES, console, err, print_record, run, since_ms
+from .dead_letters import dlq
 from .lines import describe, style_of
+from .outbox_rows import outbox_app
 
 app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letters, lag, status, token.",
                   no_args_is_help=True)
-dlq = typer.Typer(help="Dead letters: list, show, replay.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
-outbox_app = typer.Typer(help="Events a service's outbox relay set aside: list, requeue.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-# aiokafka reports each refused connection itself; the command says it once, with what to do.
-logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-
-BOOTSTRAP = typer.Option(None, "--bootstrap", "-b", envvar="CRM_KAFKA_BOOTSTRAP_SERVERS",
-                         help="Kafka bootstrap servers (SASL/TLS: see CRM_KAFKA_* in the README)")
-SERVICES = {"identity": 8001, "seats": 8002, "notifications": 8003, "routing": 8004}
-
-
-def _run(work: Coroutine[Any, Any, int | None]) -> None:
-    """Run a command; turn what a person can act on into one line and an exit code."""
-    try:
-        code = asyncio.run(work)
-    except kafka.Unreachable as exc:
-        err.print(f"[red]cannot reach Kafka[/]: {exc}. Is it running (make up), or are --bootstrap / "
-                  "CRM_KAFKA_* right?")
-        raise typer.Exit(3) from None
-    except kafka.UnknownTopic as exc:
-        err.print(f"[red]{exc}[/]. Topics of the contract: {', '.join(sorted(TOPICS))} (and each .dlq)")
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    raise typer.Exit(code or 0)
-
-
-def _since_ms(since: str) -> int:
-    m = re.fullmatch(r"(\d+)([smhd])", since)
-    if not m:
-        raise typer.BadParameter("use a number and s, m, h or d, e.g. 10m")
-    seconds = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
-    return int((time.time() - seconds) * 1000)
-
-
-def _print(rec: kafka.Rec, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"topic": rec.topic, "partition": rec.partition, "offset": rec.offset, "key": rec.key,
-                          "headers": rec.headers,
-                          "event": rec.event.model_dump(mode="json") if rec.event else None,
-                          "value": None if rec.event else (rec.value or b"").decode("utf-8", "replace")}),
-              flush=True)
-        return
-    if rec.event is None:
-        reason = rec.headers.get("dlq_reason", "unreadable")
-        console.print(f"{'':12}  {rec.topic:<34} key={rec.key} dlq_reason={reason} "
-                      f"error={rec.headers.get('dlq_error', '')[:120]}", style=style_of(rec.topic, None))
-        return
-    extra = f" dlq_reason={rec.headers['dlq_reason']}" if "dlq_reason" in rec.headers else ""
-    console.print(f"{rec.topic:<26} {describe(rec.event)}{extra}", style=style_of(rec.topic, rec.event.type))
-
 
 # --- publish --------------------------------------------------------------------------------------
 
@@ -126,7 +68,7 @@ def publish(type_: str = typer.Argument(..., metavar="TYPE", help="e.g. identity
             err.print(f"[red]cannot read the data: {exc}; nothing was sent[/]")
         raise typer.Exit(2) from None
     message = command(model, source="crm-cli", accountid=account, instanceid=instance)
-    _run(_publish(Cluster.from_env(bootstrap), message, wait, timeout))
+    run(_publish(Cluster.from_env(bootstrap), message, wait, timeout))
 
 
 async def _publish(cluster: Cluster, message: CloudEvent, wait: bool, timeout: float) -> int:
@@ -150,7 +92,7 @@ async def _answers(answer_tail: kafka.Tail, message: CloudEvent, timeout: float)
                 seen = True
                 rejected = rejected or rec.event.type.endswith(".command.rejected")
                 deadline = time.monotonic() + 2.0
-                _print(rec, False)
+                print_record(rec, False)
     if not seen:
         err.print(f"[red]no answer to {message.id} within {timeout:.0f}s[/]")
     return 0 if seen and not rejected else 1
@@ -173,7 +115,7 @@ def watch(topics: list[str] = typer.Argument(None, help="topics to watch (defaul
           bootstrap: str | None = BOOTSTRAP) -> None:
     """One readable line per record, as it arrives: time, topic, type, account, key fields."""
     names = topics or [n for t in TOPICS.values() for n in (t.name, t.dlq)]
-    start: str | int = "beginning" if from_beginning else (_since_ms(since) if since else "end")
+    start: str | int = "beginning" if from_beginning else (since_ms(since) if since else "end")
 
     def wanted(rec: kafka.Rec) -> bool:
         e = rec.event
@@ -187,13 +129,13 @@ def watch(topics: list[str] = typer.Argument(None, help="topics to watch (defaul
         shown = 0
         async for rec in kafka.read(Cluster.from_env(bootstrap), names, start=start, follow=True, idle_s=idle):
             if wanted(rec):
-                _print(rec, as_json)
+                print_record(rec, as_json)
                 shown += 1
                 if count is not None and shown >= count:
                     return 0
         return 0
 
-    _run(go())
+    run(go())
 
 
 # --- trace ----------------------------------------------------------------------------------------
@@ -208,7 +150,7 @@ def trace(correlation: str = typer.Argument(..., help="a correlation id (a comma
     async def go() -> int:
         flow: list[kafka.Rec] = []
         names = [n for t in TOPICS.values() for n in (t.name, t.dlq)]
-        async for rec in kafka.read(Cluster.from_env(bootstrap), names, start=_since_ms(since)):
+        async for rec in kafka.read(Cluster.from_env(bootstrap), names, start=since_ms(since)):
             e = rec.event
             if e is not None and (e.correlationid == correlation or e.id == correlation):
                 flow.append(rec)
@@ -218,7 +160,7 @@ def trace(correlation: str = typer.Argument(..., help="a correlation id (a comma
         console.print(_tree(correlation, flow))
         return 0
 
-    _run(go())
+    run(go())
 
 
 def _tree(correlation: str, flow: list[kafka.Rec]) -> Tree:
@@ -239,167 +181,6 @@ def _tree(correlation: str, flow: list[kafka.Rec]) -> Tree:
         by_id[e.id] = parent.add(f"[{style_of(rec.topic, e.type)}]{e.type}[/] {at} "
                                  f"[dim]{rec.topic}[/]{dead} {describe(e).split(e.accountid, 1)[-1].strip()}")
     return root
-
-
-# --- dead letters ---------------------------------------------------------------------------------
-
-
-def _dlq_topics(topic: str | None) -> list[str]:
-    if topic is None:
-        return [t.dlq for t in TOPICS.values()]
-    return [topic if topic.endswith(".dlq") else f"{topic}.dlq"]
-
-
-@dlq.command("list")
-def dlq_list(topic: str | None = typer.Argument(None, help="a topic or its .dlq (default: all)"),
-             bootstrap: str | None = BOOTSTRAP) -> None:
-    """Every dead letter with its reason, where it came from and when."""
-
-    async def go() -> int:
-        table = Table("dead-letter topic", "p/offset", "reason", "from", "failed at", "error")
-        n = 0
-        async for rec in kafka.read(Cluster.from_env(bootstrap), _dlq_topics(topic), start="beginning"):
-            h = rec.headers
-            table.add_row(rec.topic, f"{rec.partition}/{rec.offset}", h.get("dlq_reason", "?"),
-                          f"{h.get('dlq_source_topic', '?')} {h.get('dlq_source_partition', '?')}/"
-                          f"{h.get('dlq_source_offset', '?')}", h.get("dlq_failed_at", "?"),
-                          h.get("dlq_error", "")[:80])
-            n += 1
-        console.print(table)
-        console.print(f"{n} dead letters")
-        return 0
-
-    _run(go())
-
-
-@dlq.command("show")
-def dlq_show(topic: str, offset: int, partition: int | None = typer.Option(None, "--partition", "-p"),
-             bootstrap: str | None = BOOTSTRAP) -> None:
-    """One dead letter: its headers decoded and its value as it was received."""
-
-    async def go() -> int:
-        async for rec in kafka.read(Cluster.from_env(bootstrap), _dlq_topics(topic), start="beginning"):
-            if rec.offset == offset and (partition is None or rec.partition == partition):
-                for k, v in rec.headers.items():
-                    console.print(f"[bold]{k}[/]: {v}")
-                console.print("[bold]value[/]:")
-                console.print((rec.value or b"").decode("utf-8", "replace"), markup=False)
-                return 0
-        err.print(f"[red]no dead letter at offset {offset} of {_dlq_topics(topic)[0]}[/]")
-        return 1
-
-    _run(go())
-
-
-@dlq.command("replay")
-def dlq_replay(topic: str, offset: int | None = typer.Option(None, "--offset"),
-               partition: int | None = typer.Option(None, "--partition", "-p"),
-               everything: bool = typer.Option(False, "--all", help="replay every dead letter of the topic"),
-               dry_run: bool = typer.Option(False, "--dry-run", help="say what would be replayed, send nothing"),
-               bootstrap: str | None = BOOTSTRAP) -> None:
-    """Publish dead letters back to where they came from, unchanged, with a header naming the replay.
-
-    Replaying a record twice changes nothing: the consuming service's inbox knows its id."""
-    if (offset is None) == (not everything):
-        err.print("[red]say which: --offset N or --all[/]")
-        raise typer.Exit(2)
-
-    async def go() -> int:
-        cluster = Cluster.from_env(bootstrap)
-        chosen = [r async for r in kafka.read(cluster, _dlq_topics(topic), start="beginning")
-                  if everything or (r.offset == offset and (partition is None or r.partition == partition))]
-        if not chosen:
-            err.print("[red]nothing to replay[/]")
-            return 1
-        if not everything and len(chosen) > 1:
-            # An offset names a record only within its partition.
-            err.print(f"[red]offset {offset} is in partitions {', '.join(str(r.partition) for r in chosen)}: "
-                      "say which with --partition[/]")
-            return 2
-        async with kafka.started(kafka.producer(cluster)) as producer:
-            with Progress(console=console) as progress:
-                task = progress.add_task("replaying", total=len(chosen))
-                for rec in chosen:
-                    source = rec.headers.get("dlq_source_topic", rec.topic.removesuffix(".dlq"))
-                    # Byte for byte as it first arrived: only the dead-letter headers are taken off.
-                    headers = [(k, v) for k, v in rec.raw_headers if not k.startswith("dlq_")]
-                    headers.append(("crm_replay_of", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()))
-                    line = f"{rec.topic} {rec.partition}/{rec.offset} → {source} key={rec.key}"
-                    if not dry_run:
-                        await producer.send_and_wait(source, rec.value, key=rec.raw_key, headers=headers)
-                    progress.console.print(("would replay " if dry_run else "replayed ") + line)
-                    progress.advance(task)
-        return 0
-
-    _run(go())
-
-
-# --- the outbox's set-aside rows --------------------------------------------------------------------
-
-
-def _database(service: str, url: str | None) -> str:
-    if service not in SERVICES:
-        err.print(f"[red]no service {service!r}; they are {', '.join(SERVICES)}[/]")
-        raise typer.Exit(2)
-    # The local stack: the service's own role on its own database (trust on loopback).
-    return url or os.environ.get(f"CRM_{service.upper()}_DATABASE_URL") or \
-        f"postgresql://crm_{service}@127.0.0.1:5433/crm_{service}"
-
-
-DATABASE = typer.Option(None, "--database-url", help="the service's database (default CRM_<SERVICE>_DATABASE_URL, "
-                                                     "else the local stack's)")
-
-
-async def _connect(url: str):
-    import asyncpg
-
-    try:
-        return await asyncpg.connect(url, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        err.print(f"[red]cannot reach the database[/] {url.split('@')[-1]}: {exc}")
-        return None
-
-
-@outbox_app.command("list")
-def outbox_list(service: str, database_url: str | None = DATABASE) -> None:
-    """Every event the service's relay set aside (the broker can never take it), with why."""
-    url = _database(service, database_url)
-
-    async def go() -> int:
-        if (conn := await _connect(url)) is None:
-            return 3
-        try:
-            rows = await outbox.dead_rows(conn)
-        finally:
-            await conn.close()
-        # One line a row, ids in full: what `requeue --id` takes and grep finds.
-        for r in rows:
-            console.print(f"{r['id']}  {r['event_id']}  {r['type']}  {r['topic']}  {r['size']} bytes  set aside "
-                          f"{r['set_aside_at'].isoformat(timespec='seconds')}  {r['error'][:200]}", markup=False)
-        console.print(f"{len(rows)} set aside")
-        return 0
-
-    _run(go())
-
-
-@outbox_app.command("requeue")
-def outbox_requeue(service: str, ids: list[int] = typer.Option(None, "--id", help="only these rows (repeatable)"),
-                   database_url: str | None = DATABASE) -> None:
-    """Put set-aside events back in the outbox (once the cause is fixed): the relay publishes them
-    with their ids, so a consumer that saw one already drops it."""
-    url = _database(service, database_url)
-
-    async def go() -> int:
-        if (conn := await _connect(url)) is None:
-            return 3
-        try:
-            moved = await outbox.requeue_dead(conn, service, ids or None)
-        finally:
-            await conn.close()
-        console.print(f"{moved} events back in the outbox of {service}")
-        return 0 if moved else 1
-
-    _run(go())
 
 
 # --- lag and status -------------------------------------------------------------------------------
@@ -438,7 +219,7 @@ def lag(bootstrap: str | None = BOOTSTRAP) -> None:
             console.print(f"{group}: {total} behind", style="bold red" if total else "green")
         return 0
 
-    _run(go())
+    run(go())
 
 
 @app.command()
@@ -470,7 +251,7 @@ def status(urls: list[str] = typer.Option(None, "--service", help="name=http://h
         console.print(table)
         return 3 if unhealthy else 0
 
-    _run(go())
+    run(go())
 
 
 @app.command()

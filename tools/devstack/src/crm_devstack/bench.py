@@ -24,23 +24,21 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from crm_contracts import CloudEvent, command, identity, leads, seats
 
 from . import loops
+from .bench_figures import Rss, Run, percentile, plot, print_report, print_routing
 from .bus import Bus
-from .stack import Stack
 from .dates import period_args
+from .stack import Stack
 
 console = Console()
 CREATED = "identity.account.created"
@@ -56,44 +54,6 @@ def creates(n: int) -> list[CloudEvent]:
             owner={"user_id": f"{acc}_o", "email": "bench@example.com", "first_name": "B", "last_name": "B"}),
             source="bench", accountid=acc))
     return out
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
-
-
-@dataclass
-class Run:
-    name: str
-    throughput: float
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-
-
-@dataclass
-class Rss:
-    stack: Stack
-    peak_mb: dict[str, float] = field(default_factory=dict)
-
-    def sample(self) -> None:
-        for pid_file in self.stack.pids.glob("*.pid"):
-            name = pid_file.stem
-            if name in ("kafka", "mail"):
-                continue
-            try:
-                pid = int(pid_file.read_text().split()[0])
-                status = Path(f"/proc/{pid}/status").read_text()
-            except (OSError, ValueError, IndexError):
-                continue
-            kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-            self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), kb / 1024)
-
-    async def run(self) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(0.25)
 
 
 class Bench:
@@ -263,16 +223,6 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
             "loop_bursts": [r.__dict__ for r in loop], "paced": paced, "sweep": sweep}
 
 
-def _print_routing(r: dict, count: int) -> None:
-    console.print(f"routing burst of {count} leads over {r['instances']} instances: {r['burst_per_s']:,.0f} leads/s, "
-                  f"{r['vs_batched_loop']:.0%} of the batched plain loop ({r['batched_loop_per_s']:,.0f}/s) "
-                  f"in the same run")
-    for p in r["sweep"]:
-        console.print(f"{p['path']} at {p['offered_per_s']:.0f}/s offered ({p['commands']} leads, "
-                      f"{p['achieved_per_s']:,.0f}/s achieved): p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms, "
-                      f"p99 {p['p99_ms']:.0f} ms" + (" (target ≤ 100 ms)" if p["offered_per_s"] >= 1000 else ""))
-
-
 async def main(count: int, rounds: int, rates: list[float], seconds: float, only: str | None = None) -> None:
     stack = Stack()
     await _prepare(stack)
@@ -291,7 +241,7 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
         finally:
             sampler.cancel()
             await bus.stop()
-        _print_routing(report["routing"], count)
+        print_routing(report["routing"], count)
         path = out / f"bench-routing-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
         path.write_text(json.dumps(report, indent=2))
         console.print(f"figures: {path}")
@@ -331,11 +281,11 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
         await bus.stop()
     report["burst"] = {name: [r.__dict__ for r in runs] for name, runs in results.items()}
     report["rss_peak_mb"] = rss.peak_mb
-    _print(report, results, rss)
+    print_report(report, results, rss)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path, png_path = out / f"bench-{stamp}.json", out / f"latency-{stamp}.png"
     json_path.write_text(json.dumps(report, indent=2))
-    _plot(report, png_path)
+    plot(report, png_path)
     console.print(f"figures: {json_path}\nplot:    {png_path}")
 
 
@@ -371,51 +321,3 @@ async def _replicas(stack: Stack, bench: Bench, rounds: int) -> dict:
             "rounds_one": one, "rounds_two": two}
 
 
-def _print(report: dict, results: dict[str, list[Run]], rss: Rss) -> None:
-    limit = statistics.median(r.throughput for r in results["plain loop, batched (the limit)"])
-    table = Table(title=f"burst of {report['count']} identity.account.create, median of {report['rounds']} rounds")
-    for col in ("pipeline", "commands/s", "vs batched loop", "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(col, justify="right" if col != "pipeline" else "left")
-    for name, runs in results.items():
-        rate = statistics.median(r.throughput for r in runs)
-        table.add_row(name, f"{rate:,.0f}", f"{rate / limit:.0%}",
-                      *(f"{statistics.median(getattr(r, k) for r in runs):,.0f}" for k in ("p50_ms", "p95_ms", "p99_ms")))
-    console.print(table)
-    sweep = Table(title="offered load → identity.account.created latency (from when each command was due)")
-    for col in ("offered/s", "achieved/s", "p50 ms", "p95 ms", "p99 ms"):
-        sweep.add_column(col, justify="right")
-    for row in report["sweep"]:
-        sweep.add_row(*(f"{row[k]:,.0f}" for k in ("offered_per_s", "achieved_per_s", "p50_ms", "p95_ms", "p99_ms")))
-    console.print(sweep)
-    for a in report["accept_to_reserved"]:
-        console.print(f"{a['path']} at {a['offered_per_s']:.0f}/s ({a['commands']} acceptances, "
-                      f"{a['achieved_per_s']:.0f}/s achieved): p50 {a['p50_ms']:.0f} ms, p95 {a['p95_ms']:.0f} ms, "
-                      f"p99 {a['p99_ms']:.0f} ms")
-    r = report["replicas"]
-    console.print(f"identity burst throughput: 1 replica {r['one_replica_per_s']:,.0f}/s, "
-                  f"2 replicas {r['two_replicas_per_s']:,.0f}/s ({r['two_replicas_per_s'] / r['one_replica_per_s']:.2f}×)")
-    _print_routing(report["routing"], report["count"])
-    console.print("peak RSS under the bench: " + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(rss.peak_mb.items())))
-
-
-def _plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = report["sweep"]
-    x = [r["offered_per_s"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
-        ax.plot(x, [r[key] for r in rows], marker="o", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("offered load, identity.account.create per second")
-    ax.set_ylabel("command → identity.account.created, ms")
-    ax.set_title("crm-platform identity: latency against offered load")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

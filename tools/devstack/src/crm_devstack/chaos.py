@@ -19,18 +19,14 @@ Scenarios are bounded in count and time and use loopback only. Results go to the
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 
 from crm_contracts import CloudEvent, command, identity, seats
 
@@ -202,159 +198,3 @@ class Chaos:
                     return acc, r.json()
 
             return dict(await asyncio.gather(*(one(acc) for acc in accounts)))
-
-
-# --- poison ------------------------------------------------------------------------------------------
-
-
-def _poisons(acc: str) -> dict[str, tuple[bytes, list[tuple[str, bytes]]]]:
-    """One record of every kind the runtime knows to refuse, as a sender could produce it."""
-    def envelope(type_: str, data: dict) -> bytes:
-        return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "chaos", "type": type_,
-                           "time": "2026-11-24T00:00:00Z", "accountid": acc, "data": data}).encode()
-
-    create = {"account_id": acc, "name": "P", "tier": "enterprise",
-              "owner": {"user_id": "o", "email": "o@example.com", "first_name": "O", "last_name": "P"}}
-    return {
-        "not_json": (b"\xff\xfe not json {", []),
-        "not_a_cloudevent": (b'{"hello": "world"}', []),
-        "unknown_type": (envelope("identity.account.explode", {}), [("ce_type", b"identity.account.explode")]),
-        "out_of_contract": (envelope("identity.account.create", {**create, "tier": "galaxy"}), []),
-        # Random text too long for an index row even compressed: within the contract, not the database.
-        "out_of_database_range": (envelope("identity.group.create", {"group_id": secrets.token_hex(6000),
-                                                                      "name": "n", "parent_group_id": None}), []),
-        "bad_headers": (envelope("identity.account.set_opt_in", {"enabled": True}),
-                        [("ce_type", b"seats.subscription.set"), ("\u00e9", b"\xff\xfe"), ("empty", b"")]),
-    }
-
-
-async def poison(chaos: Chaos) -> dict:
-    """Each poison record between two valid commands on the same partition (same key): every poison
-    is answered — a dead letter with its reason, a rejection, or, for a valid command under bad
-    headers, its effect — and the valid command after it is handled."""
-    bus = chaos.bus
-    started = time.perf_counter()
-    cases = {}
-    for kind, (value, headers) in _poisons("x").items():
-        acc = f"acc_poison_{kind.replace('_', '')}_{uuid.uuid4().hex[:6]}"
-        value = value.replace(b'"accountid": "x"', f'"accountid": "{acc}"'.encode()).replace(
-            b'"account_id": "x"', f'"account_id": "{acc}"'.encode())
-        before = command(identity.CreateAccount(account_id=acc, name="Before", tier="enterprise", owner={
-            "user_id": f"{acc}_o", "email": "o@example.com", "first_name": "O", "last_name": "B"}),
-            source="chaos", accountid=acc)
-        after = command(identity.SetOptIn(enabled=True), source="chaos", accountid=acc)
-        await bus.send(before)
-        await bus.send_raw("identity.commands.v1", value, key=acc, headers=headers)
-        await bus.send(after)
-        try:
-            poison_id = json.loads(value)["id"]
-        except (ValueError, KeyError, TypeError):
-            poison_id = None
-        cases[kind] = (acc, poison_id, after)
-    figures, ok = {}, True
-    for kind, (acc, poison_id, after) in cases.items():
-        await bus.wait_answered("identity.account.opt_in_changed", {after.id}, timeout=ANSWER_TIMEOUT)
-
-        def answers(acc=acc, poison_id=poison_id):
-            return bus.matching(lambda r: r.key == acc and (
-                r.topic == "identity.commands.v1.dlq" or
-                (r.event is not None and poison_id is not None and r.event.correlationid == poison_id)))
-        await bus.until(lambda: None if answers() else f"{kind} was never answered", 60)
-        found = answers()
-        figures[kind] = [r.headers.get("dlq_reason") if r.topic.endswith(".dlq") else
-                         ("rejected:" + r.event.data["reason"] if r.event.type.endswith("rejected") else r.event.type)
-                         for r in found]
-        # A sender's mistake is dead-lettered and, when the envelope says who sent it, also rejected.
-        dead = sum(1 for r in found if r.topic.endswith(".dlq"))
-        ok = ok and 1 <= len(found) and dead <= 1 and len(found) - dead <= 1
-    await chaos.stack.settled(ANSWER_TIMEOUT)
-    await bus.caught_up()
-    return {"scenario": "poison records", "fault_s": 0.0, "recovered_s": round(time.perf_counter() - started, 1),
-            "each_poison_answered_once": {"ok": ok, "figure": figures,
-                                          "says": "how each poison was answered; the valid command after "
-                                                  "each was handled"},
-            "ok": ok}
-
-
-# --- faults ------------------------------------------------------------------------------------------
-
-
-def kill_and_restart(stack: Stack, component: str, *, down_s: float = 2.0, kill: bool = True):
-    """Stop (or kill) `component`, leave it down `down_s`, start it again; returns when the restart
-    began, the moment recovery is measured from."""
-    async def fault() -> float:
-        stack.stop_component(component, kill=kill)
-        await asyncio.sleep(down_s)
-        restarted = time.perf_counter()
-        await stack.start_component(component)
-        return restarted
-    return fault
-
-
-def seats_one_three_one(stack: Stack):
-    async def fault() -> float:
-        for replica in (2, 3):
-            await stack.start_component("seats", replica=replica)
-        await asyncio.sleep(1.5)
-        stack.stop_component("seats", replica=3, kill=True)
-        await asyncio.sleep(1.5)
-        stack.stop_component("seats", replica=2)
-        return time.perf_counter()
-    return fault
-
-
-async def main(scenarios: list[str] | None = None) -> int:
-    stack = Stack()
-    out = stack.run / "chaos"
-    out.mkdir(parents=True, exist_ok=True)
-    bus = Bus(stack.kafka_args(), source="chaos")
-    await bus.start(watch=["identity.events.v1", "seats.events.v1", "notifications.events.v1",
-                           "identity.commands.v1.dlq"])
-    chaos = Chaos(stack, bus)
-    plan: list[tuple[str, Callable[[], Awaitable[float]]]] = [
-        *((f"{s} kill -9", kill_and_restart(stack, s)) for s in SERVICES),
-        ("seats replicas 1-3-1", seats_one_three_one(stack)),
-        ("kafka kill -9", kill_and_restart(stack, "kafka", down_s=3.0)),
-        ("postgres crash", kill_and_restart(stack, "postgres", down_s=3.0)),
-        *((f"{s} SIGTERM", kill_and_restart(stack, s, down_s=0.5, kill=False)) for s in ("identity", "seats")),
-    ]
-    results = []
-    try:
-        if not scenarios or any("poison".startswith(s) or s.startswith("poison") for s in scenarios):
-            console.rule("[bold]poison records")
-            results.append(await poison(chaos))
-            _print_one(results[-1])
-        for name, fault in plan:
-            if scenarios and not any(name.startswith(s) for s in scenarios):
-                continue
-            console.rule(f"[bold]{name}")
-            await stack.settled(ANSWER_TIMEOUT)
-            result = await chaos.run(name, fault)
-            results.append(result)
-            _print_one(result)
-    finally:
-        await bus.stop()
-    _print_all(results)
-    path = out / f"chaos-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
-    console.print(f"figures: {path}")
-    return 0 if results and all(r["ok"] for r in results) else 1
-
-
-def _print_one(r: dict) -> None:
-    for key, v in r.items():
-        if isinstance(v, dict):
-            mark = "[green]✓[/]" if v["ok"] else "[red]✗[/]"
-            console.print(f"  {mark} {key:<26} {v['figure']}  ({v['says']})")
-    console.print(f"  down {r['fault_s']} s; every answer of the wave was out {r['recovered_s']} s after the restart began")
-
-
-def _print_all(results: list[dict]) -> None:
-    table = Table(title="make chaos")
-    for col in ("scenario", "down s", "caught up s after restart", "result"):
-        table.add_column(col)
-    for r in results:
-        table.add_row(r["scenario"], str(r["fault_s"]), str(r["recovered_s"]),
-                      "[green]ok[/]" if r["ok"] else "[red]broken: " + ", ".join(
-                          k for k, v in r.items() if isinstance(v, dict) and not v["ok"]) + "[/]")
-    console.print(table)

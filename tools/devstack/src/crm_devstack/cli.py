@@ -47,15 +47,15 @@ def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: in
 def chaos(scenarios: list[str] = typer.Argument(None, help="only these (prefixes: poison, identity, seats, kafka, "
                                                               "postgres, …); default: all")) -> None:
     """Faults under load with the promises checked from outside; exits 1 when one is broken."""
-    from .chaos import main
+    from .chaos_run import main
 
     raise typer.Exit(asyncio.run(main(scenarios)))
 
 
 @app.command()
 def soak(minutes: float = typer.Option(20.0, envvar="SOAK_MINUTES", help="how long the load runs"),
-         accounts_per_s: int = typer.Option(3, envvar="SOAK_ACCOUNTS_PER_S", help="account sagas started a second"),
-         leads_per_s: int = typer.Option(15, envvar="SOAK_LEADS_PER_S", help="leads sent a second")) -> None:
+         accounts_per_s: int = typer.Option(2, envvar="SOAK_ACCOUNTS_PER_S", help="account sagas started a second"),
+         leads_per_s: int = typer.Option(10, envvar="SOAK_LEADS_PER_S", help="leads sent a second")) -> None:
     """A steady mixed load sampled every minute (memory, files, tables, lag, latency), then the
     promises of `chaos` checked and a verdict on growth; exits 1 when a promise is broken."""
     from .soak import main

@@ -8,7 +8,8 @@ command first`), as a relay that protects what it carries does; `certificate()` 
 
 People open the Maildir with any mail client (or `ls .run/mail/new`); tests read it. Like many
 receiving systems it keeps the first message of a Message-ID and drops repeats, logging every
-arrival to `received.log`. Recipients at `refused.example.com` are refused with 550, so a
+arrival to `received.log` (Message-ID, recipients, `stored` or `duplicate`, and the Maildir key of
+what was stored). Recipients at `refused.example.com` are refused with 550, so a
 refusing server can be tried without another program.
 """
 
@@ -42,7 +43,7 @@ class MaildirHandler:
             return {str(m["Message-ID"]) for m in self.maildir if m["Message-ID"]}
         with self.received_log.open() as log:
             return {fields[0] for fields in (line.rstrip("\n").split("\t") for line in log)
-                    if len(fields) == 3 and fields[2] == "stored" and fields[0]}
+                    if len(fields) >= 3 and fields[2] == "stored" and fields[0]}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd API
         if address.lower().endswith("@" + REFUSED_DOMAIN):
@@ -55,12 +56,27 @@ class MaildirHandler:
         # A plain string: the header object keeps its whole parse tree (a few KB a message, kept for ever).
         message_id = str(message["Message-ID"] or "")
         duplicate = bool(message_id) and message_id in self.seen
-        with self.received_log.open("a") as log:
-            log.write(f"{message_id}\t{','.join(envelope.rcpt_tos)}\t{'duplicate' if duplicate else 'stored'}\n")
+        key = None
         if not duplicate:
-            self.maildir.add(envelope.content)
+            key = self.maildir.add(envelope.content)
             self.seen.add(message_id)
+        # The Maildir key of a stored message, so a reader finds one recipient's mail without
+        # parsing every message (a soak leaves tens of thousands).
+        fields = [message_id, ",".join(envelope.rcpt_tos), "stored" if key else "duplicate", *([key] if key else [])]
+        with self.received_log.open("a") as log:
+            log.write("\t".join(fields) + "\n")
         return "250 Message accepted for delivery"
+
+
+def stored_for(maildir: Path, address: str) -> list[Path]:
+    """The files of the messages stored for `address`, oldest first, found by the keys the arrival
+    log names (without parsing the other messages)."""
+    log = maildir / "received.log"
+    paths = []
+    for fields in (line.split("\t") for line in (log.read_text().splitlines() if log.exists() else [])):
+        if len(fields) >= 4 and fields[2] == "stored" and address in fields[1].split(","):
+            paths += [*(maildir / "new").glob(fields[3] + "*"), *(maildir / "cur").glob(fields[3] + "*")]
+    return paths
 
 
 def certificate(folder: Path) -> tuple[Path, Path]:

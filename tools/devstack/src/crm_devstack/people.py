@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from .mailserver import stored_for
+
 _LINK = re.compile(r'href="([^"]*/invitations/accept\?token=[^"]+)"')
 _HIDDEN = re.compile(r"<input type='hidden' name='(\w+)' value='([^']*)'>")
 
@@ -35,11 +37,9 @@ async def accept(client: httpx.AsyncClient, url: str) -> tuple[httpx.Response, h
 
 def link_in_mail(maildir: Path, to: str) -> str:
     """The invitation link in the newest e-mail delivered to `to` (as its reader would click it)."""
-    for path in sorted((maildir / "new").iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+    for path in reversed(stored_for(maildir, to)):
         with path.open("rb") as f:
             mail = BytesParser(policy=policy.default).parse(f)
-        if mail["To"] != to:
-            continue
         html = mail.get_body(preferencelist=("html",))
         found = _LINK.search(html.get_content()) if html else None
         if found:

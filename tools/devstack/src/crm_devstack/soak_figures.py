@@ -92,7 +92,7 @@ class Readings:
         """Percent of one core each process used since the last sample, and the machine's busy share.
         PostgreSQL's backends that ended within the minute are not counted (their time is lost with them)."""
         pids = {**self.pids(), "soak client": os.getpid()}
-        now, ticks, machine = time.perf_counter(), {n: _cpu_ticks(p) for n, p in pids.items()}, _machine_ticks()
+        now, ticks, machine = time.perf_counter(), {n: _cpu_ticks(p, n == "postgres") for n, p in pids.items()}, _machine_ticks()
         before, self.cpu_before = self.cpu_before, (now, ticks, machine)
         if before is None:
             return {}

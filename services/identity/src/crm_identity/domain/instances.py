@@ -7,16 +7,16 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
+from crm_contracts.common import Refused
 from crm_contracts.identity import MemberStatus, Package, UserType
 
 from .accounts import parsing_email
-from crm_runtime.handling import Rejected
 
 OWNER_ROLE = "owner"
 API_KEY_PREFIX = "crmk_"
 
 
-class InstanceError(Rejected):
+class InstanceError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
+from crm_contracts.common import Refused
 from crm_contracts.identity import InvitationKind
-from crm_runtime.handling import Rejected
+
 
 DEFAULT_TTL = timedelta(days=7)
 
@@ -23,7 +24,7 @@ class State(str, Enum):
     REVOKED = "revoked"
 
 
-class InvitationError(Rejected):
+class InvitationError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 

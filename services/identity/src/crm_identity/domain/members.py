@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from crm_contracts.common import Refused
 from crm_contracts.identity import Activation, MemberRow, MemberStatus, UserType
-from crm_runtime.handling import Rejected
+
 
 S = MemberStatus
 
 
-class MemberError(Rejected):
+class MemberError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 

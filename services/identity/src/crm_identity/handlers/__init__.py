@@ -4,7 +4,7 @@ service's answers; `common` holds what they build on."""
 
 from __future__ import annotations
 
-from crm_runtime.handling import Handlers
+from crm_runtime.handlers import Handlers
 
 from . import accounts, api_keys, instances, invitations, members, seat_answers
 

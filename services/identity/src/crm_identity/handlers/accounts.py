@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crm_contracts.identity import AccountCreated, CreateAccount, CreateGroup, GroupCreated, OptInChanged, SetOptIn, Tier
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain.accounts import Account, open_account, parsing_email

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crm_contracts.identity import ApiKeyIssued, ApiKeyRevoked, IssueApiKey, RevokeApiKey
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from .common import owned_instance

@@ -6,7 +6,7 @@ from __future__ import annotations
 from crm_contracts import now
 from crm_contracts.identity import (Activation, InstanceMemberJoined, InvitationIssued, InvitationKind,
                                     MemberStatus, MemberStatusChanged, UserType)
-from crm_runtime.handling import HandlerContext, Rejected
+from crm_runtime.handlers import HandlerContext, Rejected
 
 from .. import repository
 from ..domain.accounts import Account

@@ -6,7 +6,7 @@ from crm_contracts import now
 from crm_contracts.identity import (InstanceCreated, InstanceMemberRemoved, InstanceMemberRoleChanged,
                                     InstanceRenamed, InvitationKind, InviteToInstance, PurchaseInstance,
                                     RemoveInstanceMember, RenameInstance, SetInstanceRole, Tier)
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain.instances import OWNER_ROLE, new_instance

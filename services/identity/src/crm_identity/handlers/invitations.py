@@ -5,7 +5,7 @@ from __future__ import annotations
 from crm_contracts import now
 from crm_contracts.identity import (AcceptInvitation, InvitationAccepted, InvitationKind, JoinInstance, MemberStatus,
                                     ResendInvitation)
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain.invitations import Invitation, hash_token

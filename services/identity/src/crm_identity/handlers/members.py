@@ -10,7 +10,7 @@ from crm_contracts.common import IMPORT_RESULTS_PER_EVENT
 from crm_contracts.identity import (Activation, AddMember, CompleteOnboarding, ConvertMember, DeactivateMember,
                                     ImportMembers, ImportRowResult, InstanceMemberRemoved, InvitationKind,
                                     MemberAdded, MemberImportCompleted, MemberRow, MemberStatus, ReactivateMember)
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected, as_refusal
 
 from .. import repository
 from ..domain.accounts import Account
@@ -67,7 +67,9 @@ async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
             async with ctx.conn.transaction():  # a savepoint: a refused row leaves no trace
                 await add(ctx, account, row)
             results.append(ImportRowResult(row=number, user_id=row.user_id, outcome="added"))
-        except Rejected as refused:
+        except Exception as exc:
+            if (refused := as_refusal(exc)) is None:  # the handler's or the domain's rule, alike
+                raise
             results.append(ImportRowResult(row=number, user_id=user_id, outcome="rejected",
                                            reason=refused.reason, message=refused.message))
     step = IMPORT_RESULTS_PER_EVENT

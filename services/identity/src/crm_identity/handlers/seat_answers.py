@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crm_contracts.identity import Activation, InvitationKind, MemberStatus, MemberStatusChanged, OwnerAlerted
 from crm_contracts.seats import SeatDenied, SeatReserved
-from crm_runtime.handling import HandlerContext, Handlers
+from crm_runtime.handlers import HandlerContext, Handlers
 
 from .. import repository
 from ..domain.members import Move

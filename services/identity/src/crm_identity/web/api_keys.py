@@ -22,7 +22,7 @@ _REFUSED_STATUS = {"not_instance_owner": 403, "not_a_private_instance": 403,
 
 
 def routes(svc: Service) -> list[Route]:
-    commands = svc.processor_for(identity.COMMANDS)
+    commands = svc.processor  # handles this service's commands given over HTTP
 
     async def _run(request: Request, data, instance_id: str) -> Response | None:
         """Hand an owner's instance command to this service's own handler, as if it came from the

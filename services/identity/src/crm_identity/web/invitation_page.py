@@ -61,7 +61,7 @@ def _origin(url: str) -> str:
 
 
 def routes(svc: Service) -> list[Route]:
-    commands = svc.processor_for(identity.COMMANDS)
+    commands = svc.processor  # handles this service's commands given over HTTP
     public_origin = _origin(svc.settings.base_url())
 
     async def _pending(token: str):

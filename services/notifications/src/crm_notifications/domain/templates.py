@@ -7,7 +7,9 @@ import re
 import string
 from dataclasses import dataclass
 from typing import Any
-from crm_runtime.handling import Rejected
+
+from crm_contracts.common import Refused
+
 
 PLACEHOLDERS: dict[str, set[str]] = {
     "opt_in_invitation": {"first_name", "last_name", "email", "account_name", "accept_url", "expires_at"},
@@ -56,7 +58,7 @@ DEFAULTS: dict[str, Template] = {
 }
 
 
-class TemplateError(Rejected):
+class TemplateError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from crm_runtime.handling import Rejected
+from crm_contracts.common import Refused
+
 
 MAX_CLAIM_S = 30 * 24 * 3600
 
@@ -20,7 +21,7 @@ class Strategy(str, Enum):
     POND = "pond"
 
 
-class RulesError(Rejected):
+class RulesError(Refused):
     """A rule set that cannot be used; the message starts with the path of the first error."""
 
 

@@ -4,7 +4,7 @@ rules, agents and transfers (`instances`)."""
 
 from __future__ import annotations
 
-from crm_runtime.handling import Handlers
+from crm_runtime.handlers import Handlers
 
 from . import claims, instances, leads, roster
 

@@ -9,7 +9,7 @@ from crm_contracts.routing import (
     ClaimLead,
     LeadClaimed,
 )
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain import rules as rulebook

@@ -14,7 +14,7 @@ from crm_contracts.routing import (
     TransferLead,
     ZillowTargetChanged,
 )
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain import rules as rulebook

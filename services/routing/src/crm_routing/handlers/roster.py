@@ -15,7 +15,7 @@ from crm_contracts.identity import (
     MemberAdded,
     MemberStatusChanged,
 )
-from crm_runtime.handling import HandlerContext, Handlers
+from crm_runtime.handlers import HandlerContext, Handlers
 
 from .. import repository
 from ..domain import rules as rulebook

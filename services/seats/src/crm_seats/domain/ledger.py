@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from crm_runtime.handling import Rejected
+from crm_contracts.common import Refused
 
 from .periods import Interval, Period, periods_until
 
 
-class LedgerError(Rejected):
+class LedgerError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 

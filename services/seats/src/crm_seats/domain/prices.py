@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from crm_contracts.common import Refused
 from crm_contracts.seats import ADDONS, CALLING_PACKAGES, PACKAGES
-from crm_runtime.handling import Rejected
 
 from .ledger import Subscription
 from .periods import Interval, period_containing
@@ -43,7 +43,7 @@ assert set(DEFAULT_PRICES) == {f"package:{p}" for p in PACKAGES} | {f"addon:{a}"
 FULL_MONTH = 30
 
 
-class PriceError(Rejected):
+class PriceError(Refused):
     """A price list change that names something not for sale."""
 
 

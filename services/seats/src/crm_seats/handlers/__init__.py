@@ -3,7 +3,7 @@ subscription (`seats`), purchases for instances (`purchases`), and what both bui
 
 from __future__ import annotations
 
-from crm_runtime.handling import Handlers
+from crm_runtime.handlers import Handlers
 
 from . import purchases, seats
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from crm_contracts.seats import ChargeCreated, PeriodRenewed, SubscriptionReduced
 from crm_contracts.seats import Proration as ProrationData
-from crm_runtime.handling import HandlerContext
+from crm_runtime.handlers import HandlerContext
 
 from .. import repository
 from ..domain.ledger import Subscription

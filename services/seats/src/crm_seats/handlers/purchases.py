@@ -23,7 +23,7 @@ from crm_contracts.seats import (
     PurchaseCallingPackage,
     SetPriceList,
 )
-from crm_runtime.handling import HandlerContext, Handlers, Rejected
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain.entitlements import CallingPurchase

@@ -21,7 +21,7 @@ from crm_contracts.seats import (
     SetSubscription,
     SubscriptionChanged,
 )
-from crm_runtime.handling import HandlerContext, Handlers
+from crm_runtime.handlers import HandlerContext, Handlers
 
 from .. import repository
 from ..domain.ledger import LedgerError, Subscription

@@ -28,6 +28,18 @@ class Rejected(Exception):  # noqa: N818 - a decision, not an error
         self.message = message
 
 
+def as_refusal(exc: BaseException) -> Rejected | None:
+    """A rule's refusal, whoever defined it: `Rejected`, or any exception with a text `reason` (a
+    stable code) and `message` (for people). Domain packages define their own errors this way
+    and import nothing from the runtime."""
+    if isinstance(exc, Rejected):
+        return exc
+    reason, message = getattr(exc, "reason", None), getattr(exc, "message", None)
+    if isinstance(reason, str) and reason and isinstance(message, str):
+        return Rejected(reason, message)
+    return None
+
+
 # Given the message being handled, or None outside a handler (an HTTP read), what time it is.
 Clock = Callable[[CloudEvent | None], datetime]
 

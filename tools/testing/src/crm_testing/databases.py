@@ -12,7 +12,7 @@ import asyncpg
 
 from crm_runtime import db
 
-from .stack import Stack
+from crm_devstack.stack import Stack
 
 
 @contextlib.asynccontextmanager

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from crm_contracts import Topic
 
 from . import logs
-from .consuming import BatchProcessor
+from .batches import BatchProcessor
 from .offsets import OffsetCommitter
 from .retry import Backoff
 from .settings import ServiceSettings
@@ -70,15 +70,8 @@ class PartitionedConsumer:
     async def _fetch(self) -> None:
         backoff = Backoff(0.1, self.settings.retry_max_delay_s)
         while not self._stopping:
-            try:
-                batch = await self.consumer.getmany(timeout_ms=500)
-                backoff.reset()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer_fetch_failed", error=repr(exc), retry_in_s=backoff.delay)
-                await backoff.wait()
-                continue
+            batch = await backoff.retrying(lambda: self.consumer.getmany(timeout_ms=500), log=log,
+                                           event="consumer_fetch_failed")
             for tp, records in batch.items():
                 lane = self._lanes.get(tp)
                 if lane is None or not records:

@@ -1,0 +1,192 @@
+"""identity.commands.v1: accounts, groups, members, invitations, instances, API keys."""
+
+from __future__ import annotations
+
+
+from pydantic import BaseModel, EmailStr, Field
+
+from ..common import MAX_IMPORT_ROWS
+from ..registry import message
+from .vocabulary import *  # noqa: F403 - the shared words
+
+
+@message("identity.account.create", on=COMMANDS)
+class CreateAccount(BaseModel):
+    """Create an account (tenant) with its owner."""
+
+    account_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    tier: Tier
+    owner: Person
+
+
+@message("identity.account.set_opt_in", on=COMMANDS)
+class SetOptIn(BaseModel):
+    """Turn the agent opt-in setting on or off (platform support; Enterprise accounts only)."""
+
+    enabled: bool
+
+
+@message("identity.group.create", on=COMMANDS)
+class CreateGroup(BaseModel):
+    """Create a hierarchy group (office or team) under an optional parent."""
+
+    group_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    parent_group_id: str | None
+
+
+class MemberRow(BaseModel):
+    user_id: str = Field(min_length=1)
+    email: EmailStr
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)
+    user_type: UserType
+    activation: Activation | None = None
+    group_id: str | None = None
+    role: str = Field(min_length=1)
+
+
+@message("identity.member.add", on=COMMANDS)
+class AddMember(MemberRow):
+    """Add one member; platform users choose an activation mode."""
+
+
+@message("identity.member.import", on=COMMANDS)
+class ImportMembers(BaseModel):
+    """Bulk import (the CSV path); each row is a member.add payload, answered row by row."""
+
+    rows: list[dict] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
+
+
+@message("identity.member.convert", on=COMMANDS)
+class ConvertMember(BaseModel):
+    """Turn a display-only member into a platform user."""
+
+    user_id: str = Field(min_length=1)
+    activation: Activation
+    group_id: str | None = None
+
+
+@message("identity.member.deactivate", on=COMMANDS)
+class DeactivateMember(BaseModel):
+    """Deactivate a member; their seat is released."""
+
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.member.reactivate", on=COMMANDS)
+class ReactivateMember(BaseModel):
+    """Reactivate a member in the mode they were first activated with."""
+
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.invitation.resend", on=COMMANDS)
+class ResendInvitation(BaseModel):
+    """Send a fresh invitation; the previous link stops working."""
+
+    user_id: str = Field(min_length=1)
+
+
+@message("identity.invitation.accept", on=COMMANDS)
+class AcceptInvitation(BaseModel):
+    """Accept an invitation by its token (what the e-mail link does)."""
+
+    token: str = Field(min_length=1)
+
+
+@message("identity.member.complete_onboarding", on=COMMANDS)
+class CompleteOnboarding(BaseModel):
+    """The member set a phone and a password: pending_activation -> active. The phone (E.164) is
+    the user's personal number, the same on every instance they belong to."""
+
+    user_id: str = Field(min_length=1)
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
+
+
+# Who acts, on commands only an instance's owner may send. Optional on the wire (the field came
+# after the command); a command without it is refused with `by_user_id_required`.
+ByUser = Field(default=None, min_length=1, max_length=200)
+
+
+@message("identity.instance.purchase", on=COMMANDS)
+class PurchaseInstance(BaseModel):
+    """Buy a private instance (a Team account) for a member of an Enterprise account (PI1, PI2).
+
+    The buyer must be able to sign in (status `active`); a user owns at most one."""
+
+    buyer_user_id: str = Field(min_length=1, max_length=200)
+    package: Package
+    name: str = Field(min_length=1, max_length=200)
+
+
+@message("identity.instance.rename", on=COMMANDS)
+class RenameInstance(BaseModel):
+    """Rename a private instance; only its owner may (PI4)."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser
+
+
+@message("identity.instance.invite", on=COMMANDS)
+class InviteToInstance(BaseModel):
+    """The owner invites a member of their Enterprise account into their private instance (PI3)."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=100)
+    by_user_id: str | None = ByUser
+
+
+@message("identity.instance.join", on=COMMANDS)
+class JoinInstance(BaseModel):
+    """An invited member joins the instance (what accepting the instance invitation does)."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+
+
+@message("identity.instance.remove_member", on=COMMANDS)
+class RemoveInstanceMember(BaseModel):
+    """The owner removes a member from their private instance."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser
+
+
+@message("identity.instance.set_role", on=COMMANDS)
+class SetInstanceRole(BaseModel):
+    """The owner changes a member's role (permission profile) in their private instance."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=100)
+    by_user_id: str | None = ByUser
+
+
+@message("identity.api_key.issue", on=COMMANDS)
+class IssueApiKey(BaseModel):
+    """Issue an API key for an instance (PI11).
+
+    The key itself never travels on Kafka: identity's HTTP API (`POST /v1/instances/{id}/api-keys`)
+    makes the key, shows it once and sends this command with its hash. A sender that makes its own
+    key sends `key_hash` (SHA-256, hex) and `last_four` likewise; without them it is refused."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100)
+    by_user_id: str | None = ByUser
+    key_id: str | None = Field(default=None, min_length=1, max_length=200)
+    key_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    last_four: str | None = Field(default=None, min_length=4, max_length=4)
+
+
+@message("identity.api_key.revoke", on=COMMANDS)
+class RevokeApiKey(BaseModel):
+    """Revoke an API key of an instance; only its owner may."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    key_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser

@@ -1,0 +1,63 @@
+"""identity's two topics and the words its messages share: tiers, user types, activations,
+member statuses, invitation kinds, packages, a person."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, EmailStr, Field
+
+from ..registry import Direction, topic
+
+COMMANDS = topic(
+    "identity.commands.v1", Direction.COMMANDS, "identity",
+    "Commands to the identity service: accounts, groups, members, invitations, instances, API keys.",
+)
+EVENTS = topic(
+    "identity.events.v1", Direction.EVENTS, "identity",
+    "Facts published by the identity service.",
+)
+
+
+class Tier(str, Enum):
+    ENTERPRISE = "enterprise"
+    TEAM = "team"
+
+
+class UserType(str, Enum):
+    PLATFORM = "platform"
+    DISPLAY_ONLY = "display_only"
+
+
+class Activation(str, Enum):
+    IMMEDIATE = "immediate"
+    OPT_IN = "opt_in"
+
+
+class MemberStatus(str, Enum):
+    DISPLAY_ONLY = "display_only"
+    PENDING_OPT_IN = "pending_opt_in"
+    PENDING_SEAT = "pending_seat"
+    PENDING_ACTIVATION = "pending_activation"
+    ACTIVE = "active"
+    SEAT_UNAVAILABLE = "seat_unavailable"
+    INACTIVE = "inactive"
+
+
+class InvitationKind(str, Enum):
+    STANDARD = "standard"
+    OPT_IN = "opt_in"
+    INSTANCE = "instance"
+
+
+class Package(str, Enum):
+    CRM_ONLY = "crm_only"
+    CRM_IDX_SOLO = "crm_idx_solo"
+    CRM_IDX_TEAM = "crm_idx_team"
+
+
+class Person(BaseModel):
+    user_id: str = Field(min_length=1)
+    email: EmailStr
+    first_name: str = Field(min_length=1)
+    last_name: str = Field(min_length=1)

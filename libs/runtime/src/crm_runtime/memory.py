@@ -1,0 +1,52 @@
+"""Where a service's memory goes, for an operator chasing growth: with `MEMORY_PROFILE=1` the
+service traces its Python allocations from start (tracemalloc; it slows the service, so it is off
+by default), and `GET /debug/memory` (operator scope) answers the lines that grew most since the
+previous call (or since start), with the RSS beside them."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+from pathlib import Path
+
+from .auth import deny
+from .http import Request, Response, Route, caller, forbidden, get, json_response
+
+FRAMES = 8
+
+
+def start() -> None:
+    tracemalloc.start(FRAMES)
+
+
+def _rss_mb() -> float:
+    for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+class Profile:
+    def __init__(self) -> None:
+        self.last: tracemalloc.Snapshot | None = None
+
+    async def endpoint(self, request: Request) -> Response:
+        if not caller(request).operator:
+            return forbidden(request, deny("operators_only", "the memory profile is for operators"))
+        if not tracemalloc.is_tracing():
+            return json_response({"error": "not_tracing", "message": "start the service with MEMORY_PROFILE=1"}, 409)
+        top = max(1, min(int(request.query_params.get("top", "15")), 100))
+        snapshot = tracemalloc.take_snapshot().filter_traces([
+            tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")])
+        previous, self.last = self.last, snapshot
+        stats = snapshot.compare_to(previous, "traceback") if previous else snapshot.statistics("traceback")
+        traced, peak = tracemalloc.get_traced_memory()
+        return json_response({
+            "rss_mb": _rss_mb(), "traced_mb": round(traced / 2**20, 2), "traced_peak_mb": round(peak / 2**20, 2),
+            "since": "previous call" if previous else "start",
+            "top": [{"kib": round(getattr(s, "size_diff", s.size) / 1024, 1), "count": getattr(s, "count_diff", s.count),
+                     "where": s.traceback.format()[-2 * FRAMES:]} for s in stats[:top]]})
+
+
+def routes() -> list[Route]:
+    return [get("/debug/memory", Profile().endpoint)]

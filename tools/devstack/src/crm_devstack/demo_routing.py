@@ -1,0 +1,108 @@
+"""The routing chapter of `make demo`: leads from each channel land in their instance, rotations
+and claims give them out, a timer sends one to the pond, one is transferred; every decision is
+printed with its explanation."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+
+
+import httpx
+from rich.console import Console
+
+from crm_contracts import CloudEvent, leads, routing
+
+from . import people
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+class RoutingChapter:
+    """Mixed into `demo.Story`, whose stack, bus and accounts it uses."""
+
+    async def lead(self, title: str, channel: str, lead: dict, **target) -> CloudEvent:
+        """Capture a lead as its channel would; print the decision and its explanation."""
+        console.rule(f"[bold]{title}")
+        lead_id = "lead_" + uuid.uuid4().hex[:10]
+        await self.bus.command(leads.LeadCaptured(lead_id=lead_id, channel=channel, lead=lead, **target),
+                               accountid=self.account, instanceid=target.get("instance_id"))
+        [decided] = await self.bus.wait_for(lambda r: r.event is not None and r.event.data.get("lead_id") == lead_id
+                                            and r.event.type in DECISIONS, timeout=30)
+        await asyncio.sleep(0.3)
+        self.show()
+        explain(decided.event)
+        return decided.event
+
+    async def routing(self) -> None:
+        u, team = self.user, self.team["instance_id"]
+        async with httpx.AsyncClient(timeout=10) as client:
+            console.rule("[bold]Eli clicks his invitation too")
+            await people.accept(client, self.links["eli"])
+            await self.bus.wait_event("identity.instance.member_joined", timeout=30,
+                                      where=lambda e: e.instanceid == team and e.data["user_id"] == u["eli"])
+            self.show()
+            keys = f"{self.stack.http('identity')}/v1/instances/{team}/api-keys"
+            key = (await client.post(keys, json={"name": "open api"}, headers=self.stack.as_user(u["ana"]))).json()["key"]
+            console.print(f"  a new API key for the Open API: {key[:9]}…")
+        await self.step("Ana sets the team's routing rules (version 1)", routing.SetRules(
+            instance_id=team, version=1, rules=[
+                {"id": "hot", "when": {"tags_any": ["hot"]},
+                 "steps": [{"strategy": "first_to_claim", "claim_within_s": 30}]},
+                {"id": "zillow", "when": {"channel": ["zillow"]},
+                 "steps": [{"strategy": "specific_agent", "agent": u["dee"], "claim_within_s": 2}]},
+                {"id": "everyone", "steps": [{"strategy": "round_robin"}]}]), "routing.rules.changed")
+        await self.step("Dee sends her Zillow leads to the team", routing.SetZillowTarget(
+            user_id=u["dee"], instance_id=team), "routing.zillow_target.changed")
+        await self.stack.settled()
+        await self.lead("A lead from the team's website", "website", {"first_name": "Wes", "zip": "94110"},
+                        website_id=self.team["website_id"])
+        moved = await self.lead("A lead e-mailed to the team's parsing address", "parsing_email",
+                                {"first_name": "Pam", "zip": "94107"}, parsing_email=self.team["parsing_email"])
+        # The Open API gateway puts the key's SHA-256 on the topic, never the key.
+        await self.lead("A lead through the Open API with the team's key", "open_api", {"first_name": "Otto"},
+                        api_key_sha256=hashlib.sha256(key.encode()).hexdigest())
+        hot = await self.lead("A hot lead: offered to everyone, first to claim wins", "manual",
+                              {"first_name": "Hana", "tags": ["hot"]}, instance_id=team)
+        await self.step("Eli claims the hot lead", routing.ClaimLead(lead_id=hot.data["lead_id"], user_id=u["eli"]),
+                        "routing.lead.claimed")
+        await self.step("Dee claims it too, a moment later", routing.ClaimLead(
+            lead_id=hot.data["lead_id"], user_id=u["dee"]), "routing.command.rejected")
+        zillow = await self.lead("A Zillow lead for Dee: hers to claim within 2 s", "zillow",
+                                 {"first_name": "Zoe", "price": 850_000}, user_id=u["dee"])
+        console.rule("[bold]Dee does not claim it; its timer passes it to the pond")
+        [pooled] = await self.bus.wait_event("routing.lead.pooled", timeout=30,
+                                             where=lambda e: e.data["lead_id"] == zillow.data["lead_id"])
+        self.show()
+        explain(pooled)
+        [transferred] = await self.step(
+            "Dee moves the e-mailed lead to Harbor Realty, where she also works",
+            routing.TransferLead(lead_id=moved.data["lead_id"], to_instance_id=self.enterprise, by_user_id=u["dee"]),
+            "routing.lead.assigned")
+        explain(transferred)
+        async with httpx.AsyncClient(timeout=5) as client:
+            history = (await client.get(f"{self.stack.http('routing')}/v1/leads/{moved.data['lead_id']}",
+                                        headers=self.stack.as_user(u["dee"]))).json()
+        console.rule("[bold]That lead's routing history (GET :8004/v1/leads/…)")
+        for h in history["history"]:
+            console.print(f"  {h['at'][11:23]}  {h['type']:<28} in {h['instance_id']}")
+
+
+DECISIONS = ("routing.lead.assigned", "routing.lead.offered", "routing.lead.pooled", "routing.lead.rejected")
+
+
+def explain(event: CloudEvent) -> None:
+    """A routing decision's explanation, as a person would want to read it."""
+    x = event.data.get("explanation") or {}
+    for tried in x.get("rules_tried", []):
+        mark = "[green]✓[/]" if tried["matched"] else "[dim]✗[/]"
+        console.print(f"  {mark} rule {tried['rule_id']}: {'; '.join(tried['why'])}")
+    for c in x.get("candidates", []):
+        mark = "[green]eligible[/]" if c["eligible"] else "[red]not eligible[/]"
+        console.print(f"    {c['user_id']:<14} {mark}: {c['why']}")
+    chosen = x.get("chosen")
+    if isinstance(chosen, dict):
+        console.print(f"  → {chosen['user_id']}: {chosen.get('why', '')}")
+    elif chosen:
+        console.print(f"  → {chosen}")
