@@ -198,7 +198,7 @@ class BatchProcessor:
 
     def _waiting(self, where: tuple[str, int], todo: list[Item], cause: BaseException, backoff: Backoff) -> None:
         metrics.MESSAGES_FAILED.labels(self.service, where[0], "transient").inc()
-        trouble = self.trouble.setdefault(where, Trouble(time.monotonic(), todo[0].offset if todo else -1, ""))
+        trouble = self._trouble(where, todo)
         trouble.error, trouble.attempts = describe(cause), trouble.attempts + 1
         log.warning("batch_retry_transient", topic=where[0], partition=where[1],
                     error=describe(cause), records=len(todo), retry_in_s=backoff.delay)
@@ -206,9 +206,12 @@ class BatchProcessor:
     def _troubled(self, where: tuple[str, int], items: list[Item]) -> Callable[[Exception], None]:
         """What a failed step after the handlers records for /health while it is retried."""
         def record(exc: Exception) -> None:
-            offset = items[0].offset if items else -1
-            self.trouble.setdefault(where, Trouble(time.monotonic(), offset, "")).error = describe(exc)
+            self._trouble(where, items).error = describe(exc)
         return record
+
+    def _trouble(self, where: tuple[str, int], items: list[Item]) -> Trouble:
+        """The partition's trouble entry for /health, opened at the first unfinished record."""
+        return self.trouble.setdefault(where, Trouble(time.monotonic(), items[0].offset if items else -1, ""))
 
     async def _times_out_alone(self, todo: list[Item], failed: _Failed, where: tuple[str, int]) -> bool:
         """Count a timeout against the first unfinished record (one transaction a record, so it is

@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 from rich.console import Console
 
+from .processes import read_pid
 from .stack import SERVICES, Stack
 
 console = Console()
@@ -106,10 +107,7 @@ class Readings:
         pids = {s: self.stack.service_pid(s) for s in SERVICES}
         for name, pid_file in (("kafka", self.stack.pids / "kafka.pid"), ("mail", self.stack.pids / "mail.pid"),
                                ("postgres", self.stack.pg_data / "postmaster.pid")):
-            try:
-                pids[name] = int(pid_file.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass
+            pids[name] = read_pid(pid_file)
         return {k: v for k, v in pids.items() if v}
 
 
