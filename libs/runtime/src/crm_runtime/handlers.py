@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from crm_contracts import CloudEvent, event_caused_by, type_of
 
@@ -76,8 +76,14 @@ class HandlerContext:
         return f"{prefix}_" + uuid.uuid5(_IDS, "/".join((self.message.id, *parts))).hex
 
     async def emit(self, data: BaseModel, **attributes: Any) -> CloudEvent:
-        """Stage an event caused by the message being handled, in the handler's transaction."""
-        event = event_caused_by(self.message, data, source=f"crm/{self.service}", **attributes)
+        """Stage an event caused by the message being handled, in the handler's transaction. An
+        attribute the wire cannot carry (say, a subject over 500 characters taken from the
+        message) is the sender's value: the message is refused `invalid_value`, not retried."""
+        try:
+            event = event_caused_by(self.message, data, source=f"crm/{self.service}", **attributes)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) or "(root)" for e in exc.errors())
+            raise Rejected("invalid_value", f"the answer cannot carry {fields}: {exc.errors()[0]['msg']}") from None
         self.staged.append(event)
         return event
 

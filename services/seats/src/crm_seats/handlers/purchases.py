@@ -27,6 +27,7 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain.entitlements import CallingPurchase
+from ..domain.prices import DEFAULT_PRICES
 from .billing import charge, subscription
 
 handlers = Handlers()
@@ -35,12 +36,14 @@ handlers = Handlers()
 @handlers.on(InstanceCreated)
 async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
     """A private instance is charged its package, pro-rated, at the price the account has now."""
+    item = f"package:{event.package}"
+    if item not in DEFAULT_PRICES:  # a package this price list does not sell: refused, not a crash
+        raise Rejected("unknown_package", f"no price for package {event.package[:200]!r}")
     if not await repository.upsert_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.kind,
                                             event.owner_user_id, event.package, event.name):
         return
     sub = await subscription(ctx)
     prices = await repository.price_list(ctx.conn, sub.account_id)
-    item = f"package:{event.package}"
     await charge(ctx, sub, user_id=event.owner_user_id, price_cents=prices.prices[item], currency=prices.currency,
                   what=f"private instance {event.name!r} ({event.package}) for {event.owner_user_id}",
                   item=item, instance_id=event.instance_id)
