@@ -15,7 +15,7 @@ from crm_testing.databases import scratch_database
 from crm_runtime import db, inbox, outbox
 from crm_runtime.batches import BatchProcessor
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
-from crm_runtime.outbox import OutboxRelay
+from crm_runtime.relay import OutboxRelay
 from crm_runtime.settings import ServiceSettings
 
 pytestmark = pytest.mark.stack

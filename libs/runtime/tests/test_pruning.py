@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from crm_testing.databases import scratch_database, seq_scans
-from crm_runtime import inbox, outbox
+from crm_runtime import inbox, relay
 
 pytestmark = pytest.mark.stack
 ROWS = 100_000
@@ -30,7 +30,7 @@ async def pool(stack):
         yield pool
 
 
-@pytest.mark.parametrize(("sql", "args"), [(inbox.PRUNE, (29 * 86400.0, 10_000)), (outbox.PRUNE, (600.0, 5000))])
+@pytest.mark.parametrize(("sql", "args"), [(inbox.PRUNE, (29 * 86400.0, 10_000)), (relay.PRUNE, (600.0, 5000))])
 async def test_pruning_reads_an_index_not_the_table(pool, sql, args):
     assert await seq_scans(pool, sql, *args) == set()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from crm_runtime.outbox import OutboxRelay
+from crm_runtime.relay import OutboxRelay
 from crm_runtime.settings import ServiceSettings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from crm_contracts.identity import Package
 from crm_runtime.auth import Caller
 
-from crm_identity.domain.access import may_manage_instance, may_read_roster
+from crm_identity.web.access import may_manage_instance, may_read_roster
 from crm_identity.domain.instances import new_instance
 
 OPERATOR = Caller("ops", frozenset({"crm.operator"}))

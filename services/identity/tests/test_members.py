@@ -4,7 +4,7 @@ import pytest
 
 from crm_contracts.identity import Activation, InvitationKind, MemberRow, MemberStatus as S
 from crm_identity.domain.invitations import InvitationError, State, hash_token, issue
-from crm_identity.domain.members import MemberError, Move, new_member
+from crm_identity.domain.members import MemberError, Move, administers_account, new_member
 
 
 def row(**over) -> MemberRow:
@@ -107,3 +107,9 @@ def test_each_dead_link_has_its_own_reason(state, reason):
 def test_tokens_are_unguessable_and_distinct():
     tokens = {issue("acc", "u1", InvitationKind.OPT_IN, NOW)[1] for _ in range(200)}
     assert len(tokens) == 200
+
+
+def test_which_roles_administer_the_account():
+    # Identity alone decides this; seats and notifications keep the published answer.
+    assert [administers_account(r) for r in ("admin", " Owner ", "ADMIN")] == [True, True, True]
+    assert [administers_account(r) for r in ("agent", "", None, "administrator")] == [False] * 4

@@ -2,8 +2,8 @@
 
 Tokens are verified with PyJWT against the provider's public keys (a JWKS file or URL); issuer,
 audience, expiry and not-before are checked, and the subject is the acting user. What that user
-may do is decided by each service's own rules (`domain/access.py`), which take a `Caller` and
-answer with a `Decision`.
+may do is decided by each service's own rules (identity's `web/access.py`, routing's `access.py`),
+which take a `Caller` and answer with a `Decision`.
 """
 
 from __future__ import annotations
@@ -165,17 +165,14 @@ class Verifier:
 
 
 
-# Account roles that administer an account besides its owner (identity's member roles are free
-# text; these are the ones the product gives account-wide reading rights).
-ACCOUNT_ADMIN_ROLES = frozenset({"admin", "owner"})
-
-
 @dataclass(frozen=True)
 class AccountStanding:
-    """The account's owner, and the caller's role and status in that account (None: not a member)."""
+    """The account's owner, and the caller's standing in that account as identity decided it:
+    whether their role administers the account, and their status (None: not a member). Which roles
+    administer is identity's rule (`crm_identity.domain.members`); other services keep its answer."""
 
     owner_user_id: str | None
-    role: str | None
+    administers: bool
     status: str | None
 
 
@@ -187,7 +184,7 @@ def may_administer_account(caller: Caller, standing: AccountStanding | None) -> 
     if standing is not None:
         if caller.user_id == standing.owner_user_id:
             return ALLOW
-        if (standing.role or "").lower() in ACCOUNT_ADMIN_ROLES and standing.status == "active":
+        if standing.administers and standing.status == "active":
             return ALLOW
     return deny("not_account_admin", "only the account's owner and its active admins may read it")
 

@@ -24,7 +24,6 @@ from crm_contracts.notifications import (
 )
 from crm_contracts.routing import LeadAssigned, LeadOffered, LeadReassigned
 from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, SeatReserved
-from crm_runtime.auth import ACCOUNT_ADMIN_ROLES
 from crm_runtime.handlers import HandlerContext, Handlers
 
 from . import repository
@@ -109,7 +108,7 @@ async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
     if ctx.message.instanceid:
         await repository.add_instance_member(ctx.conn, ctx.message.instanceid, event.user_id)
     await repository.record_member(ctx.conn, ctx.message.accountid, event.user_id, event.email, event.first_name,
-                                   event.role, event.status.value)
+                                   event.administers_account, event.status.value)
 
 
 @handlers.on(MemberStatusChanged)
@@ -163,7 +162,7 @@ async def owner_alerted(ctx: HandlerContext, event: OwnerAlerted) -> None:
     if account is None or event.user_id is None:
         return
     people = {event.owner_user_id: (event.owner_email, account["owner_first_name"])}
-    for admin in await repository.account_admins(ctx.conn, account["account_id"], sorted(ACCOUNT_ADMIN_ROLES)):
+    for admin in await repository.account_admins(ctx.conn, account["account_id"]):
         people.setdefault(admin["user_id"], (admin["email"], admin["first_name"]))
     member = event.member_name or event.user_id
     for user_id, (email, first_name) in people.items():

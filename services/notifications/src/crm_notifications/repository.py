@@ -35,13 +35,13 @@ async def record_account(conn: asyncpg.Connection, event: AccountCreated) -> Non
 
 
 async def record_member(conn: asyncpg.Connection, account_id: str, user_id: str, email: str,
-                        first_name: str | None, role: str | None, status: str) -> None:
+                        first_name: str | None, administers: bool, status: str) -> None:
     await conn.execute(
-        """INSERT INTO account_members (account_id, user_id, email, first_name, role, status)
+        """INSERT INTO account_members (account_id, user_id, email, first_name, administers, status)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (account_id, user_id) DO UPDATE SET email = EXCLUDED.email,
-               first_name = EXCLUDED.first_name, role = EXCLUDED.role, status = EXCLUDED.status""",
-        account_id, user_id, email, first_name, role, status)
+               first_name = EXCLUDED.first_name, administers = EXCLUDED.administers, status = EXCLUDED.status""",
+        account_id, user_id, email, first_name, administers, status)
 
 
 async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str) -> None:
@@ -49,12 +49,11 @@ async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: 
                        account_id, user_id, status)
 
 
-async def account_admins(conn: asyncpg.Connection, account_id: str, roles: list[str]) -> list[asyncpg.Record]:
-    """The account's active members with an administering role."""
+async def account_admins(conn: asyncpg.Connection, account_id: str) -> list[asyncpg.Record]:
+    """The account's active members who administer it (identity's word, kept from its events)."""
     return await conn.fetch(
         """SELECT user_id, email, first_name FROM account_members
-           WHERE account_id = $1 AND status = 'active' AND lower(role) = ANY($2::text[]) ORDER BY user_id""",
-        account_id, roles)
+           WHERE account_id = $1 AND status = 'active' AND administers ORDER BY user_id""", account_id)
 
 
 async def get_account(conn: asyncpg.Connection, account_id: str) -> asyncpg.Record | None:

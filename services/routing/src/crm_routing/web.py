@@ -7,7 +7,7 @@ from crm_runtime.http import Request, Route, caller, forbidden, get, json_respon
 from crm_runtime.service import Service
 
 from . import repository
-from .domain.access import may_read_leads
+from .access import may_read_leads
 
 
 def routes(svc: Service) -> list[Route]:

@@ -143,21 +143,23 @@ async def holders(conn: asyncpg.Connection, account_id: str) -> list[dict]:
 
 
 async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str,
-                            role: str | None = None) -> None:
+                            administers: bool | None = None) -> None:
+    """The member's status, and whether they administer the account when identity says (None: keep)."""
     await conn.execute(
-        """INSERT INTO member_statuses (account_id, user_id, status, role) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (account_id, user_id)
-           DO UPDATE SET status = EXCLUDED.status, role = coalesce(EXCLUDED.role, member_statuses.role)""",
-        account_id, user_id, status, role)
+        """INSERT INTO member_statuses (account_id, user_id, status, administers)
+           VALUES ($1, $2, $3, coalesce($4, false))
+           ON CONFLICT (account_id, user_id) DO UPDATE SET status = EXCLUDED.status,
+               administers = coalesce($4, member_statuses.administers)""",
+        account_id, user_id, status, administers)
 
 
 async def account_standing(conn: asyncpg.Connection, account_id: str, user_id: str) -> AccountStanding | None:
-    """The account's owner and the user's role and status in it, for deciding what they may read."""
+    """The account's owner and the user's standing in it, for deciding what they may read."""
     row = await conn.fetchrow(
-        """SELECT s.owner_user_id, m.role, m.status FROM subscriptions s
+        """SELECT s.owner_user_id, coalesce(m.administers, false) AS administers, m.status FROM subscriptions s
            LEFT JOIN member_statuses m ON m.account_id = s.account_id AND m.user_id = $2
            WHERE s.account_id = $1""", account_id, user_id)
-    return AccountStanding(row["owner_user_id"], row["role"], row["status"]) if row else None
+    return AccountStanding(row["owner_user_id"], row["administers"], row["status"]) if row else None
 
 
 async def pending_opt_in(conn: asyncpg.Connection, account_id: str) -> int:

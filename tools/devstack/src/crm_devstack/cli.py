@@ -38,7 +38,7 @@ def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: in
           seconds: float = typer.Option(4.0, help="how long each offered load is held"),
           only: str = typer.Option(None, help="'routing': only the routing figures")) -> None:
     """The pipeline beside the batched plain loop and the per-message loop; latency against offered load."""
-    from .bench import main
+    from .bench_plan import main
 
     asyncio.run(main(count, rounds, [float(r) for r in rates.split(",")], seconds, only))
 

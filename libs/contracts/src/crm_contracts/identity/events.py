@@ -53,9 +53,13 @@ class MemberAdded(BaseModel):
     email: str
     first_name: str | None = None
     last_name: str | None = None
-    # The member's role in the account (e.g. `agent`, `admin`); services that let account admins
-    # read account data learn who they are from it. Absent on events published before it was added.
+    # The member's role in the account (e.g. `agent`, `admin`), as text to show. Absent on events
+    # published before it was added.
     role: str | None = None
+    # Whether that role administers the account while the member is active: identity's rule, so
+    # other services keep the fact and never interpret roles. False on events published before it
+    # was added (every service that keeps it backfilled its rows from the role when it arrived).
+    administers_account: bool = False
 
 
 @message("identity.member.status_changed", on=EVENTS)

@@ -11,6 +11,16 @@ from crm_contracts.identity import Activation, MemberRow, MemberStatus, UserType
 
 S = MemberStatus
 
+# Account roles that administer an account besides its owner (member roles are free text; these are
+# the ones the product gives account-wide reading rights). Identity alone applies this rule: it
+# publishes its answer as `administers_account` on `identity.member.added`.
+ACCOUNT_ADMIN_ROLES = frozenset({"admin", "owner"})
+
+
+def administers_account(role: str | None) -> bool:
+    """Whether a member with this role administers the account (while active)."""
+    return (role or "").strip().lower() in ACCOUNT_ADMIN_ROLES
+
 
 class MemberError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
@@ -59,6 +69,10 @@ class Member:
     status: MemberStatus
     group_id: str | None
     role: str
+
+    @property
+    def administers_account(self) -> bool:
+        return administers_account(self.role)
 
     def move(self, move: Move, activation: Activation | None = None) -> Member:
         if self.status not in _FROM[move]:

@@ -31,7 +31,8 @@ async def add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
     await repository.insert_member(ctx.conn, member)
     await ctx.emit(MemberAdded(user_id=member.user_id, user_type=member.user_type, activation=member.activation,
                                status=member.status, group_id=member.group_id, email=member.email,
-                               first_name=member.first_name, last_name=member.last_name, role=member.role),
+                               first_name=member.first_name, last_name=member.last_name, role=member.role,
+                               administers_account=member.administers_account),
                    subject=member.user_id, instanceid=account.enterprise_instance_id)
     if member.status is MemberStatus.PENDING_OPT_IN:
         await invite(ctx, account, member, InvitationKind.OPT_IN)

@@ -1,5 +1,5 @@
 """Identity's HTTP side: the invitation page people open from their e-mail, read endpoints, and
-API keys. Every endpoint but the invitation page takes a bearer token; `domain/access.py` and
+API keys. Every endpoint but the invitation page takes a bearer token; `web/access.py` and
 `may_administer_account` decide what its subject may see or do."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from crm_runtime.service import Service
 from pydantic import ValidationError
 
 from .. import repository
-from ..domain.access import may_manage_instance
+from .access import may_manage_instance
 from ..domain.instances import new_api_key
 
 log = logs.get(__name__)

@@ -109,7 +109,8 @@ async def open_ledger(ctx: HandlerContext, event: AccountCreated) -> None:
 
 @handlers.on(MemberAdded)
 async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
-    await repository.set_member_status(ctx.conn, ctx.message.accountid, event.user_id, event.status.value, event.role)
+    await repository.set_member_status(ctx.conn, ctx.message.accountid, event.user_id, event.status.value,
+                                      event.administers_account)
     if event.status is MemberStatus.PENDING_SEAT:
         await _seat(ctx, event.user_id, may_upgrade=False)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from crm_runtime.auth import ALLOW, Caller, Decision, deny
 
-from .instances import Instance
+from ..domain.instances import Instance
 
 
 def may_read_roster(caller: Caller, instance: Instance | None, *, member: bool, administers_account: bool) -> Decision:

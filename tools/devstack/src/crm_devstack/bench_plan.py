@@ -1,0 +1,145 @@
+"""`make bench`'s plan: which runs, in which order, with the stack prepared for the plain loops,
+and the report at the end (the runs themselves are `bench.Bench`'s)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from rich.progress import Progress
+
+from . import loops
+from .bench import ASSIGNED, CREATED, Bench, console, creates
+from .bench_figures import Rss, Run, plot, print_report, print_routing
+from .bus import Bus
+from .stack import Stack
+
+
+async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, seconds: float) -> dict:
+    """Lead bursts beside the batched plain loop of the same run, and p99 at `rate` leads/s."""
+    instances = await bench.routing_setup()
+    account_of = {e.data["enterprise_instance_id"]: e.accountid
+                  for (t, _), e in bench.bus.first.items() if t == CREATED}
+    await bench.lead_burst(instances, account_of)  # warm-up
+    bursts, loop = [], []
+    for _ in range(rounds):
+        await stack.settled(180)
+        bursts.append(await bench.lead_burst(instances, account_of))
+        loop.append(await bench.loop_burst("batched"))
+    sweep = []
+    for offered in (rate / 4, rate / 2, rate):
+        await stack.settled(180)
+        sweep.append(await bench.paced(offered, seconds, bench.leads_for(instances, int(offered * seconds), account_of),
+                                       ASSIGNED))
+        sweep[-1]["path"] = "leads.lead.captured -> routing.lead.assigned"
+    paced = sweep[-1]
+    lead_rate = statistics.median(r.throughput for r in bursts)
+    loop_rate = statistics.median(r.throughput for r in loop)
+    return {"instances": len(instances), "burst_per_s": lead_rate, "batched_loop_per_s": loop_rate,
+            "vs_batched_loop": lead_rate / loop_rate, "bursts": [r.__dict__ for r in bursts],
+            "loop_bursts": [r.__dict__ for r in loop], "paced": paced, "sweep": sweep}
+
+
+async def main(count: int, rounds: int, rates: list[float], seconds: float, only: str | None = None) -> None:
+    stack = Stack()
+    await _prepare(stack)
+    out = stack.run / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    bus = Bus(stack.kafka_args(), source="bench", keep=False)
+    await bus.start(watch=["identity.events.v1", "seats.events.v1", "routing.events.v1", loops.EVENTS])
+    rss = Rss(stack)
+    sampler = asyncio.create_task(rss.run())
+    bench = Bench(stack, bus, count)
+    results: dict[str, list[Run]] = {}
+    report: dict = {"when": datetime.now(UTC).isoformat(), "count": count, "rounds": rounds}
+    if only == "routing":
+        try:
+            report["routing"] = await routing_figures(stack, Bench(stack, bus, count), rounds, 1000, seconds)
+        finally:
+            sampler.cancel()
+            await bus.stop()
+        print_routing(report["routing"], count)
+        path = out / f"bench-routing-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+        path.write_text(json.dumps(report, indent=2))
+        console.print(f"figures: {path}")
+        return
+    try:
+        with Progress(console=console, transient=True) as progress:
+            burst = progress.add_task(f"burst of {count}: pipeline, batched loop, per-message loop", total=rounds * 3)
+            await bench.pipeline_burst()  # warm-up: connections, caches, partition leaders
+            for _ in range(rounds):
+                await stack.settled(180)
+                for step in (bench.pipeline_burst, lambda: bench.loop_burst("batched"),
+                             lambda: bench.loop_burst("per_message")):
+                    run = await step()
+                    results.setdefault(run.name, []).append(run)
+                    progress.advance(burst)
+            task = progress.add_task("two identity replicas", total=1)
+            await stack.settled(180)
+            report["replicas"] = await _replicas(stack, bench, rounds)
+            progress.advance(task)
+            sweep = progress.add_task("offered load sweep", total=len(rates))
+            report["sweep"] = []
+            for rate in rates:
+                await stack.settled(180)
+                report["sweep"].append(await bench.paced(rate, seconds, creates(int(rate * seconds)), CREATED))
+                progress.advance(sweep)
+            task = progress.add_task("routing: lead bursts and 1,000 leads/s", total=1)
+            report["routing"] = await routing_figures(stack, bench, rounds, 1000, seconds)
+            progress.advance(task)
+            task = progress.add_task("invitation.accept -> seat.reserved at 100/s and 200/s", total=2)
+            report["accept_to_reserved"] = []
+            for rate in (100, 200):
+                await stack.settled(180)
+                report["accept_to_reserved"].append(await bench.accepts(rate, seconds))
+                progress.advance(task)
+    finally:
+        sampler.cancel()
+        await bus.stop()
+    report["burst"] = {name: [r.__dict__ for r in runs] for name, runs in results.items()}
+    report["rss_peak_mb"] = rss.peak_mb
+    print_report(report, results, rss)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_path, png_path = out / f"bench-{stamp}.json", out / f"latency-{stamp}.png"
+    json_path.write_text(json.dumps(report, indent=2))
+    plot(report, png_path)
+    console.print(f"figures: {json_path}\nplot:    {png_path}")
+
+
+async def _prepare(stack: Stack) -> None:
+    admin = AIOKafkaAdminClient(**stack.kafka_args())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, 6, 1) for t in (loops.COMMANDS, loops.EVENTS)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(stack.admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", loops.DATABASE):
+            await conn.execute(f'CREATE DATABASE "{loops.DATABASE}"')
+    finally:
+        await conn.close()
+
+
+async def _replicas(stack: Stack, bench: Bench, rounds: int) -> dict:
+    one = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
+    stack.start_service("identity", replica=2)
+    try:
+        await stack.wait_healthy("identity", replica=2)
+        await asyncio.sleep(3)  # the group rebalances onto both
+        await bench.pipeline_burst()
+        two = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
+    finally:
+        stack.stop_service("identity", replica=2)
+    await bench.pipeline_burst()  # answered only once the group has rebalanced onto one replica again
+    return {"one_replica_per_s": statistics.median(one), "two_replicas_per_s": statistics.median(two),
+            "rounds_one": one, "rounds_two": two}
+
+
