@@ -3,6 +3,9 @@ call, so growth that stays is found where it is made."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import tracemalloc
 
 import pytest
@@ -49,3 +52,39 @@ def test_growth_between_two_calls_is_named_by_the_line_that_made_it(client):
     assert second["since"] == "previous call"
     biggest = second["top"][0]
     assert biggest["kib"] > 2500 and any("grow" in line or "KEPT.extend" in line for line in biggest["where"]), biggest
+
+
+# In a fresh interpreter: a 4 MB block is mmapped and freed (glibc then raises its threshold to
+# 4 MB), then a 256 KB block is taken. Prints how many mmapped blocks glibc holds with it.
+_AFTER_A_LARGE_FREE = """
+import ctypes, sys
+from crm_runtime import memory
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = Info
+if sys.argv[1] == "fixed":
+    assert memory.fix_mmap_threshold(128 * 1024)
+libc.free(libc.malloc(4 << 20))
+held = libc.mallinfo2().hblks
+block = libc.malloc(256 << 10)
+print(libc.mallinfo2().hblks - held)
+"""
+
+
+@pytest.mark.parametrize(("mode", "mmapped"), [("sliding", 0), ("fixed", 1)])
+def test_a_fixed_mmap_threshold_keeps_large_blocks_off_the_heap(mode, mmapped):
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    out = subprocess.run([sys.executable, "-c", _AFTER_A_LARGE_FREE, mode], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert int(out) == mmapped
+
+
+def test_the_operators_threshold_stands(monkeypatch):
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert memory.fix_mmap_threshold(128 * 1024) is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    assert memory.fix_mmap_threshold(0) is False

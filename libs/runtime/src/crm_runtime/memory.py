@@ -5,6 +5,8 @@ previous call (or since start), with the RSS beside them."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import tracemalloc
 from pathlib import Path
@@ -13,6 +15,24 @@ from .auth import deny
 from .http import Request, Response, Route, caller, forbidden, get, json_response
 
 FRAMES = 8
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def fix_mmap_threshold(threshold: int) -> bool:
+    """Keep glibc's mmap threshold where it is instead of letting it climb. glibc raises the
+    threshold each time a block it had mmapped is freed (up to 32 MB), and from then on blocks of
+    that size (Kafka fetch responses, a batch's rows and events: hundreds of KB) come from the heap;
+    freed, they leave holes the heap seldom gives back, and RSS creeps up for hours under a steady
+    load. With the threshold fixed they stay mmapped and go back to the system when freed. False
+    (and nothing done) where the C library is not glibc, or `MALLOC_MMAP_THRESHOLD_` is set: the
+    operator's value stands."""
+    if threshold <= 0 or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold))
+    except (OSError, AttributeError):
+        return False
 
 
 def start() -> None:

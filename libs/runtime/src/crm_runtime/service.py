@@ -25,7 +25,7 @@ from .batches import BatchProcessor
 from .handlers import Clock, Handlers, message_time
 from .http import Request, Response, get, json_response
 from .lanes import PartitionedConsumer
-from .outbox import OutboxRelay
+from .relay import OutboxRelay
 from .retry import Backoff
 from .settings import ServiceSettings
 
@@ -189,6 +189,7 @@ class Service:
 
     def run(self) -> None:
         logs.configure(self.name, self.settings.log_level)
+        memory.fix_mmap_threshold(self.settings.malloc_mmap_threshold)
         if self.settings.memory_profile:
             memory.start()
         config = uvicorn.Config(self.app(), host=self.settings.http_host, port=self.settings.http_port,

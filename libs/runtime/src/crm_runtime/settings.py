@@ -56,6 +56,9 @@ class ServiceSettings(BaseSettings):
     offset_commit_interval_s: float = 0.5
     # Trace Python allocations from start for `GET /debug/memory` (slows the service: off by default).
     memory_profile: bool = False
+    # Blocks this large or larger are mmapped, and returned to the system when freed (see
+    # `crm_runtime.memory.fix_mmap_threshold`); 0 leaves glibc's sliding threshold.
+    malloc_mmap_threshold: int = 128 * 1024
     # Records taken from Kafka in one fetch (across partitions); a partition's share is one batch,
     # handled in one transaction.
     fetch_max_records: int = 500

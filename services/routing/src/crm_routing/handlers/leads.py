@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,10 @@ from ..domain.router import Decision, decide, solo
 handlers = Handlers()
 
 OPEN = ("assigned", "offered")
-_PARSED: dict[tuple[str, int], rulebook.RuleSet] = {}
+# Rule sets parsed, by (instance, version): the instances with leads right now. A version never
+# changes, so an entry is never stale; the least recently used go once there are more than this.
+PARSED_KEPT = 1024
+_PARSED: OrderedDict[tuple[str, int], rulebook.RuleSet] = OrderedDict()
 
 
 def pond_of(instance_id: str) -> str:
@@ -36,11 +40,13 @@ def _parsed(instance_id: str, version: int | None, raw: list[dict[str, Any]] | N
     if version is None or raw is None:
         return rulebook.parse([], 0)
     key = (instance_id, version)
-    if key not in _PARSED:
-        if len(_PARSED) > 10_000:
-            _PARSED.clear()
-        _PARSED[key] = rulebook.parse(raw, version)
-    return _PARSED[key]
+    if (rules := _PARSED.get(key)) is not None:
+        _PARSED.move_to_end(key)
+        return rules
+    rules = _PARSED[key] = rulebook.parse(raw, version)
+    if len(_PARSED) > PARSED_KEPT:
+        _PARSED.popitem(last=False)
+    return rules
 
 
 async def rules_of(ctx: HandlerContext, instance_id: str, version: int | None = None) -> rulebook.RuleSet:
