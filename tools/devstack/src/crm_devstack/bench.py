@@ -7,8 +7,12 @@
    table shows medians and the ratios to the batched loop.
 2. Offered load: commands paced at each rate for a few seconds; p50/p95/p99 command → event,
    measured from when each command was due (so a sender that falls behind is not hidden).
-3. `identity.invitation.accept` → `seats.seat.reserved` at 100/s and 200/s (members invited beforehand).
+3. `identity.invitation.accept` → `seats.seat.reserved` at 100/s, 150/s and 200/s (members invited
+   beforehand); leads → `routing.lead.assigned` in bursts and at 250, 500 and 1,000 leads/s.
 4. Two identity replicas against one, same burst.
+5. CPU per command of each flow, every process of the stack counted (`cpu.py`: from /proc, from
+   the first command until the stack has settled), and flame graphs of each service under the
+   acceptance and lead loads (`profiles.py`, an extra run each) in `.run/bench/flame-*.svg`.
 RSS of every service process is sampled throughout. Figures go to `.run/bench/bench-<time>.json`
 and a plot of latency against offered load to `.run/bench/latency-<time>.png`.
 
@@ -22,6 +26,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from rich.console import Console
 
@@ -30,12 +36,15 @@ from crm_contracts import CloudEvent, command, identity, leads, seats
 from . import loops
 from .bench_figures import Run, percentile
 from .bus import Bus
+from .cpu import read_cpu
+from .profiles import flame_graphs
 from .dates import period_args
 from .stack import Stack
 
 console = Console()
 CREATED = "identity.account.created"
 ASSIGNED = "routing.lead.assigned"
+T = TypeVar("T")
 
 
 def creates(n: int) -> list[CloudEvent]:
@@ -74,6 +83,16 @@ class Bench:
         return Run(name, len(sent_at) / (max(arrived.values()) - start), percentile(latencies, 0.5) * 1000,
                    percentile(latencies, 0.95) * 1000, percentile(latencies, 0.99) * 1000)
 
+    async def costed(self, work: Awaitable[T], commands: int) -> tuple[T, dict]:
+        """`work`'s result and what it cost: CPU milliseconds per command of every stack process,
+        from before it starts until the stack has settled after it (relays, commits, e-mails)."""
+        before = read_cpu(self.stack)
+        result = await work
+        await self.stack.settled(180)
+        spent = read_cpu(self.stack).spent_ms(before)
+        return result, {"per_command_ms": round(sum(spent.values()) / commands, 3),
+                        "by_process_ms": {n: round(ms / commands, 3) for n, ms in spent.items()}}
+
     async def pipeline_burst(self, name: str = "crm-platform (identity)") -> Run:
         cmds = creates(self.count)
         sent_at = await self._send_all(cmds)
@@ -96,8 +115,13 @@ class Bench:
         label = {"batched": "plain loop, batched (the limit)", "per_message": "plain loop, per message"}[mode]
         return self._summary(label, sent_at, arrived)
 
-    async def paced(self, rate: float, seconds: float, cmds: list[CloudEvent], answer: str) -> dict:
-        """Send `cmds` at `rate` per second; latency from when each was due."""
+    async def paced(self, rate: float, seconds: float, cmds: list[CloudEvent], answer: str,
+                    profile: str | None = None) -> dict:
+        """Send `cmds` at `rate` per second; latency from when each was due. With `profile`, a
+        flame graph of each service under that load (`.run/bench/flame-<profile>-<service>.svg`)."""
+        if profile:
+            async with flame_graphs(self.stack, profile, len(cmds) / rate + 1, self.stack.run / "bench"):
+                return await self.paced(rate, seconds, cmds, answer)
         due: dict[str, float] = {}
         sends = []
         start = time.perf_counter()
@@ -115,8 +139,9 @@ class Bench:
                 "p95_ms": percentile(latencies, 0.95), "p99_ms": percentile(latencies, 0.99),
                 "achieved_per_s": len(cmds) / (max(arrived.values()) - start)}
 
-    async def accepts(self, rate: float, seconds: float) -> dict:
-        """Members invited beforehand (opt-in, free seats); their acceptances paced at `rate`."""
+    async def accepts(self, rate: float, seconds: float, profile: str | None = None) -> dict:
+        """Members invited beforehand (opt-in, free seats); their acceptances paced at `rate`
+        (with `profile`: flame graphs of that stretch, see `paced`)."""
         total = int(rate * seconds)
         per_account = 25
         accounts = [f"acc_bench_{uuid.uuid4().hex[:12]}" for _ in range((total + per_account - 1) // per_account)]
@@ -144,7 +169,8 @@ class Bench:
         tokens = {cid: self.stack.invitation_link(self.bus.first[(issued, cid)]).split("token=")[1] for cid in added}
         accept_cmds = [command(identity.AcceptInvitation(token=tokens[a.id]), source="bench", accountid=a.accountid)
                        for a in adds]
-        figures = await self.paced(rate, seconds, accept_cmds, "seats.seat.reserved")
+        figures, figures["cpu"] = await self.costed(self.paced(rate, seconds, accept_cmds, "seats.seat.reserved", profile),
+                                                    len(accept_cmds))
         figures["path"] = "identity.invitation.accept -> seats.seat.reserved"
         return figures
 

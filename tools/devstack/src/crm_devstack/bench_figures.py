@@ -66,6 +66,24 @@ def print_routing(r: dict, count: int) -> None:
                       f"p99 {p['p99_ms']:.0f} ms" + (" (target ≤ 100 ms)" if p["offered_per_s"] >= 1000 else ""))
 
 
+def median_cost(costs: list[dict]) -> dict:
+    """The median of runs' CPU per command (`Bench.costed`), in total and by process."""
+    names = sorted({n for c in costs for n in c["by_process_ms"]})
+    return {"per_command_ms": round(statistics.median(c["per_command_ms"] for c in costs), 3), "runs": len(costs),
+            "by_process_ms": {n: round(statistics.median(c["by_process_ms"].get(n, 0.0) for c in costs), 3)
+                              for n in names}}
+
+
+def print_costs(costs: dict[str, dict]) -> None:
+    table = Table(title="CPU per command, every process of the stack (ms; the bench client not counted)")
+    names = sorted({n for c in costs.values() for n in c["by_process_ms"]})
+    for col in ("flow", "total", *names):
+        table.add_column(col, justify="left" if col == "flow" else "right")
+    for flow, c in costs.items():
+        table.add_row(flow, f"{c['per_command_ms']:.2f}", *(f"{c['by_process_ms'].get(n, 0.0):.2f}" for n in names))
+    console.print(table)
+
+
 def print_report(report: dict, results: dict[str, list[Run]], rss: Rss) -> None:
     limit = statistics.median(r.throughput for r in results["plain loop, batched (the limit)"])
     table = Table(title=f"burst of {report['count']} identity.account.create, median of {report['rounds']} rounds")
@@ -90,6 +108,7 @@ def print_report(report: dict, results: dict[str, list[Run]], rss: Rss) -> None:
     console.print(f"identity burst throughput: 1 replica {r['one_replica_per_s']:,.0f}/s, "
                   f"2 replicas {r['two_replicas_per_s']:,.0f}/s ({r['two_replicas_per_s'] / r['one_replica_per_s']:.2f}×)")
     print_routing(report["routing"], report["count"])
+    print_costs(report["cpu_per_command"])
     console.print("peak RSS under the bench: " + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(rss.peak_mb.items())))
 
 

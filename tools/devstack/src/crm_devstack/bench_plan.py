@@ -15,7 +15,7 @@ from rich.progress import Progress
 
 from . import loops
 from .bench import ASSIGNED, CREATED, Bench, console, creates
-from .bench_figures import Rss, Run, plot, print_report, print_routing
+from .bench_figures import Rss, Run, median_cost, plot, print_report, print_routing
 from .bus import Bus
 from .stack import Stack
 
@@ -27,9 +27,12 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
                   for (t, _), e in bench.bus.first.items() if t == CREATED}
     await bench.lead_burst(instances, account_of)  # warm-up
     bursts, loop = [], []
+    costs = []
     for _ in range(rounds):
         await stack.settled(180)
-        bursts.append(await bench.lead_burst(instances, account_of))
+        run, cost = await bench.costed(bench.lead_burst(instances, account_of), bench.count)
+        bursts.append(run)
+        costs.append(cost)
         loop.append(await bench.loop_burst("batched"))
     sweep = []
     for offered in (rate / 4, rate / 2, rate):
@@ -38,11 +41,14 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
                                        ASSIGNED))
         sweep[-1]["path"] = "leads.lead.captured -> routing.lead.assigned"
     paced = sweep[-1]
+    await stack.settled(180)
+    await bench.paced(rate / 2, seconds, bench.leads_for(instances, int(rate / 2 * seconds), account_of), ASSIGNED,
+                      profile="lead")  # an extra run, for its flame graphs only
     lead_rate = statistics.median(r.throughput for r in bursts)
     loop_rate = statistics.median(r.throughput for r in loop)
     return {"instances": len(instances), "burst_per_s": lead_rate, "batched_loop_per_s": loop_rate,
             "vs_batched_loop": lead_rate / loop_rate, "bursts": [r.__dict__ for r in bursts],
-            "loop_bursts": [r.__dict__ for r in loop], "paced": paced, "sweep": sweep}
+            "loop_bursts": [r.__dict__ for r in loop], "paced": paced, "sweep": sweep, "cpu": median_cost(costs)}
 
 
 async def main(count: int, rounds: int, rates: list[float], seconds: float, only: str | None = None) -> None:
@@ -72,13 +78,14 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
         with Progress(console=console, transient=True) as progress:
             burst = progress.add_task(f"burst of {count}: pipeline, batched loop, per-message loop", total=rounds * 3)
             await bench.pipeline_burst()  # warm-up: connections, caches, partition leaders
+            create_costs = []
             for _ in range(rounds):
                 await stack.settled(180)
-                for step in (bench.pipeline_burst, lambda: bench.loop_burst("batched"),
-                             lambda: bench.loop_burst("per_message")):
-                    run = await step()
+                run, cost = await bench.costed(bench.pipeline_burst(), count)
+                create_costs.append(cost)
+                for run in (run, await bench.loop_burst("batched"), await bench.loop_burst("per_message")):
                     results.setdefault(run.name, []).append(run)
-                    progress.advance(burst)
+                progress.advance(burst, 3)
             task = progress.add_task("two identity replicas", total=1)
             await stack.settled(180)
             report["replicas"] = await _replicas(stack, bench, rounds)
@@ -92,16 +99,20 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
             task = progress.add_task("routing: lead bursts and 1,000 leads/s", total=1)
             report["routing"] = await routing_figures(stack, bench, rounds, 1000, seconds)
             progress.advance(task)
-            task = progress.add_task("invitation.accept -> seat.reserved at 100/s and 200/s", total=2)
+            task = progress.add_task("invitation.accept -> seat.reserved at 100/s, 150/s and 200/s", total=3)
             report["accept_to_reserved"] = []
-            for rate in (100, 200):
+            for rate in (100, 150, 200):
                 await stack.settled(180)
                 report["accept_to_reserved"].append(await bench.accepts(rate, seconds))
                 progress.advance(task)
+            await stack.settled(180)
+            await bench.accepts(150, seconds, profile="accept")  # an extra run, for its flame graphs only
     finally:
         sampler.cancel()
         await bus.stop()
     report["burst"] = {name: [r.__dict__ for r in runs] for name, runs in results.items()}
+    report["cpu_per_command"] = {"create": median_cost(create_costs), "lead": report["routing"]["cpu"],
+                                 **{f"accept at {a['offered_per_s']:.0f}/s": a["cpu"] for a in report["accept_to_reserved"]}}
     report["rss_peak_mb"] = rss.peak_mb
     print_report(report, results, rss)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -7,49 +7,16 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 from rich.console import Console
 
-from .processes import read_pid
+from .cpu import Reading, read_cpu, stack_pids
 from .stack import SERVICES, Stack
 
 console = Console()
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int | str) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _cpu_ticks(pid: int, children: bool = False) -> int | None:
-    """utime + stime of a process; with `children`, of its live children too (PostgreSQL's work
-    is done by one backend process per connection)."""
-    fields = _stat(pid)
-    if fields is None:
-        return None
-    total = int(fields[11]) + int(fields[12])
-    if children:
-        for other in (d for d in os.listdir("/proc") if d.isdigit()):
-            f = _stat(other)
-            if f is not None and f[1] == str(pid):  # its parent
-                total += int(f[11]) + int(f[12])
-    return total
-
-
-def _machine_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of every core since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle, iowait
-    return sum(values) - idle, sum(values)
-
-
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -62,7 +29,7 @@ class Readings:
 
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.cpu_before: tuple[float, dict[str, int | None], tuple[int, int]] | None = None
+        self.cpu_before: Reading | None = None
         self.cpu()  # the first minute's CPU is measured from here
 
     async def take(self, minute: int, flows: dict) -> dict:
@@ -90,25 +57,15 @@ class Readings:
                 "lag": await self.stack.lag()}
 
     def cpu(self) -> dict:
-        """Percent of one core each process used since the last sample, and the machine's busy share.
-        PostgreSQL's backends that ended within the minute are not counted (their time is lost with them)."""
-        pids = {**self.pids(), "soak client": os.getpid()}
-        now, ticks, machine = time.perf_counter(), {n: _cpu_ticks(p, n == "postgres") for n, p in pids.items()}, _machine_ticks()
-        before, self.cpu_before = self.cpu_before, (now, ticks, machine)
+        """Percent of one core each process used since the last sample, and the machine's busy share."""
+        now = read_cpu(self.stack, {"soak client": os.getpid()})
+        before, self.cpu_before = self.cpu_before, now
         if before is None:
             return {}
-        elapsed = now - before[0]
-        shares = {n: round(100 * (t - before[1][n]) / TICK / elapsed, 1) for n, t in ticks.items()
-                  if t is not None and before[1].get(n) is not None}
-        busy, total = machine[0] - before[2][0], machine[1] - before[2][1]
-        return {"percent_of_a_core": shares, "machine_busy": round(busy / total, 2) if total else None}
+        return {"percent_of_a_core": now.percent_of_a_core(before), "machine_busy": now.machine_busy(before)}
 
     def pids(self) -> dict[str, int]:
-        pids = {s: self.stack.service_pid(s) for s in SERVICES}
-        for name, pid_file in (("kafka", self.stack.pids / "kafka.pid"), ("mail", self.stack.pids / "mail.pid"),
-                               ("postgres", self.stack.pg_data / "postmaster.pid")):
-            pids[name] = read_pid(pid_file)
-        return {k: v for k, v in pids.items() if v}
+        return stack_pids(self.stack)
 
 
 def verdict(samples: list[dict], flows: list[str], final: dict) -> dict:
