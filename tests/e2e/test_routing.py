@@ -120,6 +120,73 @@ async def test_every_channel_reaches_its_instance_and_unknown_targets_are_reject
         assert (decided.type, decided.data["reason"]) == ("routing.lead.rejected", reason)
 
 
+async def instances_of(platform, user_id: str, acc: str) -> dict[str, dict]:
+    """Identity's answer to `GET /v1/instances` for the user, by instance id."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.get(f"{platform.stack.http('identity')}/v1/instances", params={"account_id": acc},
+                             headers=platform.stack.as_user(user_id))
+    assert r.status_code == 200, r.text
+    return {i["instance_id"]: i for i in r.json()["instances"]}
+
+
+async def test_the_enterprise_instance_captures_from_its_website_and_every_parsing_address(platform, new_account_id):
+    """PI6/PI11 on the account's own instance: the addresses identity shows are the ones that work."""
+    acc = new_account_id()
+    await team(platform, acc, "bob")
+    created = (await platform.bus.wait_event("identity.account.created", where=lambda e: e.accountid == acc))[0]
+    enterprise = created.data["enterprise_instance_id"]
+    shown_to_bob = (await instances_of(platform, "bob", acc))[enterprise]
+    shown_to_ann = (await instances_of(platform, "ann", acc))[enterprise]
+    assert created.data["website_id"] and shown_to_bob["website_id"] == created.data["website_id"]
+    assert shown_to_bob["capture_email"] != shown_to_ann["capture_email"]
+    cases = [
+        dict(channel="website", website_id=created.data["website_id"]),
+        dict(channel="parsing_email", parsing_email=shown_to_bob["parsing_email"]),
+        dict(channel="parsing_email", parsing_email=shown_to_bob["capture_email"]),
+        dict(channel="parsing_email", parsing_email=shown_to_ann["capture_email"].upper()),
+    ]
+    for target in cases:
+        lid, _ = await capture(platform, acc, **target)
+        decided = await outcome(platform, lid)
+        assert decided.type == "routing.lead.assigned", (target, decided.data)
+        assert decided.data["instance_id"] == enterprise, target
+
+
+async def test_a_member_who_leaves_an_instance_takes_their_zillow_leads_back_to_the_enterprise_instance(
+        platform, new_account_id):
+    acc = new_account_id()
+    created = await team(platform, acc, "bob", "cy")
+    ins = created["instance_id"]
+    enterprise = (await platform.bus.wait_event("identity.account.created",
+                                                where=lambda e: e.accountid == acc))[0].data["enterprise_instance_id"]
+    for user in ("bob", "cy"):
+        await platform.answer(await platform.send(acc, routing.SetZillowTarget(user_id=user, instance_id=ins)),
+                              "routing.zillow_target.changed")
+    lid, _ = await capture(platform, acc, channel="zillow", user_id="bob")
+    chosen = await outcome(platform, lid)
+    assert chosen.data["instance_id"] == ins and chosen.data["explanation"]["target"]["reason"] == "chosen"
+
+    # Removed by the owner: the fallback is announced, and the next lead says why it went where it did.
+    await platform.send(acc, identity.RemoveInstanceMember(instance_id=ins, user_id="bob", by_user_id="ann"))
+    moved = (await platform.bus.wait_event(
+        "routing.zillow_target.changed", where=lambda e: e.accountid == acc and e.data["user_id"] == "bob"
+        and e.data["reason"] == "left_instance"))[0]
+    assert (moved.data["instance_id"], moved.data["from_instance_id"]) == (enterprise, ins)
+    lid, _ = await capture(platform, acc, channel="zillow", user_id="bob")
+    decided = await outcome(platform, lid)
+    assert decided.data["instance_id"] == enterprise
+    assert decided.data["explanation"]["target"]["reason"] == "left_instance"
+    assert ins in decided.data["explanation"]["target"]["why"]
+
+    # Deactivated in the Enterprise account: out of every private instance, Zillow leads included.
+    await platform.send(acc, identity.DeactivateMember(user_id="cy"))
+    await platform.bus.wait_event("routing.zillow_target.changed", where=lambda e: e.accountid == acc
+                                  and e.data["user_id"] == "cy" and e.data["reason"] == "left_instance")
+    lid, _ = await capture(platform, acc, channel="zillow", user_id="cy")
+    decided = await outcome(platform, lid)
+    assert decided.data["instance_id"] == enterprise and decided.data.get("user_id") != "cy"
+
+
 async def test_a_revoked_key_opens_nothing_and_a_lead_seen_twice_is_routed_once(platform, new_account_id):
     acc = new_account_id()
     created = await team(platform, acc, "bob")

@@ -108,10 +108,14 @@ class AgentPaused(BaseModel):
 
 @message("routing.zillow_target.changed", on=EVENTS)
 class ZillowTargetChanged(BaseModel):
-    """The user's Zillow leads go to this instance from now on."""
+    """The user's Zillow leads go to this instance from now on. `reason` is `chosen` when the user
+    chose it, `left_instance` when they stopped being a member of `from_instance_id` and their
+    leads fell back to the Enterprise instance."""
 
     user_id: str
     instance_id: str
+    reason: str = "chosen"
+    from_instance_id: str | None = None
 
 
 @message("routing.lead.offered", on=EVENTS)

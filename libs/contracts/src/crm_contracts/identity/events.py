@@ -22,6 +22,12 @@ class AccountCreated(BaseModel):
     name: str | None = None
     owner_email: str | None = None
     owner_first_name: str | None = None
+    # Where the Enterprise instance captures leads, as on a private instance's `instance.created`:
+    # the account's own website, its parsing address and the owner's own capture address in it.
+    # Absent on events published before they were added.
+    website_id: str | None = None
+    parsing_email: str | None = None
+    owner_capture_email: str | None = None
 
 
 @message("identity.account.opt_in_changed", on=EVENTS)
@@ -60,6 +66,9 @@ class MemberAdded(BaseModel):
     # other services keep the fact and never interpret roles. False on events published before it
     # was added (every service that keeps it backfilled its rows from the role when it arrived).
     administers_account: bool = False
+    # The member's own lead-capture address in the Enterprise instance (PI11): mail sent to it
+    # becomes a lead of that instance. Absent on events published before it was added.
+    capture_email: str | None = None
 
 
 @message("identity.member.status_changed", on=EVENTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -22,6 +23,15 @@ class Account:
     enterprise_instance_id: str
     opt_in_enabled: bool = False
 
+    @property
+    def website_id(self) -> str:
+        """The account's own website: its leads belong to the Enterprise instance (PI6)."""
+        return website_id(self.enterprise_instance_id)
+
+    @property
+    def parsing_email(self) -> str:
+        return parsing_email(self.enterprise_instance_id)
+
     def same_request(self, cmd: CreateAccount) -> bool:
         """True when `cmd` asks for exactly this account (a retry, not a conflict)."""
         return (self.name, self.tier, self.owner_user_id, self.owner_email.lower()) == (
@@ -31,6 +41,12 @@ class Account:
 def enterprise_instance_id(account_id: str) -> str:
     """Derived, not random: re-running account creation must name the same instance."""
     return "ins_" + uuid.uuid5(_INSTANCE_NAMESPACE, account_id).hex[:16]
+
+
+def website_id(instance_id: str) -> str:
+    """The website of an account's own (Enterprise) instance: derived, so a rebuilt database and
+    the migration that gave existing accounts theirs name the same one."""
+    return "web_" + hashlib.sha256(f"website/{instance_id}".encode()).hexdigest()[:16]
 
 
 def parsing_email(instance_id: str) -> str:

@@ -6,7 +6,8 @@ from crm_contracts.identity import AccountCreated, CreateAccount, CreateGroup, G
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
-from ..domain.accounts import Account, open_account, parsing_email
+from ..domain.accounts import Account, open_account
+from ..domain.instances import addresses
 from .common import check_group, load_account, load_instance
 
 handlers = Handlers()
@@ -16,7 +17,9 @@ def _account_created(account: Account) -> AccountCreated:
     return AccountCreated(account_id=account.account_id, tier=account.tier,
                           enterprise_instance_id=account.enterprise_instance_id,
                           owner_user_id=account.owner_user_id, name=account.name,
-                          owner_email=account.owner_email, owner_first_name=account.owner_first_name)
+                          owner_email=account.owner_email, owner_first_name=account.owner_first_name,
+                          website_id=account.website_id, parsing_email=account.parsing_email,
+                          owner_capture_email=addresses(account.owner_user_id, account.enterprise_instance_id)[1])
 
 
 @handlers.on(CreateAccount)
@@ -25,7 +28,7 @@ async def create_account(ctx: HandlerContext, cmd: CreateAccount) -> None:
         raise Rejected("account_id_mismatch",
                        f"data.account_id {cmd.account_id!r} differs from accountid {ctx.message.accountid!r}")
     account = open_account(cmd)
-    if await repository.insert_account(ctx.conn, account, parsing_email(account.enterprise_instance_id)):
+    if await repository.insert_account(ctx.conn, account):
         await ctx.emit(_account_created(account), subject=account.account_id)
         return
     existing = await repository.get_account(ctx.conn, cmd.account_id)

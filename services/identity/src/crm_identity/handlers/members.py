@@ -14,6 +14,7 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected, as_refusal
 
 from .. import repository
 from ..domain.accounts import Account
+from ..domain.instances import addresses
 from ..domain.invitations import State
 from ..domain.members import Member, Move, new_member
 from .common import check_group, invite, load_account, load_member, move
@@ -32,7 +33,8 @@ async def add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
     await ctx.emit(MemberAdded(user_id=member.user_id, user_type=member.user_type, activation=member.activation,
                                status=member.status, group_id=member.group_id, email=member.email,
                                first_name=member.first_name, last_name=member.last_name, role=member.role,
-                               administers_account=member.administers_account),
+                               administers_account=member.administers_account,
+                               capture_email=addresses(member.user_id, account.enterprise_instance_id)[1]),
                    subject=member.user_id, instanceid=account.enterprise_instance_id)
     if member.status is MemberStatus.PENDING_OPT_IN:
         await invite(ctx, account, member, InvitationKind.OPT_IN)

@@ -28,19 +28,20 @@ async def get_account(conn: asyncpg.Connection, account_id: str, *, for_update: 
         f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = $1{lock}", account_id))
 
 
-async def insert_account(conn: asyncpg.Connection, account: Account, parsing_email: str) -> bool:
+async def insert_account(conn: asyncpg.Connection, account: Account) -> bool:
     """Open the account and its enterprise instance; False (and nothing written) if the account
     exists. One statement: it waits for a concurrent opening of the same account to finish."""
     return bool(await conn.fetchval(
         f"""WITH opened AS (
                 INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                 ON CONFLICT (account_id) DO NOTHING RETURNING account_id)
-            INSERT INTO instances (instance_id, account_id, kind, owner_user_id, package, name, parsing_email)
-            SELECT $8, account_id, 'enterprise', $4, $3, $2, $10 FROM opened
+            INSERT INTO instances (instance_id, account_id, kind, owner_user_id, package, name, parsing_email,
+                                   website_id)
+            SELECT $8, account_id, 'enterprise', $4, $3, $2, $10, $11 FROM opened
             RETURNING true""",
         account.account_id, account.name, account.tier.value, account.owner_user_id, account.owner_email,
         account.owner_first_name, account.owner_last_name, account.enterprise_instance_id,
-        account.opt_in_enabled, parsing_email,
+        account.opt_in_enabled, account.parsing_email, account.website_id,
     ))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -118,37 +119,49 @@ async def route(ctx: HandlerContext, lead: dict[str, Any], context: dict[str, An
     await apply(ctx, lead, decision, rules_version=rules.version if context["routing"] else None)
 
 
-async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, str, str]:
-    """The id of the instance a captured lead belongs to, or the reason there is none (PI6)."""
+def _zillow_target(user_id: str, found: Any) -> dict[str, Any]:
+    """Why a Zillow lead went to its instance, for the decision's explanation."""
+    why = {"chosen": f"{user_id} chose this instance for their Zillow leads",
+           "no_choice": f"{user_id} chose no instance for their Zillow leads: the Enterprise instance has them",
+           "left_instance": f"{user_id} left {found['from_instance_id']}, the instance they had chosen: "
+                            "their Zillow leads went back to the Enterprise instance"}[found["reason"]]
+    return {"channel": "zillow", "instance_id": found["instance_id"], "reason": found["reason"], "why": why}
+
+
+async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, str, str, dict[str, Any] | None]:
+    """The id of the instance a captured lead belongs to, or the reason there is none (PI6); for a
+    Zillow lead, also why it is that instance."""
     found = None
     if cmd.channel is Channel.WEBSITE:
         if not cmd.website_id:
-            return None, "missing_target", "a website lead names its website_id"
+            return None, "missing_target", "a website lead names its website_id", None
         found = await repository.find_instance(ctx.conn, website_id=cmd.website_id)
         reason, why = "unknown_website", f"no instance has website {cmd.website_id}"
     elif cmd.channel is Channel.PARSING_EMAIL:
         if not cmd.parsing_email:
-            return None, "missing_target", "a parsing-e-mail lead names the parsing_email it was sent to"
+            return None, "missing_target", "a parsing-e-mail lead names the parsing_email it was sent to", None
         found = await repository.find_instance(ctx.conn, parsing_email=cmd.parsing_email)
         reason, why = "unknown_parsing_email", "no instance has that parsing address"
     elif cmd.channel is Channel.OPEN_API:
         if cmd.api_key is not None:
             return None, "api_key_in_clear", ("an Open API lead names its key by api_key_sha256; the key "
-                                              "itself must not travel on the topic")
+                                              "itself must not travel on the topic"), None
         if not cmd.api_key_sha256:
-            return None, "missing_target", "an Open API lead names the SHA-256 of its key (api_key_sha256)"
+            return None, "missing_target", "an Open API lead names the SHA-256 of its key (api_key_sha256)", None
         found = await repository.find_instance(ctx.conn, key_hash=cmd.api_key_sha256)
         reason, why = "invalid_api_key", "the API key is unknown or revoked"
     elif cmd.channel is Channel.ZILLOW:
         if not cmd.user_id:
-            return None, "missing_target", "a Zillow lead names the agent (user_id) it was imported for"
+            return None, "missing_target", "a Zillow lead names the agent (user_id) it was imported for", None
         found = await repository.zillow_instance(ctx.conn, ctx.message.accountid, cmd.user_id)
-        reason, why = "unknown_user", f"{cmd.user_id} is not a user of account {ctx.message.accountid}"
+        if found is None:
+            return None, "unknown_user", f"{cmd.user_id} is not a user of account {ctx.message.accountid}", None
+        return found["instance_id"], "unknown_instance", "", _zillow_target(cmd.user_id, found)
     else:  # manual: the id is the target; routing_context finds out whether it exists
         if not cmd.instance_id:
-            return None, "missing_target", "a manual lead names its instance_id"
-        return cmd.instance_id, "unknown_instance", f"no instance {cmd.instance_id}"
-    return (found["instance_id"] if found else None), reason, why
+            return None, "missing_target", "a manual lead names its instance_id", None
+        return cmd.instance_id, "unknown_instance", f"no instance {cmd.instance_id}", None
+    return (found["instance_id"] if found else None), reason, why, None
 
 
 async def _lead_rejected(ctx: HandlerContext, lead_id: str, reason: str, why: str) -> None:
@@ -159,7 +172,7 @@ async def _lead_rejected(ctx: HandlerContext, lead_id: str, reason: str, why: st
 async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     """The hot path: the target's lookup (none for manual leads), one query for the instance,
     rules, roster and rotation, and one statement writing the lead, its decision and its log."""
-    instance_id, reason, why = await _target(ctx, cmd)
+    instance_id, reason, why, target = await _target(ctx, cmd)
     context = await repository.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
     if context is None:
         return await _lead_rejected(ctx, cmd.lead_id, reason, why)
@@ -170,6 +183,8 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     captured = cmd.lead.model_dump(mode="json")
     lead = {"lead_id": cmd.lead_id, "instance_id": instance_id, "account_id": context["account_id"]}
     decision = _decide(context, rules, cmd.channel.value, captured, context["roster"], context["rotation"])
+    if target is not None:
+        decision = replace(decision, explanation={"target": target, **decision.explanation})
     rules_version = rules.version if context["routing"] else None
     state, user_id, offered_to, data = _outcome(lead, decision, rules_version)
     due = _due(decision)

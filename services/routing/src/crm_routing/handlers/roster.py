@@ -15,6 +15,7 @@ from crm_contracts.identity import (
     MemberAdded,
     MemberStatusChanged,
 )
+from crm_contracts.routing import ZillowTargetChanged
 from crm_runtime.handlers import HandlerContext, Handlers
 
 from .. import repository
@@ -28,8 +29,10 @@ handlers = Handlers()
 async def account_created(ctx: HandlerContext, event: AccountCreated) -> None:
     await repository.upsert_instance(ctx.conn, instance_id=event.enterprise_instance_id, account_id=event.account_id,
                                      kind="enterprise", package=None, routing=True, owner_user_id=event.owner_user_id,
-                                     name=event.name, website_id=None, parsing_email=None)
-    await repository.set_member(ctx.conn, event.enterprise_instance_id, event.owner_user_id, "owner")
+                                     name=event.name, website_id=event.website_id,
+                                     parsing_email=event.parsing_email)
+    await repository.set_member(ctx.conn, event.enterprise_instance_id, event.owner_user_id, "owner",
+                                event.owner_capture_email)
     await repository.set_status(ctx.conn, event.account_id, event.owner_user_id, "active")
     await repository.seed_rotation(ctx.conn, event.enterprise_instance_id, rotation_keys(rulebook.parse([], 0)))
 
@@ -38,7 +41,7 @@ async def account_created(ctx: HandlerContext, event: AccountCreated) -> None:
 async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
     await repository.set_status(ctx.conn, ctx.message.accountid, event.user_id, event.status.value)
     if ctx.message.instanceid:
-        await repository.set_member(ctx.conn, ctx.message.instanceid, event.user_id, "agent")
+        await repository.set_member(ctx.conn, ctx.message.instanceid, event.user_id, "agent", event.capture_email)
 
 
 @handlers.on(MemberStatusChanged)
@@ -73,7 +76,11 @@ async def instance_member_role_changed(ctx: HandlerContext, event: InstanceMembe
 
 @handlers.on(InstanceMemberRemoved)
 async def instance_member_removed(ctx: HandlerContext, event: InstanceMemberRemoved) -> None:
-    await repository.remove_member(ctx.conn, event.instance_id, event.user_id)
+    fallback = await repository.remove_member(ctx.conn, event.instance_id, event.user_id)
+    if fallback is not None:
+        await ctx.emit(ZillowTargetChanged(user_id=event.user_id, instance_id=fallback, reason="left_instance",
+                                           from_instance_id=event.instance_id),
+                       instanceid=fallback, subject=event.user_id)
 
 
 @handlers.on(ApiKeyIssued)
