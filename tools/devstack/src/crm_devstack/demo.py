@@ -9,7 +9,8 @@ colleagues from other offices (their e-mails land in the Maildir), one accepts; 
 issued and revoked; a calling package and an add-on are bought; and what the owner and the
 colleague may use in each of their instances is printed with the reasons.
 
-Last, routing: leads from the team's website, parsing address, API key and Zillow reach it; round
+Last, routing: leads from the team's website, parsing address, API key and Zillow reach it, and
+leads from Harbor Realty's own website and parsing address reach the Enterprise instance; round
 robin and first-to-claim give them out; an unclaimed Zillow lead's timer sends it to the pond; a
 lead is transferred to the Enterprise instance; every decision prints its explanation.
 """
@@ -229,9 +230,9 @@ class Story(RoutingChapter):
         await self.step("Dee connects Gmail (an integration: hers, on every instance)",
                         seats.ConnectIntegration(user_id=u["dee"], integration="gmail"), "seats.integration.changed")
         await self.stack.settled()
-        enterprise = next(e.data["enterprise_instance_id"] for e in self.bus.events(
+        self.opened = next(e.data for e in self.bus.events(
             lambda e: e.type == "identity.account.created" and e.accountid == self.account))
-        self.enterprise = enterprise
+        self.enterprise = enterprise = self.opened["enterprise_instance_id"]
         async with httpx.AsyncClient(timeout=5) as client:
             for user in ("ana", "dee"):
                 for name, instance in (("Harbor Realty (Enterprise)", enterprise), ("Harbor North Team", team)):

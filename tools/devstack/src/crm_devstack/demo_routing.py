@@ -63,6 +63,13 @@ class RoutingChapter:
         # The Open API gateway puts the key's SHA-256 on the topic, never the key.
         await self.lead("A lead through the Open API with the team's key", "open_api", {"first_name": "Otto"},
                         api_key_sha256=hashlib.sha256(key.encode()).hexdigest())
+        # Harbor Realty's own (Enterprise) instance captures like any other: its website, its
+        # parsing address and every member's own capture address in it.
+        await self.lead("A lead from Harbor Realty's own website: into the Enterprise instance", "website",
+                        {"first_name": "Ria", "zip": "94115"}, website_id=self.opened["website_id"])
+        await self.lead("A lead e-mailed to Harbor Realty's parsing address: into the Enterprise instance",
+                        "parsing_email", {"first_name": "Ed", "zip": "94118"},
+                        parsing_email=self.opened["parsing_email"])
         hot = await self.lead("A hot lead: offered to everyone, first to claim wins", "manual",
                               {"first_name": "Hana", "tags": ["hot"]}, instance_id=team)
         await self.step("Eli claims the hot lead", routing.ClaimLead(lead_id=hot.data["lead_id"], user_id=u["eli"]),
@@ -95,6 +102,8 @@ DECISIONS = ("routing.lead.assigned", "routing.lead.offered", "routing.lead.pool
 def explain(event: CloudEvent) -> None:
     """A routing decision's explanation, as a person would want to read it."""
     x = event.data.get("explanation") or {}
+    if target := x.get("target"):
+        console.print(f"  why this instance: {target['why']}")
     for tried in x.get("rules_tried", []):
         mark = "[green]✓[/]" if tried["matched"] else "[dim]✗[/]"
         console.print(f"  {mark} rule {tried['rule_id']}: {'; '.join(tried['why'])}")
