@@ -72,6 +72,47 @@ async def test_who_may_not_buy_is_told_why(platform, new_account_id):
     assert await platform.rejected(await platform.buy(team, f"{team}_owner")) == "enterprise_required"
 
 
+async def test_the_owner_sees_whom_the_instance_may_invite_from_every_group(platform, new_account_id):
+    """The PI pop-up: people of the Enterprise account who can sign in and are neither in the
+    instance nor invited, with their group; nobody who cannot sign in."""
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=6)
+    await platform.answer(await platform.send(acc, identity.CreateGroup(group_id="north", name="North Office",
+                                                                        parent_group_id=None)),
+                          "identity.group.created")
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob", group_id="north")
+    for user in ("cy", "dee", "gus"):
+        await platform.active(acc, user)
+    await platform.answer(await platform.add(acc, "fay", activation=None, user_type="display_only"),
+                          "identity.member.added")
+    await platform.answer(await platform.add(acc, "eve", activation="opt_in"), "identity.invitation.issued")
+    await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="gus")),
+                          "identity.member.status_changed")
+    ins = (await platform.bought(acc, "ann")).data["instance_id"]
+    await platform.join(acc, ins, "cy", by="ann")
+    await platform.answer(await platform.invite(acc, ins, "dee"), "identity.invitation.issued")
+
+    url = f"{platform.stack.http('identity')}/v1/instances/{ins}/candidates"
+    async with httpx.AsyncClient(timeout=5) as client:
+        seen = (await client.get(url, headers=platform.stack.as_user("ann"))).json()
+        first = (await client.get(url, params={"limit": 1}, headers=platform.stack.as_user("ann"))).json()
+        rest = (await client.get(url, params={"limit": 1, "after": first["next"]},
+                                 headers=platform.stack.as_user("ann"))).json()
+        as_agent = await client.get(url, headers=platform.stack.as_user("cy"))
+        as_stranger = await client.get(url, headers=platform.stack.as_user("bob"))
+        await platform.answer(await platform.send(acc, identity.SetInstanceRole(
+            instance_id=ins, user_id="cy", role="admin", by_user_id="ann")), "identity.instance.member_role_changed")
+        as_admin = await client.get(url, headers=platform.stack.as_user("cy"))
+    owner = f"{acc}_owner"
+    assert sorted((c["user_id"], c["group_name"]) for c in seen["candidates"]) == sorted(
+        [("bob", "North Office"), (owner, None)])
+    assert [c["user_id"] for c in first["candidates"] + rest["candidates"]] == sorted(["bob", owner])
+    assert (as_agent.status_code, as_agent.json()["error"]) == (403, "not_instance_owner")
+    assert as_stranger.status_code == 403
+    assert as_admin.status_code == 200 and len(as_admin.json()["candidates"]) == 2
+
+
 async def test_two_purchases_by_one_user_racing_make_one_instance(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc)

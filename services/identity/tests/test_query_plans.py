@@ -1,8 +1,10 @@
 """Identity's lookups by user and by instance read indexes, not whole tables, at 100,000 rows:
-20,000 accounts with an Enterprise instance, five members each, a private instance per account
+20,000 accounts with an Enterprise instance and a group, five members each, a private instance per account
 with its members, and an invitation per member."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
@@ -27,9 +29,12 @@ async def pool(stack):
             UNION ALL
             SELECT 'p' || n, 'a' || n, 'private', 'u' || n || '_0', 'crm_idx_team', 'T', 'p' || n || '@p'
             FROM generate_series(1, {ACCOUNTS}) n;
-            INSERT INTO members (account_id, user_id, email, first_name, last_name, user_type, activation, status, role)
+            INSERT INTO groups (account_id, group_id, name, parent_group_id)
+            SELECT 'a' || n, 'g', 'G', NULL FROM generate_series(1, {ACCOUNTS}) n;
+            INSERT INTO members (account_id, user_id, email, first_name, last_name, user_type, activation, status, role,
+                                 group_id)
             SELECT 'a' || n, 'u' || n || '_' || k, 'u' || n || '_' || k || '@x', 'F', 'L', 'platform', 'immediate',
-                   'active', 'agent'
+                   'active', 'agent', 'g'
             FROM generate_series(1, {ACCOUNTS}) n, generate_series(0, 4) k;
             INSERT INTO instance_members (instance_id, account_id, user_id, role, sending_email, capture_email)
             SELECT 'p' || n, 'a' || n, 'u' || n || '_' || k, 'agent', 's@x', 'c' || n || '_' || k || '@x'
@@ -58,3 +63,11 @@ async def test_the_instances_found_are_the_users(pool):
         owner = await repository.instances_of(conn, "o42", None)
     assert sorted((r["instance_id"], r["role"]) for r in found) == [("e42", "agent"), ("p42", "agent")]
     assert [(r["instance_id"], r["owner"]) for r in owner] == [("e42", True)]
+
+
+async def test_whom_an_instance_may_invite_is_found_by_index(pool):
+    args = ("p42", "a42", ["active"], datetime.now(UTC), "", 100)
+    assert await seq_scans(pool, repository.CANDIDATES, *args) == set()
+    found = await pool.fetch(repository.CANDIDATES, *args)
+    # Every member of a42 is in p42 already; only the account's owner is left to invite.
+    assert [r["user_id"] for r in found] == ["o42"]

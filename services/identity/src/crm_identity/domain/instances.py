@@ -44,6 +44,12 @@ _CANNOT_SIGN_IN = {
 }
 
 
+# The statuses of members who can sign in, and so may be invited into an instance.
+SIGN_IN_STATUSES = tuple(s.value for s in MemberStatus if s not in _CANNOT_SIGN_IN)
+# Who, besides the owner, may see whom the instance could invite: its `admin` members.
+INSTANCE_ADMIN_ROLE = "admin"
+
+
 def check_can_sign_in(user_id: str, user_type: UserType | None, status: MemberStatus | None) -> None:
     """Raise unless the user is an active platform member (the account owner counts as one)."""
     if status is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
-from ..domain.instances import Instance, addresses
+from ..domain.instances import SIGN_IN_STATUSES, Instance, addresses
 
 
 _INSTANCE_COLUMNS = "instance_id, account_id, kind, owner_user_id, package, name, parsing_email, website_id"
@@ -102,6 +104,33 @@ async def instances_of(conn: asyncpg.Connection, user_id: str, account_id: str |
         if row["sending_email"] is None:
             row["sending_email"], row["capture_email"] = addresses(user_id, row["instance_id"])
     return found
+
+
+# The account's people (its members, and its owner, who need not be a member row) who can sign in
+# and are neither in the instance nor invited to it: whom its owner may invite (the PI "add
+# members from your primary Enterprise account" pop-up). Keyset-paged by user id.
+CANDIDATES = """
+    WITH people AS (
+        SELECT m.user_id, m.first_name, m.last_name, m.email, m.group_id, m.user_type, m.status
+        FROM members m WHERE m.account_id = $2
+        UNION ALL
+        SELECT a.owner_user_id, a.owner_first_name, a.owner_last_name, a.owner_email, NULL, 'platform', 'active'
+        FROM accounts a WHERE a.account_id = $2
+          AND NOT EXISTS (SELECT 1 FROM members m WHERE m.account_id = $2 AND m.user_id = a.owner_user_id))
+    SELECT p.user_id, p.first_name, p.last_name, p.email, p.group_id, g.name AS group_name
+    FROM people p LEFT JOIN groups g ON g.account_id = $2 AND g.group_id = p.group_id
+    WHERE p.user_type = 'platform' AND p.status = ANY($3::text[]) AND p.user_id > $5
+      AND NOT EXISTS (SELECT 1 FROM instance_members im WHERE im.instance_id = $1 AND im.user_id = p.user_id)
+      AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.instance_id = $1 AND i.user_id = p.user_id
+                        AND i.state = 'pending' AND i.expires_at > $4)
+    ORDER BY p.user_id LIMIT $6"""
+
+
+async def invitation_candidates(conn: asyncpg.Connection, instance: Instance, *, at: datetime, after: str = "",
+                                limit: int = 100) -> list[dict]:
+    rows = await conn.fetch(CANDIDATES, instance.instance_id, instance.account_id, list(SIGN_IN_STATUSES), at,
+                            after, limit)
+    return [dict(r) for r in rows]
 
 
 async def instance_members(conn: asyncpg.Connection, instance_id: str) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from crm_runtime.auth import ALLOW, Caller, Decision, deny
 
-from ..domain.instances import Instance
+from ..domain.instances import INSTANCE_ADMIN_ROLE, Instance
 
 
 def may_read_roster(caller: Caller, instance: Instance | None, *, member: bool, administers_account: bool) -> Decision:
@@ -23,3 +23,11 @@ def may_manage_instance(caller: Caller, instance: Instance | None) -> Decision:
     if instance is not None and instance.kind == "private" and caller.user_id == instance.owner_user_id:
         return ALLOW
     return deny("not_instance_owner", "only the private instance's owner manages it")
+
+
+def may_list_candidates(caller: Caller, instance: Instance | None, role: str | None) -> Decision:
+    """See whom a private instance could invite: its owner, its `admin` members, operators."""
+    if caller.operator or (instance is not None and instance.kind == "private" and (
+            caller.user_id == instance.owner_user_id or role == INSTANCE_ADMIN_ROLE)):
+        return ALLOW
+    return deny("not_instance_owner", "only the private instance's owner and its admins see whom it may invite")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from crm_contracts import now
 from crm_runtime.auth import may_administer_account, may_read_own
 from crm_runtime.http import Request, Route, caller, forbidden, get, json_response
 from crm_runtime.service import Service
 
 from .. import repository
-from .access import may_read_roster
+from .access import may_list_candidates, may_read_roster
 
 
 def routes(svc: Service) -> list[Route]:
@@ -56,5 +57,30 @@ def routes(svc: Service) -> list[Route]:
             return json_response({"instance": instance.__dict__,
                                   "members": await repository.instance_members(conn, instance_id)})
 
+    async def candidates(request: Request):
+        """GET /v1/instances/{instance_id}/candidates[?after=user_id][&limit=…] — the Enterprise
+        account's people who can sign in and are not yet in the instance or invited to it, from
+        every group, with name and group (for the owner and the instance's admins)."""
+        instance_id = request.path_params["instance_id"]
+        me = caller(request)
+        try:
+            limit = min(max(int(request.query_params.get("limit", "100")), 1), 500)
+        except ValueError:
+            return json_response({"error": "invalid_request", "message": "limit is a whole number"}, 400)
+        after = request.query_params.get("after", "")
+        async with svc.pool.acquire() as conn:
+            instance = await repository.get_instance(conn, instance_id)
+            role = await repository.instance_role(conn, instance_id, me.user_id) if instance else None
+            if not (decision := may_list_candidates(me, instance, role)).allowed:
+                return forbidden(request, decision)
+            if instance is None:
+                return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404)
+            caps = instance.capabilities
+            found = [] if caps is None or not caps.members_allowed else await repository.invitation_candidates(
+                conn, instance, at=now(), after=after, limit=limit)
+        return json_response({"instance_id": instance_id, "members_allowed": bool(caps and caps.members_allowed),
+                              "candidates": found, "next": found[-1]["user_id"] if len(found) == limit else None})
+
     return [get("/v1/accounts", account), get("/v1/instances", instances),
-            get("/v1/instances/{instance_id}/members", instance_members)]
+            get("/v1/instances/{instance_id}/members", instance_members),
+            get("/v1/instances/{instance_id}/candidates", candidates)]
