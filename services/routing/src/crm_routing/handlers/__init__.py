@@ -1,11 +1,12 @@
 """One function per routing command, captured lead or identity event, split by what it is about:
 the roster (`roster`), a captured lead (`leads`), claims and timers (`claims`), an instance's
-rules, agents and transfers (`instances`)."""
+rules, agents and transfers (`instances`), lead organisation (`organisation`)."""
 
 from __future__ import annotations
 
 from crm_runtime.handlers import Handlers
 
-from . import claims, instances, leads, roster
+from . import claims, instances, leads, organisation, roster
 
-handlers = Handlers.combine(roster.handlers, leads.handlers, claims.handlers, instances.handlers)
+handlers = Handlers.combine(roster.handlers, leads.handlers, claims.handlers, instances.handlers,
+                            organisation.handlers)

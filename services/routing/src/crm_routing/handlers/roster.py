@@ -15,6 +15,7 @@ from crm_contracts.identity import (
     MemberAdded,
     MemberStatusChanged,
 )
+from crm_contracts.organisation import DEFAULT_SOURCES, DEFAULT_STAGES
 from crm_contracts.routing import ZillowTargetChanged
 from crm_runtime.handlers import HandlerContext, Handlers
 
@@ -34,12 +35,19 @@ async def account_created(ctx: HandlerContext, event: AccountCreated) -> None:
     await repository.set_member(ctx.conn, event.enterprise_instance_id, event.owner_user_id, "owner",
                                 event.owner_capture_email)
     await repository.set_status(ctx.conn, event.account_id, event.owner_user_id, "active")
-    await repository.seed_rotation(ctx.conn, event.enterprise_instance_id, rotation_keys(rulebook.parse([], 0)))
+    await _seed(ctx, event.enterprise_instance_id)
+
+
+async def _seed(ctx: HandlerContext, instance_id: str) -> None:
+    """A new instance routes by the default rule and organises leads by the default pipeline and sources."""
+    await repository.seed_rotation(ctx.conn, instance_id, rotation_keys(rulebook.parse([], 0)))
+    await repository.seed_organisation(ctx.conn, instance_id, list(DEFAULT_STAGES), list(DEFAULT_SOURCES))
 
 
 @handlers.on(MemberAdded)
 async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
-    await repository.set_status(ctx.conn, ctx.message.accountid, event.user_id, event.status.value)
+    await repository.set_status(ctx.conn, ctx.message.accountid, event.user_id, event.status.value,
+                                event.administers_account)
     if ctx.message.instanceid:
         await repository.set_member(ctx.conn, ctx.message.instanceid, event.user_id, "agent", event.capture_email)
 
@@ -56,7 +64,7 @@ async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
                                      kind=event.kind, package=event.package, routing=routes,
                                      owner_user_id=event.owner_user_id, name=event.name,
                                      website_id=event.website_id, parsing_email=event.parsing_email)
-    await repository.seed_rotation(ctx.conn, event.instance_id, rotation_keys(rulebook.parse([], 0)))
+    await _seed(ctx, event.instance_id)
 
 
 @handlers.on(InstanceRenamed)

@@ -3,4 +3,5 @@
 from __future__ import annotations
 
 from .leads import *  # noqa: F403
+from .organisation import *  # noqa: F403
 from .roster import *  # noqa: F403

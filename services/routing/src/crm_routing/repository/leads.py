@@ -69,9 +69,16 @@ async def lock_lead(conn: asyncpg.Connection, lead_id: str) -> dict | None:
 async def save_lead(conn: asyncpg.Connection, lead_id: str, *, instance_id: str, state: str, user_id: str | None,
                     offered_to: list[str], tried: list[str], rule_id: str | None, step: int | None,
                     rules_version: int | None) -> None:
+    # A lead moved to another instance starts its pipeline there, with the tags it was captured
+    # with: nothing of one instance's organisation follows it into another.
     await conn.execute(
         """UPDATE leads SET instance_id = $2, state = $3, user_id = $4, offered_to = $5, tried = $6, rule_id = $7,
-                  step = $8, rules_version = $9, updated_at = now() WHERE lead_id = $1""",
+                  step = $8, rules_version = $9, updated_at = now(),
+                  stage_id = CASE WHEN instance_id = $2 THEN stage_id ELSE (
+                      SELECT p.stage_id FROM pipeline_stages p WHERE p.instance_id = $2 ORDER BY p.position LIMIT 1) END,
+                  tags = CASE WHEN instance_id = $2 THEN tags ELSE ARRAY(
+                      SELECT jsonb_array_elements_text(coalesce(lead -> 'tags', '[]'::jsonb))) END
+           WHERE lead_id = $1""",
         lead_id, instance_id, state, user_id, offered_to, tried, rule_id, step, rules_version)
 
 
@@ -113,7 +120,8 @@ async def lead_with_history(conn: asyncpg.Connection, lead_id: str) -> dict | No
 
 async def leads_of(conn: asyncpg.Connection, instance_id: str, limit: int = 500) -> list[dict]:
     rows = await conn.fetch(
-        """SELECT lead_id, channel, state, user_id, offered_to, rule_id, rules_version, captured_at, updated_at
+        """SELECT lead_id, channel, state, user_id, offered_to, rule_id, rules_version, stage_id, source, tags,
+                  captured_at, updated_at
            FROM leads WHERE instance_id = $1 ORDER BY captured_at DESC LIMIT $2""", instance_id, limit)
     return [dict(r) for r in rows]
 
@@ -151,13 +159,18 @@ async def record_new_lead(conn: asyncpg.Connection, *, lead_id: str, instance_id
                           rotation_key: str | None, rotation: dict[str, Any] | None, timer_id: str | None,
                           due_at: datetime | None, log_type: str, log_data: dict[str, Any]) -> bool:
     """The lead with its decision, rotation state, timer and log line, in one statement; False
-    (nothing written) when the lead id exists already."""
+    (nothing written) when the lead id exists already. The lead starts in the first stage of its
+    instance's pipeline, with its own source if the instance lists it, else its channel."""
     return bool(await conn.fetchval(
         """WITH l AS (
                INSERT INTO leads (lead_id, instance_id, account_id, channel, lead, state, user_id, offered_to, tried,
-                                  rule_id, step, rules_version)
+                                  rule_id, step, rules_version, stage_id, source, tags)
                VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, CASE WHEN $7::text IS NULL THEN '{}'::text[]
-                       ELSE ARRAY[$7::text] END, $9, $10, $11)
+                       ELSE ARRAY[$7::text] END, $9, $10, $11,
+                       (SELECT stage_id FROM pipeline_stages WHERE instance_id = $2 ORDER BY position LIMIT 1),
+                       CASE WHEN EXISTS (SELECT 1 FROM lead_sources WHERE instance_id = $2 AND source = $18)
+                            THEN $18 ELSE $4 END,
+                       $19::text[])
                ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id),
            r AS (INSERT INTO rotation (instance_id, key, state) SELECT $2, $12, $13::jsonb FROM l WHERE $12::text IS NOT NULL
                  ON CONFLICT (instance_id, key) DO UPDATE SET state = EXCLUDED.state),
@@ -165,4 +178,5 @@ async def record_new_lead(conn: asyncpg.Connection, *, lead_id: str, instance_id
            g AS (INSERT INTO lead_log (lead_id, instance_id, type, data) SELECT lead_id, $2, $16, $17::jsonb FROM l)
            SELECT count(*) = 1 FROM l""",
         lead_id, instance_id, account_id, channel, _j(lead), state, user_id, offered_to, rule_id, step, rules_version,
-        rotation_key, _j(rotation) if rotation is not None else None, timer_id, due_at, log_type, _j(log_data)))
+        rotation_key, _j(rotation) if rotation is not None else None, timer_id, due_at, log_type, _j(log_data),
+        lead.get("source"), lead.get("tags") or []))

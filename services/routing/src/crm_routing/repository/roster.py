@@ -50,10 +50,14 @@ async def remove_member(conn: asyncpg.Connection, instance_id: str, user_id: str
            RETURNING e.instance_id""", instance_id, user_id)
 
 
-async def set_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str) -> None:
+async def set_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str,
+                     administers: bool | None = None) -> None:
+    """The user's status in the account, and whether they administer it when that is said."""
     await conn.execute(
-        """INSERT INTO statuses (account_id, user_id, status) VALUES ($1, $2, $3)
-           ON CONFLICT (account_id, user_id) DO UPDATE SET status = EXCLUDED.status""", account_id, user_id, status)
+        """INSERT INTO statuses (account_id, user_id, status, administers) VALUES ($1, $2, $3, coalesce($4, false))
+           ON CONFLICT (account_id, user_id)
+           DO UPDATE SET status = EXCLUDED.status, administers = coalesce($4, statuses.administers)""",
+        account_id, user_id, status, administers)
 
 
 async def set_api_key(conn: asyncpg.Connection, key_hash: str, instance_id: str, key_id: str, revoked: bool) -> None:

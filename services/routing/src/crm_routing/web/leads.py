@@ -1,13 +1,13 @@
-"""Routing's HTTP side: a lead with its whole routing history, and an instance's leads, for the
-members of the instance the lead is in."""
+"""A lead with its whole routing history, and an instance's leads, for the members of the
+instance the lead is in."""
 
 from __future__ import annotations
 
 from crm_runtime.http import Request, Route, caller, forbidden, get, json_response
 from crm_runtime.service import Service
 
-from . import repository
-from .access import may_read_leads
+from .. import repository
+from ..access import may_read_leads
 
 
 def routes(svc: Service) -> list[Route]:

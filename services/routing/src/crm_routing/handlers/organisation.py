@@ -1,0 +1,113 @@
+"""Lead organisation per instance: its pipeline, sources and segments; a lead's stage and tags.
+Every command names who acts (`by_user_id`); `domain.permissions` decides whether they may."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_contracts.organisation import (
+    LeadStageChanged,
+    LeadTagsChanged,
+    MoveLeadStage,
+    PipelineChanged,
+    RemoveSegment,
+    SegmentChanged,
+    SetPipeline,
+    SetSegment,
+    SetSources,
+    SourcesChanged,
+    StageMove,
+    TagLead,
+)
+from crm_runtime.handlers import HandlerContext, Handlers, Rejected
+
+from .. import repository
+from ..domain.permissions import ORGANISE, WORK_LEAD, Actor, Place, refusal
+from .claims import load_lead
+
+handlers = Handlers()
+
+
+async def _permitted(ctx: HandlerContext, instance_id: str, by_user_id: str, permission: str,
+                     assignee: str | None = None) -> None:
+    row = await repository.actor(ctx.conn, instance_id, by_user_id)
+    if row is None or row["account_id"] != ctx.message.accountid:
+        raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
+    why = refusal(permission, Actor(by_user_id, row["role"], row["status"], row["administers"]),
+                  Place(instance_id, row["kind"], row["owner_user_id"]), assignee=assignee)
+    if why is not None:
+        raise Rejected("not_permitted", why)
+
+
+async def _lead(ctx: HandlerContext, lead_id: str, by_user_id: str) -> dict[str, Any]:
+    """The lead, locked, once the actor may work it; another account's lead is as unknown as none."""
+    lead = await load_lead(ctx, lead_id)
+    if lead["account_id"] != ctx.message.accountid:
+        raise Rejected("unknown_lead", f"no lead {lead_id}")
+    await _permitted(ctx, lead["instance_id"], by_user_id, WORK_LEAD, assignee=lead["user_id"])
+    return lead
+
+
+@handlers.on(SetPipeline)
+async def set_pipeline(ctx: HandlerContext, cmd: SetPipeline) -> None:
+    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    kept = {s.stage_id for s in cmd.stages}
+    if bad := sorted(f"{a} → {b}" for a, b in cmd.move_leads.items() if b not in kept or a in kept):
+        raise Rejected("invalid_move", "leads move from a removed stage to a kept one: " + ", ".join(bad))
+    moved = await repository.replace_pipeline(ctx.conn, cmd.instance_id, [(s.stage_id, s.name) for s in cmd.stages],
+                                              cmd.move_leads)
+    if isinstance(moved, list):
+        raise Rejected("stage_not_empty", "; ".join(
+            f"stage {stage} still has {n} lead(s): name a stage to move them to in move_leads" for stage, n in moved))
+    await ctx.emit(PipelineChanged(instance_id=cmd.instance_id, stages=cmd.stages, by_user_id=cmd.by_user_id,
+                                   moved=[StageMove(from_stage_id=a, to_stage_id=cmd.move_leads[a], leads=n)
+                                          for a, n in sorted(moved.items())]),
+                   instanceid=cmd.instance_id)
+
+
+@handlers.on(MoveLeadStage)
+async def move_lead_stage(ctx: HandlerContext, cmd: MoveLeadStage) -> None:
+    lead = await _lead(ctx, cmd.lead_id, cmd.by_user_id)
+    if not await repository.stage_exists(ctx.conn, lead["instance_id"], cmd.stage_id):
+        raise Rejected("unknown_stage", f"instance {lead['instance_id']} has no stage {cmd.stage_id}")
+    await repository.set_stage(ctx.conn, cmd.lead_id, cmd.stage_id)
+    await ctx.emit(LeadStageChanged(lead_id=cmd.lead_id, instance_id=lead["instance_id"],
+                                    from_stage_id=lead["stage_id"], stage_id=cmd.stage_id, by_user_id=cmd.by_user_id),
+                   subject=cmd.lead_id, instanceid=lead["instance_id"])
+
+
+@handlers.on(TagLead)
+async def tag_lead(ctx: HandlerContext, cmd: TagLead) -> None:
+    lead = await _lead(ctx, cmd.lead_id, cmd.by_user_id)
+    tags = [t for t in lead["tags"] if t not in cmd.remove] + [t for t in cmd.add if t not in lead["tags"]]
+    if len(tags) > 100:
+        raise Rejected("too_many_tags", f"a lead has at most 100 tags; this would make {len(tags)}")
+    await repository.set_tags(ctx.conn, cmd.lead_id, tags)
+    await ctx.emit(LeadTagsChanged(lead_id=cmd.lead_id, instance_id=lead["instance_id"], tags=tags,
+                                   by_user_id=cmd.by_user_id), subject=cmd.lead_id, instanceid=lead["instance_id"])
+
+
+@handlers.on(SetSources)
+async def set_sources(ctx: HandlerContext, cmd: SetSources) -> None:
+    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await repository.replace_sources(ctx.conn, cmd.instance_id, cmd.sources)
+    await ctx.emit(SourcesChanged(instance_id=cmd.instance_id, sources=cmd.sources, by_user_id=cmd.by_user_id),
+                   instanceid=cmd.instance_id)
+
+
+@handlers.on(SetSegment)
+async def set_segment(ctx: HandlerContext, cmd: SetSegment) -> None:
+    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await repository.save_segment(ctx.conn, cmd.instance_id, cmd.segment_id, cmd.name,
+                                  cmd.filter.model_dump(mode="json", exclude_none=True))
+    await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, name=cmd.name,
+                                  filter=cmd.filter, by_user_id=cmd.by_user_id), instanceid=cmd.instance_id)
+
+
+@handlers.on(RemoveSegment)
+async def remove_segment(ctx: HandlerContext, cmd: RemoveSegment) -> None:
+    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    if not await repository.remove_segment(ctx.conn, cmd.instance_id, cmd.segment_id):
+        raise Rejected("unknown_segment", f"instance {cmd.instance_id} has no segment {cmd.segment_id}")
+    await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, removed=True,
+                                  by_user_id=cmd.by_user_id), instanceid=cmd.instance_id)

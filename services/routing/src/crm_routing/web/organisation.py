@@ -1,0 +1,87 @@
+"""An instance's lead organisation over HTTP: its pipeline (with the leads in each stage), its
+sources, its segments, and a segment's leads page by page."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response
+from crm_runtime.service import Service
+
+from .. import repository
+from ..access import may_read_organisation
+
+PAGE = 50
+
+
+def _cursor(row: dict) -> str:
+    return base64.urlsafe_b64encode(f"{row['captured_at'].isoformat()}|{row['lead_id']}".encode()).decode()
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+    return datetime.fromisoformat(at), lead_id
+
+
+def routes(svc: Service) -> list[Route]:
+    async def _readable(request: Request, conn) -> Response | None:
+        """None when the caller may read the instance's organisation; else the answer saying why not."""
+        instance_id = request.path_params["instance_id"]
+        me = caller(request)
+        found = await repository.actor(conn, instance_id, me.user_id)
+        if not (decision := may_read_organisation(me, found)).allowed:
+            return forbidden(request, decision)
+        if found is None:
+            return json_response({"error": "not_found", "instance_id": instance_id}, 404)
+        return None
+
+    async def pipeline(request: Request):
+        """GET /v1/instances/{instance_id}/pipeline — the stages in order, with how many leads each has."""
+        async with svc.pool.acquire() as conn:
+            if (refused := await _readable(request, conn)) is not None:
+                return refused
+            stages = await repository.pipeline(conn, request.path_params["instance_id"])
+        return json_response({"instance_id": request.path_params["instance_id"], "stages": stages})
+
+    async def sources(request: Request):
+        """GET /v1/instances/{instance_id}/sources — the instance's lead sources, in order."""
+        async with svc.pool.acquire() as conn:
+            if (refused := await _readable(request, conn)) is not None:
+                return refused
+            listed = await repository.sources(conn, request.path_params["instance_id"])
+        return json_response({"instance_id": request.path_params["instance_id"], "sources": listed})
+
+    async def segments(request: Request):
+        """GET /v1/instances/{instance_id}/segments — the instance's saved segments and their filters."""
+        async with svc.pool.acquire() as conn:
+            if (refused := await _readable(request, conn)) is not None:
+                return refused
+            found = await repository.segments(conn, request.path_params["instance_id"])
+        return json_response({"instance_id": request.path_params["instance_id"], "segments": found})
+
+    async def segment_leads(request: Request):
+        """GET /v1/instances/{instance_id}/segments/{segment_id}/leads?cursor=…&limit=… — the
+        segment's leads, newest first; `next` is the cursor of the following page (null at the end)."""
+        instance_id, segment_id = request.path_params["instance_id"], request.path_params["segment_id"]
+        try:
+            after = _after(request.query_params.get("cursor"))
+            limit = min(max(int(request.query_params.get("limit", PAGE)), 1), 500)
+        except ValueError:
+            return json_response({"error": "invalid_request", "message": "cursor is one this endpoint gave, "
+                                  "limit a whole number"}, 400)
+        async with svc.pool.acquire() as conn:
+            if (refused := await _readable(request, conn)) is not None:
+                return refused
+            found = await repository.segment(conn, instance_id, segment_id)
+            if found is None:
+                return json_response({"error": "not_found", "segment_id": segment_id}, 404)
+            rows = await repository.segment_leads(conn, instance_id, found["filter"], after=after, limit=limit)
+        return json_response({"instance_id": instance_id, "segment": found, "leads": rows,
+                              "next": _cursor(rows[-1]) if len(rows) == limit else None})
+
+    base = "/v1/instances/{instance_id}"
+    return [get(f"{base}/pipeline", pipeline), get(f"{base}/sources", sources), get(f"{base}/segments", segments),
+            get(f"{base}/segments/{{segment_id}}/leads", segment_leads)]
