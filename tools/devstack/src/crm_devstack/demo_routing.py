@@ -12,7 +12,7 @@ import uuid
 import httpx
 from rich.console import Console
 
-from crm_contracts import CloudEvent, leads, routing
+from crm_contracts import CloudEvent, leads, organisation, routing
 
 from . import people
 
@@ -76,6 +76,7 @@ class RoutingChapter:
                         "routing.lead.claimed")
         await self.step("Dee claims it too, a moment later", routing.ClaimLead(
             lead_id=hot.data["lead_id"], user_id=u["dee"]), "routing.command.rejected")
+        await self.organise(hot.data["lead_id"])
         zillow = await self.lead("A Zillow lead for Dee: hers to claim within 2 s", "zillow",
                                  {"first_name": "Zoe", "price": 850_000}, user_id=u["dee"])
         console.rule("[bold]Dee does not claim it; its timer passes it to the pond")
@@ -94,6 +95,36 @@ class RoutingChapter:
         console.rule("[bold]That lead's routing history (GET :8004/v1/leads/…)")
         for h in history["history"]:
             console.print(f"  {h['at'][11:23]}  {h['type']:<28} in {h['instance_id']}")
+
+
+    async def organise(self, hot_lead: str) -> None:
+        """The team's own lead organisation: its pipeline, a lead moved along it, a segment."""
+        u, team = self.user, self.team["instance_id"]
+        await self.step("Ana gives the team its own pipeline (Harbor Realty's stays as it is)", organisation.SetPipeline(
+            instance_id=team, by_user_id=u["ana"], stages=[
+                {"stage_id": "new", "name": "New"}, {"stage_id": "showing", "name": "Showing booked"},
+                {"stage_id": "offer", "name": "Offer made"}, {"stage_id": "closed", "name": "Closed"}]),
+            "routing.pipeline.changed")
+        await self.step("Eli moves his hot lead to 'Showing booked'", organisation.MoveLeadStage(
+            lead_id=hot_lead, stage_id="showing", by_user_id=u["eli"]), "routing.lead.stage_changed")
+        await self.step("Eli tags it 'vip'", organisation.TagLead(lead_id=hot_lead, add=["vip"], by_user_id=u["eli"]),
+                        "routing.lead.tags_changed")
+        await self.step("Ana saves a segment: hot or vip leads", organisation.SetSegment(
+            instance_id=team, segment_id="hot_or_vip", name="Hot or VIP", by_user_id=u["ana"],
+            filter={"tags_any": ["hot", "vip"]}), "routing.segment.changed")
+        base = f"{self.stack.http('routing')}/v1/instances"
+        async with httpx.AsyncClient(timeout=5) as client:
+            ana = self.stack.as_user(u["ana"])
+            stages = (await client.get(f"{base}/{team}/pipeline", headers=ana)).json()["stages"]
+            theirs = (await client.get(f"{base}/{self.enterprise}/pipeline",
+                                       headers=self.stack.as_user(u["dee"]))).json()["stages"]
+            found = (await client.get(f"{base}/{team}/segments/hot_or_vip/leads", headers=ana)).json()["leads"]
+        console.rule("[bold]The team's pipeline and segment (GET :8004/v1/instances/…/pipeline, …/segments/…/leads)")
+        console.print("  team:          " + " → ".join(f"{s['name']} ({s['leads']})" for s in stages))
+        console.print("  Harbor Realty: " + " → ".join(f"{s['name']} ({s['leads']})" for s in theirs))
+        for lead in found:
+            console.print(f"  in 'Hot or VIP': {lead['lead_id']} {lead['lead'].get('first_name')} "
+                          f"stage={lead['stage_id']} tags={','.join(lead['tags'])}")
 
 
 DECISIONS = ("routing.lead.assigned", "routing.lead.offered", "routing.lead.pooled", "routing.lead.rejected")
