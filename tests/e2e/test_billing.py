@@ -72,6 +72,7 @@ async def test_a_period_that_ended_renews_and_the_upgrade_costs_its_quote(platfo
 async def test_a_package_quote_is_for_members_and_equals_its_charge(platform, account_id):
     await platform.enterprise(account_id, seats_total=3)
     await platform.active(account_id, "ann")
+    await platform.stack.settled()  # seats answers from its own copy of ann's status
     quoted = await get(platform, "seats", "/v1/quotes", user="ann", account_id=account_id,
                        item="package:crm_idx_team")
     assert quoted.status_code == 200, quoted.text

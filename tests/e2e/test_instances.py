@@ -168,22 +168,23 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     await platform.active(acc, "cy", group_id="south")
     ins = (await platform.bought(acc, "ann", name="Ann's team")).data["instance_id"]
 
-    cmd = await platform.invite(acc, ins, "bob", role="lead_agent")
+    assert await platform.rejected(await platform.invite(acc, ins, "bob", role="lead_agent")) == "unknown_role"
+    cmd = await platform.invite(acc, ins, "bob", role="lead_manager")
     issued = await platform.answer(cmd, "identity.invitation.issued")
-    assert issued.data["kind"] == "instance" and issued.instanceid == ins and issued.data["role"] == "lead_agent"
+    assert issued.data["kind"] == "instance" and issued.instanceid == ins and issued.data["role"] == "lead_manager"
     sent = await platform.answer(cmd, "notifications.email.sent")
     assert sent.data["template"] == "instance_invitation" and sent.data["to"] == "bob@example.com"
     page = await platform.click(platform.stack.invitation_link(issued))
     assert page.status_code == 200, page.text
     joined = (await platform.bus.wait_event("identity.instance.member_joined",
                                             where=lambda e: e.instanceid == ins and e.data["user_id"] == "bob"))[0]
-    assert joined.data["role"] == "lead_agent"
+    assert joined.data["role"] == "lead_manager"
     assert joined.data["sending_email"] != joined.data["capture_email"]
     # A second use of the link is refused; a user may belong to many instances.
     assert (await platform.click(platform.stack.invitation_link(issued))).status_code == 409
     bobs = (await platform.bought(acc, "bob", "crm_only", name="Bob's")).data["instance_id"]
     roles = {i["instance_id"]: i["role"] for i in await instances_of(platform, "bob", acc)}
-    assert roles == {ins: "lead_agent", bobs: "owner"}
+    assert roles == {ins: "lead_manager", bobs: "owner"}
     everywhere = await instances_of(platform, "bob", acc, kind=None)
     assert len({i["capture_email"] for i in everywhere}) == len({i["sending_email"] for i in everywhere}) == 3
     # The personal e-mail and phone are the user's own, the same on every instance.

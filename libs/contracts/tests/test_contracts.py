@@ -55,6 +55,8 @@ def test_every_type_round_trips_through_the_envelope(type_):
     value = minimal_value(spec.model)
     if type_ == "seats.subscription.set":
         value["period_end"] = "2026-11-30"
+    if type_ == "routing.lead.tag":  # at least one tag to add or remove
+        value["add"] = ["hot"]
     data = spec.model.model_validate(value)
     event = c.command(data, source="test", accountid="acc_1", instanceid="ins_1")
     decoded = c.CloudEvent.from_json(event.to_json())

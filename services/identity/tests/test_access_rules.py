@@ -11,12 +11,14 @@ from crm_identity.domain.instances import new_instance
 OPERATOR = Caller("ops", frozenset({"crm.operator"}))
 
 
-def test_only_a_private_instances_owner_manages_it():
+def test_only_a_private_instances_owner_and_its_admins_manage_it():
     team = new_instance("acc", "ann", Package.CRM_IDX_TEAM, "Team")
-    assert may_manage_instance(Caller("ann"), team).allowed
-    assert may_manage_instance(Caller("bob"), team).reason == "not_instance_owner"
-    assert not may_manage_instance(OPERATOR, team).allowed  # operators read, they do not act
-    assert not may_manage_instance(Caller("ann"), None).allowed  # unknown says no more than "no"
+    assert may_manage_instance(Caller("ann"), team, "owner").allowed
+    assert may_manage_instance(Caller("cy"), team, "admin").allowed
+    for role in ("agent", "lead_manager", None):
+        assert may_manage_instance(Caller("bob"), team, role).reason == "not_instance_owner"
+    assert not may_manage_instance(OPERATOR, team, None).allowed  # operators read, they do not act
+    assert not may_manage_instance(Caller("ann"), None, None).allowed  # unknown says no more than "no"
 
 
 def test_the_roster_is_for_members_and_the_accounts_admins():

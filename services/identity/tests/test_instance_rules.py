@@ -3,6 +3,7 @@ import pytest
 from crm_contracts.identity import MemberStatus, Package, UserType
 from crm_identity.domain.instances import (
     API_KEY_PREFIX,
+    check_profile,
     InstanceError,
     addresses,
     check_can_sign_in,
@@ -44,13 +45,26 @@ def test_packages_decide_website_routing_and_members():
     assert len({team.parsing_email, solo.parsing_email, crm.parsing_email}) == 3
 
 
-@pytest.mark.parametrize(("by", "reason"), [(None, "by_user_id_required"), ("u2", "not_instance_owner")])
-def test_only_the_owner_manages_an_instance(by, reason):
+@pytest.mark.parametrize(("by", "role", "reason"), [
+    (None, None, "by_user_id_required"), ("u2", None, "not_instance_owner"), ("u2", "agent", "not_instance_owner"),
+    ("u2", "lead_manager", "not_instance_owner")])
+def test_only_the_owner_and_admin_members_manage_an_instance(by, role, reason):
     instance = new_instance("acc", "u1", Package.CRM_ONLY, "C")
-    instance.check_owner("u1")
+    instance.check_manager("u1", "owner")
+    instance.check_manager("u2", "admin")
     with pytest.raises(InstanceError) as err:
-        instance.check_owner(by)
+        instance.check_manager(by, role)
     assert err.value.reason == reason
+    assert "instance_admin" in err.value.message or reason == "by_user_id_required"
+
+
+@pytest.mark.parametrize("role", ["admin", "lead_manager", "agent"])
+def test_a_member_gets_one_of_the_three_profiles(role):
+    check_profile(role)
+    for other in ("owner", "lead_agent", "Admin"):
+        with pytest.raises(InstanceError) as err:
+            check_profile(other)
+        assert err.value.reason == "unknown_role" and "lead_manager" in err.value.message
 
 
 def test_api_keys_are_prefixed_long_random_and_kept_only_as_a_hash():

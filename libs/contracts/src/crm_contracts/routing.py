@@ -9,6 +9,11 @@ from pydantic import BaseModel, Field
 from .common import CommandRejected
 from .registry import Direction, KeyRule, message, topic
 
+# Who acts, when a person does: their permission in the instance is checked (an admin member, a
+# lead manager, the owner; on the Enterprise instance the account's admins). Platform services
+# acting on an operator's or billing's behalf leave it out.
+ByUser = Field(default=None, min_length=1, max_length=200)
+
 COMMANDS = topic(
     "routing.commands.v1", Direction.COMMANDS, "routing",
     "Commands to the routing service: rule sets, claims, transfers, agent pauses.",
@@ -36,6 +41,7 @@ class SetRules(BaseModel):
     instance_id: str = Field(min_length=1)
     rules: list[dict[str, Any]] = Field(max_length=500)
     version: int = Field(ge=1, le=2_147_483_647)
+    by_user_id: str | None = ByUser
 
 
 @message("routing.lead.claim", on=COMMANDS)
@@ -61,6 +67,7 @@ class PauseAgent(BaseModel):
 
     instance_id: str = Field(min_length=1)
     user_id: str = Field(min_length=1)
+    by_user_id: str | None = ByUser
 
 
 @message("routing.agent.resume", on=COMMANDS)
@@ -69,6 +76,7 @@ class ResumeAgent(BaseModel):
 
     instance_id: str = Field(min_length=1)
     user_id: str = Field(min_length=1)
+    by_user_id: str | None = ByUser
 
 
 @message("routing.zillow_target.set", on=COMMANDS)

@@ -185,7 +185,7 @@ class Story(RoutingChapter):
         await self.step("Ana renames it", identity.RenameInstance(instance_id=team, name="Harbor North Team",
                                                                   by_user_id=u["ana"]), "identity.instance.renamed")
         links = {}
-        for user, role in (("dee", "lead_agent"), ("eli", "agent")):
+        for user, role in (("dee", "lead_manager"), ("eli", "agent")):
             [sent] = await self.step(f"Ana invites {user} as {role}", identity.InviteToInstance(
                 instance_id=team, user_id=u[user], role=role, by_user_id=u["ana"]), "notifications.email.sent")
             # The token is sealed to notifications on the topic; the link exists only in the e-mail.

@@ -132,7 +132,9 @@ class RenameInstance(BaseModel):
 
 @message("identity.instance.invite", on=COMMANDS)
 class InviteToInstance(BaseModel):
-    """The owner invites a member of their Enterprise account into their private instance (PI3)."""
+    """The owner (or an admin member) invites a member of their Enterprise account into their
+    private instance (PI3) with a permission profile: `role` is `admin`, `lead_manager` or
+    `agent` (anything else: `unknown_role`)."""
 
     instance_id: str = Field(min_length=1, max_length=200)
     user_id: str = Field(min_length=1, max_length=200)
@@ -159,7 +161,9 @@ class RemoveInstanceMember(BaseModel):
 
 @message("identity.instance.set_role", on=COMMANDS)
 class SetInstanceRole(BaseModel):
-    """The owner changes a member's role (permission profile) in their private instance."""
+    """The owner (or an admin member) changes a member's permission profile in their private
+    instance: `admin` (everything the owner may but buy or close it), `lead_manager` (lead
+    organisation and routing rules), `agent` (their own leads); anything else: `unknown_role`."""
 
     instance_id: str = Field(min_length=1, max_length=200)
     user_id: str = Field(min_length=1, max_length=200)

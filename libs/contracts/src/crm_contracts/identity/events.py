@@ -185,7 +185,8 @@ class InstanceMemberJoined(BaseModel):
 
 @message("identity.instance.member_removed", on=EVENTS)
 class InstanceMemberRemoved(BaseModel):
-    """A user stopped being a member of an instance; `reason` is `removed_by_owner` or
+    """A user stopped being a member of an instance; `reason` is `removed_by_owner`,
+    `removed_by_admin` (an admin member of the instance removed them) or
     `member_deactivated` (deactivated in the Enterprise account: back only by a new invitation)."""
 
     instance_id: str

@@ -14,6 +14,11 @@ from .accounts import parsing_email
 
 OWNER_ROLE = "owner"
 API_KEY_PREFIX = "crmk_"
+# The permission profiles an owner gives the members of their private instance: `admin` may do
+# everything the owner may but buy or close it; `lead_manager` organises leads and sets routing
+# rules (routing enforces that); `agent` works their own leads.
+ADMIN, LEAD_MANAGER, AGENT = "admin", "lead_manager", "agent"
+PROFILES = (ADMIN, LEAD_MANAGER, AGENT)
 
 
 class InstanceError(Refused):
@@ -47,7 +52,12 @@ _CANNOT_SIGN_IN = {
 # The statuses of members who can sign in, and so may be invited into an instance.
 SIGN_IN_STATUSES = tuple(s.value for s in MemberStatus if s not in _CANNOT_SIGN_IN)
 # Who, besides the owner, may see whom the instance could invite: its `admin` members.
-INSTANCE_ADMIN_ROLE = "admin"
+INSTANCE_ADMIN_ROLE = ADMIN
+
+
+def check_profile(role: str) -> None:
+    if role not in PROFILES:
+        raise InstanceError("unknown_role", f"a member's role is one of {', '.join(PROFILES)}, not {role!r}")
 
 
 def check_can_sign_in(user_id: str, user_type: UserType | None, status: MemberStatus | None) -> None:
@@ -76,13 +86,16 @@ class Instance:
     def capabilities(self) -> Capabilities | None:
         return CAPABILITIES.get(Package(self.package)) if self.kind == "private" else None
 
-    def check_owner(self, by_user_id: str | None) -> None:
+    def check_manager(self, by_user_id: str | None, role: str | None) -> None:
+        """The owner, or an `admin` member (whose `role` this is), manages the instance: its
+        members, their roles, its name and its API keys."""
         if by_user_id is None:
             raise InstanceError("by_user_id_required", "say who acts: data.by_user_id")
         if self.kind != "private":
             raise InstanceError("not_a_private_instance", f"{self.instance_id} is not a private instance")
-        if by_user_id != self.owner_user_id:
-            raise InstanceError("not_instance_owner", f"only the owner of {self.instance_id} may do this")
+        if by_user_id != self.owner_user_id and role != ADMIN:
+            raise InstanceError("not_instance_owner", f"{by_user_id} lacks the instance_admin permission in "
+                                f"{self.instance_id}: only its owner and its admin members may do this")
 
     def check_accepts_members(self) -> None:
         caps = self.capabilities

@@ -6,14 +6,14 @@ from crm_contracts.identity import ApiKeyIssued, ApiKeyRevoked, IssueApiKey, Rev
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
-from .common import owned_instance
+from .common import managed_instance
 
 handlers = Handlers()
 
 
 @handlers.on(IssueApiKey)
 async def issue_api_key(ctx: HandlerContext, cmd: IssueApiKey) -> None:
-    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
     if cmd.key_hash is None or cmd.last_four is None or cmd.key_id is None:
         raise Rejected("key_hash_required",
                        "issue keys over identity's HTTP API (it shows the key once), or send key_id, "
@@ -27,7 +27,7 @@ async def issue_api_key(ctx: HandlerContext, cmd: IssueApiKey) -> None:
 
 @handlers.on(RevokeApiKey)
 async def revoke_api_key(ctx: HandlerContext, cmd: RevokeApiKey) -> None:
-    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
     revoked = await repository.revoke_api_key(ctx.conn, instance.instance_id, cmd.key_id)
     if revoked is None:  # a key of another instance is unknown here too
         raise Rejected("unknown_api_key", f"instance {instance.instance_id} has no API key {cmd.key_id}")

@@ -91,9 +91,11 @@ async def load_instance(ctx: HandlerContext, instance_id: str, *, for_update: bo
     return instance
 
 
-async def owned_instance(ctx: HandlerContext, instance_id: str, by_user_id: str | None) -> Instance:
+async def managed_instance(ctx: HandlerContext, instance_id: str, by_user_id: str | None) -> Instance:
+    """The instance, locked, once `by_user_id` may manage it (its owner or an admin member)."""
     instance = await load_instance(ctx, instance_id, for_update=True)
-    instance.check_owner(by_user_id)
+    role = await repository.instance_role(ctx.conn, instance_id, by_user_id) if by_user_id else None
+    instance.check_manager(by_user_id, role)
     return instance
 
 

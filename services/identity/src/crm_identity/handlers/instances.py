@@ -9,8 +9,8 @@ from crm_contracts.identity import (InstanceCreated, InstanceMemberRemoved, Inst
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
-from ..domain.instances import OWNER_ROLE, new_instance
-from .common import invite, join, load_account, owned_instance, who_can_sign_in
+from ..domain.instances import OWNER_ROLE, check_profile, new_instance
+from .common import invite, join, load_account, managed_instance, who_can_sign_in
 
 handlers = Handlers()
 
@@ -38,7 +38,7 @@ async def purchase_instance(ctx: HandlerContext, cmd: PurchaseInstance) -> None:
 
 @handlers.on(RenameInstance)
 async def rename_instance(ctx: HandlerContext, cmd: RenameInstance) -> None:
-    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
     await repository.rename_instance(ctx.conn, instance.instance_id, cmd.name)
     await ctx.emit(InstanceRenamed(instance_id=instance.instance_id, name=cmd.name), instanceid=instance.instance_id)
 
@@ -46,8 +46,9 @@ async def rename_instance(ctx: HandlerContext, cmd: RenameInstance) -> None:
 @handlers.on(InviteToInstance)
 async def invite_to_instance(ctx: HandlerContext, cmd: InviteToInstance) -> None:
     account = await load_account(ctx)
-    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
     instance.check_accepts_members()
+    check_profile(cmd.role)
     invitee = await who_can_sign_in(ctx, account, cmd.user_id)
     if await repository.instance_role(ctx.conn, instance.instance_id, invitee.user_id) is not None:
         raise Rejected("already_instance_member", f"{invitee.user_id} is already a member of {instance.name}")
@@ -59,22 +60,24 @@ async def invite_to_instance(ctx: HandlerContext, cmd: InviteToInstance) -> None
 
 @handlers.on(RemoveInstanceMember)
 async def remove_instance_member(ctx: HandlerContext, cmd: RemoveInstanceMember) -> None:
-    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
     if cmd.user_id == instance.owner_user_id:
         raise Rejected("cannot_remove_owner", "the owner cannot be removed from their instance")
     role = await repository.remove_instance_member(ctx.conn, instance.instance_id, cmd.user_id)
     if role is None:
         raise Rejected("not_instance_member", f"{cmd.user_id} is not a member of {instance.name}")
     await ctx.emit(InstanceMemberRemoved(instance_id=instance.instance_id, user_id=cmd.user_id, role=role,
-                                         reason="removed_by_owner"),
+                                         reason="removed_by_owner" if cmd.by_user_id == instance.owner_user_id
+                                         else "removed_by_admin"),
                    subject=cmd.user_id, instanceid=instance.instance_id)
 
 
 @handlers.on(SetInstanceRole)
 async def set_instance_role(ctx: HandlerContext, cmd: SetInstanceRole) -> None:
-    instance = await owned_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
     if cmd.user_id == instance.owner_user_id:
         raise Rejected("cannot_change_owner_role", "the owner's role is owner")
+    check_profile(cmd.role)
     role = await repository.instance_role(ctx.conn, instance.instance_id, cmd.user_id)
     if role is None:
         raise Rejected("not_instance_member", f"{cmd.user_id} is not a member of {instance.name}")

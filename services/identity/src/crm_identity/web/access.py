@@ -2,7 +2,7 @@
 
 Account-wide reading (an account and its members) follows `may_administer_account`; the rest is
 about instances: a user reads their own list, an instance's members read its roster, and only a
-private instance's owner manages its keys and members.
+private instance's owner and its admin members manage its keys and members.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ def may_read_roster(caller: Caller, instance: Instance | None, *, member: bool, 
     return deny("not_instance_member", "only the instance's members and its account's admins read its roster")
 
 
-def may_manage_instance(caller: Caller, instance: Instance | None) -> Decision:
-    """Issue, list and revoke API keys. Operators read accounts but never act for an owner."""
-    if instance is not None and instance.kind == "private" and caller.user_id == instance.owner_user_id:
+def may_manage_instance(caller: Caller, instance: Instance | None, role: str | None) -> Decision:
+    """Issue, list and revoke API keys: the private instance's owner and its `admin` members
+    (`role` is the caller's in the instance). Operators read accounts but never act for an owner."""
+    if instance is not None and instance.kind == "private" and (
+            caller.user_id == instance.owner_user_id or role == INSTANCE_ADMIN_ROLE):
         return ALLOW
-    return deny("not_instance_owner", "only the private instance's owner manages it")
+    return deny("not_instance_owner", "only the private instance's owner and its admins manage it")
 
 
 def may_list_candidates(caller: Caller, instance: Instance | None, role: str | None) -> Decision:

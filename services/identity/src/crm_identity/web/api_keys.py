@@ -30,7 +30,8 @@ def routes(svc: Service) -> list[Route]:
         handled, None when it took effect."""
         async with svc.pool.acquire() as conn:
             instance = await repository.get_instance(conn, instance_id)
-        if not (decision := may_manage_instance(caller(request), instance)).allowed:
+            role = await repository.instance_role(conn, instance_id, caller(request).user_id)
+        if not (decision := may_manage_instance(caller(request), instance, role)).allowed:
             return forbidden(request, decision)
         message = command(data, source="crm/identity-web", accountid=instance.account_id, instanceid=instance_id)
         try:
@@ -72,7 +73,8 @@ def routes(svc: Service) -> list[Route]:
         instance_id = request.path_params["instance_id"]
         async with svc.pool.acquire() as conn:
             instance = await repository.get_instance(conn, instance_id)
-            if not (decision := may_manage_instance(caller(request), instance)).allowed:
+            role = await repository.instance_role(conn, instance_id, caller(request).user_id)
+            if not (decision := may_manage_instance(caller(request), instance, role)).allowed:
                 return forbidden(request, decision)
             return json_response({"instance_id": instance_id, "keys": await repository.api_keys(conn, instance_id)})
 

@@ -1,5 +1,7 @@
-"""Who may organise an instance's leads (its pipeline, sources and segments) and work a lead
-(its stage and tags). Pure: the handler supplies the facts.
+"""Who may organise an instance's leads (its pipeline, sources and segments), set its routing
+rules and pause its agents, and work a lead (its stage and tags). Pure: the handler supplies the
+facts. The profiles are identity's (`admin`, `lead_manager`, `agent`); routing keeps the role
+each member was given.
 
 - an instance's owner may do everything; so may, on the Enterprise instance, the account's
   admins, and in a private instance, members whose role is `admin` or `lead_manager`;
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ORGANISE = "lead_organisation"
+RULES = "routing_rules"
 WORK_LEAD = "lead_work"
 ORGANISER_ROLES = frozenset({"owner", "admin", "lead_manager"})
 
@@ -51,4 +54,4 @@ def refusal(permission: str, actor: Actor, place: Place, *, assignee: str | None
     if permission == WORK_LEAD:
         return (f"{who} lacks the {ORGANISE} permission in {place.instance_id}, needed for a lead "
                 "not assigned to them")
-    return f"{who} lacks the {ORGANISE} permission in {place.instance_id} (role {actor.role})"
+    return f"{who} lacks the {permission} permission in {place.instance_id} (role {actor.role})"

@@ -18,8 +18,10 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain import rules as rulebook
+from ..domain.permissions import RULES
 from ..domain.router import rotation_keys
 from .claims import load_lead
+from .organisation import permitted
 from .leads import route
 
 handlers = Handlers()
@@ -35,6 +37,8 @@ async def _instance(ctx: HandlerContext, instance_id: str):
 @handlers.on(SetRules)
 async def set_rules(ctx: HandlerContext, cmd: SetRules) -> None:
     instance = await _instance(ctx, cmd.instance_id)
+    if cmd.by_user_id is not None:
+        await permitted(ctx, cmd.instance_id, cmd.by_user_id, RULES)
     if not instance["routing"]:
         raise Rejected("routing_not_available", f"a {instance['package']} instance has no routing: its owner gets every lead")
     parsed = rulebook.parse(cmd.rules, cmd.version)
@@ -47,8 +51,10 @@ async def set_rules(ctx: HandlerContext, cmd: SetRules) -> None:
                    instanceid=cmd.instance_id)
 
 
-async def _pause(ctx: HandlerContext, instance_id: str, user_id: str, paused: bool) -> None:
+async def _pause(ctx: HandlerContext, instance_id: str, user_id: str, paused: bool, by_user_id: str | None) -> None:
     await _instance(ctx, instance_id)
+    if by_user_id is not None and by_user_id != user_id:  # anyone may pause or resume themselves
+        await permitted(ctx, instance_id, by_user_id, RULES)
     if not await repository.is_member(ctx.conn, instance_id, user_id):
         raise Rejected("not_instance_member", f"{user_id} is not a member of instance {instance_id}")
     await repository.set_paused(ctx.conn, instance_id, user_id, paused)
@@ -58,12 +64,12 @@ async def _pause(ctx: HandlerContext, instance_id: str, user_id: str, paused: bo
 
 @handlers.on(PauseAgent)
 async def pause_agent(ctx: HandlerContext, cmd: PauseAgent) -> None:
-    await _pause(ctx, cmd.instance_id, cmd.user_id, True)
+    await _pause(ctx, cmd.instance_id, cmd.user_id, True, cmd.by_user_id)
 
 
 @handlers.on(ResumeAgent)
 async def resume_agent(ctx: HandlerContext, cmd: ResumeAgent) -> None:
-    await _pause(ctx, cmd.instance_id, cmd.user_id, False)
+    await _pause(ctx, cmd.instance_id, cmd.user_id, False, cmd.by_user_id)
 
 
 @handlers.on(SetZillowTarget)

@@ -28,8 +28,9 @@ from .claims import load_lead
 handlers = Handlers()
 
 
-async def _permitted(ctx: HandlerContext, instance_id: str, by_user_id: str, permission: str,
-                     assignee: str | None = None) -> None:
+async def permitted(ctx: HandlerContext, instance_id: str, by_user_id: str, permission: str,
+                    assignee: str | None = None) -> None:
+    """Refuse unless `by_user_id` holds `permission` in the instance (`not_permitted`, naming it)."""
     row = await repository.actor(ctx.conn, instance_id, by_user_id)
     if row is None or row["account_id"] != ctx.message.accountid:
         raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
@@ -44,13 +45,13 @@ async def _lead(ctx: HandlerContext, lead_id: str, by_user_id: str) -> dict[str,
     lead = await load_lead(ctx, lead_id)
     if lead["account_id"] != ctx.message.accountid:
         raise Rejected("unknown_lead", f"no lead {lead_id}")
-    await _permitted(ctx, lead["instance_id"], by_user_id, WORK_LEAD, assignee=lead["user_id"])
+    await permitted(ctx, lead["instance_id"], by_user_id, WORK_LEAD, assignee=lead["user_id"])
     return lead
 
 
 @handlers.on(SetPipeline)
 async def set_pipeline(ctx: HandlerContext, cmd: SetPipeline) -> None:
-    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
     kept = {s.stage_id for s in cmd.stages}
     if bad := sorted(f"{a} → {b}" for a, b in cmd.move_leads.items() if b not in kept or a in kept):
         raise Rejected("invalid_move", "leads move from a removed stage to a kept one: " + ", ".join(bad))
@@ -89,7 +90,7 @@ async def tag_lead(ctx: HandlerContext, cmd: TagLead) -> None:
 
 @handlers.on(SetSources)
 async def set_sources(ctx: HandlerContext, cmd: SetSources) -> None:
-    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
     await repository.replace_sources(ctx.conn, cmd.instance_id, cmd.sources)
     await ctx.emit(SourcesChanged(instance_id=cmd.instance_id, sources=cmd.sources, by_user_id=cmd.by_user_id),
                    instanceid=cmd.instance_id)
@@ -97,7 +98,7 @@ async def set_sources(ctx: HandlerContext, cmd: SetSources) -> None:
 
 @handlers.on(SetSegment)
 async def set_segment(ctx: HandlerContext, cmd: SetSegment) -> None:
-    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
     await repository.save_segment(ctx.conn, cmd.instance_id, cmd.segment_id, cmd.name,
                                   cmd.filter.model_dump(mode="json", exclude_none=True))
     await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, name=cmd.name,
@@ -106,7 +107,7 @@ async def set_segment(ctx: HandlerContext, cmd: SetSegment) -> None:
 
 @handlers.on(RemoveSegment)
 async def remove_segment(ctx: HandlerContext, cmd: RemoveSegment) -> None:
-    await _permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
     if not await repository.remove_segment(ctx.conn, cmd.instance_id, cmd.segment_id):
         raise Rejected("unknown_segment", f"instance {cmd.instance_id} has no segment {cmd.segment_id}")
     await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, removed=True,
