@@ -4,6 +4,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import crm_contracts as c
+from crm_contracts.organisation import ActsOnLead
 from crm_contracts import generate
 from crm_contracts.identity import AddMember, CreateAccount
 
@@ -57,6 +58,8 @@ def test_every_type_round_trips_through_the_envelope(type_):
         value["period_end"] = "2026-11-30"
     if type_ == "routing.lead.tag":  # at least one tag to add or remove
         value["add"] = ["hot"]
+    if issubclass(spec.model, ActsOnLead):  # a person or an API key acts
+        value["by_user_id"] = "u_1"
     data = spec.model.model_validate(value)
     event = c.command(data, source="test", accountid="acc_1", instanceid="ins_1")
     decoded = c.CloudEvent.from_json(event.to_json())

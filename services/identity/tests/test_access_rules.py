@@ -21,6 +21,14 @@ def test_only_a_private_instances_owner_and_its_admins_manage_it():
     assert not may_manage_instance(Caller("ann"), None, None).allowed  # unknown says no more than "no"
 
 
+def test_the_enterprise_instances_keys_are_the_account_admins():
+    from dataclasses import replace
+    enterprise = replace(new_instance("acc", "olive", Package.CRM_IDX_TEAM, "Acc"), kind="enterprise")
+    assert may_manage_instance(Caller("ada"), enterprise, "agent", administers_account=True).allowed
+    assert may_manage_instance(Caller("abe"), enterprise, "agent").reason == "not_account_admin"
+    assert not may_manage_instance(OPERATOR, enterprise, None, administers_account=True).allowed
+
+
 def test_the_roster_is_for_members_and_the_accounts_admins():
     team = new_instance("acc", "ann", Package.CRM_IDX_TEAM, "Team")
     assert may_read_roster(Caller("bob"), team, member=True, administers_account=False).allowed

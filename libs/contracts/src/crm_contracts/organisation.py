@@ -18,6 +18,23 @@ from .registry import message
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
 ByUser = Field(min_length=1, max_length=200, description="who acts; their permission is checked")
+# A lead's own commands may come from the instance's Open API instead of a person: then
+# `via_api_key` names the key (its id, never the key) and `by_user_id` is left out.
+ViaKey = Field(default=None, min_length=1, max_length=200)
+
+
+class ActsOnLead(BaseModel):
+    """Who acts on a lead: a person (`by_user_id`) or the instance's Open API key (`via_api_key`)."""
+
+    lead_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = Field(default=None, min_length=1, max_length=200)
+    via_api_key: str | None = ViaKey
+
+    @model_validator(mode="after")
+    def _one_actor(self):
+        if (self.by_user_id is None) == (self.via_api_key is None):
+            raise ValueError("say who acts: by_user_id, or via_api_key for the Open API")
+        return self
 DEFAULT_STAGES = (("new", "New"), ("contacted", "Contacted"), ("appointment", "Appointment"),
                   ("under_contract", "Under contract"), ("closed", "Closed"), ("lost", "Lost"))
 # The capture channels are every instance's first sources.
@@ -66,12 +83,10 @@ class PipelineChanged(BaseModel):
 
 
 @message("routing.lead.move_stage", on=COMMANDS)
-class MoveLeadStage(BaseModel):
+class MoveLeadStage(ActsOnLead):
     """Put a lead in another stage of its instance's pipeline."""
 
-    lead_id: str = Field(min_length=1, max_length=200)
     stage_id: str = Id
-    by_user_id: str = ByUser
 
 
 @message("routing.lead.stage_changed", on=EVENTS)
@@ -83,16 +98,15 @@ class LeadStageChanged(BaseModel):
     from_stage_id: str | None
     stage_id: str
     by_user_id: str | None = None
+    via_api_key: str | None = None
 
 
 @message("routing.lead.tag", on=COMMANDS)
-class TagLead(BaseModel):
+class TagLead(ActsOnLead):
     """Add and remove tags on a lead (a tag both added and removed is refused)."""
 
-    lead_id: str = Field(min_length=1, max_length=200)
     add: list[str] = Field(default_factory=list, max_length=50)
     remove: list[str] = Field(default_factory=list, max_length=50)
-    by_user_id: str = ByUser
 
     @model_validator(mode="after")
     def _something(self) -> TagLead:
@@ -113,6 +127,34 @@ class LeadTagsChanged(BaseModel):
     instance_id: str
     tags: list[str]
     by_user_id: str | None = None
+    via_api_key: str | None = None
+
+
+class Contact(BaseModel):
+    """A lead's contact fields; those left out stay as they are."""
+
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+@message("routing.lead.update", on=COMMANDS)
+class UpdateLead(ActsOnLead):
+    """Change a lead's contact fields."""
+
+    contact: Contact
+
+
+@message("routing.lead.updated", on=EVENTS)
+class LeadUpdated(BaseModel):
+    """A lead's contact fields changed: `contact` holds the new values of those that did."""
+
+    lead_id: str
+    instance_id: str
+    contact: Contact
+    by_user_id: str | None = None
+    via_api_key: str | None = None
 
 
 @message("routing.sources.set", on=COMMANDS)

@@ -21,7 +21,7 @@ from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
 
 __all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "forbidden", "get", "html_response",
-           "json_response", "post"]
+           "json_response", "patch", "post"]
 
 log = logs.get(__name__)
 
@@ -110,6 +110,10 @@ def get(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
 
 def post(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
     return _route(path, endpoint, ["POST"], public)
+
+
+def patch(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
+    return _route(path, endpoint, ["PATCH"], public)
 
 
 def delete(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:

@@ -97,6 +97,17 @@ class Instance:
             raise InstanceError("not_instance_owner", f"{by_user_id} lacks the instance_admin permission in "
                                 f"{self.instance_id}: only its owner and its admin members may do this")
 
+    def check_key_manager(self, by_user_id: str | None, role: str | None, administers_account: bool) -> None:
+        """API keys: a private instance's managers; the Enterprise instance's are the account's
+        owner and active admins (`administers_account`)."""
+        if self.kind != "enterprise":
+            return self.check_manager(by_user_id, role)
+        if by_user_id is None:
+            raise InstanceError("by_user_id_required", "say who acts: data.by_user_id")
+        if not administers_account:
+            raise InstanceError("not_account_admin", f"{by_user_id} lacks the account_admin permission: only the "
+                                "account's owner and its active admins manage the Enterprise instance's keys")
+
     def check_accepts_members(self) -> None:
         caps = self.capabilities
         if caps is not None and not caps.members_allowed:

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from crm_contracts.identity import ApiKeyIssued, ApiKeyRevoked, IssueApiKey, RevokeApiKey
+from crm_runtime.auth import Caller, may_administer_account
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
-from .common import managed_instance
+from .common import load_instance
 
 handlers = Handlers()
 
 
+async def _keys_of(ctx: HandlerContext, instance_id: str, by_user_id: str | None):
+    """The instance, locked, once `by_user_id` may manage its keys."""
+    instance = await load_instance(ctx, instance_id, for_update=True)
+    role = await repository.instance_role(ctx.conn, instance_id, by_user_id) if by_user_id else None
+    admin = by_user_id is not None and instance.kind == "enterprise" and may_administer_account(
+        Caller(by_user_id), await repository.account_standing(ctx.conn, instance.account_id, by_user_id)).allowed
+    instance.check_key_manager(by_user_id, role, admin)
+    return instance
+
+
 @handlers.on(IssueApiKey)
 async def issue_api_key(ctx: HandlerContext, cmd: IssueApiKey) -> None:
-    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await _keys_of(ctx, cmd.instance_id, cmd.by_user_id)
     if cmd.key_hash is None or cmd.last_four is None or cmd.key_id is None:
         raise Rejected("key_hash_required",
                        "issue keys over identity's HTTP API (it shows the key once), or send key_id, "
@@ -27,7 +38,7 @@ async def issue_api_key(ctx: HandlerContext, cmd: IssueApiKey) -> None:
 
 @handlers.on(RevokeApiKey)
 async def revoke_api_key(ctx: HandlerContext, cmd: RevokeApiKey) -> None:
-    instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance = await _keys_of(ctx, cmd.instance_id, cmd.by_user_id)
     revoked = await repository.revoke_api_key(ctx.conn, instance.instance_id, cmd.key_id)
     if revoked is None:  # a key of another instance is unknown here too
         raise Rejected("unknown_api_key", f"instance {instance.instance_id} has no API key {cmd.key_id}")

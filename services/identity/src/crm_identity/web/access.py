@@ -18,11 +18,17 @@ def may_read_roster(caller: Caller, instance: Instance | None, *, member: bool, 
     return deny("not_instance_member", "only the instance's members and its account's admins read its roster")
 
 
-def may_manage_instance(caller: Caller, instance: Instance | None, role: str | None) -> Decision:
-    """Issue, list and revoke API keys: the private instance's owner and its `admin` members
-    (`role` is the caller's in the instance). Operators read accounts but never act for an owner."""
-    if instance is not None and instance.kind == "private" and (
-            caller.user_id == instance.owner_user_id or role == INSTANCE_ADMIN_ROLE):
+def may_manage_instance(caller: Caller, instance: Instance | None, role: str | None,
+                        administers_account: bool = False) -> Decision:
+    """Issue, list and revoke API keys: a private instance's owner and its `admin` members (`role`
+    is the caller's in the instance); the Enterprise instance's, the account's owner and active
+    admins. Operators read accounts but never act for an owner."""
+    if caller.operator or instance is None:
+        return deny("not_instance_owner", "only the instance's owner and its admins manage it")
+    if instance.kind == "enterprise":
+        return ALLOW if administers_account else deny(
+            "not_account_admin", "only the account's owner and its active admins manage the Enterprise instance's keys")
+    if caller.user_id == instance.owner_user_id or role == INSTANCE_ADMIN_ROLE:
         return ALLOW
     return deny("not_instance_owner", "only the private instance's owner and its admins manage it")
 

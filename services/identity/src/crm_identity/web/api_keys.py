@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from crm_contracts import command, identity
 from crm_runtime import logs
-from crm_runtime.http import Request, Response, Route, caller, delete, forbidden, get, json_response, post
+from crm_runtime.auth import may_administer_account
+from crm_runtime.http import Caller, Request, Response, Route, caller, delete, forbidden, get, json_response, post
 from crm_runtime.service import Service
 from pydantic import ValidationError
 
@@ -16,9 +17,20 @@ from ..domain.instances import new_api_key
 log = logs.get(__name__)
 
 # HTTP status for each refusal of an instance command made over HTTP.
-_REFUSED_STATUS = {"not_instance_owner": 403, "not_a_private_instance": 403,
+_REFUSED_STATUS = {"not_instance_owner": 403, "not_a_private_instance": 403, "not_account_admin": 403,
                    "unknown_instance": 404, "unknown_api_key": 404}
 
+
+
+async def _standing(conn, instance_id: str, me: Caller):
+    """The instance, the caller's role in it, and whether they administer its account."""
+    instance = await repository.get_instance(conn, instance_id)
+    if instance is None:
+        return None, None, False
+    role = await repository.instance_role(conn, instance_id, me.user_id)
+    admin = not me.operator and may_administer_account(
+        me, await repository.account_standing(conn, instance.account_id, me.user_id)).allowed
+    return instance, role, admin
 
 
 def routes(svc: Service) -> list[Route]:
@@ -29,9 +41,8 @@ def routes(svc: Service) -> list[Route]:
         topic, acting as the token's subject; a response when it was refused or could not be
         handled, None when it took effect."""
         async with svc.pool.acquire() as conn:
-            instance = await repository.get_instance(conn, instance_id)
-            role = await repository.instance_role(conn, instance_id, caller(request).user_id)
-        if not (decision := may_manage_instance(caller(request), instance, role)).allowed:
+            instance, role, admin = await _standing(conn, instance_id, caller(request))
+        if not (decision := may_manage_instance(caller(request), instance, role, admin)).allowed:
             return forbidden(request, decision)
         message = command(data, source="crm/identity-web", accountid=instance.account_id, instanceid=instance_id)
         try:
@@ -72,9 +83,8 @@ def routes(svc: Service) -> list[Route]:
         """GET /v1/instances/{instance_id}/api-keys — names, ids, created, last four, revoked."""
         instance_id = request.path_params["instance_id"]
         async with svc.pool.acquire() as conn:
-            instance = await repository.get_instance(conn, instance_id)
-            role = await repository.instance_role(conn, instance_id, caller(request).user_id)
-            if not (decision := may_manage_instance(caller(request), instance, role)).allowed:
+            instance, role, admin = await _standing(conn, instance_id, caller(request))
+            if not (decision := may_manage_instance(caller(request), instance, role, admin)).allowed:
                 return forbidden(request, decision)
             return json_response({"instance_id": instance_id, "keys": await repository.api_keys(conn, instance_id)})
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from crm_contracts.organisation import (
+    ActsOnLead,
+    Contact,
     LeadStageChanged,
     LeadTagsChanged,
+    LeadUpdated,
     MoveLeadStage,
     PipelineChanged,
     RemoveSegment,
@@ -18,6 +21,7 @@ from crm_contracts.organisation import (
     SourcesChanged,
     StageMove,
     TagLead,
+    UpdateLead,
 )
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
@@ -40,13 +44,25 @@ async def permitted(ctx: HandlerContext, instance_id: str, by_user_id: str, perm
         raise Rejected("not_permitted", why)
 
 
-async def _lead(ctx: HandlerContext, lead_id: str, by_user_id: str) -> dict[str, Any]:
-    """The lead, locked, once the actor may work it; another account's lead is as unknown as none."""
-    lead = await load_lead(ctx, lead_id)
+async def _lead(ctx: HandlerContext, cmd: ActsOnLead) -> dict[str, Any]:
+    """The lead, locked, once whoever acts may work it: a person by their permission, an Open API
+    key when it is its instance's and not revoked. Another account's lead is as unknown as none."""
+    lead = await load_lead(ctx, cmd.lead_id)
     if lead["account_id"] != ctx.message.accountid:
-        raise Rejected("unknown_lead", f"no lead {lead_id}")
-    await permitted(ctx, lead["instance_id"], by_user_id, WORK_LEAD, assignee=lead["user_id"])
+        raise Rejected("unknown_lead", f"no lead {cmd.lead_id}")
+    if cmd.via_api_key is not None:
+        key = await repository.api_key_by_id(ctx.conn, cmd.via_api_key)
+        if key is None or key["revoked"] or key["instance_id"] != lead["instance_id"]:
+            raise Rejected("not_permitted", f"API key {cmd.via_api_key} is revoked or not of instance "
+                                            f"{lead['instance_id']}")
+    else:
+        assert cmd.by_user_id is not None
+        await permitted(ctx, lead["instance_id"], cmd.by_user_id, WORK_LEAD, assignee=lead["user_id"])
     return lead
+
+
+def _actor(cmd: ActsOnLead) -> dict[str, str | None]:
+    return {"by_user_id": cmd.by_user_id, "via_api_key": cmd.via_api_key}
 
 
 @handlers.on(SetPipeline)
@@ -68,24 +84,35 @@ async def set_pipeline(ctx: HandlerContext, cmd: SetPipeline) -> None:
 
 @handlers.on(MoveLeadStage)
 async def move_lead_stage(ctx: HandlerContext, cmd: MoveLeadStage) -> None:
-    lead = await _lead(ctx, cmd.lead_id, cmd.by_user_id)
+    lead = await _lead(ctx, cmd)
     if not await repository.stage_exists(ctx.conn, lead["instance_id"], cmd.stage_id):
         raise Rejected("unknown_stage", f"instance {lead['instance_id']} has no stage {cmd.stage_id}")
     await repository.set_stage(ctx.conn, cmd.lead_id, cmd.stage_id)
     await ctx.emit(LeadStageChanged(lead_id=cmd.lead_id, instance_id=lead["instance_id"],
-                                    from_stage_id=lead["stage_id"], stage_id=cmd.stage_id, by_user_id=cmd.by_user_id),
+                                    from_stage_id=lead["stage_id"], stage_id=cmd.stage_id, **_actor(cmd)),
                    subject=cmd.lead_id, instanceid=lead["instance_id"])
 
 
 @handlers.on(TagLead)
 async def tag_lead(ctx: HandlerContext, cmd: TagLead) -> None:
-    lead = await _lead(ctx, cmd.lead_id, cmd.by_user_id)
+    lead = await _lead(ctx, cmd)
     tags = [t for t in lead["tags"] if t not in cmd.remove] + [t for t in cmd.add if t not in lead["tags"]]
     if len(tags) > 100:
         raise Rejected("too_many_tags", f"a lead has at most 100 tags; this would make {len(tags)}")
     await repository.set_tags(ctx.conn, cmd.lead_id, tags)
-    await ctx.emit(LeadTagsChanged(lead_id=cmd.lead_id, instance_id=lead["instance_id"], tags=tags,
-                                   by_user_id=cmd.by_user_id), subject=cmd.lead_id, instanceid=lead["instance_id"])
+    await ctx.emit(LeadTagsChanged(lead_id=cmd.lead_id, instance_id=lead["instance_id"], tags=tags, **_actor(cmd)),
+                   subject=cmd.lead_id, instanceid=lead["instance_id"])
+
+
+@handlers.on(UpdateLead)
+async def update_lead(ctx: HandlerContext, cmd: UpdateLead) -> None:
+    lead = await _lead(ctx, cmd)
+    given = cmd.contact.model_dump(exclude_none=True)
+    changed = {k: v for k, v in given.items() if lead["lead"].get(k) != v}
+    if changed:
+        await repository.update_contact(ctx.conn, cmd.lead_id, changed)
+    await ctx.emit(LeadUpdated(lead_id=cmd.lead_id, instance_id=lead["instance_id"], contact=Contact(**changed),
+                               **_actor(cmd)), subject=cmd.lead_id, instanceid=lead["instance_id"])
 
 
 @handlers.on(SetSources)

@@ -87,6 +87,11 @@ async def set_tags(conn: asyncpg.Connection, lead_id: str, tags: list[str]) -> N
     await conn.execute("UPDATE leads SET tags = $2, updated_at = now() WHERE lead_id = $1", lead_id, tags)
 
 
+async def update_contact(conn: asyncpg.Connection, lead_id: str, contact: dict[str, str]) -> None:
+    await conn.execute("UPDATE leads SET lead = lead || $2::jsonb, updated_at = now() WHERE lead_id = $1",
+                       lead_id, json.dumps(contact))
+
+
 async def sources(conn: asyncpg.Connection, instance_id: str) -> list[str]:
     return [r["source"] for r in await conn.fetch(
         "SELECT source FROM lead_sources WHERE instance_id = $1 ORDER BY position", instance_id)]
@@ -140,6 +145,16 @@ _CONDITIONS = {
 }
 
 
+async def open_lead(conn: asyncpg.Connection, instance_id: str, lead_id: str) -> dict | None:
+    """The lead if it is in this instance (another instance's is as unknown as none)."""
+    row = await conn.fetchrow(
+        f"SELECT {_LEAD_COLUMNS} FROM leads l WHERE l.lead_id = $1 AND l.instance_id = $2", lead_id, instance_id)
+    return {**dict(row), "lead": json.loads(row["lead"])} if row else None
+
+
+_LEAD_COLUMNS = "l.lead_id, l.stage_id, l.source, l.tags, l.user_id, l.state, l.lead::text, l.captured_at"
+
+
 async def segment_leads(conn: asyncpg.Connection, instance_id: str, filter_: dict[str, Any], *,
                         after: tuple[datetime, str] | None, limit: int) -> list[dict]:
     """The instance's leads the filter matches, newest first, after the keyset `after`."""
@@ -155,7 +170,7 @@ async def segment_leads(conn: asyncpg.Connection, instance_id: str, filter_: dic
         where.append(f"(l.captured_at, l.lead_id) < (${len(args) - 1}::timestamptz, ${len(args)})")
     args.append(limit)
     rows = await conn.fetch(
-        f"""SELECT l.lead_id, l.stage_id, l.source, l.tags, l.user_id, l.state, l.lead::text, l.captured_at
+        f"""SELECT {_LEAD_COLUMNS}
             FROM leads l WHERE {' AND '.join(where)} ORDER BY l.captured_at DESC, l.lead_id DESC LIMIT ${len(args)}""",
         *args)
     return [{**dict(r), "lead": json.loads(r["lead"])} for r in rows]

@@ -67,6 +67,17 @@ async def set_api_key(conn: asyncpg.Connection, key_hash: str, instance_id: str,
         key_hash, instance_id, key_id, revoked)
 
 
+async def api_key_by_id(conn: asyncpg.Connection, key_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT key_id, instance_id, revoked FROM api_keys WHERE key_id = $1", key_id)
+
+
+async def api_key(conn: asyncpg.Connection, key_hash: str) -> asyncpg.Record | None:
+    """The key (by the SHA-256 of the key) with its instance, revoked or not."""
+    return await conn.fetchrow(
+        "SELECT k.key_id, k.instance_id, k.revoked, i.account_id FROM api_keys k JOIN instances i USING (instance_id) "
+        "WHERE k.key_hash = $1", key_hash)
+
+
 async def get_instance(conn: asyncpg.Connection, instance_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM instances WHERE instance_id = $1", instance_id)
 

@@ -3,27 +3,14 @@ sources, its segments, and a segment's leads page by page."""
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
-
 from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response
 from crm_runtime.service import Service
 
 from .. import repository
 from ..access import may_read_organisation
+from .paging import after as after_cursor, cursor_of
 
 PAGE = 50
-
-
-def _cursor(row: dict) -> str:
-    return base64.urlsafe_b64encode(f"{row['captured_at'].isoformat()}|{row['lead_id']}".encode()).decode()
-
-
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-    return datetime.fromisoformat(at), lead_id
 
 
 def routes(svc: Service) -> list[Route]:
@@ -67,7 +54,7 @@ def routes(svc: Service) -> list[Route]:
         segment's leads, newest first; `next` is the cursor of the following page (null at the end)."""
         instance_id, segment_id = request.path_params["instance_id"], request.path_params["segment_id"]
         try:
-            after = _after(request.query_params.get("cursor"))
+            after = after_cursor(request.query_params.get("cursor"))
             limit = min(max(int(request.query_params.get("limit", PAGE)), 1), 500)
         except ValueError:
             return json_response({"error": "invalid_request", "message": "cursor is one this endpoint gave, "
@@ -80,7 +67,7 @@ def routes(svc: Service) -> list[Route]:
                 return json_response({"error": "not_found", "segment_id": segment_id}, 404)
             rows = await repository.segment_leads(conn, instance_id, found["filter"], after=after, limit=limit)
         return json_response({"instance_id": instance_id, "segment": found, "leads": rows,
-                              "next": _cursor(rows[-1]) if len(rows) == limit else None})
+                              "next": cursor_of(rows[-1]) if len(rows) == limit else None})
 
     base = "/v1/instances/{instance_id}"
     return [get(f"{base}/pipeline", pipeline), get(f"{base}/sources", sources), get(f"{base}/segments", segments),
