@@ -12,7 +12,7 @@ colleague may use in each of their instances is printed with the reasons.
 Last, routing: leads from the team's website, parsing address, API key and Zillow reach it, and
 leads from Harbor Realty's own website and parsing address reach the Enterprise instance; round
 robin and first-to-claim give them out; the team sets its own pipeline, moves and tags a lead and
-saves a segment; an unclaimed Zillow lead's timer sends it to the pond; a
+saves a segment; its Open API key reads and updates its leads but cannot see Harbor Realty's; an unclaimed Zillow lead's timer sends it to the pond; a
 lead is transferred to the Enterprise instance; every decision prints its explanation.
 """
 

@@ -65,8 +65,8 @@ class RoutingChapter:
                         api_key_sha256=hashlib.sha256(key.encode()).hexdigest())
         # Harbor Realty's own (Enterprise) instance captures like any other: its website, its
         # parsing address and every member's own capture address in it.
-        await self.lead("A lead from Harbor Realty's own website: into the Enterprise instance", "website",
-                        {"first_name": "Ria", "zip": "94115"}, website_id=self.opened["website_id"])
+        theirs = await self.lead("A lead from Harbor Realty's own website: into the Enterprise instance", "website",
+                                 {"first_name": "Ria", "zip": "94115"}, website_id=self.opened["website_id"])
         await self.lead("A lead e-mailed to Harbor Realty's parsing address: into the Enterprise instance",
                         "parsing_email", {"first_name": "Ed", "zip": "94118"},
                         parsing_email=self.opened["parsing_email"])
@@ -77,6 +77,7 @@ class RoutingChapter:
         await self.step("Dee claims it too, a moment later", routing.ClaimLead(
             lead_id=hot.data["lead_id"], user_id=u["dee"]), "routing.command.rejected")
         await self.organise(hot.data["lead_id"])
+        await self.open_api(key, hot.data["lead_id"], theirs.data["lead_id"])
         zillow = await self.lead("A Zillow lead for Dee: hers to claim within 2 s", "zillow",
                                  {"first_name": "Zoe", "price": 850_000}, user_id=u["dee"])
         console.rule("[bold]Dee does not claim it; its timer passes it to the pond")
@@ -125,6 +126,26 @@ class RoutingChapter:
         for lead in found:
             console.print(f"  in 'Hot or VIP': {lead['lead_id']} {lead['lead'].get('first_name')} "
                           f"stage={lead['stage_id']} tags={','.join(lead['tags'])}")
+
+
+    async def open_api(self, key: str, ours: str, theirs: str) -> None:
+        """The team's Open API key reads and updates the team's leads and cannot see Harbor Realty's."""
+        base, auth = f"{self.stack.http('routing')}/v1/open/leads", {"Authorization": f"Bearer {key[:9]}…"}
+        headers = {"Authorization": f"Bearer {key}"}
+        console.rule("[bold]An outside CRM sync uses the team's Open API key (GET/PATCH :8004/v1/open/leads)")
+        async with httpx.AsyncClient(timeout=5) as client:
+            listed = (await client.get(base, params={"limit": 3}, headers=headers)).json()
+            console.print(f"  GET /v1/open/leads?limit=3 ({auth['Authorization']}) → "
+                          + ", ".join(f"{x['lead']['first_name']} ({x['stage_id']})" for x in listed["leads"]))
+            changed = await client.patch(f"{base}/{ours}", headers=headers,
+                                         json={"stage_id": "offer", "contact": {"phone": "+15550142"}})
+            console.print(f"  PATCH {ours} {{stage_id: offer, phone}} → {changed.status_code}: "
+                          f"stage {changed.json()['stage_id']}, phone {changed.json()['lead']['phone']}")
+            hidden = await client.get(f"{base}/{theirs}", headers=headers)
+            console.print(f"  GET {theirs} (a Harbor Realty lead) → {hidden.status_code} {hidden.json()['error']}: "
+                          "another instance's lead is as unknown as none")
+        await asyncio.sleep(0.3)
+        self.show()
 
 
 DECISIONS = ("routing.lead.assigned", "routing.lead.offered", "routing.lead.pooled", "routing.lead.rejected")
