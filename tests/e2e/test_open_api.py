@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 
 import httpx
 import pytest
@@ -70,6 +71,17 @@ async def test_a_key_reads_creates_and_updates_only_its_own_instances_leads(plat
     assert (refused.status_code, refused.json()["error"]) == (409, "unknown_stage")
     # The key itself never travels: the capture carries its SHA-256, and no record holds it.
     assert not platform.bus.matching(lambda r: issued["key"].encode() in r.value)
+
+    # The key list shows when the key was last used; the other instance's key, too, and nothing else.
+    [used] = await platform.bus.wait_event("routing.api_key.used", where=lambda e: e.data["key_id"] == issued["key_id"])
+    assert used.instanceid == ins and len(platform.bus.events(
+        lambda e: e.type == "routing.api_key.used" and e.data["key_id"] == issued["key_id"])) == 1
+    await platform.stack.settled()
+    async with httpx.AsyncClient(timeout=5) as client:
+        listed = (await client.get(f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys",
+                                   headers=platform.stack.as_user("ann"))).json()["keys"]
+    assert [k["last_used_at"] is not None for k in listed] == [True]
+    assert datetime.fromisoformat(listed[0]["last_used_at"]) == datetime.fromisoformat(used.data["used_at"])
 
     for headers in ({}, {"Authorization": "Bearer not-a-key"}, {"Authorization": "Bearer crmk_unknown"}):
         async with httpx.AsyncClient(timeout=5) as client:

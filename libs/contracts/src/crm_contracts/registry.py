@@ -42,6 +42,9 @@ class Topic:
     key_rule: KeyRule
     owner: str  # the service that consumes commands from it or publishes events to it
     description: str
+    # Events that say only the latest of something (not facts a read model is rebuilt from) are
+    # kept four weeks, like commands, instead of forever.
+    ephemeral: bool = False
     types: dict[str, type[BaseModel]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -62,9 +65,11 @@ MESSAGES: dict[str, MessageSpec] = {}
 
 
 def topic(
-    name: str, direction: Direction, owner: str, description: str, key_rule: KeyRule = KeyRule.ACCOUNT
+    name: str, direction: Direction, owner: str, description: str, key_rule: KeyRule = KeyRule.ACCOUNT,
+    *, ephemeral: bool = False,
 ) -> Topic:
-    t = Topic(name=name, direction=direction, key_rule=key_rule, owner=owner, description=description)
+    t = Topic(name=name, direction=direction, key_rule=key_rule, owner=owner, description=description,
+              ephemeral=ephemeral)
     TOPICS[name] = t
     return t
 

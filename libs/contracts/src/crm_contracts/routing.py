@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -22,6 +23,12 @@ EVENTS = topic(
     "routing.events.v1", Direction.EVENTS, "routing",
     "Routing decisions, each with its explanation.",
     key_rule=KeyRule.INSTANCE,
+)
+
+KEY_USAGE = topic(
+    "routing.api_key_usage.v1", Direction.EVENTS, "routing",
+    "When each instance's Open API key was last used (at most one event a minute per key), for the key list.",
+    key_rule=KeyRule.INSTANCE, ephemeral=True,
 )
 
 
@@ -85,6 +92,24 @@ class SetZillowTarget(BaseModel):
 
     user_id: str = Field(min_length=1)
     instance_id: str = Field(min_length=1)
+
+
+@message("routing.api_key.record_use", on=COMMANDS)
+class RecordKeyUse(BaseModel):
+    """Routing's Open API to itself: a key was used at `used_at` (sent at most once a minute per key
+    and process; the handler publishes `routing.api_key.used` when a minute has passed)."""
+
+    key_id: str = Field(min_length=1, max_length=200)
+    used_at: datetime
+
+
+@message("routing.api_key.used", on=KEY_USAGE)
+class ApiKeyUsed(BaseModel):
+    """An Open API key was used; `used_at` is the latest use this event reports."""
+
+    key_id: str
+    instance_id: str
+    used_at: datetime
 
 
 @message("routing.lead.claim_expired", on=COMMANDS)

@@ -23,7 +23,8 @@ KEEP_FOUR_WEEKS = {"retention.ms": str(4 * WEEK_MS)}
 
 def retention_of(name: str) -> dict[str, str]:
     topic = TOPICS.get(name)
-    return KEEP_FOREVER if topic is not None and topic.direction is Direction.EVENTS else KEEP_FOUR_WEEKS
+    kept = topic is not None and topic.direction is Direction.EVENTS and not topic.ephemeral
+    return KEEP_FOREVER if kept else KEEP_FOUR_WEEKS
 
 
 async def ensure_topics(kafka: str | dict, partitions: int = PARTITIONS) -> list[str]:

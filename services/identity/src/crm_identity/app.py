@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_contracts import identity, seats
+from crm_contracts import identity, routing, seats
 from crm_runtime.db import migrations_of
 from crm_runtime.service import Service
 
@@ -12,5 +12,5 @@ from .web import routes
 
 
 def service() -> Service:
-    return Service("identity", handlers, consumes=[identity.COMMANDS, seats.EVENTS],
+    return Service("identity", handlers, consumes=[identity.COMMANDS, seats.EVENTS, routing.KEY_USAGE],
                    migrations=migrations_of("crm_identity"), settings=IdentitySettings(), routes=routes)

@@ -1,8 +1,10 @@
-"""An instance's Open API keys: issued (over HTTP, which shows the key once) and revoked."""
+"""An instance's Open API keys: issued (over HTTP, which shows the key once), revoked, and when
+routing last saw each used."""
 
 from __future__ import annotations
 
 from crm_contracts.identity import ApiKeyIssued, ApiKeyRevoked, IssueApiKey, RevokeApiKey
+from crm_contracts.routing import ApiKeyUsed
 from crm_runtime.auth import Caller, may_administer_account
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
@@ -44,3 +46,8 @@ async def revoke_api_key(ctx: HandlerContext, cmd: RevokeApiKey) -> None:
         raise Rejected("unknown_api_key", f"instance {instance.instance_id} has no API key {cmd.key_id}")
     await ctx.emit(ApiKeyRevoked(instance_id=instance.instance_id, key_id=cmd.key_id, key_hash=revoked["key_hash"]),
                    instanceid=instance.instance_id)
+
+
+@handlers.on(ApiKeyUsed)
+async def api_key_used(ctx: HandlerContext, event: ApiKeyUsed) -> None:
+    await repository.note_key_use(ctx.conn, event.key_id, event.used_at)

@@ -157,6 +157,12 @@ async def revoke_api_key(conn: asyncpg.Connection, instance_id: str, key_id: str
 
 
 async def api_keys(conn: asyncpg.Connection, instance_id: str) -> list[dict]:
-    rows = await conn.fetch("SELECT key_id, name, created_at, last_four, revoked_at, revoked_at IS NOT NULL AS revoked "
-                            "FROM api_keys WHERE instance_id = $1 ORDER BY created_at, key_id", instance_id)
+    rows = await conn.fetch("SELECT key_id, name, created_at, last_four, revoked_at, revoked_at IS NOT NULL AS revoked, "
+                            "last_used_at FROM api_keys WHERE instance_id = $1 ORDER BY created_at, key_id", instance_id)
     return [dict(r) for r in rows]
+
+
+async def note_key_use(conn: asyncpg.Connection, key_id: str, used_at: datetime) -> None:
+    """Events may arrive late or twice: the latest use wins."""
+    await conn.execute("UPDATE api_keys SET last_used_at = greatest(last_used_at, $2) WHERE key_id = $1",
+                       key_id, used_at)

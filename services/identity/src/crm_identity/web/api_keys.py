@@ -80,7 +80,7 @@ def routes(svc: Service) -> list[Route]:
         return json_response({"key_id": key_id, "revoked": True})
 
     async def list_keys(request: Request):
-        """GET /v1/instances/{instance_id}/api-keys — names, ids, created, last four, revoked."""
+        """GET /v1/instances/{instance_id}/api-keys — names, ids, created, last four, revoked, last used."""
         instance_id = request.path_params["instance_id"]
         async with svc.pool.acquire() as conn:
             instance, role, admin = await _standing(conn, instance_id, caller(request))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from ..domain.router import Member
@@ -69,6 +71,14 @@ async def set_api_key(conn: asyncpg.Connection, key_hash: str, instance_id: str,
 
 async def api_key_by_id(conn: asyncpg.Connection, key_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT key_id, instance_id, revoked FROM api_keys WHERE key_id = $1", key_id)
+
+
+async def touch_api_key(conn: asyncpg.Connection, key_id: str, used_at: datetime) -> str | None:
+    """Note the key's use when the last one noted is a minute older or more; its instance if so."""
+    return await conn.fetchval(
+        """UPDATE api_keys SET last_used_at = $2
+           WHERE key_id = $1 AND (last_used_at IS NULL OR last_used_at <= $2::timestamptz - interval '1 minute')
+           RETURNING instance_id""", key_id, used_at)
 
 
 async def api_key(conn: asyncpg.Connection, key_hash: str) -> asyncpg.Record | None:

@@ -6,7 +6,8 @@ The key is looked up by its SHA-256 on every request, so a key is refused as soo
 read its `identity.api_key.revoked`. Writes run routing's own handlers as if the command came from
 the topic (`leads.lead.captured` with the key's hash, `routing.lead.move_stage`/`.tag`/`.update`
 naming the key by id), so they publish the same events. Each key may make `RATE` requests; past
-that the answer is 429 with `Retry-After` (counted per routing process)."""
+that the answer is 429 with `Retry-After` (counted per routing process). A key's use is reported
+on `routing.api_key_usage.v1` at most once a minute, for identity's key list."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import uuid
 from limits import parse, storage, strategies
 from pydantic import BaseModel, ValidationError
 
-from crm_contracts import command
+from crm_contracts import command, now
 from crm_contracts.leads import Channel, Lead, LeadCaptured
 from crm_contracts.organisation import Contact, MoveLeadStage, TagLead, UpdateLead
+from crm_contracts.routing import RecordKeyUse
 from crm_runtime import logs
 from crm_runtime.http import Request, Response, Route, get, json_response, patch, post
 from crm_runtime.service import Service
@@ -32,6 +34,7 @@ log = logs.get(__name__)
 
 RATE = parse("20/second")
 KEY_PREFIX = "crmk_"
+USE_REPORTED_EVERY_S = 60
 
 
 class Patch(BaseModel):
@@ -51,6 +54,7 @@ def _json_error(status: int, error: str, message: str, headers: dict[str, str] |
 
 def routes(svc: Service) -> list[Route]:
     limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+    reported: dict[str, float] = {}  # key id → when this process last reported its use (monotonic)
 
     async def _key(request: Request) -> tuple[dict | None, Response | None]:
         """The key's row, or the answer refusing the request."""
@@ -70,7 +74,17 @@ def routes(svc: Service) -> list[Route]:
             log.warning("open_api_key_refused", path=request.url.path, known=found is not None)
             return None, _json_error(401, "invalid_api_key", "the API key is unknown or revoked",
                                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        return {**dict(found), "key_hash": key_hash}, None
+        key = {**dict(found), "key_hash": key_hash}
+        await _report_use(key)
+        return key, None
+
+    async def _report_use(key: dict) -> None:
+        """At most once a minute per key and process: identity shows it in the key list."""
+        if time.monotonic() - reported.get(key["key_id"], -USE_REPORTED_EVERY_S) < USE_REPORTED_EVERY_S:
+            return
+        reported[key["key_id"]] = time.monotonic()
+        if await _run(key, RecordKeyUse(key_id=key["key_id"], used_at=now())) is not None:
+            log.warning("open_api_use_not_recorded", key_id=key["key_id"])
 
     async def _run(key: dict, data) -> Response | None:
         message = command(data, source="crm/routing-open-api", accountid=key["account_id"],

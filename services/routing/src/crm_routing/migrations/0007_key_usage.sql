@@ -1,0 +1,2 @@
+-- When each Open API key was last used, as last reported to identity (at most once a minute).
+ALTER TABLE api_keys ADD COLUMN last_used_at timestamptz;
