@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from crm_contracts import identity, organisation, routing
+from test_routing import capture, outcome
 
 pytestmark = pytest.mark.stack
 
@@ -52,6 +53,19 @@ async def test_admins_manage_the_team_lead_managers_its_leads_and_agents_their_o
                                                                    by_user_id="cy")), "routing.rules.changed")
     await platform.answer(await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="bob",
                                                                      by_user_id="cy")), "routing.agent.paused")
+
+    # A lead manager hands a lead to someone by hand; an agent may not.
+    lid, _ = await capture(platform, acc, channel="manual", instance_id=ins)
+    first = (await outcome(platform, lid)).data.get("user_id")
+    to = "ann" if first != "ann" else "dee"
+    given = await platform.answer(await platform.send(acc, organisation.AssignLead(
+        lead_id=lid, to_user_id=to, by_user_id="cy")), "routing.lead.reassigned")
+    assert (given.data["from_user_id"], given.data["to_user_id"], given.data["reason"]) == (first, to,
+                                                                                            "assigned_by_hand")
+    reason, message = await refused(organisation.AssignLead(lead_id=lid, to_user_id="cy", by_user_id="bob"), "routing")
+    assert reason == "not_permitted" and "lead_organisation" in message
+    assert (await refused(organisation.AssignLead(lead_id=lid, to_user_id="eve", by_user_id="cy"), "routing")
+            )[0] == "not_eligible"  # eve left the team
 
     # An agent changes none of it, but may pause and resume themselves.
     reason, message = await refused(routing.SetRules(instance_id=ins, rules=RULES, version=2, by_user_id="bob"),

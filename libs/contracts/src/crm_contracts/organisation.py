@@ -157,6 +157,16 @@ class LeadUpdated(BaseModel):
     via_api_key: str | None = None
 
 
+@message("routing.lead.assign", on=COMMANDS)
+class AssignLead(BaseModel):
+    """A lead manager gives a lead to a member by hand (whatever its state; its claim timer stops).
+    Answered with `routing.lead.assigned` (nobody had it) or `routing.lead.reassigned`."""
+
+    lead_id: str = Field(min_length=1, max_length=200)
+    to_user_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str = ByUser
+
+
 @message("routing.sources.set", on=COMMANDS)
 class SetSources(BaseModel):
     """The instance's list of lead sources. A captured lead's source is its own `source` when the

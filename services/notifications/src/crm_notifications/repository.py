@@ -71,6 +71,11 @@ async def instance_name(conn: asyncpg.Connection, instance_id: str) -> str:
     return await conn.fetchval("SELECT name FROM instances WHERE instance_id = $1", instance_id) or instance_id
 
 
+async def instance_member_ids(conn: asyncpg.Connection, instance_id: str) -> list[str]:
+    return [r[0] for r in await conn.fetch("SELECT user_id FROM instance_members WHERE instance_id = $1 ORDER BY 1",
+                                           instance_id)]
+
+
 async def add_instance_member(conn: asyncpg.Connection, instance_id: str, user_id: str) -> None:
     await conn.execute("INSERT INTO instance_members (instance_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                        instance_id, user_id)

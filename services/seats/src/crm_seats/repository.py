@@ -247,8 +247,19 @@ async def membership(conn: asyncpg.Connection, account_id: str, instance_id: str
     return {r["user_id"]: r["member"] for r in rows}
 
 
-async def instance_account(conn: asyncpg.Connection, instance_id: str) -> str | None:
-    return await conn.fetchval("SELECT account_id FROM instances WHERE instance_id = $1", instance_id)
+async def instance_account(conn: asyncpg.Connection, instance_id: str) -> asyncpg.Record | None:
+    """The instance's account and whether it was cancelled."""
+    return await conn.fetchrow("SELECT account_id, cancelled_at IS NOT NULL AS cancelled FROM instances "
+                               "WHERE instance_id = $1", instance_id)
+
+
+async def close_instance(conn: asyncpg.Connection, instance_id: str, owner_user_id: str | None = None,
+                         cancelled: bool = False) -> None:
+    """A new owner, or the instance cancelled (nothing more is bought for it)."""
+    await conn.execute(
+        """UPDATE instances SET owner_user_id = coalesce($2, owner_user_id),
+                                cancelled_at = CASE WHEN $3 THEN coalesce(cancelled_at, now()) ELSE cancelled_at END
+           WHERE instance_id = $1""", instance_id, owner_user_id, cancelled)
 
 
 # --- purchases ------------------------------------------------------------------------------

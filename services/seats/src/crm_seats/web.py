@@ -71,7 +71,8 @@ def routes(svc: Service) -> list[Route]:
         user_id = request.query_params.get("user_id") or caller(request).user_id
         instance_id = request.query_params.get("instance_id", "")
         async with svc.pool.acquire() as conn:
-            account_id = await repository.instance_account(conn, instance_id)
+            found = await repository.instance_account(conn, instance_id)
+            account_id = found["account_id"] if found else None
             if user_id != caller(request).user_id and (refused := await _decide(conn, request, account_id)):
                 return refused
             if account_id is None:

@@ -130,6 +130,26 @@ class RenameInstance(BaseModel):
     by_user_id: str | None = ByUser
 
 
+@message("identity.instance.transfer_ownership", on=COMMANDS)
+class TransferInstanceOwnership(BaseModel):
+    """Hand a private instance to another user of the Enterprise account who can sign in and owns
+    no instance yet (`instance_already_owned` otherwise). By an account admin (how a frozen
+    instance, whose owner was deactivated, gets running again) or by the owner."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    to_user_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser
+
+
+@message("identity.instance.cancel", on=COMMANDS)
+class CancelInstance(BaseModel):
+    """Close a private instance: no further charges, its leads read-only for 30 days, its members
+    told. By its owner or an account admin."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    by_user_id: str | None = ByUser
+
+
 @message("identity.instance.invite", on=COMMANDS)
 class InviteToInstance(BaseModel):
     """The owner (or an admin member) invites a member of their Enterprise account into their

@@ -225,6 +225,37 @@ class ApiKeyRevoked(BaseModel):
     key_hash: str
 
 
+@message("identity.instance.frozen", on=EVENTS)
+class InstanceFrozen(BaseModel):
+    """The instance's owner was deactivated in the Enterprise account: no invitations, nobody
+    manages it, routing goes on for its members; account admins hand it over or cancel it."""
+
+    instance_id: str
+    owner_user_id: str
+    reason: str = "owner_deactivated"
+
+
+@message("identity.instance.ownership_transferred", on=EVENTS)
+class InstanceOwnershipTransferred(BaseModel):
+    """The instance has a new owner (a member with role `owner`; a `member_joined` or
+    `member_role_changed` follows for them) and runs again if it was frozen."""
+
+    instance_id: str
+    from_user_id: str
+    to_user_id: str
+    by_user_id: str | None = None
+
+
+@message("identity.instance.cancelled", on=EVENTS)
+class InstanceCancelled(BaseModel):
+    """The instance is closed: no further charges, nothing new captured or changed in it, its leads
+    readable until `read_only_until`."""
+
+    instance_id: str
+    by_user_id: str | None = None
+    read_only_until: datetime
+
+
 @message("identity.command.rejected", on=EVENTS)
 class IdentityCommandRejected(CommandRejected):
     """An identity command broke a rule."""

@@ -49,6 +49,8 @@ _CANNOT_SIGN_IN = {
 }
 
 
+READ_ONLY_DAYS = 30  # a cancelled instance's leads stay readable this long
+
 # The statuses of members who can sign in, and so may be invited into an instance.
 SIGN_IN_STATUSES = tuple(s.value for s in MemberStatus if s not in _CANNOT_SIGN_IN)
 # Who, besides the owner, may see whom the instance could invite: its `admin` members.
@@ -81,6 +83,7 @@ class Instance:
     name: str
     parsing_email: str
     website_id: str | None
+    status: str = "active"  # active | frozen (owner deactivated) | cancelled
 
     @property
     def capabilities(self) -> Capabilities | None:
@@ -107,6 +110,17 @@ class Instance:
         if not administers_account:
             raise InstanceError("not_account_admin", f"{by_user_id} lacks the account_admin permission: only the "
                                 "account's owner and its active admins manage the Enterprise instance's keys")
+
+    def check_open(self) -> None:
+        if self.status == "cancelled":
+            raise InstanceError("instance_cancelled", f"{self.instance_id} was cancelled; its leads are read-only")
+
+    def check_invitable(self) -> None:
+        """No one joins a cancelled instance, nor a frozen one until it has an owner who can run it."""
+        self.check_open()
+        if self.status == "frozen":
+            raise InstanceError("instance_frozen", f"{self.instance_id}'s owner is deactivated: an account admin "
+                                "hands it to another member or cancels it first")
 
     def check_accepts_members(self) -> None:
         caps = self.capabilities

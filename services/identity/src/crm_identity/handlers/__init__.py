@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from crm_runtime.handlers import Handlers
 
-from . import accounts, api_keys, instances, invitations, members, seat_answers
+from . import accounts, api_keys, instance_life, instances, invitations, members, seat_answers
 
 handlers = Handlers.combine(accounts.handlers, members.handlers, invitations.handlers, instances.handlers,
-                            api_keys.handlers, seat_answers.handlers)
+                            instance_life.handlers, api_keys.handlers, seat_answers.handlers)

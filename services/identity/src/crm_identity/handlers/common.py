@@ -96,6 +96,7 @@ async def managed_instance(ctx: HandlerContext, instance_id: str, by_user_id: st
     instance = await load_instance(ctx, instance_id, for_update=True)
     role = await repository.instance_role(ctx.conn, instance_id, by_user_id) if by_user_id else None
     instance.check_manager(by_user_id, role)
+    instance.check_open()
     return instance
 
 

@@ -47,6 +47,7 @@ async def rename_instance(ctx: HandlerContext, cmd: RenameInstance) -> None:
 async def invite_to_instance(ctx: HandlerContext, cmd: InviteToInstance) -> None:
     account = await load_account(ctx)
     instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
+    instance.check_invitable()
     instance.check_accepts_members()
     check_profile(cmd.role)
     invitee = await who_can_sign_in(ctx, account, cmd.user_id)

@@ -32,11 +32,12 @@ async def accept(ctx: HandlerContext, invitation: Invitation) -> None:
     if invitation.kind is InvitationKind.INSTANCE:
         assert invitation.instance_id is not None and invitation.role is not None
         person = await load_person(ctx, account, invitation.user_id)
+        instance = await load_instance(ctx, invitation.instance_id)
+        instance.check_invitable()
         await repository.mark_accepted(ctx.conn, invitation)
         await ctx.emit(InvitationAccepted(user_id=person.user_id, invitation_id=invitation.invitation_id,
                                           kind=invitation.kind), subject=person.user_id,
                        instanceid=invitation.instance_id)
-        instance = await load_instance(ctx, invitation.instance_id)
         await join(ctx, instance, person.user_id, invitation.role)
         return
     member = await load_member(ctx, invitation.user_id)

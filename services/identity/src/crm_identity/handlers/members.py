@@ -18,6 +18,7 @@ from ..domain.instances import addresses
 from ..domain.invitations import State
 from ..domain.members import Member, Move, new_member
 from .common import check_group, invite, load_account, load_member, move
+from .instance_life import freeze_owned_instance
 
 handlers = Handlers()
 
@@ -109,6 +110,7 @@ async def deactivate_member(ctx: HandlerContext, cmd: DeactivateMember) -> None:
         await ctx.emit(InstanceMemberRemoved(instance_id=left["instance_id"], user_id=member.user_id,
                                              role=left["role"], reason="member_deactivated"),
                        subject=member.user_id, instanceid=left["instance_id"])
+    await freeze_owned_instance(ctx, account, member.user_id)
 
 
 @handlers.on(ReactivateMember)

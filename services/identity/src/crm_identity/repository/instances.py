@@ -9,7 +9,7 @@ import asyncpg
 from ..domain.instances import SIGN_IN_STATUSES, Instance, addresses
 
 
-_INSTANCE_COLUMNS = "instance_id, account_id, kind, owner_user_id, package, name, parsing_email, website_id"
+_INSTANCE_COLUMNS = "instance_id, account_id, kind, owner_user_id, package, name, parsing_email, website_id, status"
 
 
 def _instance(row: asyncpg.Record | None) -> Instance | None:
@@ -25,16 +25,46 @@ async def get_instance(conn: asyncpg.Connection, instance_id: str, *, for_update
 async def owned_instance(conn: asyncpg.Connection, account_id: str, user_id: str) -> Instance | None:
     return _instance(await conn.fetchrow(
         f"SELECT {_INSTANCE_COLUMNS} FROM instances WHERE account_id = $1 AND owner_user_id = $2 "
-        "AND kind = 'private'", account_id, user_id))
+        "AND kind = 'private' AND status <> 'cancelled'", account_id, user_id))
 
 
 async def insert_instance(conn: asyncpg.Connection, i: Instance) -> bool:
     """False (nothing written) when the owner already has a private instance, even one a
     concurrent transaction is still creating: the unique index makes that one wait for it."""
     return bool(await conn.fetchval(
-        f"""INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            ON CONFLICT (account_id, owner_user_id) WHERE kind = 'private' DO NOTHING RETURNING true""",
-        i.instance_id, i.account_id, i.kind, i.owner_user_id, i.package, i.name, i.parsing_email, i.website_id))
+        f"""INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (account_id, owner_user_id) WHERE kind = 'private' AND status <> 'cancelled'
+            DO NOTHING RETURNING true""",
+        i.instance_id, i.account_id, i.kind, i.owner_user_id, i.package, i.name, i.parsing_email, i.website_id,
+        i.status))
+
+
+async def set_instance_status(conn: asyncpg.Connection, instance_id: str, status: str,
+                              read_only_until: datetime | None = None) -> None:
+    await conn.execute("UPDATE instances SET status = $2, read_only_until = $3 WHERE instance_id = $1",
+                       instance_id, status, read_only_until)
+
+
+async def hand_over(conn: asyncpg.Connection, instance: Instance, to_user_id: str) -> bool:
+    """Make `to_user_id` the owner (and an active instance); False (nothing written) when they own
+    another instance already, even one being bought at this moment (the unique index waits)."""
+    try:
+        async with conn.transaction():
+            await conn.execute("UPDATE instances SET owner_user_id = $2, status = 'active' WHERE instance_id = $1",
+                               instance.instance_id, to_user_id)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+async def revoke_instance_invitations(conn: asyncpg.Connection, instance_id: str) -> None:
+    await conn.execute("UPDATE invitations SET state = 'revoked' WHERE instance_id = $1 AND state = 'pending'",
+                       instance_id)
+
+
+async def instance_member_ids(conn: asyncpg.Connection, instance_id: str) -> list[str]:
+    return [r[0] for r in await conn.fetch("SELECT user_id FROM instance_members WHERE instance_id = $1 ORDER BY 1",
+                                           instance_id)]
 
 
 async def rename_instance(conn: asyncpg.Connection, instance_id: str, name: str) -> None:
@@ -78,13 +108,14 @@ async def leave_private_instances(conn: asyncpg.Connection, account_id: str, use
 # many accounts there are (tests EXPLAIN it on 100,000 rows).
 INSTANCES_OF = """
     SELECT i.instance_id, i.account_id, i.kind, i.name, i.package, i.owner_user_id, i.parsing_email,
-           i.website_id, m.role, m.sending_email, m.capture_email, m.joined_at, (i.owner_user_id = m.user_id) AS owner
+           i.website_id, m.role, m.sending_email, m.capture_email, m.joined_at, (i.owner_user_id = m.user_id) AS owner,
+           i.status, i.read_only_until
     FROM instance_members m JOIN instances i USING (instance_id)
     WHERE m.user_id = $1 AND ($2::text IS NULL OR m.account_id = $2)
     UNION ALL
     SELECT i.instance_id, i.account_id, i.kind, i.name, i.package, i.owner_user_id, i.parsing_email,
            i.website_id, coalesce(mb.role, 'owner'), NULL, NULL, coalesce(mb.created_at, a.created_at),
-           (i.owner_user_id = $1)
+           (i.owner_user_id = $1), i.status, i.read_only_until
     FROM (SELECT account_id FROM accounts WHERE owner_user_id = $1
           UNION SELECT account_id FROM members WHERE user_id = $1 AND status NOT IN ('inactive', 'display_only')
          ) mine

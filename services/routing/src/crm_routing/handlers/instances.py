@@ -21,7 +21,7 @@ from ..domain import rules as rulebook
 from ..domain.permissions import RULES
 from ..domain.router import rotation_keys
 from .claims import load_lead
-from .organisation import permitted
+from .organisation import permitted, refuse_if_cancelled
 from .leads import route
 
 handlers = Handlers()
@@ -31,6 +31,7 @@ async def _instance(ctx: HandlerContext, instance_id: str):
     instance = await repository.get_instance(ctx.conn, instance_id)
     if instance is None or instance["account_id"] != ctx.message.accountid:
         raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
+    refuse_if_cancelled(instance)
     return instance
 
 
@@ -93,6 +94,7 @@ async def transfer_lead(ctx: HandlerContext, cmd: TransferLead) -> None:
     target = await repository.routing_context(ctx.conn, cmd.to_instance_id, cmd.lead_id)
     if target is None or target["account_id"] != lead["account_id"]:
         raise Rejected("unknown_instance", f"no instance {cmd.to_instance_id} in account {lead['account_id']}")
+    refuse_if_cancelled(target)
     if not await repository.is_member(ctx.conn, lead["instance_id"], cmd.by_user_id):
         raise Rejected("not_a_member_of_source", f"{cmd.by_user_id} cannot see lead {cmd.lead_id}")
     if not await repository.is_member(ctx.conn, cmd.to_instance_id, cmd.by_user_id):

@@ -176,6 +176,9 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     context = await repository.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
     if context is None:
         return await _lead_rejected(ctx, cmd.lead_id, reason, why)
+    if context["read_only_until"] is not None:
+        return await _lead_rejected(ctx, cmd.lead_id, "instance_cancelled",
+                                    f"instance {instance_id} was cancelled: it takes no new leads")
     duplicate = ("duplicate_lead", "this lead id was routed before; it is not routed again")
     if context["seen"]:
         return await _lead_rejected(ctx, cmd.lead_id, *duplicate)

@@ -7,6 +7,7 @@ from typing import Any
 
 from crm_contracts.organisation import (
     ActsOnLead,
+    AssignLead,
     Contact,
     LeadStageChanged,
     LeadTagsChanged,
@@ -23,10 +24,12 @@ from crm_contracts.organisation import (
     TagLead,
     UpdateLead,
 )
+from crm_contracts.routing import LeadAssigned, LeadReassigned
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain.permissions import ORGANISE, WORK_LEAD, Actor, Place, refusal
+from ..domain.router import eligibility
 from .claims import load_lead
 
 handlers = Handlers()
@@ -38,10 +41,17 @@ async def permitted(ctx: HandlerContext, instance_id: str, by_user_id: str, perm
     row = await repository.actor(ctx.conn, instance_id, by_user_id)
     if row is None or row["account_id"] != ctx.message.accountid:
         raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
+    refuse_if_cancelled(row)
     why = refusal(permission, Actor(by_user_id, row["role"], row["status"], row["administers"]),
                   Place(instance_id, row["kind"], row["owner_user_id"]), assignee=assignee)
     if why is not None:
         raise Rejected("not_permitted", why)
+
+
+def refuse_if_cancelled(instance: Any) -> None:
+    if instance["read_only_until"] is not None:
+        raise Rejected("instance_cancelled", f"instance {instance['instance_id']} was cancelled: its leads are "
+                                             "read-only")
 
 
 async def _lead(ctx: HandlerContext, cmd: ActsOnLead) -> dict[str, Any]:
@@ -51,6 +61,7 @@ async def _lead(ctx: HandlerContext, cmd: ActsOnLead) -> dict[str, Any]:
     if lead["account_id"] != ctx.message.accountid:
         raise Rejected("unknown_lead", f"no lead {cmd.lead_id}")
     if cmd.via_api_key is not None:
+        refuse_if_cancelled(await repository.get_instance(ctx.conn, lead["instance_id"]))
         key = await repository.api_key_by_id(ctx.conn, cmd.via_api_key)
         if key is None or key["revoked"] or key["instance_id"] != lead["instance_id"]:
             raise Rejected("not_permitted", f"API key {cmd.via_api_key} is revoked or not of instance "
@@ -113,6 +124,33 @@ async def update_lead(ctx: HandlerContext, cmd: UpdateLead) -> None:
         await repository.update_contact(ctx.conn, cmd.lead_id, changed)
     await ctx.emit(LeadUpdated(lead_id=cmd.lead_id, instance_id=lead["instance_id"], contact=Contact(**changed),
                                **_actor(cmd)), subject=cmd.lead_id, instanceid=lead["instance_id"])
+
+
+@handlers.on(AssignLead)
+async def assign_lead(ctx: HandlerContext, cmd: AssignLead) -> None:
+    lead = await load_lead(ctx, cmd.lead_id)
+    if lead["account_id"] != ctx.message.accountid:
+        raise Rejected("unknown_lead", f"no lead {cmd.lead_id}")
+    instance_id = lead["instance_id"]
+    await permitted(ctx, instance_id, cmd.by_user_id, ORGANISE)
+    ok, why = eligibility((await repository.roster(ctx.conn, instance_id)).get(cmd.to_user_id), cmd.to_user_id)
+    if not ok:
+        raise Rejected("not_eligible", f"{cmd.to_user_id}: {why}")
+    previous = lead["user_id"]
+    if previous == cmd.to_user_id and lead["state"] in ("assigned", "claimed"):
+        raise Rejected("already_assigned", f"lead {cmd.lead_id} is {cmd.to_user_id}'s already")
+    explanation = {"chosen": {"user_id": cmd.to_user_id, "why": f"assigned by hand by {cmd.by_user_id}"}}
+    await repository.save_lead(ctx.conn, cmd.lead_id, instance_id=instance_id, state="assigned",
+                               user_id=cmd.to_user_id, offered_to=[], tried=[*lead["tried"], cmd.to_user_id],
+                               rule_id="manual", step=0, rules_version=lead["rules_version"])
+    await repository.take_timer(ctx.conn, cmd.lead_id)
+    data = (LeadReassigned(lead_id=cmd.lead_id, instance_id=instance_id, from_user_id=previous,
+                           to_user_id=cmd.to_user_id, reason="assigned_by_hand", explanation=explanation)
+            if previous else
+            LeadAssigned(lead_id=cmd.lead_id, instance_id=instance_id, user_id=cmd.to_user_id, rule_id="manual",
+                         strategy="by_hand", explanation=explanation))
+    event = await ctx.emit(data, subject=cmd.lead_id, instanceid=instance_id)
+    await repository.log(ctx.conn, cmd.lead_id, instance_id, event.type, event.data)
 
 
 @handlers.on(SetSources)

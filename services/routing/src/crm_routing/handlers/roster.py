@@ -7,10 +7,12 @@ from crm_contracts.identity import (
     AccountCreated,
     ApiKeyIssued,
     ApiKeyRevoked,
+    InstanceCancelled,
     InstanceCreated,
     InstanceMemberJoined,
     InstanceMemberRemoved,
     InstanceMemberRoleChanged,
+    InstanceOwnershipTransferred,
     InstanceRenamed,
     MemberAdded,
     MemberStatusChanged,
@@ -99,3 +101,14 @@ async def api_key_issued(ctx: HandlerContext, event: ApiKeyIssued) -> None:
 @handlers.on(ApiKeyRevoked)
 async def api_key_revoked(ctx: HandlerContext, event: ApiKeyRevoked) -> None:
     await repository.set_api_key(ctx.conn, event.key_hash, event.instance_id, event.key_id, revoked=True)
+
+
+@handlers.on(InstanceOwnershipTransferred)
+async def ownership_transferred(ctx: HandlerContext, event: InstanceOwnershipTransferred) -> None:
+    await repository.set_owner(ctx.conn, event.instance_id, event.to_user_id)
+
+
+@handlers.on(InstanceCancelled)
+async def instance_cancelled(ctx: HandlerContext, event: InstanceCancelled) -> None:
+    """Nothing new lands in it and no timer moves its leads on; they stay readable until then."""
+    await repository.close_instance(ctx.conn, event.instance_id, event.read_only_until)

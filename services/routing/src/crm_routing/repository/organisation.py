@@ -28,7 +28,7 @@ async def seed_organisation(conn: asyncpg.Connection, instance_id: str, stages: 
 async def actor(conn: asyncpg.Connection, instance_id: str, user_id: str) -> asyncpg.Record | None:
     """The instance (kind, owner) and the user's role in it and standing in its account."""
     return await conn.fetchrow(
-        """SELECT i.instance_id, i.account_id, i.kind, i.owner_user_id, m.role, s.status,
+        """SELECT i.instance_id, i.account_id, i.kind, i.owner_user_id, i.read_only_until, m.role, s.status,
                   coalesce(s.administers, false) AS administers
            FROM instances i LEFT JOIN members m ON m.instance_id = i.instance_id AND m.user_id = $2
            LEFT JOIN statuses s ON s.account_id = i.account_id AND s.user_id = $2

@@ -24,6 +24,16 @@ async def upsert_instance(conn: asyncpg.Connection, *, instance_id: str, account
         instance_id, account_id, kind, package, routing, owner_user_id, name, website_id, parsing_email)
 
 
+async def set_owner(conn: asyncpg.Connection, instance_id: str, owner_user_id: str) -> None:
+    await conn.execute("UPDATE instances SET owner_user_id = $2 WHERE instance_id = $1", instance_id, owner_user_id)
+
+
+async def close_instance(conn: asyncpg.Connection, instance_id: str, read_only_until: datetime) -> None:
+    await conn.execute(
+        """WITH t AS (DELETE FROM timers WHERE lead_id IN (SELECT lead_id FROM leads WHERE instance_id = $1))
+           UPDATE instances SET read_only_until = $2 WHERE instance_id = $1""", instance_id, read_only_until)
+
+
 async def rename_instance(conn: asyncpg.Connection, instance_id: str, name: str) -> None:
     await conn.execute("UPDATE instances SET name = $2 WHERE instance_id = $1", instance_id, name)
 
@@ -84,7 +94,8 @@ async def touch_api_key(conn: asyncpg.Connection, key_id: str, used_at: datetime
 async def api_key(conn: asyncpg.Connection, key_hash: str) -> asyncpg.Record | None:
     """The key (by the SHA-256 of the key) with its instance, revoked or not."""
     return await conn.fetchrow(
-        "SELECT k.key_id, k.instance_id, k.revoked, i.account_id FROM api_keys k JOIN instances i USING (instance_id) "
+        "SELECT k.key_id, k.instance_id, k.revoked, i.account_id, i.read_only_until "
+        "FROM api_keys k JOIN instances i USING (instance_id) "
         "WHERE k.key_hash = $1", key_hash)
 
 
@@ -112,7 +123,7 @@ async def zillow_instance(conn: asyncpg.Connection, account_id: str, user_id: st
     Enterprise account's own; `reason` and `from_instance_id` say why."""
     return await conn.fetchrow(
         """SELECT i.*, z.reason, z.from_instance_id FROM zillow_targets z JOIN instances i USING (instance_id)
-           WHERE z.account_id = $1 AND z.user_id = $2
+           WHERE z.account_id = $1 AND z.user_id = $2 AND i.read_only_until IS NULL
              AND EXISTS (SELECT 1 FROM members m WHERE m.instance_id = i.instance_id AND m.user_id = $2)
            UNION ALL
            SELECT i.*, 'no_choice', NULL FROM instances i WHERE i.account_id = $1 AND i.kind = 'enterprise'

@@ -28,7 +28,7 @@ from crm_runtime.http import Request, Response, Route, get, json_response, patch
 from crm_runtime.service import Service
 
 from .. import repository
-from .paging import after as after_cursor, cursor_of
+from .paging import after as after_cursor, closed, cursor_of
 
 log = logs.get(__name__)
 
@@ -74,6 +74,8 @@ def routes(svc: Service) -> list[Route]:
             log.warning("open_api_key_refused", path=request.url.path, known=found is not None)
             return None, _json_error(401, "invalid_api_key", "the API key is unknown or revoked",
                                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if closed(found["read_only_until"]):
+            return None, _json_error(410, "instance_closed", "the instance was cancelled and its read-only time is over")
         key = {**dict(found), "key_hash": key_hash}
         await _report_use(key)
         return key, None

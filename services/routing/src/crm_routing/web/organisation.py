@@ -8,7 +8,7 @@ from crm_runtime.service import Service
 
 from .. import repository
 from ..access import may_read_organisation
-from .paging import after as after_cursor, cursor_of
+from .paging import after as after_cursor, closed, cursor_of
 
 PAGE = 50
 
@@ -23,6 +23,9 @@ def routes(svc: Service) -> list[Route]:
             return forbidden(request, decision)
         if found is None:
             return json_response({"error": "not_found", "instance_id": instance_id}, 404)
+        if closed(found["read_only_until"]):
+            return json_response({"error": "instance_closed", "instance_id": instance_id,
+                                  "message": "the instance was cancelled and its read-only time is over"}, 410)
         return None
 
     async def pipeline(request: Request):

@@ -4,10 +4,12 @@ packages, integrations and the price list they are charged from."""
 from __future__ import annotations
 
 from crm_contracts.identity import (
+    InstanceCancelled,
     InstanceCreated,
     InstanceMemberJoined,
     InstanceMemberRemoved,
     InstanceMemberRoleChanged,
+    InstanceOwnershipTransferred,
 )
 from crm_contracts.seats import (
     ADDONS,
@@ -64,10 +66,24 @@ async def instance_member_removed(ctx: HandlerContext, event: InstanceMemberRemo
     await repository.leave_instance(ctx.conn, event.instance_id, event.user_id)
 
 
+@handlers.on(InstanceOwnershipTransferred)
+async def ownership_transferred(ctx: HandlerContext, event: InstanceOwnershipTransferred) -> None:
+    await repository.close_instance(ctx.conn, event.instance_id, owner_user_id=event.to_user_id)
+
+
+@handlers.on(InstanceCancelled)
+async def instance_cancelled(ctx: HandlerContext, event: InstanceCancelled) -> None:
+    """No further charges: nothing more is bought for it (its package was charged once, at purchase)."""
+    await repository.close_instance(ctx.conn, event.instance_id, cancelled=True)
+
+
 async def _members_of(ctx: HandlerContext, instance_id: str, **who: str) -> None:
     """Refuse unless the instance is this account's and each named user belongs to it."""
-    if await repository.instance_account(ctx.conn, instance_id) != ctx.message.accountid:
+    found = await repository.instance_account(ctx.conn, instance_id)
+    if found is None or found["account_id"] != ctx.message.accountid:
         raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
+    if found["cancelled"]:
+        raise Rejected("instance_cancelled", f"instance {instance_id} was cancelled: nothing more is bought for it")
     members = await repository.membership(ctx.conn, ctx.message.accountid, instance_id, list(who.values()))
     for role, user_id in who.items():
         if not members[user_id]:
