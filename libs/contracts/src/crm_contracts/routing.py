@@ -51,6 +51,17 @@ class SetRules(BaseModel):
     by_user_id: str | None = ByUser
 
 
+@message("routing.rules.rollback", on=COMMANDS)
+class RollbackRules(BaseModel):
+    """Make an earlier version of the instance's rules current again, as a new version (the next
+    one): history is never rewritten. Refused for a version the instance never had
+    (`unknown_version`)."""
+
+    instance_id: str = Field(min_length=1)
+    version: int = Field(ge=1, le=2_147_483_647)
+    by_user_id: str | None = ByUser
+
+
 @message("routing.lead.claim", on=COMMANDS)
 class ClaimLead(BaseModel):
     """An agent claims an offered lead."""
@@ -128,6 +139,9 @@ class RulesChanged(BaseModel):
     instance_id: str
     version: int
     rules: list[dict[str, Any]]
+    by_user_id: str | None = None
+    # Set when a rollback made an earlier version current again: the version it copied.
+    rolled_back_from: int | None = None
 
 
 @message("routing.agent.paused", on=EVENTS)

@@ -8,6 +8,7 @@ from crm_contracts.routing import (
     LeadTransferred,
     PauseAgent,
     ResumeAgent,
+    RollbackRules,
     RulesChanged,
     SetRules,
     SetZillowTarget,
@@ -46,10 +47,33 @@ async def set_rules(ctx: HandlerContext, cmd: SetRules) -> None:
     current = await repository.latest_rules(ctx.conn, cmd.instance_id)
     if current is not None and cmd.version <= current["version"]:
         raise Rejected("stale_version", f"version {cmd.version} is not after the current {current['version']}")
-    await repository.insert_rules(ctx.conn, cmd.instance_id, cmd.version, parsed.as_json())
-    await repository.seed_rotation(ctx.conn, cmd.instance_id, rotation_keys(parsed))
-    await ctx.emit(RulesChanged(instance_id=cmd.instance_id, version=cmd.version, rules=parsed.as_json()),
-                   instanceid=cmd.instance_id)
+    await _make_current(ctx, cmd.instance_id, parsed, cmd.by_user_id)
+
+
+async def _make_current(ctx: HandlerContext, instance_id: str, parsed: rulebook.RuleSet, by_user_id: str | None,
+                        rolled_back_from: int | None = None) -> None:
+    await repository.insert_rules(ctx.conn, instance_id, parsed.version, parsed.as_json(), by_user_id,
+                                  rolled_back_from)
+    await repository.seed_rotation(ctx.conn, instance_id, rotation_keys(parsed))
+    await ctx.emit(RulesChanged(instance_id=instance_id, version=parsed.version, rules=parsed.as_json(),
+                                by_user_id=by_user_id, rolled_back_from=rolled_back_from), instanceid=instance_id)
+
+
+@handlers.on(RollbackRules)
+async def rollback_rules(ctx: HandlerContext, cmd: RollbackRules) -> None:
+    instance = await _instance(ctx, cmd.instance_id)
+    if not instance["routing"]:
+        raise Rejected("routing_not_available", f"a {instance['package']} instance has no routing: its owner gets every lead")
+    if cmd.by_user_id is not None:
+        await permitted(ctx, cmd.instance_id, cmd.by_user_id, RULES)
+    old = await repository.rules_version(ctx.conn, cmd.instance_id, cmd.version)
+    current = await repository.latest_rules(ctx.conn, cmd.instance_id)
+    if old is None or current is None:
+        raise Rejected("unknown_version", f"instance {cmd.instance_id} never had rules version {cmd.version}")
+    if cmd.version == current["version"]:
+        raise Rejected("already_current", f"version {cmd.version} is the current one")
+    await _make_current(ctx, cmd.instance_id, rulebook.parse(old["rules"], current["version"] + 1), cmd.by_user_id,
+                        rolled_back_from=cmd.version)
 
 
 async def _pause(ctx: HandlerContext, instance_id: str, user_id: str, paused: bool, by_user_id: str | None) -> None:

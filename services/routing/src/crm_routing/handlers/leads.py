@@ -128,6 +128,26 @@ def _zillow_target(user_id: str, found: Any) -> dict[str, Any]:
     return {"channel": "zillow", "instance_id": found["instance_id"], "reason": found["reason"], "why": why}
 
 
+async def preview(conn, instance_id: str, channel: str, lead: dict[str, Any],
+                  draft: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """What a live lead captured now would get in the instance — the decision and the event with its
+    explanation — under the current rules or `draft`, changing nothing: the rotation is read, not
+    locked or advanced; no event, timer or log is written. None when there is no such instance."""
+    context = await repository.routing_context(conn, instance_id, "", lock=False)
+    if context is None:
+        return None
+    rules = (rulebook.parse(draft, (context["rules_version"] or 0) + 1) if draft is not None
+             else _parsed(instance_id, context["rules_version"], context["rules"]))
+    decision = _decide(context, rules, channel, lead, context["roster"], context["rotation"])
+    rules_version = rules.version if context["routing"] else None
+    state, user_id, offered_to, data = _outcome(
+        {"lead_id": "dry_run", "instance_id": instance_id, "account_id": context["account_id"]}, decision,
+        rules_version)
+    return {"instance_id": instance_id, "rules_version": rules_version, "draft": draft is not None,
+            "state": state, "user_id": user_id, "offered_to": offered_to, "claim_within_s": decision.claim_within_s,
+            "event": {"type": type_of(data), "data": data.model_dump(mode="json")}}
+
+
 async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, str, str, dict[str, Any] | None]:
     """The id of the instance a captured lead belongs to, or the reason there is none (PI6); for a
     Zillow lead, also why it is that instance."""

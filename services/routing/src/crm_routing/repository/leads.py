@@ -25,9 +25,17 @@ async def rules_version(conn: asyncpg.Connection, instance_id: str, version: int
                                         instance_id, version), "rules")
 
 
-async def insert_rules(conn: asyncpg.Connection, instance_id: str, version: int, rules: list[dict[str, Any]]) -> None:
-    await conn.execute("INSERT INTO rule_sets (instance_id, version, rules) VALUES ($1, $2, $3::jsonb)",
-                       instance_id, version, _j(rules))
+async def insert_rules(conn: asyncpg.Connection, instance_id: str, version: int, rules: list[dict[str, Any]],
+                       set_by: str | None = None, rolled_back_from: int | None = None) -> None:
+    await conn.execute("INSERT INTO rule_sets (instance_id, version, rules, set_by, rolled_back_from) "
+                       "VALUES ($1, $2, $3::jsonb, $4, $5)", instance_id, version, _j(rules), set_by, rolled_back_from)
+
+
+async def rule_versions(conn: asyncpg.Connection, instance_id: str) -> list[dict]:
+    """Every version of the instance's rules, oldest first, with who set it and when."""
+    rows = await conn.fetch("SELECT version, rules::text, set_at, set_by, rolled_back_from FROM rule_sets "
+                            "WHERE instance_id = $1 ORDER BY version", instance_id)
+    return [{**dict(r), "rules": json.loads(r["rules"])} for r in rows]
 
 
 async def lock_rotation(conn: asyncpg.Connection, instance_id: str) -> dict[str, dict[str, Any]]:
@@ -129,11 +137,24 @@ async def leads_of(conn: asyncpg.Connection, instance_id: str, limit: int = 500)
 # --- the capture hot path: two statements a lead ---------------------------------------------
 
 
-async def routing_context(conn: asyncpg.Connection, instance_id: str, lead_id: str) -> dict | None:
+async def routing_context(conn: asyncpg.Connection, instance_id: str, lead_id: str, *,
+                          lock: bool = True) -> dict | None:
     """Everything routing a lead in an instance needs, in one round trip: the instance, its latest rules, its
-    roster (status and pause of each member), its rotation state locked for this transaction,
-    and whether the lead id was seen before. None when there is no such instance."""
+    roster (status and pause of each member), its rotation state locked for this transaction
+    (read without the lock for a dry run), and whether the lead id was seen before. None when
+    there is no such instance."""
     row = await conn.fetchrow(
+        (ROUTING_CONTEXT if lock else ROUTING_CONTEXT.replace(" FOR UPDATE", "", 1)), instance_id, lead_id)
+    if row is None:
+        return None
+    out = dict(row)
+    out["rules"] = json.loads(out["rules"]) if out["rules"] else None
+    out["roster"] = {u: Member(u, status, paused) for u, status, paused in json.loads(out["roster"])}
+    out["rotation"] = json.loads(out["rotation"])
+    return out
+
+
+ROUTING_CONTEXT = (
         """WITH rot AS (SELECT key, state FROM rotation WHERE instance_id = $1 FOR UPDATE),
                 latest AS (SELECT version, rules FROM rule_sets WHERE instance_id = $1 ORDER BY version DESC LIMIT 1)
            SELECT i.*, (SELECT version FROM latest) AS rules_version, (SELECT rules::text FROM latest) AS rules,
@@ -143,14 +164,7 @@ async def routing_context(conn: asyncpg.Connection, instance_id: str, lead_id: s
                    WHERE m.instance_id = i.instance_id) AS roster,
                   (SELECT coalesce(json_object_agg(key, state), '{}')::text FROM rot) AS rotation,
                   EXISTS (SELECT 1 FROM leads WHERE lead_id = $2) AS seen
-           FROM instances i WHERE i.instance_id = $1""", instance_id, lead_id)
-    if row is None:
-        return None
-    out = dict(row)
-    out["rules"] = json.loads(out["rules"]) if out["rules"] else None
-    out["roster"] = {u: Member(u, status, paused) for u, status, paused in json.loads(out["roster"])}
-    out["rotation"] = json.loads(out["rotation"])
-    return out
+           FROM instances i WHERE i.instance_id = $1""")
 
 
 async def record_new_lead(conn: asyncpg.Connection, *, lead_id: str, instance_id: str, account_id: str,
