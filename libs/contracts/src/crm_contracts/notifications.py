@@ -39,6 +39,13 @@ class SetTemplate(BaseModel):
     body: str = Field(min_length=1)
 
 
+@message("notifications.template.reset", on=COMMANDS)
+class ResetTemplate(BaseModel):
+    """Put an account's e-mail template back to the default."""
+
+    template: TemplateName
+
+
 @message("notifications.session.set", on=COMMANDS)
 class SetSession(BaseModel):
     """Record which instance a user's device is logged into."""
@@ -59,10 +66,11 @@ class ReadNotifications(BaseModel):
 
 @message("notifications.template.changed", on=EVENTS)
 class TemplateChanged(BaseModel):
-    """An account's e-mail template was set."""
+    """An account's e-mail template was set, or reset to the default (`custom` false)."""
 
     template: TemplateName
     subject: str
+    custom: bool = True
 
 
 @message("notifications.session.changed", on=EVENTS)

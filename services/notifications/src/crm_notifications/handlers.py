@@ -19,6 +19,7 @@ from crm_contracts.identity import (
 )
 from crm_contracts.notifications import (
     ReadNotifications,
+    ResetTemplate,
     SessionChanged,
     SetSession,
     SetTemplate,
@@ -31,7 +32,7 @@ from crm_runtime.handlers import HandlerContext, Handlers
 
 from . import repository
 from .domain.push import devices_to_push
-from .domain.templates import TOKEN_SLOT, check, render
+from .domain.templates import DEFAULTS, TOKEN_SLOT, check, render
 
 handlers = Handlers()
 
@@ -217,6 +218,12 @@ async def instance_cancelled(ctx: HandlerContext, event: InstanceCancelled) -> N
                              "instance_cancelled", f"{name} was cancelled",
                              f"Its leads can be read until {event.read_only_until.date().isoformat()}; "
                              "nothing new comes in.")
+
+
+@handlers.on(ResetTemplate)
+async def reset_template(ctx: HandlerContext, cmd: ResetTemplate) -> None:
+    await repository.reset_template(ctx.conn, ctx.message.accountid, cmd.template.value)
+    await ctx.emit(TemplateChanged(template=cmd.template, subject=DEFAULTS[cmd.template.value].subject, custom=False))
 
 
 @handlers.on(SetTemplate)

@@ -10,6 +10,7 @@ import asyncpg
 
 from crm_contracts import CloudEvent
 from crm_contracts.identity import AccountCreated
+from crm_runtime.auth import AccountStanding
 
 from .domain.push import Session
 from .domain.templates import DEFAULTS, Template
@@ -111,6 +112,24 @@ async def set_template(conn: asyncpg.Connection, account_id: str, name: str, tem
            ON CONFLICT (account_id, template) DO UPDATE SET subject = EXCLUDED.subject, body = EXCLUDED.body,
                updated_at = now()""",
         account_id, name, template.subject, template.body)
+
+
+async def reset_template(conn: asyncpg.Connection, account_id: str, name: str) -> None:
+    await conn.execute("DELETE FROM templates WHERE account_id = $1 AND template = $2", account_id, name)
+
+
+async def custom_templates(conn: asyncpg.Connection, account_id: str) -> dict[str, Template]:
+    rows = await conn.fetch("SELECT template, subject, body FROM templates WHERE account_id = $1", account_id)
+    return {r["template"]: Template(r["subject"], r["body"]) for r in rows}
+
+
+async def account_standing(conn: asyncpg.Connection, account_id: str, user_id: str) -> AccountStanding | None:
+    """The account's owner and the user's standing in it, from identity's events."""
+    row = await conn.fetchrow(
+        """SELECT a.owner_user_id, coalesce(m.administers, false) AS administers, m.status FROM accounts a
+           LEFT JOIN account_members m ON m.account_id = a.account_id AND m.user_id = $2
+           WHERE a.account_id = $1""", account_id, user_id)
+    return AccountStanding(row["owner_user_id"], row["administers"], row["status"]) if row else None
 
 
 def message_id_for(cause_event_id: str, template: str, to: str) -> str:

@@ -84,6 +84,23 @@ def check(name: str, subject: str, body: str) -> Template:
     return template
 
 
+# What a preview fills each placeholder with: plausible, and with characters that show the
+# escaping a real e-mail gets.
+SAMPLE: dict[str, str] = {
+    "first_name": "Jamie", "last_name": "Rivera", "email": "jamie@example.com", "account_name": "Harbor & Bay Realty",
+    "instance_name": "Harbor <North> Team", "accept_url": "https://crm.example/invitations/accept#token=PREVIEW",
+    "expires_at": "in 7 days", "seats_total": "6", "from_total": "5", "amount": "USD 32.67",
+    "member_user_id": "u-jamie", "member_name": "Jamie Rivera", "days_remaining": "20", "days_in_period": "30",
+    "period_end": "the end of the period", "seats_used": "5", "reason": "no_free_seat",
+}
+assert all(set(names) <= set(SAMPLE) for names in PLACEHOLDERS.values())
+
+
+def preview(template: Template, name: str) -> tuple[str, str]:
+    """The template rendered with sample values, escaped as when it is sent."""
+    return render(template, {k: SAMPLE[k] for k in PLACEHOLDERS[name]})
+
+
 _CONTROL = re.compile(r"[\r\n\t]+")
 
 
