@@ -68,7 +68,10 @@ class Platform:
         await self.answer(done, "identity.member.status_changed")
 
     async def buy(self, account_id: str, user_id: str, package: str = "crm_idx_team", name: str = "Team") -> CloudEvent:
-        return await self.send(account_id, identity.PurchaseInstance(buyer_user_id=user_id, package=package, name=name))
+        # IDX packages come with one MLS; crm_only with none.
+        mls = None if package == "crm_only" else "SFAR"
+        return await self.send(account_id, identity.PurchaseInstance(buyer_user_id=user_id, package=package, name=name,
+                                                                     mls_id=mls))
 
     async def bought(self, account_id: str, user_id: str, package: str = "crm_idx_team",
                      name: str = "Team") -> CloudEvent:

@@ -448,3 +448,26 @@ async def test_a_restart_in_the_middle_of_a_purchase_makes_one_instance_and_one_
     await platform.stack.settled()
     assert len(await instances_of(platform, "ann", acc)) == 1
     assert len(await charges_for(platform, acc, created.data["instance_id"])) == 1
+
+
+async def test_an_idx_package_comes_with_one_mls_and_crm_only_with_none(platform, new_account_id):
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=3)
+    await platform.active(acc, "ann")
+    await platform.active(acc, "bob")
+    buy = identity.PurchaseInstance
+    assert await platform.rejected(await platform.send(acc, buy(buyer_user_id="ann", package="crm_idx_solo",
+                                                                name="Solo"))) == "mls_required"
+    assert await platform.rejected(await platform.send(acc, buy(buyer_user_id="bob", package="crm_only", name="C",
+                                                                mls_id="SFAR"))) == "mls_not_available"
+    created = await platform.answer(await platform.send(acc, buy(buyer_user_id="ann", package="crm_idx_solo",
+                                                                 name="Solo", mls_id="CRMLS")),
+                                    "identity.instance.created")
+    assert created.data["mls_id"] == "CRMLS"
+    await platform.stack.settled()
+    [listed] = await instances_of(platform, "ann", acc)
+    assert listed["mls_id"] == "CRMLS"
+    async with httpx.AsyncClient(timeout=5) as client:
+        r = await client.get(f"{platform.stack.http('seats')}/v1/entitlements",
+                             params={"instance_id": created.data["instance_id"]}, headers=platform.stack.as_user("ann"))
+    assert r.json()["mls_id"] == "CRMLS"

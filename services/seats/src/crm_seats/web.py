@@ -82,7 +82,7 @@ def routes(svc: Service) -> list[Route]:
         items = entitlements(user_id, instance_id, member=member, addons_here=addons, calling=calling,
                              integrations=integrations)
         return json_response({"user_id": user_id, "instance_id": instance_id, "account_id": account_id,
-                              "member": member, "items": [i.as_dict() for i in items],
+                              "member": member, "mls_id": found["mls_id"], "items": [i.as_dict() for i in items],
                               "available": sorted(i.item for i in items if i.available)})
 
     async def prices(request: Request):

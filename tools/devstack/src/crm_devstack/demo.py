@@ -176,8 +176,9 @@ class Story(RoutingChapter):
                             "identity.member.status_changed")
         console.rule("[bold]Ana asks what a private crm_idx_team instance costs")
         quoted = await self.quote("ana", "package:crm_idx_team")
-        [created] = await self.step("Ana buys a private instance (crm_idx_team)", identity.PurchaseInstance(
-            buyer_user_id=u["ana"], package="crm_idx_team", name="Ana's team"), "seats.charge.created")
+        [created] = await self.step("Ana buys a private instance (crm_idx_team, with the SFAR MLS)",
+                                    identity.PurchaseInstance(buyer_user_id=u["ana"], package="crm_idx_team",
+                                                              name="Ana's team", mls_id="SFAR"), "seats.charge.created")
         self.charged(quoted, created)
         team = created.data["instance_id"]
         self.team = next(e.data for e in self.bus.events(

@@ -82,7 +82,8 @@ class Soak:
             await self._send(command(identity.DeactivateMember(user_id=f"{acc}_m1"), source="soak", accountid=acc))
             if n % 5 == 0:
                 await self._send(command(identity.PurchaseInstance(buyer_user_id=f"{acc}_o", package="crm_idx_team",
-                                                                   name="Soak team"), source="soak", accountid=acc))
+                                                                   name="Soak team", mls_id="SFAR"),
+                                         source="soak", accountid=acc))
             for create in old.commands[:: 5]:
                 found = self.bus.first.get(("identity.account.created", create.id))
                 if found is not None:

@@ -114,11 +114,14 @@ ByUser = Field(default=None, min_length=1, max_length=200)
 class PurchaseInstance(BaseModel):
     """Buy a private instance (a Team account) for a member of an Enterprise account (PI1, PI2).
 
-    The buyer must be able to sign in (status `active`); a user owns at most one."""
+    The buyer must be able to sign in (status `active`); a user owns at most one. "Both CRM+IDX
+    options offer a Lofty website and one (1) MLS": an IDX package names its MLS (`mls_id`;
+    without it `mls_required`); `crm_only` has none (`mls_not_available`)."""
 
     buyer_user_id: str = Field(min_length=1, max_length=200)
     package: Package
     name: str = Field(min_length=1, max_length=200)
+    mls_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 @message("identity.instance.rename", on=COMMANDS)

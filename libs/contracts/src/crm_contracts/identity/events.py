@@ -161,6 +161,8 @@ class InstanceCreated(BaseModel):
     # Routing capability of the package: `crm_idx_solo` has none (every lead to the owner).
     routing: bool | None = None
     members_allowed: bool | None = None
+    # The one MLS of an IDX package (absent for `crm_only`, and on events before it was added).
+    mls_id: str | None = None
 
 
 @message("identity.instance.renamed", on=EVENTS)

@@ -84,6 +84,7 @@ class Instance:
     parsing_email: str
     website_id: str | None
     status: str = "active"  # active | frozen (owner deactivated) | cancelled
+    mls_id: str | None = None
 
     @property
     def capabilities(self) -> Capabilities | None:
@@ -129,12 +130,21 @@ class Instance:
                                 f"a {self.package} instance is for its owner only")
 
 
-def new_instance(account_id: str, owner_user_id: str, package: Package, name: str) -> Instance:
+def check_mls(package: Package, mls_id: str | None) -> None:
+    """An IDX package (one with a website) comes with exactly one MLS; `crm_only` with none."""
+    if CAPABILITIES[package].website and mls_id is None:
+        raise InstanceError("mls_required", f"a {package.value} instance comes with one MLS: name it (mls_id)")
+    if not CAPABILITIES[package].website and mls_id is not None:
+        raise InstanceError("mls_not_available", f"a {package.value} instance has no website, so no MLS")
+
+
+def new_instance(account_id: str, owner_user_id: str, package: Package, name: str,
+                 mls_id: str | None = None) -> Instance:
     instance_id = "ins_" + uuid.uuid4().hex[:16]
     website = CAPABILITIES[package].website
     return Instance(instance_id=instance_id, account_id=account_id, kind="private", owner_user_id=owner_user_id,
                     package=package.value, name=name, parsing_email=parsing_email(instance_id),
-                    website_id="web_" + uuid.uuid4().hex[:16] if website else None)
+                    website_id="web_" + uuid.uuid4().hex[:16] if website else None, mls_id=mls_id)
 
 
 def addresses(user_id: str, instance_id: str) -> tuple[str, str]:

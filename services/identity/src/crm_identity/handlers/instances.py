@@ -9,7 +9,7 @@ from crm_contracts.identity import (InstanceCreated, InstanceMemberRemoved, Inst
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
-from ..domain.instances import OWNER_ROLE, check_profile, new_instance
+from ..domain.instances import OWNER_ROLE, check_mls, check_profile, new_instance
 from .common import invite, join, load_account, managed_instance, who_can_sign_in
 
 handlers = Handlers()
@@ -21,7 +21,8 @@ async def purchase_instance(ctx: HandlerContext, cmd: PurchaseInstance) -> None:
     if account.tier is not Tier.ENTERPRISE:
         raise Rejected("enterprise_required", "private instances are bought by members of Enterprise accounts")
     buyer = await who_can_sign_in(ctx, account, cmd.buyer_user_id)
-    instance = new_instance(account.account_id, buyer.user_id, cmd.package, cmd.name)
+    check_mls(cmd.package, cmd.mls_id)
+    instance = new_instance(account.account_id, buyer.user_id, cmd.package, cmd.name, cmd.mls_id)
     if not await repository.insert_instance(ctx.conn, instance):
         owned = await repository.owned_instance(ctx.conn, account.account_id, buyer.user_id)
         raise Rejected("instance_already_owned",
@@ -31,7 +32,8 @@ async def purchase_instance(ctx: HandlerContext, cmd: PurchaseInstance) -> None:
     await ctx.emit(InstanceCreated(instance_id=instance.instance_id, owner_user_id=buyer.user_id,
                                    package=instance.package, name=instance.name,
                                    parsing_email=instance.parsing_email, website_id=instance.website_id,
-                                   routing=caps.routing, members_allowed=caps.members_allowed),
+                                   routing=caps.routing, members_allowed=caps.members_allowed,
+                                   mls_id=instance.mls_id),
                    subject=buyer.user_id, instanceid=instance.instance_id)
     await join(ctx, instance, buyer.user_id, OWNER_ROLE)
 

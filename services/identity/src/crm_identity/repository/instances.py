@@ -9,7 +9,8 @@ import asyncpg
 from ..domain.instances import SIGN_IN_STATUSES, Instance, addresses
 
 
-_INSTANCE_COLUMNS = "instance_id, account_id, kind, owner_user_id, package, name, parsing_email, website_id, status"
+_INSTANCE_COLUMNS = ("instance_id, account_id, kind, owner_user_id, package, name, parsing_email, website_id, status, "
+                     "mls_id")
 
 
 def _instance(row: asyncpg.Record | None) -> Instance | None:
@@ -32,11 +33,11 @@ async def insert_instance(conn: asyncpg.Connection, i: Instance) -> bool:
     """False (nothing written) when the owner already has a private instance, even one a
     concurrent transaction is still creating: the unique index makes that one wait for it."""
     return bool(await conn.fetchval(
-        f"""INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        f"""INSERT INTO instances ({_INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT (account_id, owner_user_id) WHERE kind = 'private' AND status <> 'cancelled'
             DO NOTHING RETURNING true""",
         i.instance_id, i.account_id, i.kind, i.owner_user_id, i.package, i.name, i.parsing_email, i.website_id,
-        i.status))
+        i.status, i.mls_id))
 
 
 async def set_instance_status(conn: asyncpg.Connection, instance_id: str, status: str,
@@ -109,13 +110,13 @@ async def leave_private_instances(conn: asyncpg.Connection, account_id: str, use
 INSTANCES_OF = """
     SELECT i.instance_id, i.account_id, i.kind, i.name, i.package, i.owner_user_id, i.parsing_email,
            i.website_id, m.role, m.sending_email, m.capture_email, m.joined_at, (i.owner_user_id = m.user_id) AS owner,
-           i.status, i.read_only_until
+           i.status, i.read_only_until, i.mls_id
     FROM instance_members m JOIN instances i USING (instance_id)
     WHERE m.user_id = $1 AND ($2::text IS NULL OR m.account_id = $2)
     UNION ALL
     SELECT i.instance_id, i.account_id, i.kind, i.name, i.package, i.owner_user_id, i.parsing_email,
            i.website_id, coalesce(mb.role, 'owner'), NULL, NULL, coalesce(mb.created_at, a.created_at),
-           (i.owner_user_id = $1), i.status, i.read_only_until
+           (i.owner_user_id = $1), i.status, i.read_only_until, i.mls_id
     FROM (SELECT account_id FROM accounts WHERE owner_user_id = $1
           UNION SELECT account_id FROM members WHERE user_id = $1 AND status NOT IN ('inactive', 'display_only')
          ) mine

@@ -42,7 +42,7 @@ async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
     if item not in DEFAULT_PRICES:  # a package this price list does not sell: refused, not a crash
         raise Rejected("unknown_package", f"no price for package {event.package[:200]!r}")
     if not await repository.upsert_instance(ctx.conn, event.instance_id, ctx.message.accountid, event.kind,
-                                            event.owner_user_id, event.package, event.name):
+                                            event.owner_user_id, event.package, event.name, event.mls_id):
         return
     sub = await subscription(ctx)
     prices = await repository.price_list(ctx.conn, sub.account_id)

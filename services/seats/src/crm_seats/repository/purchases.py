@@ -29,12 +29,12 @@ async def save_price_list(conn: asyncpg.Connection, account_id: str, prices: Pri
 
 
 async def upsert_instance(conn: asyncpg.Connection, instance_id: str, account_id: str, kind: str,
-                          owner_user_id: str, package: str | None, name: str | None) -> bool:
+                          owner_user_id: str, package: str | None, name: str | None, mls_id: str | None = None) -> bool:
     """True the first time the instance is seen."""
     return bool(await conn.fetchval(
-        """INSERT INTO instances (instance_id, account_id, kind, owner_user_id, package, name)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance_id) DO NOTHING RETURNING true""",
-        instance_id, account_id, kind, owner_user_id, package, name))
+        """INSERT INTO instances (instance_id, account_id, kind, owner_user_id, package, name, mls_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instance_id) DO NOTHING RETURNING true""",
+        instance_id, account_id, kind, owner_user_id, package, name, mls_id))
 
 
 async def join_instance(conn: asyncpg.Connection, instance_id: str, account_id: str, user_id: str,
@@ -66,8 +66,8 @@ async def membership(conn: asyncpg.Connection, account_id: str, instance_id: str
 
 
 async def instance_account(conn: asyncpg.Connection, instance_id: str) -> asyncpg.Record | None:
-    """The instance's account and whether it was cancelled."""
-    return await conn.fetchrow("SELECT account_id, cancelled_at IS NOT NULL AS cancelled FROM instances "
+    """The instance's account, whether it was cancelled, and its MLS."""
+    return await conn.fetchrow("SELECT account_id, cancelled_at IS NOT NULL AS cancelled, mls_id FROM instances "
                                "WHERE instance_id = $1", instance_id)
 
 
