@@ -1,19 +1,22 @@
 """`make demo`: the agent opt-in story on the live stack, printed as readable lines.
 
-An Enterprise account with 2 seats and opt-in enabled invites 3 agents by opt-in; they accept
-by clicking their links; the third finds no free seat and the account is upgraded by one seat
-with a pro-rated charge. One agent completes onboarding; one is deactivated and reactivated.
+An Enterprise account with 2 seats and opt-in enabled (its owner previews the opt-in e-mail)
+invites 3 agents by opt-in; they accept by clicking their links; the third finds no free seat and
+the account is upgraded by one seat with a pro-rated charge. One agent completes onboarding; one
+is deactivated and reactivated.
 
 Then the private-instance story: Ana buys a `crm_idx_team` instance, renames it, invites two
 colleagues from other offices (their e-mails land in the Maildir), one accepts; an API key is
 issued and revoked; a calling package and an add-on are bought; and what the owner and the
 colleague may use in each of their instances is printed with the reasons.
 
-Last, routing: leads from the team's website, parsing address, API key and Zillow reach it, and
-leads from Harbor Realty's own website and parsing address reach the Enterprise instance; round
-robin and first-to-claim give them out; the team sets its own pipeline, moves and tags a lead and
-saves a segment; its Open API key reads and updates its leads but cannot see Harbor Realty's; an unclaimed Zillow lead's timer sends it to the pond; a
-lead is transferred to the Enterprise instance; every decision prints its explanation.
+Last, routing: a dry run of the team's rules that the live lead after it agrees with; leads from
+the team's website, parsing address, API key and Zillow reach it, and leads from Harbor Realty's
+own website and parsing address reach the Enterprise instance; round robin and first-to-claim
+give them out; the team sets its own pipeline, moves and tags a lead and saves a segment; its
+Open API key reads and updates its leads but cannot see Harbor Realty's; an unclaimed Zillow
+lead's timer sends it to the pond; a lead is transferred to the Enterprise instance; every
+decision prints its explanation.
 """
 
 from __future__ import annotations
@@ -97,6 +100,13 @@ class Story(RoutingChapter):
                         "seats.subscription.changed")
         await self.step("Support enables agent opt-in", identity.SetOptIn(enabled=True),
                         "identity.account.opt_in_changed")
+        await self.stack.settled()
+        async with httpx.AsyncClient(timeout=5) as client:
+            shown = (await client.get(f"{self.stack.http('notifications')}/v1/templates/opt_in_invitation/preview",
+                                      params={"account_id": acc}, headers=self.stack.as_user(self.user["olive"]))).json()
+        console.rule("[bold]Olive previews the opt-in e-mail (GET :8003/v1/templates/opt_in_invitation/preview)")
+        console.print(f"  subject: {shown['subject']}")
+        console.print(f"  body:    {shown['html'][:110]}…")
         links = {}
         for user, first in (("ana", "Ana"), ("ben", "Ben"), ("cy", "Cy")):
             [inv] = await self.step(f"Invite {first} by opt-in", identity.AddMember(

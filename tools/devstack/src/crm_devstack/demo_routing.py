@@ -56,8 +56,17 @@ class RoutingChapter:
         await self.step("Dee sends her Zillow leads to the team", routing.SetZillowTarget(
             user_id=u["dee"], instance_id=team), "routing.zillow_target.changed")
         await self.stack.settled()
-        await self.lead("A lead from the team's website", "website", {"first_name": "Wes", "zip": "94110"},
-                        website_id=self.team["website_id"])
+        wes = {"first_name": "Wes", "zip": "94110"}
+        async with httpx.AsyncClient(timeout=10) as client:
+            dry = (await client.post(f"{self.stack.http('routing')}/v1/instances/{team}/rules/dry-run",
+                                     json={"lead": wes, "channel": "website"},
+                                     headers=self.stack.as_user(u["ana"]))).json()
+        console.rule("[bold]Ana tries the rules on a lead first (POST :8004/v1/instances/…/rules/dry-run)")
+        console.print(f"  dry run: {dry['event']['type']} to {dry['user_id']} by rule "
+                      f"{dry['event']['data']['rule_id']} (rules v{dry['rules_version']}); nothing published")
+        live = await self.lead("A lead from the team's website", "website", wes, website_id=self.team["website_id"])
+        console.print(f"  the live lead went to {live.data.get('user_id')}: "
+                      + ("as the dry run said" if live.data.get("user_id") == dry["user_id"] else "NOT as the dry run said"))
         moved = await self.lead("A lead e-mailed to the team's parsing address", "parsing_email",
                                 {"first_name": "Pam", "zip": "94107"}, parsing_email=self.team["parsing_email"])
         # The Open API gateway puts the key's SHA-256 on the topic, never the key.
