@@ -322,3 +322,48 @@ async def test_the_local_relay_takes_mail_only_over_starttls_with_its_certificat
     trusted = ssl.create_default_context(cafile=str(stack.run / "mail-tls" / "smtp-cert.pem"))
     await aiosmtplib.send(msg, hostname="127.0.0.1", port=stack.smtp_port, start_tls=True, tls_context=trusted)
     await wait_mail(stack, msg["To"])
+
+
+async def test_signed_into_one_instance_a_user_sees_its_details_and_only_counts_of_the_others(
+        platform, new_account_id):
+    """PI8: details of the instance signed into; others by name and unread count; each item says
+    where clicking it leads; read one, or all of an instance."""
+    from test_routing import capture, outcome, set_rules, team
+
+    acc = new_account_id()
+    created = await team(platform, acc, "bob")
+    ins = created["instance_id"]
+    enterprise = (await platform.bus.wait_event("identity.account.created",
+                                                where=lambda e: e.accountid == acc))[0].data["enterprise_instance_id"]
+    to_bob = [{"id": "bob", "steps": [{"strategy": "specific_agent", "agent": "bob"}]}]
+    for where in (ins, enterprise):
+        await set_rules(platform, acc, where, to_bob)
+    here, _ = await capture(platform, acc, channel="manual", instance_id=ins)
+    there, _ = await capture(platform, acc, channel="manual", instance_id=enterprise)
+    for lid in (here, there):
+        assert (await outcome(platform, lid)).data["user_id"] == "bob"
+    await platform.stack.settled()
+
+    base = f"{platform.stack.http('notifications')}/v1/notifications"
+    bob = platform.stack.as_user("bob")
+    async with httpx.AsyncClient(timeout=5) as client:
+        seen = (await client.get(base, params={"instance_id": ins}, headers=bob)).json()
+        assert {i["instance_id"] for i in seen["items"]} == {ins}
+        mine = next(i for i in seen["items"] if i["kind"] == "lead_assigned")
+        assert mine["destination"] == {"instance_id": ins, "path": f"/leads/{here}"}
+        assert mine["source"] == created["name"]
+        others = {e["instance_id"]: e for e in seen["elsewhere"]}
+        # (user ids repeat across this suite's accounts, so bob has other accounts' instances too)
+        assert ins not in others and others[enterprise]["unread"] >= 1
+        assert set(others[enterprise]) == {"instance_id", "instance_name", "unread"}  # no details elsewhere
+
+        before = seen["unread"][ins]
+        after = (await client.post(f"{base}/{mine['notification_id']}/read", headers=bob)).json()["unread"]
+        assert after[ins] == before - 1
+        counted = await platform.bus.wait_event("notifications.unread.changed",
+                                                where=lambda e: e.data["user_id"] == "bob"
+                                                and e.data["counts"].get(ins) == before - 1)
+        assert counted
+        cleared = (await client.post(f"{base}/read-all", params={"instance_id": enterprise}, headers=bob)).json()
+        assert cleared["unread"][enterprise] == 0 and cleared["unread"][ins] == before - 1
+        assert (await client.post(f"{base}/ntf_not_mine/read", headers=bob)).status_code == 404

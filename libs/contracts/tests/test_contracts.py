@@ -58,6 +58,8 @@ def test_every_type_round_trips_through_the_envelope(type_):
         value["period_end"] = "2026-11-30"
     if type_ == "routing.lead.tag":  # at least one tag to add or remove
         value["add"] = ["hot"]
+    if type_ == "notifications.notification.read":  # these, or all of one instance
+        value["notification_ids"] = ["ntf_1"]
     if issubclass(spec.model, ActsOnLead):  # a person or an API key acts
         value["by_user_id"] = "u_1"
     data = spec.model.model_validate(value)

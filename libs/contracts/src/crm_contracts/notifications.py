@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .common import CommandRejected
 from .registry import Direction, message, topic
@@ -58,10 +58,17 @@ class SetSession(BaseModel):
 
 @message("notifications.notification.read", on=COMMANDS)
 class ReadNotifications(BaseModel):
-    """Mark notifications as read."""
+    """Mark notifications as read: those named, or every one of the user's in `instance_id`."""
 
     user_id: str = Field(min_length=1)
-    notification_ids: list[str] = Field(min_length=1, max_length=1000)
+    notification_ids: list[str] = Field(default_factory=list, max_length=1000)
+    instance_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _which(self) -> ReadNotifications:
+        if bool(self.notification_ids) == (self.instance_id is not None):
+            raise ValueError("name the notifications (notification_ids) or the instance (instance_id), one of them")
+        return self
 
 
 @message("notifications.template.changed", on=EVENTS)

@@ -53,11 +53,13 @@ async def _email(ctx: HandlerContext, template_name: str, to: str, values: dict,
                                  subject=subject, html=html, cause=ctx.message, sealed_token=sealed_token)
 
 
-async def _notify(ctx: HandlerContext, user_id: str, instance_id: str, kind: str, title: str, body: str) -> None:
-    """File a notification in the instance it concerns, queue its pushes, publish unread counts."""
+async def _notify(ctx: HandlerContext, user_id: str, instance_id: str, kind: str, title: str, body: str,
+                  path: str = "/notifications") -> None:
+    """File a notification in the instance it concerns (`path`: where clicking it leads there), queue
+    its pushes, publish unread counts."""
     notification_id = await repository.insert_notification(
         ctx.conn, account_id=ctx.message.accountid, user_id=user_id, instance_id=instance_id, kind=kind,
-        title=title, body=body, cause=ctx.message)
+        title=title, body=body, cause=ctx.message, path=path)
     name = await repository.instance_name(ctx.conn, instance_id)
     for session in devices_to_push(instance_id, await repository.sessions_of(ctx.conn, user_id)):
         await repository.queue_push(ctx.conn, notification_id=notification_id, user_id=user_id, session=session,
@@ -251,20 +253,22 @@ async def seat_released(ctx: HandlerContext, event: SeatReleased) -> None:
 @handlers.on(LeadAssigned)
 async def lead_assigned(ctx: HandlerContext, event: LeadAssigned) -> None:
     await _notify(ctx, event.user_id, event.instance_id, "lead_assigned", "New lead assigned to you",
-                  f"Lead {event.lead_id} ({event.strategy}).")
+                  f"Lead {event.lead_id} ({event.strategy}).", path=f"/leads/{event.lead_id}")
 
 
 @handlers.on(LeadOffered)
 async def lead_offered(ctx: HandlerContext, event: LeadOffered) -> None:
     for user_id in event.user_ids:
         await _notify(ctx, user_id, event.instance_id, "lead_offered", "New lead: the first to claim it gets it",
-                      f"Lead {event.lead_id} is offered to {len(event.user_ids)} agents.")
+                      f"Lead {event.lead_id} is offered to {len(event.user_ids)} agents.", path=f"/leads/{event.lead_id}")
 
 
 @handlers.on(LeadReassigned)
 async def lead_reassigned(ctx: HandlerContext, event: LeadReassigned) -> None:
+    why = ("was given to you by hand" if event.reason == "assigned_by_hand"
+           else f"passed to you: {event.from_user_id} did not claim it in time")
     await _notify(ctx, event.to_user_id, event.instance_id, "lead_assigned", "New lead assigned to you",
-                  f"Lead {event.lead_id} passed to you: {event.from_user_id} did not claim it in time.")
+                  f"Lead {event.lead_id} {why}.", path=f"/leads/{event.lead_id}")
 
 
 @handlers.on(SetSession)
@@ -275,5 +279,8 @@ async def set_session(ctx: HandlerContext, cmd: SetSession) -> None:
 
 @handlers.on(ReadNotifications)
 async def read_notifications(ctx: HandlerContext, cmd: ReadNotifications) -> None:
-    await repository.mark_read(ctx.conn, cmd.user_id, cmd.notification_ids)
+    if cmd.instance_id is not None:
+        await repository.mark_all_read(ctx.conn, cmd.user_id, cmd.instance_id)
+    else:
+        await repository.mark_read(ctx.conn, cmd.user_id, cmd.notification_ids)
     await _unread_changed(ctx, cmd.user_id)

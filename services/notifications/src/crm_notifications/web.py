@@ -3,9 +3,10 @@ templates, read back and previewed, for its owner and admins."""
 
 from __future__ import annotations
 
-from crm_contracts.notifications import TemplateName
+from crm_contracts import command
+from crm_contracts.notifications import ReadNotifications, TemplateName
 from crm_runtime.auth import may_administer_account, may_read_own
-from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response
+from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response, post
 from crm_runtime.service import Service
 
 from . import repository
@@ -14,14 +15,56 @@ from .domain.templates import DEFAULTS, PLACEHOLDERS, preview
 
 def routes(svc: Service) -> list[Route]:
     async def center(request: Request):
-        """GET /v1/notifications[?user_id=…] — the caller's notifications and unread counts per instance."""
+        """GET /v1/notifications[?instance_id=…][&user_id=…] — with `instance_id` (the instance the
+        person is signed into): that instance's notifications in full, and for every other instance
+        only its name and unread count ("the notification will display the source information");
+        without it, every notification. Unread counts per instance either way."""
         user_id = request.query_params.get("user_id") or caller(request).user_id
         if not (decision := may_read_own(caller(request), user_id)).allowed:
             return forbidden(request, decision)
+        here = request.query_params.get("instance_id")
         async with svc.pool.acquire() as conn:
-            return json_response({"user_id": user_id,
-                                  "unread": await repository.unread_counts(conn, user_id),
-                                  "items": await repository.notification_center(conn, user_id)})
+            unread = await repository.unread_counts(conn, user_id)
+            items = await repository.notification_center(conn, user_id, here)
+            if here is None:
+                return json_response({"user_id": user_id, "unread": unread, "items": items})
+            names = await repository.instance_names(conn, [i for i in unread if i != here])
+        elsewhere = [{"instance_id": i, "instance_name": names.get(i, i), "unread": n}
+                     for i, n in unread.items() if i != here]
+        return json_response({"user_id": user_id, "instance_id": here, "unread": unread, "items": items,
+                              "elsewhere": elsewhere})
+
+    async def _read(request: Request, data, account_id: str | None) -> Response:
+        """Mark read through this service's own handler (it publishes the new unread counts), as a
+        command of the account the notifications belong to."""
+        if account_id is None:
+            return json_response({"error": "not_found", "message": "no such notification of yours"}, 404)
+        message = command(data, source="crm/notifications-web", accountid=account_id, subject=data.user_id)
+        try:
+            outcome = await svc.processor.handle_message(message)
+        except Exception:
+            return json_response({"error": "unavailable", "message": "try again shortly"}, 503)
+        if outcome.name == "rejected":
+            return json_response({"error": outcome.reason, "message": outcome.detail}, 409)
+        async with svc.pool.acquire() as conn:
+            return json_response({"user_id": data.user_id, "unread": await repository.unread_counts(conn, data.user_id)})
+
+    async def read_one(request: Request):
+        """POST /v1/notifications/{notification_id}/read — the caller's own notification."""
+        me, notification_id = caller(request).user_id, request.path_params["notification_id"]
+        async with svc.pool.acquire() as conn:
+            account_id = await repository.account_of_notification(conn, me, notification_id)
+        return await _read(request, ReadNotifications(user_id=me, notification_ids=[notification_id]), account_id)
+
+    async def read_all(request: Request):
+        """POST /v1/notifications/read-all?instance_id=… — every one of the caller's in that instance."""
+        instance_id = request.query_params.get("instance_id")
+        if not instance_id:
+            return json_response({"error": "invalid_request", "message": "instance_id is required"}, 400)
+        async with svc.pool.acquire() as conn:
+            account_id = await repository.account_of_instance(conn, instance_id)
+        return await _read(request, ReadNotifications(user_id=caller(request).user_id, instance_id=instance_id),
+                           account_id)
 
     async def _admin(request: Request, conn) -> Response | None:
         account_id = request.query_params.get("account_id", "")
@@ -57,5 +100,6 @@ def routes(svc: Service) -> list[Route]:
         subject, body = preview(template, kind)
         return json_response({"kind": kind, "subject": subject, "html": body})
 
-    return [get("/v1/notifications", center), get("/v1/templates", templates),
+    return [get("/v1/notifications", center), post("/v1/notifications/{notification_id}/read", read_one),
+            post("/v1/notifications/read-all", read_all), get("/v1/templates", templates),
             get("/v1/templates/{kind}/preview", template_preview)]
