@@ -16,7 +16,7 @@ own website and parsing address reach the Enterprise instance; round robin and f
 give them out; the team sets its own pipeline, moves and tags a lead and saves a segment; its
 Open API key reads and updates its leads but cannot see Harbor Realty's; an unclaimed Zillow
 lead's timer sends it to the pond; a lead is transferred to the Enterprise instance; every
-decision prints its explanation.
+decision prints its explanation; Dee's notifications are shown as seen from each instance.
 """
 
 from __future__ import annotations

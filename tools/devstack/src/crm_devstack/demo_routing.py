@@ -105,6 +105,17 @@ class RoutingChapter:
         console.rule("[bold]That lead's routing history (GET :8004/v1/leads/…)")
         for h in history["history"]:
             console.print(f"  {h['at'][11:23]}  {h['type']:<28} in {h['instance_id']}")
+        await self.stack.settled()
+        async with httpx.AsyncClient(timeout=5) as client:
+            for name, instance in (("the team", self.team["instance_id"]), ("Harbor Realty", self.enterprise)):
+                seen = (await client.get(f"{self.stack.http('notifications')}/v1/notifications",
+                                         params={"instance_id": instance},
+                                         headers=self.stack.as_user(u["dee"]))).json()
+                console.rule(f"[bold]Dee's notifications, signed into {name} (GET :8003/v1/notifications?instance_id=…)")
+                for item in seen["items"][:3]:
+                    console.print(f"  {item['title']} → {item['destination']['path']} ({item['source']})")
+                for other in seen["elsewhere"]:
+                    console.print(f"  elsewhere: {other['instance_name']}: {other['unread']} unread (details there)")
 
 
     async def organise(self, hot_lead: str) -> None:
