@@ -72,3 +72,27 @@ async def test_rules_are_read_back_dry_run_and_rolled_back(platform, new_account
     assert (history[-1]["rolled_back_from"], history[-1]["changes"]["removed"]) == (1, ["mission"])
     mission = (await call(platform, "POST", f"{base}/dry-run", json={"lead": {"zip": "94110"}})).json()
     assert mission["event"]["data"]["rule_id"] == "everyone"
+
+
+async def test_a_business_hours_timer_waits_for_opening_time(platform, new_account_id):
+    """The instance is open only the day after tomorrow, 09:00–17:00 UTC: a lead captured now with
+    a 15-minute business-hours claim timer falls due then at 09:15, not in 15 minutes."""
+    from datetime import UTC, date, datetime, timedelta
+
+    acc = new_account_id()
+    ins = (await team(platform, acc, "bob"))["instance_id"]
+    opening = date.today() + timedelta(days=2)
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[opening.weekday()]
+    await platform.answer(await platform.send(acc, routing.SetBusinessHours(
+        instance_id=ins, time_zone="UTC", week={day: [["09:00", "17:00"]]}, by_user_id="ann")),
+        "routing.business_hours.changed")
+    assert await platform.rejected(await platform.send(acc, routing.SetBusinessHours(
+        instance_id=ins, time_zone="UTC", week={"funday": [["09:00", "10:00"]]})), "routing") == "invalid_business_hours"
+    steps = [{"strategy": "specific_agent", "agent": "bob", "claim_within_s": 900, "business_hours": True}]
+    await platform.answer(await platform.send(acc, routing.SetRules(
+        instance_id=ins, version=1, rules=[{"id": "bob", "steps": steps}])), "routing.rules.changed")
+    lid, _ = await capture(platform, acc, channel="manual", instance_id=ins)
+    assert (await outcome(platform, lid)).data["user_id"] == "bob"
+    timer = (await call(platform, "GET", f"/v1/leads/{lid}", user="bob")).json()["timer"]
+    assert datetime.fromisoformat(timer["due_at"]) == datetime.combine(opening, datetime.min.time(), UTC) + \
+        timedelta(hours=9, minutes=15)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -60,6 +60,30 @@ class RollbackRules(BaseModel):
     instance_id: str = Field(min_length=1)
     version: int = Field(ge=1, le=2_147_483_647)
     by_user_id: str | None = ByUser
+
+
+@message("routing.business_hours.set", on=COMMANDS)
+class SetBusinessHours(BaseModel):
+    """The instance's business hours, for claim timers of rule steps that say `business_hours`: a
+    week of open spans per day (`{"mon": [["09:00", "17:00"]], …}`) in `time_zone` (IANA), and
+    holidays (dates) when it is closed. A lead captured on Friday evening with a 15-minute
+    business-hours timer expires Monday 09:15 local time."""
+
+    instance_id: str = Field(min_length=1)
+    time_zone: str = Field(min_length=1, max_length=64)
+    week: dict[str, list[list[str]]]
+    holidays: list[date] = Field(default_factory=list, max_length=366)
+    by_user_id: str | None = ByUser
+
+
+@message("routing.business_hours.changed", on=EVENTS)
+class BusinessHoursChanged(BaseModel):
+    """The instance's business hours from now on."""
+
+    instance_id: str
+    time_zone: str
+    week: dict[str, list[list[str]]]
+    holidays: list[date]
 
 
 @message("routing.lead.claim", on=COMMANDS)

@@ -41,6 +41,7 @@ class Decision:
     user_ids: list[str] = field(default_factory=list)
     claim_within_s: float | None = None
     reason: str = ""
+    business_hours: bool = False  # the claim timer counts only the instance's business hours
     explanation: dict[str, Any] = field(default_factory=dict)
     state_key: str | None = None  # rotation state to store, under this key
     state: dict[str, Any] | None = None
@@ -85,7 +86,7 @@ def decide_step(rule: Rule, step_index: int, roster: dict[str, Member], states: 
         if offered:
             explanation["chosen"] = f"offered to {len(offered)} eligible agents; the first claim wins"
             return Decision("offer", rule.id, step_index, step.strategy.value, offered, step.claim_within_s,
-                            explanation=explanation)
+                            explanation=explanation, business_hours=bool(step.business_hours))
         choice_user, why, state = None, "nobody eligible to offer it to", None
     elif step.strategy is Strategy.SPECIFIC_AGENT:
         ok = step.agent in eligible and step.agent not in tried
@@ -102,7 +103,8 @@ def decide_step(rule: Rule, step_index: int, roster: dict[str, Member], states: 
         return decide_step(rule, step_index + 1, roster, states, story={**base, f"step_{step_index}": explanation})
     explanation["chosen"] = {"user_id": choice_user, "why": why}
     return Decision("assign", rule.id, step_index, step.strategy.value, [choice_user], step.claim_within_s,
-                    explanation=explanation, state_key=key if state is not None else None, state=state)
+                    explanation=explanation, state_key=key if state is not None else None, state=state,
+                    business_hours=bool(step.business_hours))
 
 
 def decide(rules: RuleSet, channel: str, lead: dict[str, Any], roster: dict[str, Member],

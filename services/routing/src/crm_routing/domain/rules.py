@@ -57,6 +57,8 @@ class Step(_Strict):
     weights: dict[str, int] | None = None
     agent: str | None = None
     claim_within_s: float | None = Field(default=None, gt=0, le=MAX_CLAIM_S)
+    # The claim timer counts only the instance's business hours (routing.business_hours.set).
+    business_hours: bool | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Step:

@@ -8,8 +8,10 @@ from crm_contracts.routing import (
     LeadTransferred,
     PauseAgent,
     ResumeAgent,
+    BusinessHoursChanged,
     RollbackRules,
     RulesChanged,
+    SetBusinessHours,
     SetRules,
     SetZillowTarget,
     TransferLead,
@@ -18,6 +20,7 @@ from crm_contracts.routing import (
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
+from ..domain import business_hours as open_hours
 from ..domain import rules as rulebook
 from ..domain.permissions import RULES
 from ..domain.router import rotation_keys
@@ -57,6 +60,16 @@ async def _make_current(ctx: HandlerContext, instance_id: str, parsed: rulebook.
     await repository.seed_rotation(ctx.conn, instance_id, rotation_keys(parsed))
     await ctx.emit(RulesChanged(instance_id=instance_id, version=parsed.version, rules=parsed.as_json(),
                                 by_user_id=by_user_id, rolled_back_from=rolled_back_from), instanceid=instance_id)
+
+
+@handlers.on(SetBusinessHours)
+async def set_business_hours(ctx: HandlerContext, cmd: SetBusinessHours) -> None:
+    await _instance(ctx, cmd.instance_id)
+    if cmd.by_user_id is not None:
+        await permitted(ctx, cmd.instance_id, cmd.by_user_id, RULES)
+    hours = open_hours.parse(cmd.time_zone, cmd.week, cmd.holidays).as_json()
+    await repository.set_business_hours(ctx.conn, cmd.instance_id, hours)
+    await ctx.emit(BusinessHoursChanged(instance_id=cmd.instance_id, **hours), instanceid=cmd.instance_id)
 
 
 @handlers.on(RollbackRules)

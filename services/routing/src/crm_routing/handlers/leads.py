@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from crm_contracts import type_of
+from crm_contracts import now, type_of
 from crm_contracts.leads import Channel, LeadCaptured
 from crm_contracts.routing import (
     LeadAssigned,
@@ -20,6 +20,7 @@ from crm_contracts.routing import (
 from crm_runtime.handlers import HandlerContext, Handlers
 
 from .. import repository
+from ..domain import business_hours as open_hours
 from ..domain import rules as rulebook
 from ..domain.router import Decision, decide, solo
 
@@ -80,10 +81,18 @@ def _outcome(lead: dict[str, Any], decision: Decision, rules_version: int | None
         claim_within_s=decision.claim_within_s)
 
 
-def _due(decision: Decision) -> datetime | None:
-    if decision.claim_within_s and decision.kind != "pool":
-        return datetime.now(UTC) + timedelta(seconds=decision.claim_within_s)
-    return None
+def _due(decision: Decision, hours: dict[str, Any] | None) -> datetime | None:
+    """When the claim timer of the decision falls due: plain seconds, or seconds of the instance's
+    business hours when the step says so and the instance has them."""
+    if not decision.claim_within_s or decision.kind == "pool":
+        return None
+    if decision.business_hours and hours is not None:
+        return open_hours.due_at(now(), decision.claim_within_s, _hours(hours))
+    return now() + timedelta(seconds=decision.claim_within_s)
+
+
+def _hours(raw: dict[str, Any]) -> open_hours.BusinessHours:
+    return open_hours.from_json(raw)
 
 
 async def apply(ctx: HandlerContext, lead: dict[str, Any], decision: Decision, *, rules_version: int | None,
@@ -99,7 +108,8 @@ async def apply(ctx: HandlerContext, lead: dict[str, Any], decision: Decision, *
                                offered_to=offered_to, tried=tried, rule_id=decision.rule_id, step=decision.step,
                                rules_version=rules_version)
     await repository.take_timer(ctx.conn, lead_id)
-    if (due := _due(decision)) is not None:
+    hours = await repository.business_hours(ctx.conn, instance_id) if decision.business_hours else None
+    if (due := _due(decision, hours)) is not None:
         await repository.set_timer(ctx.conn, "tmr_" + uuid.uuid4().hex, lead_id, due)
     event = await ctx.emit(data, subject=lead_id, instanceid=instance_id, accountid=lead["account_id"])
     await repository.log(ctx.conn, lead_id, instance_id, event.type, event.data)
@@ -210,7 +220,7 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
         decision = replace(decision, explanation={"target": target, **decision.explanation})
     rules_version = rules.version if context["routing"] else None
     state, user_id, offered_to, data = _outcome(lead, decision, rules_version)
-    due = _due(decision)
+    due = _due(decision, context["business_hours"])
     if not await repository.record_new_lead(
             ctx.conn, lead_id=cmd.lead_id, instance_id=instance_id, account_id=context["account_id"],
             channel=cmd.channel.value, lead=captured, state=state, user_id=user_id, offered_to=offered_to,

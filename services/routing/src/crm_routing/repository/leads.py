@@ -151,7 +151,18 @@ async def routing_context(conn: asyncpg.Connection, instance_id: str, lead_id: s
     out["rules"] = json.loads(out["rules"]) if out["rules"] else None
     out["roster"] = {u: Member(u, status, paused) for u, status, paused in json.loads(out["roster"])}
     out["rotation"] = json.loads(out["rotation"])
+    out["business_hours"] = json.loads(out["business_hours"]) if out["business_hours"] else None
     return out
+
+
+async def business_hours(conn: asyncpg.Connection, instance_id: str) -> dict | None:
+    raw = await conn.fetchval("SELECT hours::text FROM business_hours WHERE instance_id = $1", instance_id)
+    return json.loads(raw) if raw else None
+
+
+async def set_business_hours(conn: asyncpg.Connection, instance_id: str, hours: dict) -> None:
+    await conn.execute("""INSERT INTO business_hours (instance_id, hours) VALUES ($1, $2::jsonb)
+                          ON CONFLICT (instance_id) DO UPDATE SET hours = EXCLUDED.hours""", instance_id, _j(hours))
 
 
 ROUTING_CONTEXT = (
@@ -163,7 +174,8 @@ ROUTING_CONTEXT = (
                    LEFT JOIN paused p ON p.instance_id = m.instance_id AND p.user_id = m.user_id
                    WHERE m.instance_id = i.instance_id) AS roster,
                   (SELECT coalesce(json_object_agg(key, state), '{}')::text FROM rot) AS rotation,
-                  EXISTS (SELECT 1 FROM leads WHERE lead_id = $2) AS seen
+                  EXISTS (SELECT 1 FROM leads WHERE lead_id = $2) AS seen,
+                  (SELECT hours::text FROM business_hours b WHERE b.instance_id = i.instance_id) AS business_hours
            FROM instances i WHERE i.instance_id = $1""")
 
 
