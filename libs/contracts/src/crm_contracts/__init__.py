@@ -3,7 +3,7 @@
 Importing the package registers every topic and type, so `TOPICS` and `MESSAGES` are complete.
 """
 
-from . import identity, leads, notifications, organisation, routing, seats
+from . import calls, identity, leads, notifications, organisation, routing, seats
 from .envelope import CloudEvent, command, event_caused_by, new_id, now
 from .registry import MESSAGES, TOPICS, Direction, KeyRule, MessageSpec, Topic, UnknownType, spec_of, type_of
 
@@ -24,6 +24,7 @@ __all__ = [
     "MessageSpec",
     "Topic",
     "UnknownType",
+    "calls",
     "command",
     "event_caused_by",
     "identity",

@@ -3,13 +3,16 @@ entitlements per user and instance.
 
 Account owners and admins read their account's ledger, prices, invoices and dormant seats, and
 quote anything; an active member quotes what members buy themselves (packages, add-ons, calling).
-A user reads their own entitlements, and the account's owner and admins read anyone's in the account.
+A user reads their own entitlements and call settings, and the account's owner and admins read
+anyone's in the account.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
+from crm_contracts.calls import CallSettings
 from crm_runtime.auth import ALLOW, Decision, deny, may_administer_account
 from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response
 from crm_runtime.service import Service
@@ -49,6 +52,20 @@ async def _subscription(conn, request: Request, account_id: str, item: str | Non
     return sub if sub is not None else json_response({"error": "not_found", "account_id": account_id}, 404)
 
 
+async def _user_in_instance(conn, request: Request) -> tuple[str, str, Any] | Response:
+    """The user asked about (by default the caller), the instance and its row — or the answer: 403
+    for someone else's unless the caller administers the account, 404 for an unknown instance."""
+    user_id = request.query_params.get("user_id") or caller(request).user_id
+    instance_id = request.query_params.get("instance_id", "")
+    found = await repository.instance_account(conn, instance_id)
+    if user_id != caller(request).user_id and (
+            refused := await _decide(conn, request, found["account_id"] if found else None)):
+        return refused
+    if found is None:
+        return json_response({"error": "not_found", "user_id": user_id, "instance_id": instance_id}, 404)
+    return user_id, instance_id, found
+
+
 def routes(svc: Service) -> list[Route]:
     def today() -> date:
         return svc.clock(None).date()
@@ -68,15 +85,11 @@ def routes(svc: Service) -> list[Route]:
     async def entitlements_of(request: Request):
         """GET /v1/entitlements?instance_id=…[&user_id=…] — what the user (by default the caller) may
         use there, each with why."""
-        user_id = request.query_params.get("user_id") or caller(request).user_id
-        instance_id = request.query_params.get("instance_id", "")
         async with svc.pool.acquire() as conn:
-            found = await repository.instance_account(conn, instance_id)
-            account_id = found["account_id"] if found else None
-            if user_id != caller(request).user_id and (refused := await _decide(conn, request, account_id)):
-                return refused
-            if account_id is None:
-                return json_response({"error": "not_found", "user_id": user_id, "instance_id": instance_id}, 404)
+            if isinstance(asked := await _user_in_instance(conn, request), Response):
+                return asked
+            user_id, instance_id, found = asked
+            account_id = found["account_id"]
             member = (await repository.membership(conn, account_id, instance_id, [user_id]))[user_id]
             addons, calling, integrations = await repository.entitlement_facts(conn, account_id, user_id, instance_id)
         items = entitlements(user_id, instance_id, member=member, addons_here=addons, calling=calling,
@@ -141,5 +154,20 @@ def routes(svc: Service) -> list[Route]:
         return json_response({"account_id": account_id, "days": days, "currency": sub.currency, "seats": [
             {**h, "cost_per_period_cents": sub.seat_price_cents} for h in held]})
 
+    async def call_settings_of(request: Request):
+        """GET /v1/call-settings?instance_id=…[&user_id=…] — the user's bridge number (the same on
+        every instance) and their call settings in this instance (the defaults until set)."""
+        async with svc.pool.acquire() as conn:
+            if isinstance(asked := await _user_in_instance(conn, request), Response):
+                return asked
+            user_id, instance_id, found = asked
+            account_id = found["account_id"]
+            number = await repository.bridge_number(conn, account_id, user_id)
+            saved = await repository.call_settings(conn, instance_id, user_id)
+        return json_response({"user_id": user_id, "instance_id": instance_id, "bridge_number": number,
+                              "same_on_every_instance": ["bridge_number", "personal_number"],
+                              "settings": saved or CallSettings().model_dump(mode="json"), "custom": saved is not None})
+
     return [get("/v1/seats", seat_ledger), get("/v1/seats/dormant", dormant), get("/v1/entitlements", entitlements_of),
-            get("/v1/prices", prices), get("/v1/quotes", quotes), get("/v1/invoices", invoices_of)]
+            get("/v1/prices", prices), get("/v1/quotes", quotes), get("/v1/invoices", invoices_of),
+            get("/v1/call-settings", call_settings_of)]

@@ -3,6 +3,7 @@ packages, integrations and the price list they are charged from."""
 
 from __future__ import annotations
 
+from crm_contracts.calls import BridgeNumberAssigned
 from crm_contracts.identity import (
     InstanceCancelled,
     InstanceCreated,
@@ -30,6 +31,7 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 from .. import repository
 from ..domain.entitlements import CallingPurchase
 from ..domain.prices import DEFAULT_PRICES
+from ..settings import SeatsSettings
 from .billing import charge, subscription
 
 handlers = Handlers()
@@ -77,7 +79,7 @@ async def instance_cancelled(ctx: HandlerContext, event: InstanceCancelled) -> N
     await repository.close_instance(ctx.conn, event.instance_id, cancelled=True)
 
 
-async def _members_of(ctx: HandlerContext, instance_id: str, **who: str) -> None:
+async def members_of(ctx: HandlerContext, instance_id: str, **who: str) -> None:
     """Refuse unless the instance is this account's and each named user belongs to it."""
     found = await repository.instance_account(ctx.conn, instance_id)
     if found is None or found["account_id"] != ctx.message.accountid:
@@ -96,7 +98,7 @@ async def purchase_addon(ctx: HandlerContext, cmd: PurchaseAddon) -> None:
     if cmd.addon not in ADDONS:
         raise Rejected("unknown_addon", f"no add-on {cmd.addon!r}; add-ons are {', '.join(ADDONS)}")
     sub = await subscription(ctx)
-    await _members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id)
+    await members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id)
     prices = await repository.price_list(ctx.conn, sub.account_id)
     item = f"addon:{cmd.addon}"
     charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=prices.prices[item],
@@ -116,7 +118,7 @@ async def purchase_calling_package(ctx: HandlerContext, cmd: PurchaseCallingPack
         raise Rejected("unknown_calling_package",
                        f"no calling package {cmd.package_id!r}; they are {', '.join(CALLING_PACKAGES)}")
     sub = await subscription(ctx)
-    await _members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id, assignee=cmd.assigned_user_id)
+    await members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id, assignee=cmd.assigned_user_id)
     prices = await repository.price_list(ctx.conn, sub.account_id)
     item = f"calling:{cmd.package_id}"
     charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=prices.prices[item],
@@ -128,8 +130,28 @@ async def purchase_calling_package(ctx: HandlerContext, cmd: PurchaseCallingPack
                                buyer_user_id=cmd.buyer_user_id, assigned_user_id=cmd.assigned_user_id,
                                instance_id=cmd.instance_id, number_kind=cmd.number_kind.value)
     await repository.insert_calling_package(ctx.conn, sub.account_id, purchase, charge_id)
+    await give_bridge_number(ctx, sub.account_id, cmd.assigned_user_id)
     await ctx.emit(CallingPackagePurchased(charge_id=charge_id, **purchase.__dict__),
                    subject=cmd.assigned_user_id, instanceid=cmd.instance_id)
+
+
+TRIES = 3  # another account's purchase may take the number chosen; the next free one is tried
+
+
+async def give_bridge_number(ctx: HandlerContext, account_id: str, user_id: str) -> None:
+    """The user's bridge number, the first time they get a calling package; refused
+    (`number_pool_empty`) — and the purchase with it — when the pool has none left."""
+    if await repository.bridge_number(ctx.conn, account_id, user_id) is not None:
+        return
+    settings: SeatsSettings = ctx.settings  # type: ignore[assignment] - seats' Service is built with them
+    for _ in range(TRIES):
+        number = await repository.take_bridge_number(
+            ctx.conn, account_id, user_id, prefix=settings.bridge_number_prefix,
+            digits=settings.bridge_number_digits, count=settings.bridge_number_count)
+        if number is not None:
+            await ctx.emit(BridgeNumberAssigned(user_id=user_id, number=number), subject=user_id)
+            return
+    raise Rejected("number_pool_empty", "no bridge number is left to give; the pool needs more numbers")
 
 
 async def _integration(ctx: HandlerContext, user_id: str, integration: str, connected: bool) -> None:

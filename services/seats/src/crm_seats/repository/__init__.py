@@ -2,5 +2,6 @@
 
 from __future__ import annotations
 
+from .calls import *  # noqa: F403
 from .ledger import *  # noqa: F403
 from .purchases import *  # noqa: F403
