@@ -21,7 +21,7 @@ from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
 
 __all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "forbidden", "get", "html_response",
-           "json_response", "patch", "post"]
+           "json_response", "patch", "post", "run_command"]
 
 log = logs.get(__name__)
 
@@ -96,6 +96,23 @@ def _available(endpoint: Endpoint) -> Endpoint:
                          503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
     return answered
+
+
+async def run_command(processor: Any, message: Any, statuses: dict[str, int] | None = None) -> Response | None:
+    """Hand a command given over HTTP to the service's own handler, as if it came from its topic
+    (same inbox, outbox and rejection answer): None when it took effect; else the answer — the
+    refusal with its reason (`statuses` maps reasons to HTTP codes, 409 otherwise), or 503 when it
+    could not be handled now."""
+    try:
+        outcome = await processor.handle_message(message)
+    except Exception:
+        log.exception("http_command_failed", type=message.type)
+        return _JSON({"error": "unavailable", "message": "try again shortly"}, 503,
+                     headers={"Retry-After": str(RETRY_AFTER_S)})
+    if outcome.name == "rejected":
+        return _JSON({"error": outcome.reason, "message": outcome.detail},
+                     (statuses or {}).get(outcome.reason or "", 409))
+    return None
 
 
 def _route(path: str, endpoint: Endpoint, methods: list[str], public: bool) -> Route:

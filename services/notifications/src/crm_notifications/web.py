@@ -6,7 +6,7 @@ from __future__ import annotations
 from crm_contracts import command
 from crm_contracts.notifications import ReadNotifications, TemplateName
 from crm_runtime.auth import may_administer_account, may_read_own
-from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response, post
+from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response, post, run_command
 from crm_runtime.service import Service
 
 from . import repository
@@ -40,12 +40,8 @@ def routes(svc: Service) -> list[Route]:
         if account_id is None:
             return json_response({"error": "not_found", "message": "no such notification of yours"}, 404)
         message = command(data, source="crm/notifications-web", accountid=account_id, subject=data.user_id)
-        try:
-            outcome = await svc.processor.handle_message(message)
-        except Exception:
-            return json_response({"error": "unavailable", "message": "try again shortly"}, 503)
-        if outcome.name == "rejected":
-            return json_response({"error": outcome.reason, "message": outcome.detail}, 409)
+        if (refused := await run_command(svc.processor, message)) is not None:
+            return refused
         async with svc.pool.acquire() as conn:
             return json_response({"user_id": data.user_id, "unread": await repository.unread_counts(conn, data.user_id)})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from crm_contracts.identity import ApiKeyIssued, ApiKeyRevoked, IssueApiKey, RevokeApiKey
 from crm_contracts.routing import ApiKeyUsed
-from crm_runtime.auth import Caller, may_administer_account
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
@@ -18,8 +17,8 @@ async def _keys_of(ctx: HandlerContext, instance_id: str, by_user_id: str | None
     """The instance, locked, once `by_user_id` may manage its keys."""
     instance = await load_instance(ctx, instance_id, for_update=True)
     role = await repository.instance_role(ctx.conn, instance_id, by_user_id) if by_user_id else None
-    admin = by_user_id is not None and instance.kind == "enterprise" and may_administer_account(
-        Caller(by_user_id), await repository.account_standing(ctx.conn, instance.account_id, by_user_id)).allowed
+    admin = by_user_id is not None and instance.kind == "enterprise" and await repository.administers(
+        ctx.conn, instance.account_id, by_user_id)
     instance.check_key_manager(by_user_id, role, admin)
     return instance
 

@@ -9,7 +9,6 @@ from crm_contracts import now
 from crm_contracts.identity import (CancelInstance, InstanceCancelled, InstanceFrozen, InstanceMemberRemoved,
                                     InstanceMemberRoleChanged, InstanceOwnershipTransferred,
                                     TransferInstanceOwnership)
-from crm_runtime.auth import Caller, may_administer_account
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
@@ -34,8 +33,7 @@ async def _owner_or_account_admin(ctx: HandlerContext, account: Account, instanc
         raise Rejected("by_user_id_required", "say who acts: data.by_user_id")
     if by_user_id == instance.owner_user_id and instance.status == "active":
         return
-    standing = await repository.account_standing(ctx.conn, account.account_id, by_user_id)
-    if not may_administer_account(Caller(by_user_id), standing).allowed:
+    if not await repository.administers(ctx.conn, account.account_id, by_user_id):
         raise Rejected("not_account_admin", f"{by_user_id} lacks the account_admin permission: only the instance's "
                                             "owner and the account's owner and active admins may do this")
 

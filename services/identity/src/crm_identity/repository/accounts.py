@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from crm_contracts.identity import Activation, MemberStatus, Tier, UserType
-from crm_runtime.auth import AccountStanding
+from crm_runtime.auth import AccountStanding, Caller, may_administer_account
 
 from ..domain.accounts import Account
 from ..domain.members import Member, administers_account
@@ -52,6 +52,11 @@ async def account_standing(conn: asyncpg.Connection, account_id: str, user_id: s
            LEFT JOIN members m ON m.account_id = a.account_id AND m.user_id = $2
            WHERE a.account_id = $1""", account_id, user_id)
     return AccountStanding(row["owner_user_id"], administers_account(row["role"]), row["status"]) if row else None
+
+
+async def administers(conn: asyncpg.Connection, account_id: str, user_id: str) -> bool:
+    """Whether the user is the account's owner or one of its active admins (the runtime's rule)."""
+    return may_administer_account(Caller(user_id), await account_standing(conn, account_id, user_id)).allowed
 
 
 async def set_opt_in(conn: asyncpg.Connection, account_id: str, enabled: bool) -> None:

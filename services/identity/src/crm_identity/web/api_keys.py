@@ -4,9 +4,8 @@ and revoke run identity's own handlers, as if the command came from the topic.""
 from __future__ import annotations
 
 from crm_contracts import command, identity
-from crm_runtime import logs
-from crm_runtime.auth import may_administer_account
-from crm_runtime.http import Caller, Request, Response, Route, caller, delete, forbidden, get, json_response, post
+from crm_runtime.http import (Caller, Request, Response, Route, caller, delete, forbidden, get, json_response, post,
+                              run_command)
 from crm_runtime.service import Service
 from pydantic import ValidationError
 
@@ -14,7 +13,6 @@ from .. import repository
 from .access import may_manage_instance
 from ..domain.instances import new_api_key
 
-log = logs.get(__name__)
 
 # HTTP status for each refusal of an instance command made over HTTP.
 _REFUSED_STATUS = {"not_instance_owner": 403, "not_a_private_instance": 403, "not_account_admin": 403,
@@ -28,8 +26,7 @@ async def _standing(conn, instance_id: str, me: Caller):
     if instance is None:
         return None, None, False
     role = await repository.instance_role(conn, instance_id, me.user_id)
-    admin = not me.operator and may_administer_account(
-        me, await repository.account_standing(conn, instance.account_id, me.user_id)).allowed
+    admin = not me.operator and await repository.administers(conn, instance.account_id, me.user_id)
     return instance, role, admin
 
 
@@ -45,15 +42,7 @@ def routes(svc: Service) -> list[Route]:
         if not (decision := may_manage_instance(caller(request), instance, role, admin)).allowed:
             return forbidden(request, decision)
         message = command(data, source="crm/identity-web", accountid=instance.account_id, instanceid=instance_id)
-        try:
-            outcome = await commands.handle_message(message)
-        except Exception:
-            log.exception("instance_command_failed", type=message.type)
-            return json_response({"error": "unavailable", "message": "try again shortly"}, 503)
-        if outcome.name == "rejected":
-            return json_response({"error": outcome.reason, "message": outcome.detail},
-                                 _REFUSED_STATUS.get(outcome.reason or "", 409))
-        return None
+        return await run_command(commands, message, _REFUSED_STATUS)
 
     async def issue_key(request: Request):
         """POST /v1/instances/{instance_id}/api-keys {"name"} — the key, shown this once."""

@@ -31,10 +31,11 @@ async def insert_rules(conn: asyncpg.Connection, instance_id: str, version: int,
                        "VALUES ($1, $2, $3::jsonb, $4, $5)", instance_id, version, _j(rules), set_by, rolled_back_from)
 
 
-async def rule_versions(conn: asyncpg.Connection, instance_id: str) -> list[dict]:
-    """Every version of the instance's rules, oldest first, with who set it and when."""
-    rows = await conn.fetch("SELECT version, rules::text, set_at, set_by, rolled_back_from FROM rule_sets "
-                            "WHERE instance_id = $1 ORDER BY version", instance_id)
+async def rule_versions(conn: asyncpg.Connection, instance_id: str, *, newest_only: bool = False) -> list[dict]:
+    """Every version of the instance's rules, oldest first (or only the newest), with who set it and when."""
+    rows = await conn.fetch("SELECT * FROM (SELECT version, rules::text, set_at, set_by, rolled_back_from "
+                            "FROM rule_sets WHERE instance_id = $1 ORDER BY version DESC LIMIT $2) v ORDER BY version",
+                            instance_id, 1 if newest_only else None)
     return [{**dict(r), "rules": json.loads(r["rules"])} for r in rows]
 
 

@@ -24,7 +24,7 @@ from crm_contracts.leads import Channel, Lead, LeadCaptured
 from crm_contracts.organisation import Contact, MoveLeadStage, TagLead, UpdateLead
 from crm_contracts.routing import RecordKeyUse
 from crm_runtime import logs
-from crm_runtime.http import Request, Response, Route, get, json_response, patch, post
+from crm_runtime.http import Request, Response, Route, get, json_response, patch, post, run_command
 from crm_runtime.service import Service
 
 from .. import repository
@@ -91,15 +91,7 @@ def routes(svc: Service) -> list[Route]:
     async def _run(key: dict, data) -> Response | None:
         message = command(data, source="crm/routing-open-api", accountid=key["account_id"],
                           instanceid=key["instance_id"])
-        try:
-            outcome = await svc.processor.handle_message(message)
-        except Exception:
-            log.exception("open_api_command_failed", type=message.type)
-            return _json_error(503, "unavailable", "try again shortly", {"Retry-After": "1"})
-        if outcome.name == "rejected":
-            return _json_error(404 if outcome.reason == "unknown_lead" else 409, outcome.reason or "rejected",
-                               outcome.detail or "")
-        return None
+        return await run_command(svc.processor, message, {"unknown_lead": 404})
 
     async def _lead(key: dict, lead_id: str) -> dict | None:
         async with svc.pool.acquire() as conn:

@@ -28,29 +28,20 @@ def routes(svc: Service) -> list[Route]:
                                   "message": "the instance was cancelled and its read-only time is over"}, 410)
         return None
 
-    async def pipeline(request: Request):
-        """GET /v1/instances/{instance_id}/pipeline — the stages in order, with how many leads each has."""
-        async with svc.pool.acquire() as conn:
-            if (refused := await _readable(request, conn)) is not None:
-                return refused
-            stages = await repository.pipeline(conn, request.path_params["instance_id"])
-        return json_response({"instance_id": request.path_params["instance_id"], "stages": stages})
+    def listing(name: str, read):
+        """GET /v1/instances/{instance_id}/<name>: one part of the instance's organisation."""
+        async def endpoint(request: Request):
+            async with svc.pool.acquire() as conn:
+                if (refused := await _readable(request, conn)) is not None:
+                    return refused
+                found = await read(conn, request.path_params["instance_id"])
+            return json_response({"instance_id": request.path_params["instance_id"], name: found})
+        return endpoint
 
-    async def sources(request: Request):
-        """GET /v1/instances/{instance_id}/sources — the instance's lead sources, in order."""
-        async with svc.pool.acquire() as conn:
-            if (refused := await _readable(request, conn)) is not None:
-                return refused
-            listed = await repository.sources(conn, request.path_params["instance_id"])
-        return json_response({"instance_id": request.path_params["instance_id"], "sources": listed})
-
-    async def segments(request: Request):
-        """GET /v1/instances/{instance_id}/segments — the instance's saved segments and their filters."""
-        async with svc.pool.acquire() as conn:
-            if (refused := await _readable(request, conn)) is not None:
-                return refused
-            found = await repository.segments(conn, request.path_params["instance_id"])
-        return json_response({"instance_id": request.path_params["instance_id"], "segments": found})
+    # The stages in order with how many leads each has; the lead sources in order; saved segments.
+    pipeline = listing("stages", repository.pipeline)
+    sources = listing("sources", repository.sources)
+    segments = listing("segments", repository.segments)
 
     async def segment_leads(request: Request):
         """GET /v1/instances/{instance_id}/segments/{segment_id}/leads?cursor=…&limit=… — the

@@ -39,7 +39,7 @@ def routes(svc: Service) -> list[Route]:
         async with svc.pool.acquire() as conn:
             if (refused := await _refused(request, conn)) is not None:
                 return refused
-            versions = await repository.rule_versions(conn, instance_id)
+            versions = await repository.rule_versions(conn, instance_id, newest_only=True)
         latest = versions[-1] if versions else None
         return json_response({"instance_id": instance_id, "version": latest["version"] if latest else None,
                               "rules": latest["rules"] if latest else [], "set_at": latest and latest["set_at"],

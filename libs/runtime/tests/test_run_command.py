@@ -1,0 +1,38 @@
+"""Commands given over HTTP answer as the handler did: nothing when it took effect, the refusal
+with its reason and mapped status, 503 with Retry-After when it could not be handled now."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from crm_runtime.http import run_command
+
+
+class Processor:
+    def __init__(self, outcome=None, fails: bool = False) -> None:
+        self.outcome, self.fails = outcome, fails
+
+    async def handle_message(self, message):
+        if self.fails:
+            raise ConnectionError("database away")
+        return self.outcome
+
+
+MESSAGE = SimpleNamespace(type="x.y.z")
+
+
+async def test_a_command_that_took_effect_answers_nothing():
+    assert await run_command(Processor(SimpleNamespace(name="handled")), MESSAGE) is None
+
+
+async def test_a_refusal_answers_its_reason_with_the_mapped_status_or_409():
+    refused = Processor(SimpleNamespace(name="rejected", reason="unknown_lead", detail="no lead l1"))
+    mapped = await run_command(refused, MESSAGE, {"unknown_lead": 404})
+    assert mapped.status_code == 404 and json.loads(mapped.body) == {"error": "unknown_lead", "message": "no lead l1"}
+    assert (await run_command(refused, MESSAGE)).status_code == 409
+
+
+async def test_a_command_that_could_not_be_handled_asks_to_try_again():
+    answer = await run_command(Processor(fails=True), MESSAGE)
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
