@@ -479,3 +479,28 @@ async def test_published_rows_are_pruned_after_their_keep_time_and_unpublished_o
     assert await relay.prune() >= 1
     left = {r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox")}
     assert sent.id not in left and waiting.id in left
+
+
+async def test_a_woken_relay_gathers_the_commits_that_follow_into_one_pass(stack, relay_pool, producer, bus, account_id):
+    pool = relay_pool
+    dsn = stack.admin_url.rsplit("/", 1)[0] + "/" + await pool.fetchval("SELECT current_database()")
+    relay = OutboxRelay(SERVICE, pool, producer, dsn=dsn, gather_s=0.4)
+    running = asyncio.create_task(relay.run())
+    try:
+        while not relay.leader:  # listening, and holding the relay lock
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        events = [group_created(account_id, f"gathered{i}") for i in range(3)]
+        for event in events:  # three commits, each with its NOTIFY, well inside the gathering time
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.stage(conn, SERVICE, event)
+            await asyncio.sleep(0.05)
+        published = await bus.wait_for(lambda r: r.key == account_id, count=3)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await relay.close()
+    assert [r.event.id for r in published] == [e.id for e in events]
+    # One pass marks what it published in one statement, so they share its transaction's time.
+    marked = await pool.fetch("SELECT DISTINCT published_at FROM outbox WHERE event_id = ANY($1)", [e.id for e in events])
+    assert len(marked) == 1

@@ -52,6 +52,7 @@ class PartitionedConsumer:
         self.consumer = AIOKafkaConsumer(
             **settings.kafka_args(), group_id=group, client_id=client_id,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.fetch_max_records,
+            fetch_min_bytes=settings.fetch_min_bytes, fetch_max_wait_ms=settings.fetch_max_wait_ms,
         )
         self.committer = OffsetCommitter(self.consumer, settings.offset_commit_interval_s)
         self._slots = asyncio.Semaphore(settings.max_concurrent_partitions)

@@ -73,7 +73,8 @@ class Service:
         # replica has it.
         self.producer = AIOKafkaProducer(**self.settings.kafka_args(),
                                          client_id=self.client_id, enable_idempotence=True, acks="all",
-                                         request_timeout_ms=int(self.settings.producer_request_timeout_s * 1000))
+                                         request_timeout_ms=int(self.settings.producer_request_timeout_s * 1000),
+                                         linger_ms=self.settings.producer_linger_ms)
         self.processor.producer = self.producer
         await self._until_up("kafka_unavailable", self.producer.start)
         await self._until_up("database_unavailable", self._start_database)
@@ -83,7 +84,7 @@ class Service:
                                  stall_after=self.settings.stuck_after_s,
                                  pass_timeout=self.settings.relay_pass_timeout_s,
                                  keep_published_s=self.settings.outbox_keep_published_s,
-                                 keep_inbox_s=self.settings.inbox_keep_s)
+                                 keep_inbox_s=self.settings.inbox_keep_s, gather_s=self.settings.relay_gather_ms / 1000)
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]
         if self._prepare is not None:  # e.g. a read model rebuilt before the group consumes anything
@@ -194,4 +195,10 @@ class Service:
             memory.start()
         config = uvicorn.Config(self.app(), host=self.settings.http_host, port=self.settings.http_port,
                                 log_config=None, access_log=False, lifespan="on")
-        asyncio.run(uvicorn.Server(config).serve())
+        loop_factory = None
+        if self.settings.event_loop == "uvloop":
+            import uvloop
+
+            loop_factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(uvicorn.Server(config).serve())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -54,6 +55,9 @@ class ServiceSettings(BaseSettings):
     # Offsets of finished records are committed together at most this long after they finish
     # (a crash redelivers at most this much, which the inbox makes a no-op).
     offset_commit_interval_s: float = 0.5
+    # "uvloop" (libuv's loop: socket reads and writes, timers and callbacks in C) or "asyncio"
+    # (the standard library's, to compare against).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Trace Python allocations from start for `GET /debug/memory` (slows the service: off by default).
     memory_profile: bool = False
     # Blocks this large or larger are mmapped, and returned to the system when freed (see
@@ -62,6 +66,15 @@ class ServiceSettings(BaseSettings):
     # Records taken from Kafka in one fetch (across partitions); a partition's share is one batch,
     # handled in one transaction.
     fetch_max_records: int = 500
+    # A fetch answers once this many bytes wait or `fetch_max_wait_ms` has passed: under load a
+    # few milliseconds of waiting turn many one-record fetches, batches and transactions into
+    # fewer, larger ones (each costs round trips whatever its size).
+    fetch_min_bytes: int = 64 * 1024
+    fetch_max_wait_ms: int = 50
+    # The relay, woken by a commit, waits this long for more commits before its pass; the
+    # producer holds a partition's records this long for more (aiokafka's linger_ms).
+    relay_gather_ms: int = 5
+    producer_linger_ms: int = 5
     # A partition is paused while this many of its records wait behind the batch in flight.
     lane_backlog: int = 5000
     # Partitions whose batches are processed at the same time (each uses one connection).

@@ -69,7 +69,11 @@ def print_routing(r: dict, count: int) -> None:
 def median_cost(costs: list[dict]) -> dict:
     """The median of runs' CPU per command (`Bench.costed`), in total and by process."""
     names = sorted({n for c in costs for n in c["by_process_ms"]})
-    return {"per_command_ms": round(statistics.median(c["per_command_ms"] for c in costs), 3), "runs": len(costs),
+    def median(key: str) -> float:
+        return round(statistics.median(c.get(key, 0.0) for c in costs), 3)
+
+    return {"per_command_ms": median("per_command_ms"), "net_per_command_ms": median("net_per_command_ms"),
+            "idle_share_ms": median("idle_share_ms"), "runs": len(costs),
             "by_process_ms": {n: round(statistics.median(c["by_process_ms"].get(n, 0.0) for c in costs), 3)
                               for n in names}}
 
@@ -77,10 +81,12 @@ def median_cost(costs: list[dict]) -> dict:
 def print_costs(costs: dict[str, dict]) -> None:
     table = Table(title="CPU per command, every process of the stack (ms; the bench client not counted)")
     names = sorted({n for c in costs.values() for n in c["by_process_ms"]})
-    for col in ("flow", "total", *names):
+    for col in ("flow", "total", "idle draw", "net", *names):
         table.add_column(col, justify="left" if col == "flow" else "right")
     for flow, c in costs.items():
-        table.add_row(flow, f"{c['per_command_ms']:.2f}", *(f"{c['by_process_ms'].get(n, 0.0):.2f}" for n in names))
+        table.add_row(flow, f"{c['per_command_ms']:.2f}", f"{c.get('idle_share_ms', 0.0):.2f}",
+                      f"{c.get('net_per_command_ms', 0.0):.2f}",
+                      *(f"{c['by_process_ms'].get(n, 0.0):.2f}" for n in names))
     console.print(table)
 
 

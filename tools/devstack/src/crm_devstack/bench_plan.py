@@ -15,7 +15,7 @@ from rich.progress import Progress
 
 from . import loops
 from .bench import ASSIGNED, CREATED, Bench, console, creates
-from .bench_figures import Rss, Run, median_cost, plot, print_report, print_routing
+from .bench_figures import Rss, Run, median_cost, plot, print_costs, print_report, print_routing
 from .bus import Bus
 from .stack import Stack
 
@@ -51,7 +51,54 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
             "loop_bursts": [r.__dict__ for r in loop], "paced": paced, "sweep": sweep, "cpu": median_cost(costs)}
 
 
+async def _only_routing(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
+    figures = await routing_figures(stack, bench, rounds, 1000, seconds)
+    print_routing(figures, bench.count)
+    return figures
+
+
+async def _only_create(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
+    """Bursts of `identity.account.create` costed, each beside the batched plain loop."""
+    await bench.pipeline_burst()  # warm-up
+    runs, loop, costs = [], [], []
+    for _ in range(rounds):
+        await stack.settled(180)
+        run, cost = await bench.costed(bench.pipeline_burst(), bench.count)
+        runs.append(run)
+        costs.append(cost)
+        loop.append(await bench.loop_burst("batched"))
+    rate, limit = statistics.median(r.throughput for r in runs), statistics.median(r.throughput for r in loop)
+    figures = {"burst_per_s": rate, "batched_loop_per_s": limit, "vs_batched_loop": rate / limit,
+               "bursts": [r.__dict__ for r in runs], "loop_bursts": [r.__dict__ for r in loop],
+               "cpu": median_cost(costs)}
+    console.print(f"create burst of {bench.count}: {rate:,.0f}/s, {rate / limit:.0%} of the batched plain loop "
+                  f"({limit:,.0f}/s) in the same run")
+    print_costs({"create": figures["cpu"]})
+    return figures
+
+
+async def _only_accept(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
+    """`rounds` runs of acceptances at 150/s: p99 to `seat.reserved` and CPU per acceptance."""
+    runs = []
+    for _ in range(rounds):
+        await stack.settled(180)
+        runs.append(await bench.accepts(150, seconds))
+        console.print(f"accept at 150/s: p50 {runs[-1]['p50_ms']:.0f} ms, p99 {runs[-1]['p99_ms']:.0f} ms, "
+                      f"{runs[-1]['cpu']['per_command_ms']:.2f} ms CPU "
+                      f"({runs[-1]['cpu']['net_per_command_ms']:.2f} above idle; the bench client "
+                      f"{runs[-1]['cpu']['client_ms']:.2f})")
+    figures = {"runs": runs, "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+               "cpu": median_cost([r["cpu"] for r in runs])}
+    print_costs({"accept at 150/s": figures["cpu"]})
+    return figures
+
+
+ONLY = {"routing": _only_routing, "create": _only_create, "accept": _only_accept}
+
+
 async def main(count: int, rounds: int, rates: list[float], seconds: float, only: str | None = None) -> None:
+    if only is not None and only not in ONLY:
+        raise SystemExit(f"--only takes one of {', '.join(ONLY)}, not {only!r}")
     stack = Stack()
     await _prepare(stack)
     out = stack.run / "bench"
@@ -63,14 +110,13 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
     bench = Bench(stack, bus, count)
     results: dict[str, list[Run]] = {}
     report: dict = {"when": datetime.now(UTC).isoformat(), "count": count, "rounds": rounds}
-    if only == "routing":
+    if only is not None:
         try:
-            report["routing"] = await routing_figures(stack, Bench(stack, bus, count), rounds, 1000, seconds)
+            report[only] = await ONLY[only](stack, bench, rounds, seconds)
         finally:
             sampler.cancel()
             await bus.stop()
-        print_routing(report["routing"], count)
-        path = out / f"bench-routing-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+        path = out / f"bench-{only}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
         path.write_text(json.dumps(report, indent=2))
         console.print(f"figures: {path}")
         return
