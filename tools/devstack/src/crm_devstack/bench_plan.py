@@ -54,6 +54,7 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
 async def _only_routing(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
     figures = await routing_figures(stack, bench, rounds, 1000, seconds)
     print_routing(figures, bench.count)
+    print_costs({"lead": figures["cpu"]})
     return figures
 
 
