@@ -28,11 +28,13 @@ from .common import BOOTSTRAP, SERVICES, console, err, print_record, run, since_
 from .dead_letters import dlq
 from .lines import describe, style_of
 from .outbox_rows import outbox_app
+from .topics import topics_app
 
-app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letters, lag, status, token.",
+app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letters, outbox, topics, lag, status, token.",
                   no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(topics_app, name="topics")
 
 # --- publish --------------------------------------------------------------------------------------
 
