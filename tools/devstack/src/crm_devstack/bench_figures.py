@@ -112,7 +112,8 @@ def print_report(report: dict, results: dict[str, list[Run]], rss: Rss) -> None:
                       f"p99 {a['p99_ms']:.0f} ms")
     r = report["replicas"]
     console.print(f"identity burst throughput: 1 replica {r['one_replica_per_s']:,.0f}/s, "
-                  f"2 replicas {r['two_replicas_per_s']:,.0f}/s ({r['two_replicas_per_s'] / r['one_replica_per_s']:.2f}×)")
+                  f"2 replicas {r['two_replicas_per_s']:,.0f}/s ({r['two_replicas_per_s'] / r['one_replica_per_s']:.2f}×"
+                  f"{', each pinned to a core of its own' if r.get('pinned') else ''})")
     print_routing(report["routing"], report["count"])
     print_costs(report["cpu_per_command"])
     console.print("peak RSS under the bench: " + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(rss.peak_mb.items())))

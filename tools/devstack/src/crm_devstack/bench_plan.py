@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import statistics
+import subprocess
 from datetime import UTC, datetime
 
 import asyncpg
@@ -92,9 +95,6 @@ async def _only_accept(stack: Stack, bench: Bench, rounds: int, seconds: float) 
                "cpu": median_cost([r["cpu"] for r in runs])}
     print_costs({"accept at 150/s": figures["cpu"]})
     return figures
-
-
-ONLY = {"routing": _only_routing, "create": _only_create, "accept": _only_accept}
 
 
 async def main(count: int, rounds: int, rates: list[float], seconds: float, only: str | None = None) -> None:
@@ -186,18 +186,46 @@ async def _prepare(stack: Stack) -> None:
         await conn.close()
 
 
+def _pin(pid: int | None, cores: str) -> bool:
+    """Every thread of `pid` onto `cores` (taskset's list, e.g. "0" or "0-1"); False if it cannot."""
+    if pid is None or shutil.which("taskset") is None:
+        return False
+    return subprocess.run(["taskset", "-a", "-cp", cores, str(pid)], capture_output=True).returncode == 0
+
+
 async def _replicas(stack: Stack, bench: Bench, rounds: int) -> dict:
-    one = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
-    stack.start_service("identity", replica=2)
+    """Bursts through one identity replica, then two. Each replica is pinned to a core of its own
+    (the first to core 0 for both measurements), so the ratio says what a second core — another
+    machine's — gives identity, not how two processes share one pair of cores with everything else."""
+    cores = os.cpu_count() or 1
+    pinned = cores >= 2 and _pin(stack.service_pid("identity"), "0")
     try:
-        await stack.wait_healthy("identity", replica=2)
-        await asyncio.sleep(3)  # the group rebalances onto both
-        await bench.pipeline_burst()
-        two = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
+        one = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
+        stack.start_service("identity", replica=2)
+        try:
+            await stack.wait_healthy("identity", replica=2)
+            pinned = pinned and _pin(stack.service_pid("identity", replica=2), "1")
+            await asyncio.sleep(3)  # the group rebalances onto both
+            await bench.pipeline_burst()
+            two = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
+        finally:
+            stack.stop_service("identity", replica=2)
     finally:
-        stack.stop_service("identity", replica=2)
+        _pin(stack.service_pid("identity"), f"0-{cores - 1}")
     await bench.pipeline_burst()  # answered only once the group has rebalanced onto one replica again
     return {"one_replica_per_s": statistics.median(one), "two_replicas_per_s": statistics.median(two),
+            "ratio": statistics.median(two) / statistics.median(one), "pinned": pinned,
             "rounds_one": one, "rounds_two": two}
 
 
+async def _only_replicas(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
+    await bench.pipeline_burst()  # warm-up
+    await stack.settled(180)
+    figures = await _replicas(stack, bench, rounds)
+    console.print(f"identity bursts of {bench.count}: one replica {figures['one_replica_per_s']:,.0f}/s, two "
+                  f"{figures['two_replicas_per_s']:,.0f}/s ({figures['ratio']:.2f}×; "
+                  f"{'each pinned to a core of its own' if figures['pinned'] else 'not pinned'})")
+    return figures
+
+
+ONLY = {"routing": _only_routing, "create": _only_create, "accept": _only_accept, "replicas": _only_replicas}
