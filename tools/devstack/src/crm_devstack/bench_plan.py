@@ -9,6 +9,7 @@ import os
 import shutil
 import statistics
 import subprocess
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -29,14 +30,7 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
     account_of = {e.data["enterprise_instance_id"]: e.accountid
                   for (t, _), e in bench.bus.first.items() if t == CREATED}
     await bench.lead_burst(instances, account_of)  # warm-up
-    bursts, loop = [], []
-    costs = []
-    for _ in range(rounds):
-        await stack.settled(180)
-        run, cost = await bench.costed(bench.lead_burst(instances, account_of), bench.count)
-        bursts.append(run)
-        costs.append(cost)
-        loop.append(await bench.loop_burst("batched"))
+    bursts, beside, costs = await costed_bursts(stack, bench, lambda: bench.lead_burst(instances, account_of), rounds)
     sweep = []
     for offered in (rate / 4, rate / 2, rate):
         await stack.settled(180)
@@ -47,11 +41,34 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
     await stack.settled(180)
     await bench.paced(rate / 2, seconds, bench.leads_for(instances, int(rate / 2 * seconds), account_of), ASSIGNED,
                       profile="lead")  # an extra run, for its flame graphs only
-    lead_rate = statistics.median(r.throughput for r in bursts)
-    loop_rate = statistics.median(r.throughput for r in loop)
-    return {"instances": len(instances), "burst_per_s": lead_rate, "batched_loop_per_s": loop_rate,
-            "vs_batched_loop": lead_rate / loop_rate, "bursts": [r.__dict__ for r in bursts],
-            "loop_bursts": [r.__dict__ for r in loop], "paced": paced, "sweep": sweep, "cpu": median_cost(costs)}
+    return {"instances": len(instances), **versus_loop(bursts, beside["batched"], costs), "paced": paced,
+            "sweep": sweep}
+
+
+async def costed_bursts(stack: Stack, bench: Bench, burst: Callable[[], Awaitable[Run]], rounds: int,
+                        loops: tuple[str, ...] = ("batched",), on_round: Callable[[], None] = lambda: None
+                        ) -> tuple[list[Run], dict[str, list[Run]], list[dict]]:
+    """`rounds` bursts from a settled system, each costed and followed by the plain loops of
+    `loops` in the same round: the bursts, the loops' runs by mode, the costs."""
+    runs: list[Run] = []
+    beside: dict[str, list[Run]] = {}
+    costs: list[dict] = []
+    for _ in range(rounds):
+        await stack.settled(180)
+        run, cost = await bench.costed(burst(), bench.count)
+        runs.append(run)
+        costs.append(cost)
+        for mode in loops:
+            beside.setdefault(mode, []).append(await bench.loop_burst(mode))
+        on_round()
+    return runs, beside, costs
+
+
+def versus_loop(runs: list[Run], loop: list[Run], costs: list[dict]) -> dict:
+    """Bursts beside the batched plain loop of the same rounds: medians, their ratio, CPU per command."""
+    rate, limit = statistics.median(r.throughput for r in runs), statistics.median(r.throughput for r in loop)
+    return {"burst_per_s": rate, "batched_loop_per_s": limit, "vs_batched_loop": rate / limit,
+            "bursts": [r.__dict__ for r in runs], "loop_bursts": [r.__dict__ for r in loop], "cpu": median_cost(costs)}
 
 
 async def _only_routing(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
@@ -64,19 +81,10 @@ async def _only_routing(stack: Stack, bench: Bench, rounds: int, seconds: float)
 async def _only_create(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
     """Bursts of `identity.account.create` costed, each beside the batched plain loop."""
     await bench.pipeline_burst()  # warm-up
-    runs, loop, costs = [], [], []
-    for _ in range(rounds):
-        await stack.settled(180)
-        run, cost = await bench.costed(bench.pipeline_burst(), bench.count)
-        runs.append(run)
-        costs.append(cost)
-        loop.append(await bench.loop_burst("batched"))
-    rate, limit = statistics.median(r.throughput for r in runs), statistics.median(r.throughput for r in loop)
-    figures = {"burst_per_s": rate, "batched_loop_per_s": limit, "vs_batched_loop": rate / limit,
-               "bursts": [r.__dict__ for r in runs], "loop_bursts": [r.__dict__ for r in loop],
-               "cpu": median_cost(costs)}
-    console.print(f"create burst of {bench.count}: {rate:,.0f}/s, {rate / limit:.0%} of the batched plain loop "
-                  f"({limit:,.0f}/s) in the same run")
+    runs, beside, costs = await costed_bursts(stack, bench, bench.pipeline_burst, rounds)
+    figures = versus_loop(runs, beside["batched"], costs)
+    console.print(f"create burst of {bench.count}: {figures['burst_per_s']:,.0f}/s, {figures['vs_batched_loop']:.0%} "
+                  f"of the batched plain loop ({figures['batched_loop_per_s']:,.0f}/s) in the same run")
     print_costs({"create": figures["cpu"]})
     return figures
 
@@ -125,14 +133,10 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
         with Progress(console=console, transient=True) as progress:
             burst = progress.add_task(f"burst of {count}: pipeline, batched loop, per-message loop", total=rounds * 3)
             await bench.pipeline_burst()  # warm-up: connections, caches, partition leaders
-            create_costs = []
-            for _ in range(rounds):
-                await stack.settled(180)
-                run, cost = await bench.costed(bench.pipeline_burst(), count)
-                create_costs.append(cost)
-                for run in (run, await bench.loop_burst("batched"), await bench.loop_burst("per_message")):
-                    results.setdefault(run.name, []).append(run)
-                progress.advance(burst, 3)
+            runs, beside, create_costs = await costed_bursts(stack, bench, bench.pipeline_burst, rounds,
+                                                             ("batched", "per_message"),
+                                                             lambda: progress.advance(burst, 3))
+            results = {r[0].name: r for r in (runs, beside["batched"], beside["per_message"])}
             task = progress.add_task("two identity replicas", total=1)
             await stack.settled(180)
             report["replicas"] = await _replicas(stack, bench, rounds)
