@@ -4,12 +4,18 @@ PY     := $(VENV)/bin/python
 STACK  := $(VENV)/bin/crm-stack
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-.PHONY: install up down restart chaos soak status logs demo bench test test-sasl unit contracts contracts-check
+.PHONY: install up down restart chaos soak status logs demo bench test test-sasl test-cluster unit contracts contracts-check
 
 # `make up KAFKA_SASL=1`: the broker takes SASL/SCRAM logins and enforces ACLs, each service logs in
 # as its own principal (a separate run folder, .run-sasl; `make down KAFKA_SASL=1` stops it).
 ifdef KAFKA_SASL
 export CRM_KAFKA_SASL := 1
+endif
+
+# `make up KAFKA_BROKERS=3`: a replicated Kafka cluster (three nodes on 9092-9094, every topic on three
+# replicas, min.insync.replicas=2) in its own run folder, .run-cluster; `make down KAFKA_BROKERS=3` stops it.
+ifdef KAFKA_BROKERS
+export CRM_KAFKA_BROKERS := $(KAFKA_BROKERS)
 endif
 
 $(VENV)/.installed: scripts/bootstrap.sh requirements-dev.txt $(PYPROJECTS)
@@ -63,3 +69,10 @@ test: up contracts-check  ## every test: unit, integration and end-to-end, on th
 test-sasl: install
 	CRM_KAFKA_SASL=1 $(STACK) up
 	CRM_KAFKA_SASL=1 $(PY) -m pytest tests/e2e; status=$$?; CRM_KAFKA_SASL=1 $(STACK) down; exit $$status
+
+# The end-to-end suite again on a three-broker cluster, then the broker faults of `make chaos`
+# (one broker killed mid-wave, a rolling restart, two brokers down).
+test-cluster: install
+	CRM_KAFKA_BROKERS=3 $(STACK) up
+	CRM_KAFKA_BROKERS=3 $(PY) -m pytest tests/e2e && CRM_KAFKA_BROKERS=3 $(STACK) chaos cluster; \
+	status=$$?; CRM_KAFKA_BROKERS=3 $(STACK) down; exit $$status

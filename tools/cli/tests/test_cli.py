@@ -148,7 +148,7 @@ async def test_a_replay_is_byte_exact_and_an_offset_needs_its_partition(stack, p
     admin = AIOKafkaAdminClient(**stack.kafka_args())
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(source, 2, 1), NewTopic(f"{source}.dlq", 2, 1)])
+        await admin.create_topics([NewTopic(name, 2, stack.replication) for name in (source, f"{source}.dlq")])
     finally:
         await admin.close()
     key, value = b"\xffkey\x00", b"\x00\x01 not json \xfe"
@@ -246,14 +246,17 @@ async def test_partitions_are_not_added_to_a_keyed_topic_without_saying_so(stack
         assert code == 2 and "refused" in err and "accountid" in err and "--i-understand-ordering" in err
         assert await partitions("identity.commands.v1") == before
         # A topic outside the contract has no keys to move: it grows, and never shrinks.
-        await admin.create_topics([NewTopic(scratch, 1, 1)])
+        await admin.create_topics([NewTopic(scratch, 1, stack.replication)])
         code, out, _ = await crm("topics", "partitions", scratch, "--count", "3", "-b", stack.bootstrap)
         assert code == 0 and "1 → 3" in out
         assert await partitions(scratch) == 3
         code, _, err = await crm("topics", "partitions", scratch, "--count", "2", "-b", stack.bootstrap)
         assert code == 2 and "can only be added to" in err
         code, out, _ = await crm("topics", "list", "-b", stack.bootstrap)
-        assert code == 0 and "identity.commands.v1" in out and "accountid" in out
+        rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip().startswith("identity.")}
+        # partitions, replicas, replicas a write needs, partitions behind, key
+        assert code == 0 and rows["identity.commands.v1"] == [
+            "6", str(stack.replication), str(max(1, stack.replication - 1)), "0", "accountid"]
     finally:
         if scratch in await admin.list_topics():
             await admin.delete_topics([scratch])

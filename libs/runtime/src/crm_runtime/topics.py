@@ -27,15 +27,26 @@ def retention_of(name: str) -> dict[str, str]:
     return KEEP_FOREVER if kept else KEEP_FOUR_WEEKS
 
 
-async def ensure_topics(kafka: str | dict, partitions: int = PARTITIONS) -> list[str]:
-    """Returns the topics it created; existing ones keep their partitions and get the retention
-    above (so a cluster created before it was set gets it too)."""
+def min_insync(replication: int) -> int:
+    """Replicas that must hold a record before an `acks=all` producer hears it is written: all but
+    one, so losing any one broker neither loses an acknowledged record nor stops writes."""
+    return max(1, replication - 1)
+
+
+def topic_configs(name: str, replication: int = 1) -> dict[str, str]:
+    return {**retention_of(name), "min.insync.replicas": str(min_insync(replication))}
+
+
+async def ensure_topics(kafka: str | dict, partitions: int = PARTITIONS, replication: int = 1) -> list[str]:
+    """Returns the topics it created; existing ones keep their partitions and replicas and get the
+    configuration above (so a cluster created before it was set gets it too)."""
     admin = AIOKafkaAdminClient(**client_args(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [n for t in TOPICS.values() for n in (t.name, t.dlq)]
-        new = [NewTopic(n, partitions, 1, topic_configs=retention_of(n)) for n in wanted if n not in existing]
+        new = [NewTopic(n, partitions, replication, topic_configs=topic_configs(n, replication))
+               for n in wanted if n not in existing]
         if new:
             try:
                 await admin.create_topics(new)
@@ -43,8 +54,9 @@ async def ensure_topics(kafka: str | dict, partitions: int = PARTITIONS) -> list
                 pass  # another starter won the race; the topics exist either way
         old = [n for n in wanted if n in existing]
         if old:
-            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, n, configs=retention_of(n))
-                                       for n in old])
+            # AlterConfigs replaces a topic's whole configuration: everything set here goes in each time.
+            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, n,
+                                                       configs=topic_configs(n, replication)) for n in old])
         return [t.name for t in new]
     finally:
         await admin.close()

@@ -12,9 +12,12 @@ README "Partitions and scaling"), so `crm topics partitions` refuses a keyed top
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import typer
+from rich import box
 from aiokafka.admin import NewPartitions
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 from rich.table import Table
 
@@ -33,24 +36,48 @@ def key_of(topic: str) -> str | None:
     return spec.key_rule.value if spec is not None else None
 
 
-async def _partitions(cluster: Cluster) -> dict[str, tuple[int, int]]:
-    """Each topic's partition count and replication factor."""
+@dataclass(frozen=True)
+class TopicShape:
+    partitions: int
+    replicas: int
+    behind: int  # partitions with a replica out of sync (a broker down or catching up)
+    min_insync: str = "-"
+
+
+async def _partitions(cluster: Cluster, with_configs: bool = False) -> dict[str, TopicShape]:
+    """Each topic's partition count, replication factor and under-replicated partitions, and with
+    `with_configs` the replicas a write needs (`min.insync.replicas`)."""
     async with kafka.started(kafka.admin(cluster)) as admin:
-        described = await admin.describe_topics()
-    return {t["topic"]: (len(t["partitions"]), len(t["partitions"][0]["replicas"]) if t["partitions"] else 0)
-            for t in described if not t["topic"].startswith("__")}
+        described = [t for t in await admin.describe_topics() if not t["topic"].startswith("__")]
+        insync: dict[str, str] = {}
+        if with_configs and described:
+            for response in await admin.describe_configs(
+                    [ConfigResource(ConfigResourceType.TOPIC, t["topic"]) for t in described]):
+                for _error, _message, _type, name, entries, *_ in response.resources:
+                    insync[name] = next((e[1] for e in entries if e[0] == "min.insync.replicas"), "-")
+    return {t["topic"]: TopicShape(len(t["partitions"]),
+                                   len(t["partitions"][0]["replicas"]) if t["partitions"] else 0,
+                                   sum(len(p["isr"]) < len(p["replicas"]) for p in t["partitions"]),
+                                   insync.get(t["topic"], "-"))
+            for t in described}
 
 
 @topics_app.command("list")
 def topics_list(bootstrap: str | None = BOOTSTRAP) -> None:
-    """Every topic with its partitions, replication factor and key."""
+    """Every topic with its partitions, replication, the replicas a write needs, the partitions
+    with a replica out of sync, and its key."""
     async def work() -> int:
-        found = await _partitions(Cluster.from_env(bootstrap))
-        table = Table()
-        for col in ("topic", "partitions", "replicas", "keyed by"):
-            table.add_column(col)
-        for name, (partitions, replicas) in sorted(found.items()):
-            table.add_row(name, str(partitions), str(replicas), key_of(name) or "-")
+        found = await _partitions(Cluster.from_env(bootstrap), with_configs=True)
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column("topic", no_wrap=True)
+        # rf: replicas of each partition; isr≥: replicas a write needs (min.insync.replicas);
+        # behind: partitions with a replica out of sync.
+        for col in ("parts", "rf", "isr≥", "behind"):
+            table.add_column(col, justify="right")
+        table.add_column("keyed by", no_wrap=True)
+        for name, shape in sorted(found.items()):
+            table.add_row(name, str(shape.partitions), str(shape.replicas), shape.min_insync,
+                          f"[yellow]{shape.behind}[/]" if shape.behind else "0", key_of(name) or "-")
         console.print(table)
         return 0
 
@@ -70,7 +97,7 @@ def add_partitions(topic: str = typer.Argument(..., help="the topic to grow"),
         found = await _partitions(cluster)
         if topic not in found:
             raise kafka.UnknownTopic(f"no topic {topic} on {cluster.bootstrap}")
-        now = found[topic][0]
+        now = found[topic].partitions
         if count <= now:
             err.print(f"[red]{topic} has {now} partitions[/]; a topic's partitions can only be added to")
             return 2
@@ -89,7 +116,7 @@ def add_partitions(topic: str = typer.Argument(..., help="the topic to grow"),
             err.print(f"[red]the cluster refused[/]: {exc!r}")
             return 1
         for _ in range(50):  # until the cluster's metadata shows them
-            if (await _partitions(cluster))[topic][0] == count:
+            if (await _partitions(cluster))[topic].partitions == count:
                 break
             await asyncio.sleep(0.1)
         console.print(f"{topic}: {now} → {count} partitions")

@@ -40,7 +40,7 @@ class Rss:
     def sample(self) -> None:
         for pid_file in self.stack.pids.glob("*.pid"):
             name = pid_file.stem
-            if name in ("kafka", "mail"):
+            if name.startswith("kafka") or name == "mail":
                 continue
             try:
                 pid = int(pid_file.read_text().split()[0])

@@ -177,7 +177,7 @@ async def _prepare(stack: Stack) -> None:
     admin = AIOKafkaAdminClient(**stack.kafka_args())
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(t, 6, 1) for t in (loops.COMMANDS, loops.EVENTS)])
+        await admin.create_topics([NewTopic(t, 6, stack.replication) for t in (loops.COMMANDS, loops.EVENTS)])
     except TopicAlreadyExistsError:
         pass
     finally:

@@ -86,27 +86,30 @@ def restart(services: list[str] = typer.Argument(None, help="services to restart
 @app.command("stop")
 def stop_component(component: str = typer.Argument(..., help="kafka, postgres or a service"),
                    replica: int = typer.Option(1, help="which replica of a service"),
+                   broker: int = typer.Option(None, help="kafka: only this broker of the cluster (1-3)"),
                    kill: bool = typer.Option(False, "--kill", help="as a crash would: SIGKILL, or PostgreSQL's "
                                              "immediate shutdown")) -> None:
     """Stop one component of the running stack (for fault drills: `make chaos` uses the same)."""
     try:
-        stopped = Stack().stop_component(component, replica=replica, kill=kill)
+        stopped = Stack().stop_component(component, replica=replica, kill=kill, broker=broker)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    console.print(f"{component} {'killed' if kill else 'stopped'}" if stopped else f"{component} was not running")
+    name = component if broker is None else f"{component} broker {broker}"
+    console.print(f"{name} {'killed' if kill else 'stopped'}" if stopped else f"{name} was not running")
 
 
 @app.command("start")
 def start_component(component: str = typer.Argument(..., help="kafka, postgres or a service"),
-                    replica: int = typer.Option(1, help="which replica of a service (2, 3: extra replicas)")) -> None:
+                    replica: int = typer.Option(1, help="which replica of a service (2, 3: extra replicas)"),
+                    broker: int = typer.Option(None, help="kafka: only this broker of the cluster (1-3)")) -> None:
     """Start one component again; returns once it answers."""
     try:
-        asyncio.run(Stack().start_component(component, replica=replica))
+        asyncio.run(Stack().start_component(component, replica=replica, broker=broker))
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    console.print(f"{component} is up")
+    console.print(f"{component if broker is None else f'{component} broker {broker}'} is up")
 
 
 @app.command()
@@ -116,8 +119,10 @@ def status() -> None:
     table = Table("component", "pid", "state", "detail")
     pg_pid = read_pid(stack.pg_data / "postmaster.pid")
     table.add_row("postgres", str(pg_pid or "-"), _state(alive(pg_pid)), stack.admin_url)
-    kafka_pid = read_pid(stack.pids / "kafka.pid")
-    table.add_row("kafka", str(kafka_pid or "-"), _state(alive(kafka_pid)), stack.bootstrap)
+    for node in stack.nodes:
+        kafka_pid = stack.kafka_pid(node)
+        table.add_row(stack.kafka_name(node), str(kafka_pid or "-"), _state(bool(kafka_pid)),
+                      f"127.0.0.1:{stack.broker_port(node)}")
     mail_pid = read_pid(stack.pids / "mail.pid")
     table.add_row("smtp", str(mail_pid or "-"), _state(alive(mail_pid)),
                   f"127.0.0.1:{stack.smtp_port} → Maildir {stack.maildir}")
@@ -138,7 +143,8 @@ def logs(component: str = typer.Argument("all", help="kafka, postgres, a service
          lines: int = 40) -> None:
     """The last lines of each log under .run/logs."""
     stack = Stack()
-    names = ["postgres", "kafka", "mail", *SERVICES] if component == "all" else [component]
+    names = (["postgres", *map(stack.kafka_name, stack.nodes), "mail", *SERVICES] if component == "all"
+             else [component])
     for name in names:
         path = stack.logs / f"{name}.log"
         console.rule(str(path))

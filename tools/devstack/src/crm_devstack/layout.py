@@ -6,9 +6,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-
-
 SERVICES: dict[str, int] = {"identity": 8001, "seats": 8002, "notifications": 8003, "routing": 8004}
 
 
@@ -38,9 +35,16 @@ class Layout:
     # SASL/SCRAM with one principal per service and ACLs on the broker (`CRM_KAFKA_SASL=1`). Its
     # broker is formatted with the users, so it keeps its own run folder.
     sasl: bool = field(default_factory=lambda: os.environ.get("CRM_KAFKA_SASL") == "1")
+    # Kafka nodes, each controller and broker (`CRM_KAFKA_BROKERS=3`: a replicated cluster on
+    # 9092-9094). A cluster's nodes are formatted together, so it keeps its own run folder too.
+    brokers: int = field(default_factory=lambda: int(os.environ.get("CRM_KAFKA_BROKERS") or 1))
 
     def __post_init__(self) -> None:
-        self.run = self.run or self.root / (".run-sasl" if self.sasl else ".run")
+        if self.brokers not in (1, 3):
+            raise ValueError(f"KAFKA_BROKERS={self.brokers}: the local stack runs 1 broker or a cluster of 3")
+        if self.sasl and self.brokers > 1:
+            raise ValueError("KAFKA_SASL with KAFKA_BROKERS=3 is not built: the SASL stack is one broker")
+        self.run = self.run or self.root / (".run-sasl" if self.sasl else ".run-cluster" if self.brokers > 1 else ".run")
         self.logs = self.run / "logs"
         self.pids = self.run / "pids"
 
@@ -48,7 +52,29 @@ class Layout:
 
     @property
     def bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        return self.kafka_bootstrap or ",".join(f"127.0.0.1:{self.broker_port(n)}" for n in self.nodes)
+
+    @property
+    def nodes(self) -> list[int]:
+        """Kafka node ids, 1-based (`crm-stack stop kafka --broker N`)."""
+        return list(range(1, self.brokers + 1))
+
+    def broker_port(self, node: int) -> int:
+        return self.kafka_port + node - 1
+
+    def node_controller_port(self, node: int) -> int:
+        # One broker keeps its controller beside it (9093); a cluster's brokers take 9092-9094, so
+        # their controllers listen 100 above.
+        return self.controller_port if self.brokers == 1 else self.kafka_port + 100 + node - 1
+
+    def kafka_name(self, node: int) -> str:
+        """The node's run folder, PID file and log name: `kafka`, or `kafka-N` in a cluster."""
+        return "kafka" if self.brokers == 1 else f"kafka-{node}"
+
+    @property
+    def replication(self) -> int:
+        """Replicas of every topic: all the cluster's brokers, up to three."""
+        return min(self.brokers, 3)
 
     @property
     def admin_url(self) -> str:

@@ -47,24 +47,36 @@ def spawn(cmd: list[str], *, log_file: Path, pid_file: Path, env: dict[str, str]
 
 def stop(pid_file: Path, *, timeout: float = 20.0, sig: int = signal.SIGTERM) -> bool:
     """Signal the process named by `pid_file`, wait for it, SIGKILL if it lingers."""
-    pid = read_pid(pid_file)
-    if not alive(pid):
-        pid_file.unlink(missing_ok=True)
-        return False
-    assert pid is not None
-    os.kill(pid, sig)
+    return stop_together([pid_file], timeout=timeout, sig=sig)
+
+
+def stop_together(pid_files: list[Path], *, timeout: float = 20.0, sig: int = signal.SIGTERM) -> bool:
+    """Signal every process named, then wait for them all (SIGKILL for any still there at the
+    deadline): nodes of a cluster stopped one by one would each wait for a quorum already gone.
+    True when one was running."""
+    pids = {}
+    for pid_file in pid_files:
+        pid = read_pid(pid_file)
+        if alive(pid):
+            assert pid is not None
+            os.kill(pid, sig)
+            pids[pid] = pid_file
+        else:
+            pid_file.unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        _reap(pid)
-        time.sleep(0.1)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
-        while alive(pid):
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        for pid in pids:
             _reap(pid)
-            time.sleep(0.05)
-    _reap(pid)
-    pid_file.unlink(missing_ok=True)
-    return True
+        time.sleep(0.1)
+    for pid, pid_file in pids.items():
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while alive(pid):
+                _reap(pid)
+                time.sleep(0.05)
+        _reap(pid)
+        pid_file.unlink(missing_ok=True)
+    return bool(pids)
 
 
 def _reap(pid: int) -> None:

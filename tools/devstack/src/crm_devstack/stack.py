@@ -32,7 +32,8 @@ class Stack(KafkaBroker, PostgresServer, MailServer, Credentials, ServiceProcess
         for name in await self.create_databases():
             say(f"postgres   created database {name}")
         await self.wait_kafka()
-        say(f"kafka      ready at {self.bootstrap}")
+        say(f"kafka      ready at {self.bootstrap}" + (f" ({self.brokers} brokers, every topic on {self.replication} "
+                                                       f"replicas)" if self.brokers > 1 else ""))
         self.start_mail()
         await self.wait_mail()
         say(f"smtp       ready at 127.0.0.1:{self.smtp_port}, Maildir {self.maildir}")
@@ -49,12 +50,12 @@ class Stack(KafkaBroker, PostgresServer, MailServer, Credentials, ServiceProcess
 
     def down(self, say=print) -> None:
         for pid_file in sorted(self.pids.glob("*.pid")) if self.pids.exists() else []:
-            if pid_file.stem not in ("kafka", "mail") and stop(pid_file):
+            if not pid_file.stem.startswith("kafka") and pid_file.stem != "mail" and stop(pid_file):
                 say(f"{pid_file.stem:<10} stopped")
         if self.stop_mail():
             say("smtp       stopped")
-        if not self.kafka_bootstrap and stop(self.pids / "kafka.pid", timeout=30):
-            say("kafka      stopped")
+        if self.stop_kafka():
+            say("kafka      stopped" if self.brokers == 1 else f"kafka      {self.brokers} brokers stopped")
         if self.stop_postgres():
             say("postgres   stopped")
 

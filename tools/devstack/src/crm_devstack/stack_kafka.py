@@ -18,10 +18,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from crm_contracts import TOPICS
 from crm_contracts.registry import Direction
-from crm_runtime.topics import PARTITIONS, ensure_topics
+from crm_runtime.topics import PARTITIONS, ensure_topics, min_insync
 
 from .layout import SERVICES, Layout
-from .processes import alive, read_pid, spawn, stop
+from .processes import alive, read_pid, spawn, stop_together
 
 
 class KafkaBroker(Layout):
@@ -59,7 +59,7 @@ class KafkaBroker(Layout):
 
     def cli_env(self) -> dict[str, str]:
         """The environment for the operator CLI `crm` against this stack (as admin under SASL)."""
-        env = dict(os.environ)
+        env = {**os.environ, "CRM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
         if self.sasl:
             env.update(CRM_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", CRM_KAFKA_SASL_MECHANISM="SCRAM-SHA-256",
                        CRM_KAFKA_SASL_USERNAME="admin", CRM_KAFKA_SASL_PASSWORD=self.kafka_users["admin"])
@@ -71,15 +71,16 @@ class KafkaBroker(Layout):
         return {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
                 "KAFKA_SASL_USERNAME": service, "KAFKA_SASL_PASSWORD": self.kafka_users[service]}
 
-    def _listeners(self) -> list[str]:
+    def _listeners(self, node: int) -> list[str]:
+        port, controller = self.broker_port(node), self.node_controller_port(node)
         if not self.sasl:
-            return [f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            return [f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT"]
         admin = self.kafka_users["admin"]
-        return [f"listeners=SASL_PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{self.kafka_port}",
+        return [f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+                f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
                 "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
                 "inter.broker.listener.name=SASL_PLAINTEXT",
                 "sasl.enabled.mechanisms=SCRAM-SHA-256",
@@ -131,23 +132,35 @@ class KafkaBroker(Layout):
                 subprocess.run(cmd, check=True, capture_output=True, text=True)
         done.touch()
 
-    def _kafka_properties(self) -> Path:
-        data = self.run / "kafka" / "data"
-        props = self.run / "kafka" / "server.properties"
+    def kafka_folder(self, node: int) -> Path:
+        return self.run / self.kafka_name(node)
+
+    def _kafka_properties(self, node: int) -> Path:
+        folder = self.kafka_folder(node)
+        props = folder / "server.properties"
         props.parent.mkdir(parents=True, exist_ok=True)
+        rf, isr = self.replication, min_insync(self.replication)
+        voters = ",".join(f"{n}@127.0.0.1:{self.node_controller_port(n)}" for n in self.nodes)
         props.write_text("\n".join([
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-            *self._listeners(),
+            f"node.id={node}",
+            f"controller.quorum.voters={voters}",
+            *self._listeners(node),
             "controller.listener.names=CONTROLLER",
-            f"log.dirs={data}",
+            f"log.dirs={folder / 'data'}",
             f"num.partitions={PARTITIONS}",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            # Every topic (the contract's are created with these explicitly), the consumer groups'
+            # offsets and the transaction log alike: a record is acknowledged once all but one of
+            # the replicas hold it.
+            f"default.replication.factor={rf}",
+            f"min.insync.replicas={isr}",
+            f"offsets.topic.replication.factor={rf}",
+            f"transaction.state.log.replication.factor={rf}",
+            f"transaction.state.log.min.isr={isr}",
+            f"share.coordinator.state.topic.replication.factor={rf}",
+            f"share.coordinator.state.topic.min.isr={isr}",
+            # A replica that was not in sync never becomes leader: that would drop acknowledged records.
+            "unclean.leader.election.enable=false",
             "group.initial.rebalance.delay.ms=0",
             # Topics come from the contract only; a typo must fail, not create a topic.
             "auto.create.topics.enable=false",
@@ -155,45 +168,100 @@ class KafkaBroker(Layout):
         ]))
         return props
 
-    def start_kafka(self) -> None:
-        pid_file = self.pids / "kafka.pid"
-        if self.kafka_bootstrap or alive(read_pid(pid_file)):
+    def _pid_file(self, node: int) -> Path:
+        return self.pids / f"{self.kafka_name(node)}.pid"
+
+    def kafka_pid(self, node: int) -> int | None:
+        pid = read_pid(self._pid_file(node))
+        return pid if alive(pid) else None
+
+    def _check_node(self, broker: int | None) -> list[int]:
+        if broker is None:
+            return self.nodes
+        if broker not in self.nodes:
+            raise ValueError(f"no broker {broker}: this stack's are {', '.join(map(str, self.nodes))}")
+        return [broker]
+
+    def start_kafka(self, broker: int | None = None) -> None:
+        """Start every node (or one) not running; a cluster's nodes are formatted with one id."""
+        if self.kafka_bootstrap:
             return
         self.fetch_kafka()
-        props = self._kafka_properties()
         cp = f"{self.kafka_libs}/*"
-        if not (self.run / "kafka" / "data" / "meta.properties").exists():
-            cluster = subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
-                                     check=True, capture_output=True, text=True).stdout.strip()
-            subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster,
-                            "-c", str(props), *self._scram_users()], check=True, capture_output=True)
-        log4j = self.root / "infra" / "kafka" / "log4j2.properties"
-        spawn(["java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}",
-               "-cp", cp, "kafka.Kafka", str(props)],
-              log_file=self.logs / "kafka.log", pid_file=pid_file)
+        cluster: str | None = None
+        for node in self._check_node(broker):
+            if self.kafka_pid(node):
+                continue
+            props = self._kafka_properties(node)
+            if not (self.kafka_folder(node) / "data" / "meta.properties").exists():
+                cluster = cluster or self._cluster_id(cp)
+                subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster,
+                                "-c", str(props), *self._scram_users()], check=True, capture_output=True)
+            log4j = self.root / "infra" / "kafka" / "log4j2.properties"
+            spawn(["java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}",
+                   "-cp", cp, "kafka.Kafka", str(props)],
+                  log_file=self.logs / f"{self.kafka_name(node)}.log", pid_file=self._pid_file(node))
 
-    async def wait_kafka(self, timeout: float = 90) -> None:
+    def _cluster_id(self, cp: str) -> str:
+        """The id the cluster's nodes were formatted with (a node formatted anew joins it), or a new one."""
+        for node in self.nodes:
+            meta = self.kafka_folder(node) / "data" / "meta.properties"
+            if meta.exists():
+                for line in meta.read_text().splitlines():
+                    if line.startswith("cluster.id="):
+                        return line.split("=", 1)[1]
+        return subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    async def wait_kafka(self, timeout: float = 90, broker: int | None = None) -> None:
+        """Until the cluster answers with every broker (or `broker`) registered."""
         # aiokafka logs each refused connection at ERROR while the broker is still starting.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+        wanted = set(self._check_node(broker)) if not self.kafka_bootstrap else set()
         deadline = time.monotonic() + timeout
-        last: Exception | None = None
+        last: Exception | str | None = None
         while time.monotonic() < deadline:
             admin = AIOKafkaAdminClient(**self.kafka_args(), request_timeout_ms=5000)
             try:
                 await admin.start()
-                await admin.describe_cluster()
-                return
+                cluster = await admin.describe_cluster()
+                missing = wanted - {b["node_id"] for b in cluster["brokers"]}
+                if not missing:
+                    return
+                last = f"brokers {sorted(missing)} not registered yet"
             except Exception as exc:
                 last = exc
-                await asyncio.sleep(0.5)
             finally:
                 await admin.close()
+            await asyncio.sleep(0.5)
         raise RuntimeError(f"Kafka at {self.bootstrap} did not answer in {timeout}s: {last!r}")
 
-    async def create_topics(self) -> list[str]:
-        return await ensure_topics(self.kafka_args(), PARTITIONS)
+    async def under_replicated(self) -> int:
+        """Partitions of the contract's topics with a replica out of sync (0: every broker caught up)."""
+        admin = AIOKafkaAdminClient(**self.kafka_args(), request_timeout_ms=5000)
+        await admin.start()
+        try:
+            topics = await admin.describe_topics([n for t in TOPICS.values() for n in (t.name, t.dlq)])
+            return sum(len(p["isr"]) < len(p["replicas"]) for t in topics for p in t["partitions"])
+        finally:
+            await admin.close()
 
-    def stop_kafka(self, *, kill: bool = False) -> bool:
+    async def wait_in_sync(self, timeout: float = 120) -> float:
+        """Until no partition is under-replicated; returns the seconds it took."""
+        started = time.monotonic()
+        while (behind := await self.under_replicated()):
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{behind} partitions still under-replicated after {timeout}s")
+            await asyncio.sleep(0.5)
+        return time.monotonic() - started
+
+    async def create_topics(self) -> list[str]:
+        return await ensure_topics(self.kafka_args(), PARTITIONS, self.replication)
+
+    def stop_kafka(self, *, kill: bool = False, broker: int | None = None) -> bool:
+        """Stop every node (or one); SIGTERM is a controlled shutdown that hands its partitions'
+        leadership over first, SIGKILL (`kill`) a crash. True when one was running."""
         if self.kafka_bootstrap:
             return False
-        return stop(self.pids / "kafka.pid", timeout=30, sig=signal.SIGKILL if kill else signal.SIGTERM)
+        return stop_together([self._pid_file(node) for node in self._check_node(broker)], timeout=30,
+                             sig=signal.SIGKILL if kill else signal.SIGTERM)

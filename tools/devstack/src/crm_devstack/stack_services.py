@@ -49,21 +49,23 @@ class ServiceProcesses(Layout):
         """SIGTERM (the service drains and commits what it holds), or SIGKILL with `kill`."""
         return stop(self.pids / f"{self._name(service, replica)}.pid", sig=signal.SIGKILL if kill else signal.SIGTERM)
 
-    def stop_component(self, component: str, *, replica: int = 1, kill: bool = False) -> bool:
-        """One part of the stack: `kafka`, `postgres` or a service (one replica of it)."""
+    def stop_component(self, component: str, *, replica: int = 1, kill: bool = False,
+                       broker: int | None = None) -> bool:
+        """One part of the stack: `kafka` (every broker, or one), `postgres` or a service (one replica of it)."""
         if component == "kafka":
-            return self.stop_kafka(kill=kill)
+            return self.stop_kafka(kill=kill, broker=broker)
         if component == "postgres":
             return self.stop_postgres(kill=kill)
         if component not in SERVICES:
             raise ValueError(f"no component {component!r}: kafka, postgres, {', '.join(SERVICES)}")
         return self.stop_service(component, replica, kill=kill)
 
-    async def start_component(self, component: str, *, replica: int = 1) -> None:
-        """Start one part again and return once it answers (a service: once healthy)."""
+    async def start_component(self, component: str, *, replica: int = 1, broker: int | None = None) -> None:
+        """Start one part again and return once it answers (a service: once healthy; a broker: once
+        registered with the cluster)."""
         if component == "kafka":
-            self.start_kafka()
-            await self.wait_kafka()
+            self.start_kafka(broker)
+            await self.wait_kafka(broker=broker)
         elif component == "postgres":
             self.start_postgres()
             await self.wait_postgres()
