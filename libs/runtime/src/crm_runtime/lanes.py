@@ -26,6 +26,7 @@ from crm_contracts import Topic
 from . import logs
 from .batches import BatchProcessor
 from .offsets import OffsetCommitter
+from .rebootstrap import rebootstrapping
 from .retry import Backoff
 from .settings import ServiceSettings
 
@@ -49,11 +50,11 @@ class PartitionedConsumer:
         self.topics = [t.name for t in topics]
         self.processor = processor
         self.settings = settings
-        self.consumer = AIOKafkaConsumer(
+        self.consumer = rebootstrapping(AIOKafkaConsumer(
             **settings.kafka_args(), group_id=group, client_id=client_id,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.fetch_max_records,
             fetch_min_bytes=settings.fetch_min_bytes, fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        )
+        ))
         self.committer = OffsetCommitter(self.consumer, settings.offset_commit_interval_s)
         self._slots = asyncio.Semaphore(settings.max_concurrent_partitions)
         self._lanes: dict[TopicPartition, _Lane] = {}

@@ -23,6 +23,7 @@ from . import db, logs, memory
 from .auth import Verifier
 from .batches import BatchProcessor
 from .handlers import Clock, Handlers, message_time
+from .rebootstrap import rebootstrapping
 from .http import Request, Response, get, json_response
 from .lanes import PartitionedConsumer
 from .relay import OutboxRelay
@@ -71,10 +72,10 @@ class Service:
     async def _start(self) -> None:
         # Idempotent and acks=all: a retried send is written once, and only once every in-sync
         # replica has it.
-        self.producer = AIOKafkaProducer(**self.settings.kafka_args(),
-                                         client_id=self.client_id, enable_idempotence=True, acks="all",
-                                         request_timeout_ms=int(self.settings.producer_request_timeout_s * 1000),
-                                         linger_ms=self.settings.producer_linger_ms)
+        self.producer = rebootstrapping(AIOKafkaProducer(
+            **self.settings.kafka_args(), client_id=self.client_id, enable_idempotence=True, acks="all",
+            request_timeout_ms=int(self.settings.producer_request_timeout_s * 1000),
+            linger_ms=self.settings.producer_linger_ms))
         self.processor.producer = self.producer
         await self._until_up("kafka_unavailable", self.producer.start)
         await self._until_up("database_unavailable", self._start_database)
