@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import BaseModel
 
 from crm_contracts import TOPICS, CloudEvent, command
+from crm_runtime.rebootstrap import rebootstrapping
 from crm_runtime.settings import client_args
 
 
@@ -47,13 +48,11 @@ class Bus:
         self._recorded: dict[TopicPartition, int] = {}  # the next offset to record, per partition
 
     async def start(self, watch: Iterable[str] | None = None) -> None:
-        self._producer = AIOKafkaProducer(**self.args, acks="all",
-                                          enable_idempotence=True)
+        self._producer = rebootstrapping(AIOKafkaProducer(**self.args, acks="all", enable_idempotence=True))
         await self._producer.start()
         topics = list(watch) if watch is not None else [
             n for t in TOPICS.values() for n in (t.name, t.dlq)]
-        self._consumer = AIOKafkaConsumer(**self.args, enable_auto_commit=False,
-                                          group_id=None)
+        self._consumer = rebootstrapping(AIOKafkaConsumer(**self.args, enable_auto_commit=False, group_id=None))
         await self._consumer.start()
         partitions = []
         for topic in topics:

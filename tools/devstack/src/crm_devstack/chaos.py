@@ -76,37 +76,69 @@ class Chaos:
         self.bus = bus
         self._index: dict[str, list[CloudEvent]] = {}
         self._indexed = 0
+        self.due: dict[str, float] = {}  # command id -> when the wave meant to send it (perf_counter)
+        self.acked: dict[str, float] = {}  # command id -> when the broker acknowledged it
 
     async def send(self, cmds: list[CloudEvent], seconds: float) -> None:
-        """Spread `cmds` over `seconds`; a send the broker cannot take now is retried, not dropped."""
+        """Spread `cmds` over `seconds`, each account's in order and the accounts independently (as
+        many producers would send them), so one partition waiting for a broker holds back only its
+        own accounts. A send the broker cannot take now is retried, not dropped. When each was due
+        and when the broker acknowledged it are kept (`due`, `acked`)."""
         start = time.perf_counter()
         for i, cmd in enumerate(cmds):
-            delay = start + i * seconds / len(cmds) - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            while True:
-                try:
-                    await self.bus.send(cmd)
-                    break
-                except Exception:  # the broker is down (that may be the point): try again
-                    await asyncio.sleep(0.5)
+            self.due[cmd.id] = start + i * seconds / len(cmds)
+        by_account: dict[str, list[CloudEvent]] = {}
+        for cmd in cmds:
+            by_account.setdefault(cmd.accountid, []).append(cmd)
 
-    async def run(self, name: str, fault: Callable[[], Awaitable[float]]) -> dict:
+        async def one_account(mine: list[CloudEvent]) -> None:
+            for cmd in mine:
+                delay = self.due[cmd.id] - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                while True:
+                    try:
+                        await self.bus.send(cmd)
+                        self.acked[cmd.id] = time.perf_counter()
+                        break
+                    except Exception:  # the broker is down (that may be the point): try again
+                        await asyncio.sleep(0.5)
+
+        await asyncio.gather(*(one_account(mine) for mine in by_account.values()))
+
+    async def run(self, name: str, fault: Callable[[], Awaitable[float]], *, accounts: int = ACCOUNTS_PER_WAVE,
+                  seconds: float = WAVE_SECONDS, checks: Callable[[Wave], dict] | None = None,
+                  heal: Callable[[], Awaitable[None]] | None = None) -> dict:
         """Send a wave; at a third of it, `fault()` breaks something and brings it back (returning
-        when the restart began); then check every invariant."""
-        w = wave(name.split()[0].replace("-", ""))
-        sending = asyncio.create_task(self.send(w.commands, WAVE_SECONDS))
-        await asyncio.sleep(WAVE_SECONDS / 3)
+        when the restart began); then check every invariant, and `checks` of the scenario's own.
+        `heal()` mends what the fault left broken (after the answers, before the next scenario)."""
+        w = wave(name.split()[0].replace("-", ""), accounts)
+        sending = asyncio.create_task(self.send(w.commands, seconds))
+        await asyncio.sleep(seconds / 3)
         started = time.perf_counter()
         back_at = await fault()
         await sending
         answered_at = await self._answered(w)
+        if heal is not None:
+            await heal()
         await self.stack.settled(ANSWER_TIMEOUT)
         await self.deliveries_done()
         result = {"scenario": name, "fault_s": round(back_at - started, 1),
-                  "recovered_s": round(max(0.0, answered_at - back_at), 1), **await self.check(w)}
+                  "recovered_s": round(max(0.0, answered_at - back_at), 1), **await self.check(w),
+                  **(checks(w) if checks else {})}
         result["ok"] = all(v["ok"] for k, v in result.items() if isinstance(v, dict))
         return result
+
+    def longest_wait(self, w: Wave) -> tuple[float, CloudEvent | None]:
+        """The longest any command of the wave waited, from when it was due to its first answer,
+        and that command."""
+        longest: tuple[float, CloudEvent | None] = (0.0, None)
+        for cmd in w.commands:
+            kinds = (*ANSWERS[cmd.type], f"{cmd.type.split('.')[0]}.command.rejected")
+            answered = [self.bus.arrivals[(k, cmd.id)] for k in kinds if (k, cmd.id) in self.bus.arrivals]
+            if answered and cmd.id in self.due and min(answered) - self.due[cmd.id] > longest[0]:
+                longest = (min(answered) - self.due[cmd.id], cmd)
+        return round(longest[0], 1), longest[1]
 
     async def _answered(self, w: Wave) -> float:
         for type_, answers in ANSWERS.items():

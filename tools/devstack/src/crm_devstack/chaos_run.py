@@ -1,10 +1,12 @@
-"""`make chaos`: the fault scenarios (kill -9 and restarts of each part, replicas, poison) under
-load, run one after another, and the report."""
+"""`make chaos`: the fault scenarios (kill -9 and restarts of each part, replicas, poison, and on a
+three-broker cluster the broker losses of `chaos_cluster`) under load, run one after another, and
+the report."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from .bus import Bus
 from .stack import SERVICES, Stack
 
 from .chaos import ANSWER_TIMEOUT, Chaos, console
+from .chaos_cluster import ClusterFaults
 from .chaos_poison import poison
 
 
@@ -47,6 +50,8 @@ def seats_one_three_one(stack: Stack):
 
 
 async def main(scenarios: list[str] | None = None) -> int:
+    # A broker down is the point of some scenarios; aiokafka would log each refused connection.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     stack = Stack()
     out = stack.run / "chaos"
     out.mkdir(parents=True, exist_ok=True)
@@ -54,25 +59,38 @@ async def main(scenarios: list[str] | None = None) -> int:
     await bus.start(watch=["identity.events.v1", "seats.events.v1", "notifications.events.v1",
                            "identity.commands.v1.dlq"])
     chaos = Chaos(stack, bus)
-    plan: list[tuple[str, Callable[[], Awaitable[float]]]] = [
-        *((f"{s} kill -9", kill_and_restart(stack, s)) for s in SERVICES),
-        ("seats replicas 1-3-1", seats_one_three_one(stack)),
-        ("kafka kill -9", kill_and_restart(stack, "kafka", down_s=3.0)),
-        ("postgres crash", kill_and_restart(stack, "postgres", down_s=3.0)),
-        *((f"{s} SIGTERM", kill_and_restart(stack, s, down_s=0.5, kill=False)) for s in ("identity", "seats")),
+    # (name, fault, options of Chaos.run)
+    plan: list[tuple[str, Callable[[], Awaitable[float]], dict]] = [
+        *((f"{s} kill -9", kill_and_restart(stack, s), {}) for s in SERVICES),
+        ("seats replicas 1-3-1", seats_one_three_one(stack), {}),
+        ("kafka kill -9", kill_and_restart(stack, "kafka", down_s=3.0), {}),
+        ("postgres crash", kill_and_restart(stack, "postgres", down_s=3.0), {}),
+        *((f"{s} SIGTERM", kill_and_restart(stack, s, down_s=0.5, kill=False), {}) for s in ("identity", "seats")),
     ]
+    if stack.brokers > 1:
+        cluster = ClusterFaults(stack, chaos)
+        kill, kill_checks = cluster.broker_kill()
+        roll, roll_checks = cluster.rolling_restart()
+        two, two_checks, two_heal = cluster.two_down()
+        # Two down first: the broker left up then leads every partition, and it is the one the kill
+        # takes next, while the clients' last metadata still names it alone (crm_runtime.rebootstrap).
+        plan += [
+            ("cluster two brokers down", two, {"checks": two_checks, "heal": two_heal}),
+            ("cluster broker kill -9", kill, {"checks": kill_checks, "seconds": 12.0, "accounts": 60}),
+            ("cluster rolling restart", roll, {"checks": roll_checks, "seconds": 30.0, "accounts": 60}),
+        ]
     results = []
     try:
         if not scenarios or any("poison".startswith(s) or s.startswith("poison") for s in scenarios):
             console.rule("[bold]poison records")
             results.append(await poison(chaos))
             _print_one(results[-1])
-        for name, fault in plan:
+        for name, fault, options in plan:
             if scenarios and not any(name.startswith(s) for s in scenarios):
                 continue
             console.rule(f"[bold]{name}")
             await stack.settled(ANSWER_TIMEOUT)
-            result = await chaos.run(name, fault)
+            result = await chaos.run(name, fault, **options)
             results.append(result)
             _print_one(result)
     finally:
