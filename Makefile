@@ -70,9 +70,11 @@ test-sasl: install
 	CRM_KAFKA_SASL=1 $(STACK) up
 	CRM_KAFKA_SASL=1 $(PY) -m pytest tests/e2e; status=$$?; CRM_KAFKA_SASL=1 $(STACK) down; exit $$status
 
-# The end-to-end suite again on a three-broker cluster, then the broker faults of `make chaos`
-# (one broker killed mid-wave, a rolling restart, two brokers down).
+# The end-to-end suite again on a three-broker cluster (with the tests that read replication and
+# broker addresses), then its broker faults in `make chaos` (two brokers down, the busiest one
+# killed -9 mid-wave, a rolling restart).
+CLUSTER_TESTS := tests/e2e libs/runtime/tests/test_rebootstrap.py tools/cli/tests/test_cli.py
 test-cluster: install
 	CRM_KAFKA_BROKERS=3 $(STACK) up
-	CRM_KAFKA_BROKERS=3 $(PY) -m pytest tests/e2e && CRM_KAFKA_BROKERS=3 $(STACK) chaos cluster; \
+	CRM_KAFKA_BROKERS=3 $(PY) -m pytest $(CLUSTER_TESTS) && CRM_KAFKA_BROKERS=3 $(STACK) chaos cluster; \
 	status=$$?; CRM_KAFKA_BROKERS=3 $(STACK) down; exit $$status
