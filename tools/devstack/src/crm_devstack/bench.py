@@ -40,6 +40,7 @@ from .cpu import read_cpu
 from .profiles import flame_graphs
 from .dates import period_args
 from .stack import Stack
+from .storage import read_written
 
 console = Console()
 CREATED = "identity.account.created"
@@ -91,7 +92,9 @@ class Bench:
         The stack costs CPU when idle too (the broker's own upkeep, pollers, `settled` asking
         /health): that draw is measured for `IDLE_S` just before, settled, and what the same
         stretch would have cost idle is given beside the total (`idle_share_ms`), so a flow's
-        own cost (`net_per_command_ms`) can be told from the time the window happened to last."""
+        own cost (`net_per_command_ms`) can be told from the time the window happened to last.
+        What the stretch wrote per command (`storage.py`) is given too."""
+        written = await read_written(self.stack)
         quiet = read_cpu(self.stack)
         await asyncio.sleep(IDLE_S)
         before = read_cpu(self.stack)
@@ -103,7 +106,8 @@ class Bench:
         client = (time.process_time() - client) * 1000
         spent = after.spent_ms(before)
         total, idle = sum(spent.values()), idle_per_s * (after.at - before.at)
-        return result, {"per_command_ms": round(total / commands, 3),
+        wrote = (await read_written(self.stack)).per_command(written, commands)
+        return result, {**wrote, "per_command_ms": round(total / commands, 3),
                         "net_per_command_ms": round(max(0.0, total - idle) / commands, 3),
                         "idle_share_ms": round(idle / commands, 3), "idle_ms_per_s": round(idle_per_s, 1),
                         # The bench's own process shares the two cores: not counted, but shown.

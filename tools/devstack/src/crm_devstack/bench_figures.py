@@ -72,10 +72,14 @@ def median_cost(costs: list[dict]) -> dict:
     def median(key: str) -> float:
         return round(statistics.median(c.get(key, 0.0) for c in costs), 3)
 
+    databases = sorted({d for c in costs for d in c.get("postgres", {})})
     return {"per_command_ms": median("per_command_ms"), "net_per_command_ms": median("net_per_command_ms"),
             "idle_share_ms": median("idle_share_ms"), "runs": len(costs),
             "by_process_ms": {n: round(statistics.median(c["by_process_ms"].get(n, 0.0) for c in costs), 3)
-                              for n in names}}
+                              for n in names},
+            "postgres": {d: {k: statistics.median(c.get("postgres", {}).get(d, {}).get(k, 0.0) for c in costs)
+                             for k in ("commits", "rows_written")} for d in databases},
+            "kafka_log_bytes": median("kafka_log_bytes")}
 
 
 def print_costs(costs: dict[str, dict]) -> None:
@@ -88,6 +92,17 @@ def print_costs(costs: dict[str, dict]) -> None:
                       f"{c.get('net_per_command_ms', 0.0):.2f}",
                       *(f"{c['by_process_ms'].get(n, 0.0):.2f}" for n in names))
     console.print(table)
+    databases = sorted({d for c in costs.values() for d in c.get("postgres", {})})
+    if databases:
+        wrote = Table(title="written per command: commits / rows of each service database, bytes to the Kafka "
+                            "logs (every replica)")
+        for col in ("flow", *databases, "kafka bytes"):
+            wrote.add_column(col, justify="left" if col == "flow" else "right")
+        for flow, c in costs.items():
+            pg = c.get("postgres", {})
+            wrote.add_row(flow, *(f"{pg[d]['commits']:.1f} / {pg[d]['rows_written']:.1f}" if d in pg else "-"
+                                  for d in databases), f"{c.get('kafka_log_bytes', 0):,.0f}")
+        console.print(wrote)
 
 
 def print_report(report: dict, results: dict[str, list[Run]], rss: Rss) -> None:

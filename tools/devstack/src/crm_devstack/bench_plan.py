@@ -19,6 +19,7 @@ from rich.progress import Progress
 
 from . import loops
 from .bench import ASSIGNED, CREATED, Bench, console, creates
+from .bench_reads import only_reads
 from .bench_figures import Rss, Run, median_cost, plot, print_costs, print_report, print_routing
 from .bus import Bus
 from .stack import Stack
@@ -232,4 +233,5 @@ async def _only_replicas(stack: Stack, bench: Bench, rounds: int, seconds: float
     return figures
 
 
-ONLY = {"routing": _only_routing, "create": _only_create, "accept": _only_accept, "replicas": _only_replicas}
+ONLY = {"routing": _only_routing, "create": _only_create, "accept": _only_accept, "replicas": _only_replicas,
+        "reads": only_reads}

@@ -15,8 +15,11 @@ from rich.console import Console
 
 from .cpu import Reading, read_cpu, stack_pids
 from .stack import SERVICES, Stack
+from .storage import kafka_log_bytes
 
 console = Console()
+
+
 def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -53,6 +56,7 @@ class Readings:
         healths = {s: await self.stack.health_report(s) or {} for s in SERVICES}
         return {"minute": minute, "at": datetime.now(UTC).isoformat(timespec="seconds"), "flows": flows,
                 "processes": procs, "cpu": self.cpu(), "tables": tables,
+                "kafka_log_mb": round(kafka_log_bytes(self.stack) / 2**20, 2),
                 "outbox_backlog": {s: h.get("outbox_backlog") for s, h in healths.items()},
                 "lag": await self.stack.lag()}
 
@@ -102,8 +106,11 @@ def verdict(samples: list[dict], flows: list[str], final: dict) -> dict:
     cpu = {"machine_busy": statistics.median([c["machine_busy"] for c in loaded]) if loaded else None,
            "percent_of_a_core": {name: statistics.median([c["percent_of_a_core"].get(name, 0) for c in loaded])
                                  for name in (loaded[-1]["percent_of_a_core"] if loaded else {})}}
+    # Events topics are kept forever (read models are rebuilt from them): the broker's disk grows with
+    # the load, on purpose; this is the rate to size it by (every replica counted).
+    kafka = per_hour([(s["minute"], s["kafka_log_mb"]) for s in later if "kafka_log_mb" in s])
     return {"rss_growth_mb_per_hour": growth, "fd_growth_per_hour": fds, "p99_drift": drift, "cpu_median": cpu,
-            "outbox_rows_growth_per_hour": outbox,
+            "outbox_rows_growth_per_hour": outbox, "kafka_log_mb_per_hour": kafka,
             "rows_at_end": {t: v["rows"] for t, v in final["tables"].items()}}
 
 
@@ -124,6 +131,8 @@ def report(figures: dict, out: Path) -> bool:
         f"{k} {g:+.1f}" for k, g in v["fd_growth_per_hour"].items() if g is not None))
     console.print("outbox rows growth per hour (second half; pruned after 10 min): " + ", ".join(
         f"{k} {g:+.0f}" for k, g in v["outbox_rows_growth_per_hour"].items() if g is not None))
+    if v.get("kafka_log_mb_per_hour") is not None:
+        console.print(f"Kafka logs on disk (events kept forever): {v['kafka_log_mb_per_hour']:+,.1f} MB/hour")
     cpu = v["cpu_median"]
     console.print(f"CPU under load (median of the minutes): machine busy {cpu['machine_busy']}; % of a core: "
                   + ", ".join(f"{k} {p:.0f}" for k, p in cpu["percent_of_a_core"].items()))
