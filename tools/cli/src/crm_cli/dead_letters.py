@@ -86,8 +86,9 @@ def dlq_replay(topic: str, offset: int | None = typer.Option(None, "--offset"),
             return 1
         if not everything and len(chosen) > 1:
             # An offset names a record only within its partition.
-            err.print(f"[red]offset {offset} is in partitions {', '.join(str(r.partition) for r in chosen)}: "
-                      "say which with --partition[/]")
+            # Read from several partitions at once, they come in any order; named in order.
+            found = ", ".join(str(p) for p in sorted(r.partition for r in chosen))
+            err.print(f"[red]offset {offset} is in partitions {found}: say which with --partition[/]")
             return 2
         async with kafka.started(kafka.producer(cluster)) as producer:
             with Progress(console=console) as progress:
