@@ -35,9 +35,15 @@ async def test_counts_follow_filing_and_reading_and_equal_a_recount(pool):
     ids = {}
     async with pool.acquire() as conn:
         await conn.execute("INSERT INTO instance_members (instance_id, user_id) VALUES ('quiet', $1)", me)
+        seen = []
         for n, (user, instance) in enumerate([(me, "home"), (me, "home"), (me, "team"), (me, "home"), (other, "home")]):
-            ids[n] = await repository.insert_notification(conn, account_id="acc", user_id=user, instance_id=instance,
-                                                          kind="k", title="t", body="b", cause=cause)
+            filed = await repository.file_notification(conn, account_id="acc", user_id=user, instance_id=instance,
+                                                       kind="k", title="t", body="b", cause=cause)
+            ids[n] = filed.notification_id
+            # What filing answers (read in its own statement) is what a read after it finds.
+            assert filed.unread == await repository.unread_counts(conn, user)
+            seen.append(filed.unread)
+        assert seen[2] == {"home": 2, "quiet": 0, "team": 1} and seen[4] == {"home": 1}
         assert await repository.unread_counts(conn, me) == {"home": 3, "quiet": 0, "team": 1}
         # Read two of home's, one twice over, one of the team's, and someone else's (not mine: no effect).
         assert await repository.mark_read(conn, me, [ids[0], ids[1], ids[2], ids[4]]) == 3

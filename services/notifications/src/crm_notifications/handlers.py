@@ -57,19 +57,19 @@ async def _notify(ctx: HandlerContext, user_id: str, instance_id: str, kind: str
                   path: str = "/notifications") -> None:
     """File a notification in the instance it concerns (`path`: where clicking it leads there), queue
     its pushes, publish unread counts."""
-    notification_id = await repository.insert_notification(
+    filed = await repository.file_notification(
         ctx.conn, account_id=ctx.message.accountid, user_id=user_id, instance_id=instance_id, kind=kind,
         title=title, body=body, cause=ctx.message, path=path)
-    name = await repository.instance_name(ctx.conn, instance_id)
-    for session in devices_to_push(instance_id, await repository.sessions_of(ctx.conn, user_id)):
-        await repository.queue_push(ctx.conn, notification_id=notification_id, user_id=user_id, session=session,
-                                    instance_id=instance_id, instance_name=name, title=title, body=body,
-                                    cause=ctx.message)
-    await _unread_changed(ctx, user_id)
+    await repository.queue_pushes(ctx.conn, filed, devices_to_push(instance_id, filed.sessions), user_id=user_id,
+                                  instance_id=instance_id, title=title, body=body, cause=ctx.message)
+    await _unread(ctx, user_id, filed.unread)
 
 
 async def _unread_changed(ctx: HandlerContext, user_id: str) -> None:
-    counts = await repository.unread_counts(ctx.conn, user_id)
+    await _unread(ctx, user_id, await repository.unread_counts(ctx.conn, user_id))
+
+
+async def _unread(ctx: HandlerContext, user_id: str, counts: dict[str, int]) -> None:
     await ctx.emit(UnreadChanged(user_id=user_id, counts=counts), subject=user_id, instanceid=None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -26,26 +27,56 @@ async def sessions_of(conn: asyncpg.Connection, user_id: str) -> list[Session]:
     return [Session(**dict(r)) for r in rows]
 
 
-async def insert_notification(conn: asyncpg.Connection, *, account_id: str, user_id: str, instance_id: str,
-                              kind: str, title: str, body: str, cause: CloudEvent, path: str = "/notifications") -> str:
+@dataclass(frozen=True)
+class Filed:
+    """A notification just filed, with what its pushes and the unread event need."""
+    notification_id: str
+    instance_name: str
+    sessions: list[Session]
+    unread: dict[str, int]  # the user's unread per instance, this notification counted
+
+
+async def file_notification(conn: asyncpg.Connection, *, account_id: str, user_id: str, instance_id: str,
+                            kind: str, title: str, body: str, cause: CloudEvent,
+                            path: str = "/notifications") -> Filed:
+    """File a notification and count it unread, and read the instance's name, the user's sessions
+    and unread counts — one statement, one round trip (a lead's notification is on the hot path).
+    The reads see the statement's snapshot, from before the insert: the new notification is added
+    to its instance's count here."""
     notification_id = "ntf_" + uuid.uuid4().hex
-    await conn.execute(
+    row = await conn.fetchrow(
         """WITH filed AS (
                INSERT INTO notifications (notification_id, account_id, user_id, instance_id, kind, title, body,
-                                          cause_event_id, path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
-           INSERT INTO unread_counts (user_id, instance_id, unread) VALUES ($3, $4, 1)
-           ON CONFLICT (user_id, instance_id) DO UPDATE SET unread = unread_counts.unread + 1""",
+                                          cause_event_id, path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)),
+           counted AS (
+               INSERT INTO unread_counts (user_id, instance_id, unread) VALUES ($3, $4, 1)
+               ON CONFLICT (user_id, instance_id) DO UPDATE SET unread = unread_counts.unread + 1)
+           SELECT (SELECT name FROM instances WHERE instance_id = $4) AS instance_name,
+                  (SELECT coalesce(json_agg(json_build_object('device_id', device_id, 'device', device,
+                                                              'instance_id', instance_id) ORDER BY device_id), '[]')
+                   FROM sessions WHERE user_id = $3)::text AS sessions,
+                  (SELECT coalesce(json_object_agg(c.instance_id, c.unread), '{}')
+                   FROM (""" + UNREAD_COUNTS.replace("$1", "$3") + """) c)::text AS unread""",
         notification_id, account_id, user_id, instance_id, kind, title, body, cause.id, path)
-    return notification_id
+    unread = json.loads(row["unread"])
+    unread[instance_id] = unread.get(instance_id, 0) + 1
+    return Filed(notification_id, row["instance_name"] or instance_id,
+                 [Session(**s) for s in json.loads(row["sessions"])], dict(sorted(unread.items())))
 
 
-async def queue_push(conn: asyncpg.Connection, *, notification_id: str, user_id: str, session: Session,
-                     instance_id: str, instance_name: str, title: str, body: str, cause: CloudEvent) -> None:
+async def queue_pushes(conn: asyncpg.Connection, filed: Filed, sessions: list[Session], *, user_id: str,
+                       instance_id: str, title: str, body: str, cause: CloudEvent) -> None:
+    """One push per session, in one statement."""
+    if not sessions:
+        return
     await conn.execute(
         """INSERT INTO pushes (push_id, notification_id, user_id, device_id, device, instance_id, instance_name,
-                               title, body, cause) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        "psh_" + uuid.uuid4().hex, notification_id, user_id, session.device_id, session.device, instance_id,
-        instance_name, title, body, cause.model_dump_json())
+                               title, body, cause)
+           SELECT p.push_id, $2, $3, p.device_id, p.device, $4, $5, $6, $7, $8
+           FROM unnest($1::text[], $9::text[], $10::text[]) AS p (push_id, device_id, device)""",
+        ["psh_" + uuid.uuid4().hex for _ in sessions], filed.notification_id, user_id, instance_id,
+        filed.instance_name, title, body, cause.model_dump_json(),
+        [s.device_id for s in sessions], [s.device for s in sessions])
 
 
 async def pending_pushes(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
