@@ -18,10 +18,6 @@ import asyncio
 import time
 from collections import Counter
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from crm_contracts import TOPICS
-
 from .chaos import Chaos, Wave
 from .stack import Stack
 
@@ -36,13 +32,7 @@ ELECTION_SLACK_S = 5.0
 
 async def leaders(stack: Stack) -> dict[tuple[str, int], int]:
     """The leader of every partition of the contract's topics (-1: none)."""
-    admin = AIOKafkaAdminClient(**stack.kafka_args(), request_timeout_ms=5000)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([t.name for t in TOPICS.values()])
-        return {(t["topic"], p["partition"]): p["leader"] for t in described for p in t["partitions"]}
-    finally:
-        await admin.close()
+    return {tp: p["leader"] for tp, p in (await stack.contract_partitions()).items()}
 
 
 async def elected(stack: Stack, gone: set[int], timeout: float = 90.0) -> float:

@@ -236,15 +236,20 @@ class KafkaBroker(Layout):
             await asyncio.sleep(0.5)
         raise RuntimeError(f"Kafka at {self.bootstrap} did not answer in {timeout}s: {last!r}")
 
-    async def under_replicated(self) -> int:
-        """Partitions of the contract's topics with a replica out of sync (0: every broker caught up)."""
+    async def contract_partitions(self) -> dict[tuple[str, int], dict]:
+        """Every partition of the contract's topics and their `.dlq`s as the cluster describes it
+        (`leader`, -1 for none; `replicas`; `isr`)."""
         admin = AIOKafkaAdminClient(**self.kafka_args(), request_timeout_ms=5000)
         await admin.start()
         try:
             topics = await admin.describe_topics([n for t in TOPICS.values() for n in (t.name, t.dlq)])
-            return sum(len(p["isr"]) < len(p["replicas"]) for t in topics for p in t["partitions"])
+            return {(t["topic"], p["partition"]): p for t in topics for p in t["partitions"]}
         finally:
             await admin.close()
+
+    async def under_replicated(self) -> int:
+        """Partitions of the contract's topics with a replica out of sync (0: every broker caught up)."""
+        return sum(len(p["isr"]) < len(p["replicas"]) for p in (await self.contract_partitions()).values())
 
     async def wait_in_sync(self, timeout: float = 120) -> float:
         """Until no partition is under-replicated; returns the seconds it took."""

@@ -21,12 +21,6 @@ async def set_session(conn: asyncpg.Connection, user_id: str, device_id: str, de
         user_id, device_id, device, instance_id)
 
 
-async def sessions_of(conn: asyncpg.Connection, user_id: str) -> list[Session]:
-    rows = await conn.fetch("SELECT device_id, device, instance_id FROM sessions WHERE user_id = $1 ORDER BY device_id",
-                            user_id)
-    return [Session(**dict(r)) for r in rows]
-
-
 @dataclass(frozen=True)
 class Filed:
     """A notification just filed, with what its pushes and the unread event need."""
