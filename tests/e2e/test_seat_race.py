@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import parse_qs, urlparse
 
+import asyncpg
 import pytest
 
-from crm_contracts import identity
+from crm_contracts import event_caused_by, identity, seats
 
 pytestmark = pytest.mark.stack
 
@@ -78,3 +79,25 @@ async def test_the_same_race_with_two_seats_processes_in_one_group(platform, sta
             await check_ledger(platform, acc)
     finally:
         stack.stop_service("seats", replica=2)
+
+
+async def test_a_seat_answer_does_not_wait_for_the_accounts_commands(platform, stack, account_id):
+    """While a batch of the account's commands holds the account row, a seat answer for one of its
+    members is still handled: here a reservation that arrives after the member was deactivated."""
+    await platform.enterprise(account_id, seats_total=2)
+    added = await platform.add(account_id, "late", activation="immediate")
+    await platform.status(account_id, "late", "pending_activation")
+    await platform.send(account_id, identity.DeactivateMember(user_id="late"))
+    await platform.status(account_id, "late", "inactive")
+    conn = await asyncpg.connect(stack.database_url("identity"))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT FROM accounts WHERE account_id = $1 FOR UPDATE", account_id)
+            late = await platform.bus.send(event_caused_by(
+                added, seats.SeatReserved(user_id="late", seats_used=1, seats_total=2, auto_upgraded=False),
+                source="seats"))
+            (again,) = await platform.bus.wait_event("identity.member.status_changed", correlationid=late.correlation,
+                                                     where=lambda e: e.data["reason"] == "seat_not_needed", timeout=15)
+    finally:
+        await conn.close()
+    assert again.data["to_status"] == "inactive" and again.causationid == late.id

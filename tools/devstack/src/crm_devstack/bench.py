@@ -37,7 +37,7 @@ from . import loops
 from .bench_figures import Run, percentile
 from .bus import Bus
 from .cpu import read_cpu
-from .profiles import flame_graphs
+from .profiles import flame_graphs, statement_profile
 from .dates import period_args
 from .stack import Stack
 from .storage import read_written
@@ -139,9 +139,12 @@ class Bench:
     async def paced(self, rate: float, seconds: float, cmds: list[CloudEvent], answer: str,
                     profile: str | None = None) -> dict:
         """Send `cmds` at `rate` per second; latency from when each was due. With `profile`, a
-        flame graph of each service under that load (`.run/bench/flame-<profile>-<service>.svg`)."""
+        flame graph of each service under that load (`.run/bench/flame-<profile>-<service>.svg`) and the
+        time of each database statement (`statements-<profile>.txt`)."""
         if profile:
-            async with flame_graphs(self.stack, profile, len(cmds) / rate + 1, self.stack.run / "bench"):
+            out = self.stack.run / "bench"
+            async with (flame_graphs(self.stack, profile, len(cmds) / rate + 1, out),
+                        statement_profile(self.stack, profile, len(cmds), out)):
                 return await self.paced(rate, seconds, cmds, answer)
         due: dict[str, float] = {}
         sends = []

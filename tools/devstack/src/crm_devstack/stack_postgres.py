@@ -54,7 +54,9 @@ class PostgresServer(Layout):
         if os.geteuid() == 0:
             shutil.chown(log_file, "postgres", "postgres")
         opts = (f"-p {self.pg_port} -c listen_addresses=127.0.0.1 -k {self.pg_data} "
-                "-c max_connections=300 -c fsync=on")
+                "-c max_connections=300 -c fsync=on "
+                # Time per statement, for the bench's statement profiles (crm_devstack.profiles).
+                "-c shared_preload_libraries=pg_stat_statements")
         subprocess.run(self._as_postgres([self._pg_bin("pg_ctl"), "-D", str(self.pg_data), "-o", opts,
                                           "-l", str(log_file), "-w", "start"]), check=True,
                        capture_output=True)
