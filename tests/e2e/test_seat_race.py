@@ -56,6 +56,10 @@ async def check_ledger(platform, account_id: str) -> None:
     assert len(ledger["holders"]) == summary["seats_used"]
     changes = [h["change"] for h in ledger["history"]]
     assert changes.count("reserved") - changes.count("released") == summary["seats_used"]
+    # Each reservation's line names whom it seated and the count after it: 1, 2, … N in order.
+    lines = [h for h in ledger["history"] if h["change"] == "reserved"]
+    assert [h["seats_used"] for h in lines] == list(range(1, N + 1))
+    assert {h["user_id"] for h in lines} == set(by_user)
     assert K + changes.count("upgraded") == summary["seats_total"]
     assert {h["charge_id"] for h in ledger["history"] if h["change"] == "upgraded"} == {
         c["charge_id"] for c in ledger["charges"]}
