@@ -63,7 +63,13 @@ def print_routing(r: dict, count: int) -> None:
     for p in r["sweep"]:
         console.print(f"{p['path']} at {p['offered_per_s']:.0f}/s offered ({p['commands']} leads, "
                       f"{p['achieved_per_s']:,.0f}/s achieved): p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms, "
-                      f"p99 {p['p99_ms']:.0f} ms" + (" (target ≤ 100 ms)" if p["offered_per_s"] >= 1000 else ""))
+                      f"p99 {p['p99_ms']:.0f} ms, {p['cpu']['per_command_ms']:.2f} ms CPU a lead"
+                      + (" (p99 target ≤ 100 ms)" if p["offered_per_s"] == 500 else ""))
+
+
+def lead_costs(routing: dict) -> dict[str, dict]:
+    """CPU per lead in the bursts (median) and at each offered rate of the sweep."""
+    return {"lead": routing["cpu"], **{f"lead at {p['offered_per_s']:.0f}/s": p["cpu"] for p in routing["sweep"]}}
 
 
 def median_cost(costs: list[dict]) -> dict:
