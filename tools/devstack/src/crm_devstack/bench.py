@@ -8,7 +8,8 @@
 2. Offered load: commands paced at each rate for a few seconds; p50/p95/p99 command → event,
    measured from when each command was due (so a sender that falls behind is not hidden).
 3. `identity.invitation.accept` → `seats.seat.reserved` at 100/s, 150/s and 200/s (members invited
-   beforehand); leads → `routing.lead.assigned` in bursts and at 250, 500 and 1,000 leads/s.
+   beforehand); leads → `routing.lead.assigned` in bursts and at 250, 500 and 1,000 leads/s; each
+   lead of a burst claimed by its agent → `routing.lead.claimed`, in bursts.
 4. Two identity replicas against one, same burst.
 5. CPU per command of each flow, every process of the stack counted (`cpu.py`: from /proc, from
    the first command until the stack has settled), and flame graphs of each service under the
@@ -31,7 +32,7 @@ from typing import TypeVar
 
 from rich.console import Console
 
-from crm_contracts import CloudEvent, command, identity, leads, seats
+from crm_contracts import CloudEvent, command, identity, leads, routing, seats
 
 from . import loops
 from .bench_figures import Run, percentile
@@ -45,6 +46,7 @@ from .storage import read_written
 console = Console()
 CREATED = "identity.account.created"
 ASSIGNED = "routing.lead.assigned"
+CLAIMED = "routing.lead.claimed"
 T = TypeVar("T")
 IDLE_S = 3.0  # how long the idle draw is sampled before a costed stretch
 
@@ -239,3 +241,17 @@ class Bench:
     async def lead_burst(self, instances: list[str], account_of: dict[str, str]) -> Run:
         sent_at = await self._send_all(self.leads_for(instances, self.count, account_of))
         return self._summary("crm-platform (routing)", sent_at, await self._answers(sent_at, ASSIGNED))
+
+    async def assigned_leads(self, instances: list[str], account_of: dict[str, str]) -> list[CloudEvent]:
+        """A burst of leads, and the assignment each got."""
+        sent_at = await self._send_all(self.leads_for(instances, self.count, account_of))
+        await self._answers(sent_at, ASSIGNED)
+        return [self.bus.first[(ASSIGNED, cid)] for cid in sent_at]
+
+    async def claim_burst(self, assigned: list[CloudEvent]) -> Run:
+        """Every lead claimed by the agent it was assigned to, all at once: `routing.lead.claim` →
+        `routing.lead.claimed`."""
+        claims = [command(routing.ClaimLead(lead_id=a.data["lead_id"], user_id=a.data["user_id"]), source="bench",
+                          accountid=a.accountid, instanceid=a.instanceid) for a in assigned]
+        sent_at = await self._send_all(claims)
+        return self._summary("crm-platform (claims)", sent_at, await self._answers(sent_at, CLAIMED))

@@ -65,11 +65,16 @@ def print_routing(r: dict, count: int) -> None:
                       f"{p['achieved_per_s']:,.0f}/s achieved): p50 {p['p50_ms']:.0f} ms, p95 {p['p95_ms']:.0f} ms, "
                       f"p99 {p['p99_ms']:.0f} ms, {p['cpu']['per_command_ms']:.2f} ms CPU a lead"
                       + (" (p99 target ≤ 100 ms)" if p["offered_per_s"] == 500 else ""))
+    claims = r["claims"]["bursts"]
+    console.print(f"claims: every lead of a burst claimed by its agent, {statistics.median(c['throughput'] for c in claims):,.0f}"
+                  f"/s, p50 {statistics.median(c['p50_ms'] for c in claims):.0f} ms, "
+                  f"p99 {statistics.median(c['p99_ms'] for c in claims):.0f} ms (medians of {len(claims)})")
 
 
-def lead_costs(routing: dict) -> dict[str, dict]:
-    """CPU per lead in the bursts (median) and at each offered rate of the sweep."""
-    return {"lead": routing["cpu"], **{f"lead at {p['offered_per_s']:.0f}/s": p["cpu"] for p in routing["sweep"]}}
+def routing_costs(routing: dict) -> dict[str, dict]:
+    """CPU per lead in the bursts (median) and at each offered rate of the sweep; per claim."""
+    return {"lead": routing["cpu"], **{f"lead at {p['offered_per_s']:.0f}/s": p["cpu"] for p in routing["sweep"]},
+            "claim": routing["claims"]["cpu"]}
 
 
 def median_cost(costs: list[dict]) -> dict:

@@ -20,7 +20,7 @@ from rich.progress import Progress
 from . import loops
 from .bench import ASSIGNED, CREATED, Bench, console, creates
 from .bench_reads import only_reads
-from .bench_figures import Rss, Run, lead_costs, median_cost, plot, print_costs, print_report, print_routing
+from .bench_figures import Rss, Run, routing_costs, median_cost, plot, print_costs, print_report, print_routing
 from .bus import Bus
 from .stack import Stack
 
@@ -39,12 +39,20 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
         # Costed too: paced, batches are small and a lead costs more than in a burst.
         run, run["cpu"] = await bench.costed(bench.paced(offered, seconds, leads, ASSIGNED), len(leads))
         sweep.append({**run, "path": "leads.lead.captured -> routing.lead.assigned"})
+    claims, claim_costs = [], []
+    for _ in range(rounds):
+        assigned = await bench.assigned_leads(instances, account_of)
+        await stack.settled(180)
+        run, cost = await bench.costed(bench.claim_burst(assigned), len(assigned))
+        claims.append(run)
+        claim_costs.append(cost)
     paced = sweep[-1]
     await stack.settled(180)
     await bench.paced(rate / 2, seconds, bench.leads_for(instances, int(rate / 2 * seconds), account_of), ASSIGNED,
                       profile="lead")  # an extra run, for its flame graphs only
     return {"instances": len(instances), **versus_loop(bursts, beside["batched"], costs), "paced": paced,
-            "sweep": sweep}
+            "sweep": sweep, "claims": {"bursts": [r.__dict__ for r in claims], "cpu": median_cost(claim_costs),
+                                       "burst_per_s": statistics.median(r.throughput for r in claims)}}
 
 
 async def costed_bursts(stack: Stack, bench: Bench, burst: Callable[[], Awaitable[Run]], rounds: int,
@@ -76,7 +84,7 @@ def versus_loop(runs: list[Run], loop: list[Run], costs: list[dict]) -> dict:
 async def _only_routing(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
     figures = await routing_figures(stack, bench, rounds, 1000, seconds)
     print_routing(figures, bench.count)
-    print_costs(lead_costs(figures))
+    print_costs(routing_costs(figures))
     return figures
 
 
@@ -166,7 +174,7 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
         sampler.cancel()
         await bus.stop()
     report["burst"] = {name: [r.__dict__ for r in runs] for name, runs in results.items()}
-    report["cpu_per_command"] = {"create": median_cost(create_costs), **lead_costs(report["routing"]),
+    report["cpu_per_command"] = {"create": median_cost(create_costs), **routing_costs(report["routing"]),
                                  **{f"accept at {a['offered_per_s']:.0f}/s": a["cpu"] for a in report["accept_to_reserved"]}}
     report["rss_peak_mb"] = rss.peak_mb
     print_report(report, results, rss)
