@@ -20,7 +20,7 @@ from rich.progress import Progress
 from . import loops
 from .bench import ASSIGNED, CREATED, Bench, console, creates
 from .bench_reads import only_reads
-from .bench_figures import Rss, Run, routing_costs, median_cost, plot, print_costs, print_report, print_routing
+from .bench_figures import Rss, Run, median_cost, plot, print_costs, print_report, print_routing, routing_costs
 from .bus import Bus
 from .stack import Stack
 
