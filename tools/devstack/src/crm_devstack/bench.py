@@ -238,14 +238,18 @@ class Bench:
                 source="bench", accountid=account_of[ins], instanceid=ins))
         return out
 
-    async def lead_burst(self, instances: list[str], account_of: dict[str, str]) -> Run:
+    async def _leads(self, instances: list[str], account_of: dict[str, str]
+                     ) -> tuple[dict[str, float], dict[str, float]]:
+        """A burst of leads: when each was sent and when its assignment arrived."""
         sent_at = await self._send_all(self.leads_for(instances, self.count, account_of))
-        return self._summary("crm-platform (routing)", sent_at, await self._answers(sent_at, ASSIGNED))
+        return sent_at, await self._answers(sent_at, ASSIGNED)
+
+    async def lead_burst(self, instances: list[str], account_of: dict[str, str]) -> Run:
+        return self._summary("crm-platform (routing)", *await self._leads(instances, account_of))
 
     async def assigned_leads(self, instances: list[str], account_of: dict[str, str]) -> list[CloudEvent]:
         """A burst of leads, and the assignment each got."""
-        sent_at = await self._send_all(self.leads_for(instances, self.count, account_of))
-        await self._answers(sent_at, ASSIGNED)
+        sent_at, _ = await self._leads(instances, account_of)
         return [self.bus.first[(ASSIGNED, cid)] for cid in sent_at]
 
     async def claim_burst(self, assigned: list[CloudEvent]) -> Run:
