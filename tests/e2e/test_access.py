@@ -66,7 +66,7 @@ async def test_owners_admins_members_and_strangers_each_see_what_is_theirs(platf
         # An instance's roster and leads: its members (and, for the roster, the account's admins).
         ("GET", "identity", f"/v1/instances/{team}/members", {agent: 200, owner: 200, stranger: "not_instance_member"}),
         ("GET", "routing", f"/v1/instances/{team}/leads", {agent: 200, admin: "not_instance_member",
-                                                          stranger: "not_instance_member", "operator": 200}),
+                                                          stranger: "not_in_account", "operator": 200}),
         # Keys: the instance's owner only; operators read accounts but never act for an owner.
         ("GET", "identity", f"/v1/instances/{team}/api-keys", {agent: 200, owner: "not_instance_owner",
                                                               "operator": "not_instance_owner"}),

@@ -139,4 +139,4 @@ async def test_on_the_enterprise_instance_account_admins_organise_and_agents_do_
                                   and e.data["user_id"] == "ada" and e.data["to_status"] == "inactive")
     await platform.stack.settled()
     assert await refused(platform, acc, organisation.SetPipeline(
-        instance_id=enterprise, stages=stages[:1], move_leads={"client": "lead"}, by_user_id="ada")) == "not_permitted"
+        instance_id=enterprise, stages=stages[:1], move_leads={"client": "lead"}, by_user_id="ada")) == "member_inactive"

@@ -60,8 +60,14 @@ async def team(platform, acc: str, *agents: str, package: str = "crm_idx_team", 
     return created
 
 
-async def set_rules(platform, acc: str, instance_id: str, rules: list, version: int = 1) -> object:
-    cmd = await platform.send(acc, routing.SetRules(instance_id=instance_id, rules=rules, version=version))
+async def set_rules(platform, acc: str, instance_id: str, rules: list, version: int = 1,
+                    by: str | None = None) -> object:
+    """Set as the instance's owner: the account's owner for its Enterprise instance, else `team`'s."""
+    from crm_identity.domain.accounts import enterprise_instance_id
+
+    by = by or (f"{acc}_owner" if instance_id == enterprise_instance_id(acc) else "ann")
+    cmd = await platform.send(acc, routing.SetRules(instance_id=instance_id, rules=rules, version=version,
+                                                    by_user_id=by))
     await platform.answer(cmd, "routing.rules.changed")
     return cmd
 
@@ -258,12 +264,12 @@ async def test_a_rule_set_is_refused_as_a_whole_with_the_first_errors_path(platf
         ([{"id": "a", "steps": []}], "rules[0].steps"),
     ]
     for rules, path in bad:
-        cmd = await platform.send(acc, routing.SetRules(instance_id=ins, rules=rules, version=1))
+        cmd = await platform.send(acc, routing.SetRules(instance_id=ins, rules=rules, version=1, by_user_id="ann"))
         rejected = await platform.answer(cmd, "routing.command.rejected")
         assert rejected.data["reason"] == "invalid_rules" and rejected.data["message"].startswith(path), \
             rejected.data["message"]
     await set_rules(platform, acc, ins, [{"id": "a", "steps": [{"strategy": "pond"}]}], version=2)
-    stale = await platform.send(acc, routing.SetRules(instance_id=ins, rules=[], version=2))
+    stale = await platform.send(acc, routing.SetRules(instance_id=ins, rules=[], version=2, by_user_id="ann"))
     assert await platform.rejected(stale, "routing") == "stale_version"
     # The default rule was added, the set kept with its version.
     changed = platform.bus.events(lambda e: e.type == "routing.rules.changed" and e.instanceid == ins)[-1]
@@ -297,7 +303,7 @@ async def test_only_active_unpaused_members_of_the_instance_get_leads(platform, 
     # Someone in the account but not the instance, a pending member, a paused one, a deactivated one.
     await platform.active(acc, "eve")
     await platform.answer(await platform.add(acc, "pat", activation="opt_in"), "identity.invitation.issued")
-    await platform.answer(await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="cy")),
+    await platform.answer(await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="cy", by_user_id="ann")),
                           "routing.agent.paused")
     await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="dee")),
                           "identity.instance.member_removed")
@@ -310,9 +316,9 @@ async def test_only_active_unpaused_members_of_the_instance_get_leads(platform, 
     assert users == {"ann", "bob"}
     why = {c["user_id"]: c["why"] for c in decided.data["explanation"]["candidates"]}
     assert "paused" in why["cy"] and "eve" not in why and "dee" not in why
-    refused = await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="eve"))
+    refused = await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="eve", by_user_id="ann"))
     assert await platform.rejected(refused, "routing") == "not_instance_member"
-    await platform.answer(await platform.send(acc, routing.ResumeAgent(instance_id=ins, user_id="cy")),
+    await platform.answer(await platform.send(acc, routing.ResumeAgent(instance_id=ins, user_id="cy", by_user_id="ann")),
                           "routing.agent.paused")
     for _ in range(3):
         lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)
@@ -327,7 +333,7 @@ async def test_a_solo_instance_sends_every_lead_to_its_owner_and_has_no_rules(pl
     lid, _ = await capture(platform, acc, key=ins, channel="website", website_id=created["website_id"])
     decided = await outcome(platform, lid)
     assert decided.data["user_id"] == "sol" and decided.data["strategy"] == "owner"
-    cmd = await platform.send(acc, routing.SetRules(instance_id=ins, rules=[], version=1))
+    cmd = await platform.send(acc, routing.SetRules(instance_id=ins, rules=[], version=1, by_user_id="sol"))
     assert await platform.rejected(cmd, "routing") == "routing_not_available"
 
 
@@ -358,8 +364,8 @@ async def test_first_to_claim_wins_and_later_claims_are_refused(platform, new_ac
     await outcome(platform, lid)
     other = await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id="cy"))
     assert await platform.rejected(other, "routing") == "not_offered_to_you"
-    stranger = await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id="zed"))
-    assert await platform.rejected(stranger, "routing") == "not_eligible"
+    stranger = await platform.send(acc, routing.ClaimLead(lead_id=lid, user_id="zed"))  # not of the account
+    assert await platform.rejected(stranger, "routing") == "not_in_account"
 
 
 async def test_an_unclaimed_lead_passes_along_the_chain_to_the_pond(platform, new_account_id):
@@ -430,14 +436,16 @@ async def test_a_lead_moves_only_into_another_instance_of_the_acting_user(platfo
     acc = new_account_id()
     a = (await team(platform, acc, "bob"))["instance_id"]
     b = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
+    await set_rules(platform, acc, a, [{"id": "bob", "steps": [{"strategy": "specific_agent", "agent": "bob"}]}])
     await platform.stack.settled()
     lid, _ = await capture(platform, acc, key=a, channel="manual", instance_id=a)
-    await outcome(platform, lid)
+    assert (await outcome(platform, lid)).data["user_id"] == "bob"
     refused = [
         (routing.TransferLead(lead_id=lid, to_instance_id=a, by_user_id="bob"), "same_instance"),
-        (routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="ann"), "not_a_member_of_target"),
+        # ann organises a but is no member of b: nobody moves a lead where they cannot follow it.
+        (routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="ann"), "not_permitted"),
         (routing.TransferLead(lead_id=lid, to_instance_id="ins_nowhere", by_user_id="bob"), "unknown_instance"),
-        (routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="zed"), "not_a_member_of_source"),
+        (routing.TransferLead(lead_id=lid, to_instance_id=b, by_user_id="zed"), "not_in_account"),
     ]
     for data, reason in refused:
         assert await platform.rejected(await platform.send(acc, data), "routing") == reason
@@ -448,8 +456,9 @@ async def test_a_lead_moves_only_into_another_instance_of_the_acting_user(platfo
     assert routed.data["instance_id"] == b and routed.data["user_id"] == "bob"
     assert lid not in [x["lead_id"] for x in (await get(platform, f"/v1/instances/{a}/leads"))["leads"]]
     assert lid in [x["lead_id"] for x in (await get(platform, f"/v1/instances/{b}/leads"))["leads"]]
+    # The target's members see the lead's life in their instance only: not who had it in a, nor why.
     types = [h["type"] for h in (await get(platform, f"/v1/leads/{lid}"))["history"]]
-    assert types == ["routing.lead.assigned", "routing.lead.transferred", "routing.lead.assigned"]
+    assert types == ["routing.lead.transferred", "routing.lead.assigned"]
 
 
 # --- durability and replicas ---------------------------------------------------------------------
@@ -581,7 +590,8 @@ async def test_random_interleavings_on_the_live_stack_keep_leads_in_their_instan
             user = rng.choice(sorted(members[ins]))
             pause = (ins, user) not in paused
             cmd = routing.PauseAgent if pause else routing.ResumeAgent
-            await platform.answer(await platform.send(acc, cmd(instance_id=ins, user_id=user)), "routing.agent.paused")
+            await platform.answer(await platform.send(acc, cmd(instance_id=ins, user_id=user, by_user_id=owners[ins])),
+                                  "routing.agent.paused")
             (paused.add if pause else paused.discard)((ins, user))
         else:
             lid, _ = await capture(platform, acc, key=ins, channel="manual", instance_id=ins)

@@ -87,10 +87,10 @@ async def test_a_business_hours_timer_waits_for_opening_time(platform, new_accou
         instance_id=ins, time_zone="UTC", week={day: [["09:00", "17:00"]]}, by_user_id="ann")),
         "routing.business_hours.changed")
     assert await platform.rejected(await platform.send(acc, routing.SetBusinessHours(
-        instance_id=ins, time_zone="UTC", week={"funday": [["09:00", "10:00"]]})), "routing") == "invalid_business_hours"
+        instance_id=ins, time_zone="UTC", week={"funday": [["09:00", "10:00"]]}, by_user_id="ann")), "routing") == "invalid_business_hours"
     steps = [{"strategy": "specific_agent", "agent": "bob", "claim_within_s": 900, "business_hours": True}]
     await platform.answer(await platform.send(acc, routing.SetRules(
-        instance_id=ins, version=1, rules=[{"id": "bob", "steps": steps}])), "routing.rules.changed")
+        instance_id=ins, version=1, rules=[{"id": "bob", "steps": steps}], by_user_id="ann")), "routing.rules.changed")
     lid, _ = await capture(platform, acc, channel="manual", instance_id=ins)
     assert (await outcome(platform, lid)).data["user_id"] == "bob"
     timer = (await call(platform, "GET", f"/v1/leads/{lid}", user="bob")).json()["timer"]

@@ -83,7 +83,12 @@ class World:
             await self.event(i, identity.InstanceCreated(
                 instance_id=ins, owner_user_id="owner", package="crm_idx_team", name=i,
                 parsing_email=f"{ins}@leads.example", website_id=f"web_{ins}"), instanceid=ins)
-            assert await self.command(i, routing.SetRules(instance_id=ins, rules=rules, version=1)) == "handled"
+            # The owner (kept off the roster, so the model's eligible agents stay u1-u3) acts as an active
+            # person of the account.
+            await self.event(i, identity.MemberStatusChanged(user_id="owner", instance_id=ins, from_status="active", to_status="active",
+                                                             reason="reactivated"))
+            assert await self.command(i, routing.SetRules(instance_id=ins, rules=rules, version=1,
+                                                                        by_user_id="owner")) == "handled"
 
     def eligible(self, i: str) -> set[str]:
         return {u for u in self.members[i]
@@ -106,7 +111,7 @@ class World:
             self.status[(a, user)] = to
         elif op in ("pause", "resume"):
             model = routing.PauseAgent if op == "pause" else routing.ResumeAgent
-            answered = await self.command(a, model(instance_id=self.instances[a], user_id=b))
+            answered = await self.command(a, model(instance_id=self.instances[a], user_id=b, by_user_id="owner"))
             assert answered == ("handled" if b in self.members[a] else "rejected"), (op, a, b, answered)
             if answered == "handled":
                 (self.paused.add if op == "pause" else self.paused.discard)((a, b))

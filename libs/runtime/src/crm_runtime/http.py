@@ -21,7 +21,7 @@ from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
 
 __all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "forbidden", "get", "html_response",
-           "json_response", "patch", "post", "run_command"]
+           "json_response", "patch", "post", "run_command", "action_name"]
 
 log = logs.get(__name__)
 
@@ -71,10 +71,19 @@ def caller(request: Request) -> Caller:
     return request.state.caller
 
 
-def forbidden(request: Request, decision: Decision) -> Response:
-    log.warning("access_denied", method=request.method, path=request.url.path, user_id=caller(request).user_id,
-                reason=decision.reason)
-    return _JSON({"error": decision.reason, "message": decision.message}, 403)
+def forbidden(request: Request, decision: Decision | Any) -> Response:
+    """The refusal of a service's rules: 403 unless the decision names another status (401 for a
+    key where a person is needed, 410 for a closed instance)."""
+    who = getattr(request.state, "caller", None)
+    log.warning("access_denied", method=request.method, path=request.url.path,
+                user_id=who.user_id if who else None, reason=decision.reason)
+    return _JSON({"error": decision.reason, "message": decision.message}, getattr(decision, "status", 403))
+
+
+def action_name(request: Request) -> str:
+    """The route as the permission model names it: `GET /v1/instances/{instance_id}/leads`."""
+    method = "GET" if request.method == "HEAD" else request.method
+    return f"{method} {request.scope['route'].path}"
 
 
 RETRY_AFTER_S = 5

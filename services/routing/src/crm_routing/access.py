@@ -1,24 +1,54 @@
-"""Who may read an instance's leads and their organisation: its members (the roster identity
-publishes), the account's admins on its Enterprise instance, and operators."""
+"""The facts routing's policy decides on (`domain/policy.py`), gathered from routing's own copy of
+identity's roster: the instance and its account, the person's role in the instance, their status
+in the account (kept from identity's events), whether the lead is theirs. One query each; the
+HTTP side and the handlers both ask here, so they decide alike."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from crm_runtime.auth import ALLOW, Caller, Decision, deny
+from crm_contracts import now
+from crm_contracts.permissions import Facts
+
+from . import repository
 
 
-def may_read_leads(caller: Caller, *, member: bool) -> Decision:
-    if caller.operator or member:
-        return ALLOW
-    return deny("not_instance_member", "only the instance's members read its leads")
+def instance_state(read_only_until: Any) -> str:
+    if read_only_until is None:
+        return "active"
+    return "closed" if read_only_until <= now() else "cancelled"
 
 
-def may_read_organisation(caller: Caller, actor: Mapping[str, Any] | None) -> Decision:
-    """An instance's pipeline, sources and segments: its members, and on the Enterprise instance
-    the account's admins; operators. `actor` is the caller's standing in the instance."""
-    if caller.operator or (actor is not None and (
-            actor["role"] is not None or (actor["kind"] == "enterprise" and actor["administers"]))):
-        return ALLOW
-    return deny("not_instance_member", "only the instance's members read its lead organisation")
+def facts_of(row: Mapping[str, Any] | None, user_id: str | None, *, account_id: str | None = None,
+             operator: bool = False) -> Facts:
+    """The facts of `user_id` about the instance `row` (from `repository.actor`). A row of another
+    account than `account_id` (the message's) says the person is not of that account."""
+    if operator:
+        return Facts(user_id=user_id, operator=True,
+                     instance_state=instance_state(row["read_only_until"]) if row else "active")
+    if row is None:
+        return Facts(user_id=user_id)
+    foreign = account_id is not None and row["account_id"] != account_id
+    enterprise = row["kind"] == "enterprise"
+    return Facts(user_id=user_id, status=None if foreign else row["status"],
+                 account_owner=enterprise and user_id == row["owner_user_id"], administers=bool(row["administers"]),
+                 instance_kind=row["kind"], instance_owner=user_id == row["owner_user_id"],
+                 instance_role=row["role"], instance_state=instance_state(row["read_only_until"]))
+
+
+async def facts(conn, instance_id: str, user_id: str | None, *, account_id: str | None = None,
+                operator: bool = False) -> tuple[Facts, Any]:
+    """The facts and the instance's row (None: no such instance)."""
+    row = await repository.actor(conn, instance_id, user_id or "") if instance_id else None
+    return facts_of(row, user_id, account_id=account_id, operator=operator), row
+
+
+async def lead_facts(conn, lead: Mapping[str, Any], user_id: str | None, *, account_id: str | None = None,
+                     operator: bool = False) -> Facts:
+    """The facts about a lead: those about its instance, and whether it is the person's."""
+    found, _ = await facts(conn, lead["instance_id"], user_id, account_id=account_id, operator=operator)
+    if account_id is not None and lead["account_id"] != account_id:
+        found = replace(found, status=None)
+    return replace(found, lead_holder=user_id is not None and lead.get("user_id") == user_id)

@@ -52,7 +52,8 @@ class RoutingChapter:
                  "steps": [{"strategy": "first_to_claim", "claim_within_s": 30}]},
                 {"id": "zillow", "when": {"channel": ["zillow"]},
                  "steps": [{"strategy": "specific_agent", "agent": u["dee"], "claim_within_s": 2}]},
-                {"id": "everyone", "steps": [{"strategy": "round_robin"}]}]), "routing.rules.changed")
+                {"id": "everyone", "steps": [{"strategy": "round_robin"}]}], by_user_id=u["ana"]),
+            "routing.rules.changed")
         await self.step("Dee sends her Zillow leads to the team", routing.SetZillowTarget(
             user_id=u["dee"], instance_id=team), "routing.zillow_target.changed")
         await self.stack.settled()

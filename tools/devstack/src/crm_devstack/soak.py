@@ -145,7 +145,8 @@ class Soak:
         if not e.accountid.startswith("acc_chaos_soak") or not e.data.get("website_id"):
             return
         owner, instance = e.data["owner_user_id"], e.data["instance_id"]
-        rules = command(routing.SetRules(instance_id=instance, rules=TEAM_RULES, version=1), source="soak",
+        rules = command(routing.SetRules(instance_id=instance, rules=TEAM_RULES, version=1, by_user_id=owner),
+                        source="soak",
                         accountid=e.accountid, instanceid=instance)
         await self._send(rules)
         try:

@@ -14,6 +14,7 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 from .. import repository
 from ..domain import rules as rulebook
 from ..domain.router import decide_step, eligibility
+from .gate import lead_in_account, permitted, system
 from .leads import OPEN, apply, rules_of
 
 handlers = Handlers()
@@ -29,6 +30,8 @@ async def load_lead(ctx: HandlerContext, lead_id: str) -> dict[str, Any]:
 @handlers.on(ClaimLead)
 async def claim_lead(ctx: HandlerContext, cmd: ClaimLead) -> None:
     lead = await load_lead(ctx, cmd.lead_id)
+    lead_in_account(ctx, lead)
+    await permitted(ctx, lead["instance_id"], cmd.user_id)
     if lead["state"] == "claimed":
         raise Rejected("lead_already_claimed", f"{lead['user_id']} claimed lead {cmd.lead_id} first")
     roster = await repository.roster(ctx.conn, lead["instance_id"])
@@ -52,6 +55,7 @@ async def claim_lead(ctx: HandlerContext, cmd: ClaimLead) -> None:
 async def claim_expired(ctx: HandlerContext, cmd: ClaimExpired) -> None:
     """The lead's step ran out of time: the next agent of the rotation, else the next step, else the pond.
     A claim that won the race already took the timer away, so this finds nothing to do."""
+    system(ctx)
     lead = await load_lead(ctx, cmd.lead_id)
     if not await repository.take_timer(ctx.conn, cmd.lead_id, cmd.timer_id) or lead["state"] not in OPEN:
         return

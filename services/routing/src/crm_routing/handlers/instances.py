@@ -22,28 +22,17 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 from .. import repository
 from ..domain import business_hours as open_hours
 from ..domain import rules as rulebook
-from ..domain.permissions import RULES
 from ..domain.router import rotation_keys
 from .claims import load_lead
-from .organisation import permitted, refuse_if_cancelled
+from .gate import instance_of, lead_in_account, permitted, transfer_permitted
 from .leads import route
 
 handlers = Handlers()
 
 
-async def _instance(ctx: HandlerContext, instance_id: str):
-    instance = await repository.get_instance(ctx.conn, instance_id)
-    if instance is None or instance["account_id"] != ctx.message.accountid:
-        raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
-    refuse_if_cancelled(instance)
-    return instance
-
-
 @handlers.on(SetRules)
 async def set_rules(ctx: HandlerContext, cmd: SetRules) -> None:
-    instance = await _instance(ctx, cmd.instance_id)
-    if cmd.by_user_id is not None:
-        await permitted(ctx, cmd.instance_id, cmd.by_user_id, RULES)
+    instance = await permitted(ctx, cmd.instance_id, cmd.by_user_id)
     if not instance["routing"]:
         raise Rejected("routing_not_available", f"a {instance['package']} instance has no routing: its owner gets every lead")
     parsed = rulebook.parse(cmd.rules, cmd.version)
@@ -64,9 +53,7 @@ async def _make_current(ctx: HandlerContext, instance_id: str, parsed: rulebook.
 
 @handlers.on(SetBusinessHours)
 async def set_business_hours(ctx: HandlerContext, cmd: SetBusinessHours) -> None:
-    await _instance(ctx, cmd.instance_id)
-    if cmd.by_user_id is not None:
-        await permitted(ctx, cmd.instance_id, cmd.by_user_id, RULES)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id)
     hours = open_hours.parse(cmd.time_zone, cmd.week, cmd.holidays).as_json()
     await repository.set_business_hours(ctx.conn, cmd.instance_id, hours)
     await ctx.emit(BusinessHoursChanged(instance_id=cmd.instance_id, **hours), instanceid=cmd.instance_id)
@@ -74,11 +61,9 @@ async def set_business_hours(ctx: HandlerContext, cmd: SetBusinessHours) -> None
 
 @handlers.on(RollbackRules)
 async def rollback_rules(ctx: HandlerContext, cmd: RollbackRules) -> None:
-    instance = await _instance(ctx, cmd.instance_id)
+    instance = await permitted(ctx, cmd.instance_id, cmd.by_user_id)
     if not instance["routing"]:
         raise Rejected("routing_not_available", f"a {instance['package']} instance has no routing: its owner gets every lead")
-    if cmd.by_user_id is not None:
-        await permitted(ctx, cmd.instance_id, cmd.by_user_id, RULES)
     old = await repository.rules_version(ctx.conn, cmd.instance_id, cmd.version)
     current = await repository.latest_rules(ctx.conn, cmd.instance_id)
     if old is None or current is None:
@@ -90,9 +75,7 @@ async def rollback_rules(ctx: HandlerContext, cmd: RollbackRules) -> None:
 
 
 async def _pause(ctx: HandlerContext, instance_id: str, user_id: str, paused: bool, by_user_id: str | None) -> None:
-    await _instance(ctx, instance_id)
-    if by_user_id is not None and by_user_id != user_id:  # anyone may pause or resume themselves
-        await permitted(ctx, instance_id, by_user_id, RULES)
+    await permitted(ctx, instance_id, by_user_id, about_user_id=user_id)
     if not await repository.is_member(ctx.conn, instance_id, user_id):
         raise Rejected("not_instance_member", f"{user_id} is not a member of instance {instance_id}")
     await repository.set_paused(ctx.conn, instance_id, user_id, paused)
@@ -112,7 +95,7 @@ async def resume_agent(ctx: HandlerContext, cmd: ResumeAgent) -> None:
 
 @handlers.on(SetZillowTarget)
 async def set_zillow_target(ctx: HandlerContext, cmd: SetZillowTarget) -> None:
-    await _instance(ctx, cmd.instance_id)
+    await permitted(ctx, cmd.instance_id, cmd.user_id, about_user_id=cmd.user_id)
     if not await repository.is_member(ctx.conn, cmd.instance_id, cmd.user_id):
         raise Rejected("not_instance_member", f"{cmd.user_id} is not a member of instance {cmd.instance_id}")
     await repository.set_zillow_target(ctx.conn, ctx.message.accountid, cmd.user_id, cmd.instance_id)
@@ -122,23 +105,22 @@ async def set_zillow_target(ctx: HandlerContext, cmd: SetZillowTarget) -> None:
 
 @handlers.on(TransferLead)
 async def transfer_lead(ctx: HandlerContext, cmd: TransferLead) -> None:
-    """R6: only into another instance the acting user belongs to; then routed by its rules."""
+    """R6: by the lead's holder or its instance's organisers, into another instance they belong to;
+    the Enterprise account's leads go to a private instance only by its admins; then routed by the
+    target's rules."""
     lead = await load_lead(ctx, cmd.lead_id)
-    if lead["account_id"] != ctx.message.accountid:
-        raise Rejected("unknown_lead", f"no lead {cmd.lead_id} in account {ctx.message.accountid}")
+    lead_in_account(ctx, lead)
     if cmd.to_instance_id == lead["instance_id"]:
         raise Rejected("same_instance", f"lead {cmd.lead_id} is in {cmd.to_instance_id} already")
+    await instance_of(ctx, cmd.to_instance_id)
     target = await repository.routing_context(ctx.conn, cmd.to_instance_id, cmd.lead_id)
-    if target is None or target["account_id"] != lead["account_id"]:
-        raise Rejected("unknown_instance", f"no instance {cmd.to_instance_id} in account {lead['account_id']}")
-    refuse_if_cancelled(target)
-    if not await repository.is_member(ctx.conn, lead["instance_id"], cmd.by_user_id):
-        raise Rejected("not_a_member_of_source", f"{cmd.by_user_id} cannot see lead {cmd.lead_id}")
-    if not await repository.is_member(ctx.conn, cmd.to_instance_id, cmd.by_user_id):
-        raise Rejected("not_a_member_of_target", f"{cmd.by_user_id} does not belong to {cmd.to_instance_id}")
+    assert target is not None
+    await transfer_permitted(ctx, lead, cmd.by_user_id, target)
     source = lead["instance_id"]
     event = await ctx.emit(LeadTransferred(lead_id=cmd.lead_id, from_instance_id=source, to_instance_id=cmd.to_instance_id,
                                            by_user_id=cmd.by_user_id), subject=cmd.lead_id, instanceid=cmd.to_instance_id)
+    # Each instance's history shows the move; what happened before it stays with the source.
     await repository.log(ctx.conn, cmd.lead_id, source, event.type, event.data)
+    await repository.log(ctx.conn, cmd.lead_id, cmd.to_instance_id, event.type, event.data)
     # Routing it in the target stores its new instance and state and takes away any open timer.
     await route(ctx, {**lead, "instance_id": cmd.to_instance_id}, target)

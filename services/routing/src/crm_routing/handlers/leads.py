@@ -23,6 +23,7 @@ from .. import repository
 from ..domain import business_hours as open_hours
 from ..domain import rules as rulebook
 from ..domain.router import Decision, decide, solo
+from .gate import system
 
 handlers = Handlers()
 
@@ -202,10 +203,14 @@ async def _lead_rejected(ctx: HandlerContext, lead_id: str, reason: str, why: st
 async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     """The hot path: the target's lookup (none for manual leads), one query for the instance,
     rules, roster and rotation, and one statement writing the lead, its decision and its log."""
+    system(ctx)
     instance_id, reason, why, target = await _target(ctx, cmd)
     context = await repository.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
     if context is None:
         return await _lead_rejected(ctx, cmd.lead_id, reason, why)
+    if context["account_id"] != ctx.message.accountid:  # records stay in their account
+        return await _lead_rejected(ctx, cmd.lead_id, "not_in_account",
+                                    f"instance {instance_id} is not of account {ctx.message.accountid}")
     if context["read_only_until"] is not None:
         return await _lead_rejected(ctx, cmd.lead_id, "instance_cancelled",
                                     f"instance {instance_id} was cancelled: it takes no new leads")

@@ -1,5 +1,5 @@
 """Lead organisation per instance: its pipeline, sources and segments; a lead's stage and tags.
-Every command names who acts (`by_user_id`); `domain.permissions` decides whether they may."""
+Every command names who acts (`by_user_id`); `domain/policy.py` decides whether they may."""
 
 from __future__ import annotations
 
@@ -28,47 +28,22 @@ from crm_contracts.routing import LeadAssigned, LeadReassigned
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
-from ..domain.permissions import ORGANISE, WORK_LEAD, Actor, Place, refusal
 from ..domain.router import eligibility
 from .claims import load_lead
+from .gate import key_permitted, lead_in_account, permitted
 
 handlers = Handlers()
 
 
-async def permitted(ctx: HandlerContext, instance_id: str, by_user_id: str, permission: str,
-                    assignee: str | None = None) -> None:
-    """Refuse unless `by_user_id` holds `permission` in the instance (`not_permitted`, naming it)."""
-    row = await repository.actor(ctx.conn, instance_id, by_user_id)
-    if row is None or row["account_id"] != ctx.message.accountid:
-        raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
-    refuse_if_cancelled(row)
-    why = refusal(permission, Actor(by_user_id, row["role"], row["status"], row["administers"]),
-                  Place(instance_id, row["kind"], row["owner_user_id"]), assignee=assignee)
-    if why is not None:
-        raise Rejected("not_permitted", why)
-
-
-def refuse_if_cancelled(instance: Any) -> None:
-    if instance["read_only_until"] is not None:
-        raise Rejected("instance_cancelled", f"instance {instance['instance_id']} was cancelled: its leads are "
-                                             "read-only")
-
-
 async def _lead(ctx: HandlerContext, cmd: ActsOnLead) -> dict[str, Any]:
-    """The lead, locked, once whoever acts may work it: a person by their permission, an Open API
-    key when it is its instance's and not revoked. Another account's lead is as unknown as none."""
+    """The lead, locked, once whoever acts may work it: a person by the policy, an Open API key
+    when it is its instance's and not revoked."""
     lead = await load_lead(ctx, cmd.lead_id)
-    if lead["account_id"] != ctx.message.accountid:
-        raise Rejected("unknown_lead", f"no lead {cmd.lead_id}")
+    lead_in_account(ctx, lead)
     if cmd.via_api_key is not None:
-        refuse_if_cancelled(await repository.get_instance(ctx.conn, lead["instance_id"]))
-        key = await repository.api_key_by_id(ctx.conn, cmd.via_api_key)
-        if key is None or key["revoked"] or key["instance_id"] != lead["instance_id"]:
-            raise Rejected("not_permitted", f"API key {cmd.via_api_key} is revoked or not of instance "
-                                            f"{lead['instance_id']}")
+        await key_permitted(ctx, lead, cmd.via_api_key)
     else:
-        assert cmd.by_user_id is not None
-        await permitted(ctx, lead["instance_id"], cmd.by_user_id, WORK_LEAD, assignee=lead["user_id"])
+        await permitted(ctx, lead["instance_id"], cmd.by_user_id, lead=lead)
     return lead
 
 
@@ -78,7 +53,7 @@ def _actor(cmd: ActsOnLead) -> dict[str, str | None]:
 
 @handlers.on(SetPipeline)
 async def set_pipeline(ctx: HandlerContext, cmd: SetPipeline) -> None:
-    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id)
     kept = {s.stage_id for s in cmd.stages}
     if bad := sorted(f"{a} → {b}" for a, b in cmd.move_leads.items() if b not in kept or a in kept):
         raise Rejected("invalid_move", "leads move from a removed stage to a kept one: " + ", ".join(bad))
@@ -129,10 +104,9 @@ async def update_lead(ctx: HandlerContext, cmd: UpdateLead) -> None:
 @handlers.on(AssignLead)
 async def assign_lead(ctx: HandlerContext, cmd: AssignLead) -> None:
     lead = await load_lead(ctx, cmd.lead_id)
-    if lead["account_id"] != ctx.message.accountid:
-        raise Rejected("unknown_lead", f"no lead {cmd.lead_id}")
+    lead_in_account(ctx, lead)
     instance_id = lead["instance_id"]
-    await permitted(ctx, instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, instance_id, cmd.by_user_id)
     ok, why = eligibility((await repository.roster(ctx.conn, instance_id)).get(cmd.to_user_id), cmd.to_user_id)
     if not ok:
         raise Rejected("not_eligible", f"{cmd.to_user_id}: {why}")
@@ -155,7 +129,7 @@ async def assign_lead(ctx: HandlerContext, cmd: AssignLead) -> None:
 
 @handlers.on(SetSources)
 async def set_sources(ctx: HandlerContext, cmd: SetSources) -> None:
-    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id)
     await repository.replace_sources(ctx.conn, cmd.instance_id, cmd.sources)
     await ctx.emit(SourcesChanged(instance_id=cmd.instance_id, sources=cmd.sources, by_user_id=cmd.by_user_id),
                    instanceid=cmd.instance_id)
@@ -163,7 +137,7 @@ async def set_sources(ctx: HandlerContext, cmd: SetSources) -> None:
 
 @handlers.on(SetSegment)
 async def set_segment(ctx: HandlerContext, cmd: SetSegment) -> None:
-    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id)
     await repository.save_segment(ctx.conn, cmd.instance_id, cmd.segment_id, cmd.name,
                                   cmd.filter.model_dump(mode="json", exclude_none=True))
     await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, name=cmd.name,
@@ -172,7 +146,7 @@ async def set_segment(ctx: HandlerContext, cmd: SetSegment) -> None:
 
 @handlers.on(RemoveSegment)
 async def remove_segment(ctx: HandlerContext, cmd: RemoveSegment) -> None:
-    await permitted(ctx, cmd.instance_id, cmd.by_user_id, ORGANISE)
+    await permitted(ctx, cmd.instance_id, cmd.by_user_id)
     if not await repository.remove_segment(ctx.conn, cmd.instance_id, cmd.segment_id):
         raise Rejected("unknown_segment", f"instance {cmd.instance_id} has no segment {cmd.segment_id}")
     await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, removed=True,

@@ -94,7 +94,7 @@ async def touch_api_key(conn: asyncpg.Connection, key_id: str, used_at: datetime
 async def api_key(conn: asyncpg.Connection, key_hash: str) -> asyncpg.Record | None:
     """The key (by the SHA-256 of the key) with its instance, revoked or not."""
     return await conn.fetchrow(
-        "SELECT k.key_id, k.instance_id, k.revoked, i.account_id, i.read_only_until "
+        "SELECT k.key_id, k.instance_id, k.revoked, i.account_id, i.kind, i.read_only_until "
         "FROM api_keys k JOIN instances i USING (instance_id) "
         "WHERE k.key_hash = $1", key_hash)
 

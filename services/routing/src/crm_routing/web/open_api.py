@@ -24,11 +24,14 @@ from crm_contracts.leads import Channel, Lead, LeadCaptured
 from crm_contracts.organisation import Contact, MoveLeadStage, TagLead, UpdateLead
 from crm_contracts.routing import RecordKeyUse
 from crm_runtime import logs
-from crm_runtime.http import Request, Response, Route, get, json_response, patch, post, run_command
+from crm_contracts.permissions import Facts
+from crm_runtime.http import Request, Response, Route, action_name, get, json_response, patch, post, run_command
 from crm_runtime.service import Service
 
 from .. import repository
-from .paging import after as after_cursor, closed, cursor_of
+from ..access import instance_state
+from ..domain import policy
+from .paging import after as after_cursor, cursor_of
 
 log = logs.get(__name__)
 
@@ -44,6 +47,16 @@ class Patch(BaseModel):
     add_tags: list[str] = []
     remove_tags: list[str] = []
     contact: Contact | None = None
+
+
+def _lead_id(instance_id: str, asked: object) -> str:
+    """A caller's own lead id is kept within its instance: the stored id is derived from both, so it
+    can neither collide with nor reveal another instance's lead; the same id again is the same lead."""
+    if asked is None:
+        return "lead_" + uuid.uuid4().hex[:16]
+    if not isinstance(asked, str) or not 1 <= len(asked) <= 200:
+        raise ValueError("lead_id is text of 1 to 200 characters")
+    return "lead_" + hashlib.sha256(f"{instance_id}/{asked}".encode()).hexdigest()[:24]
 
 
 def _json_error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -74,8 +87,9 @@ def routes(svc: Service) -> list[Route]:
             log.warning("open_api_key_refused", path=request.url.path, known=found is not None)
             return None, _json_error(401, "invalid_api_key", "the API key is unknown or revoked",
                                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        if closed(found["read_only_until"]):
-            return None, _json_error(410, "instance_closed", "the instance was cancelled and its read-only time is over")
+        facts = Facts(api_key=True, instance_kind=found["kind"], instance_state=instance_state(found["read_only_until"]))
+        if not (decision := policy.route(action_name(request), facts)):
+            return None, _json_error(decision.status, decision.reason, decision.message)
         key = {**dict(found), "key_hash": key_hash}
         await _report_use(key)
         return key, None
@@ -134,7 +148,7 @@ def routes(svc: Service) -> list[Route]:
             return refused
         try:
             body = await request.json()
-            lead_id = body.pop("lead_id", None) or "lead_" + uuid.uuid4().hex[:16]
+            lead_id = _lead_id(key["instance_id"], body.pop("lead_id", None))
             data = LeadCaptured(lead_id=lead_id, channel=Channel.OPEN_API, api_key_sha256=key["key_hash"],
                                 lead=Lead.model_validate(body))
         except (ValueError, AttributeError, TypeError, ValidationError) as exc:

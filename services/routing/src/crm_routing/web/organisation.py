@@ -3,12 +3,12 @@ sources, its segments, and a segment's leads page by page."""
 
 from __future__ import annotations
 
-from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response
+from crm_runtime.http import Request, Response, Route, get, json_response
 from crm_runtime.service import Service
 
 from .. import repository
-from ..access import may_read_organisation
-from .paging import after as after_cursor, closed, cursor_of
+from .gate import instance_gate
+from .paging import after as after_cursor, cursor_of
 
 PAGE = 50
 
@@ -16,17 +16,8 @@ PAGE = 50
 def routes(svc: Service) -> list[Route]:
     async def _readable(request: Request, conn) -> Response | None:
         """None when the caller may read the instance's organisation; else the answer saying why not."""
-        instance_id = request.path_params["instance_id"]
-        me = caller(request)
-        found = await repository.actor(conn, instance_id, me.user_id)
-        if not (decision := may_read_organisation(me, found)).allowed:
-            return forbidden(request, decision)
-        if found is None:
-            return json_response({"error": "not_found", "instance_id": instance_id}, 404)
-        if closed(found["read_only_until"]):
-            return json_response({"error": "instance_closed", "instance_id": instance_id,
-                                  "message": "the instance was cancelled and its read-only time is over"}, 410)
-        return None
+        refused, _ = await instance_gate(request, conn, request.path_params["instance_id"])
+        return refused
 
     def listing(name: str, read):
         """GET /v1/instances/{instance_id}/<name>: one part of the instance's organisation."""

@@ -7,11 +7,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from crm_contracts.common import Refused
 from crm_contracts.leads import Channel, Lead
-from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response, post
+from crm_runtime.http import Request, Response, Route, get, json_response, post
 from crm_runtime.service import Service
 
 from .. import repository
-from ..access import may_read_organisation
+from .gate import instance_gate
 from ..domain.rule_history import diff
 from ..handlers.leads import preview
 
@@ -24,13 +24,8 @@ class DryRun(BaseModel):
 
 def routes(svc: Service) -> list[Route]:
     async def _refused(request: Request, conn) -> Response | None:
-        instance_id = request.path_params["instance_id"]
-        found = await repository.actor(conn, instance_id, caller(request).user_id)
-        if not (decision := may_read_organisation(caller(request), found)).allowed:
-            return forbidden(request, decision)
-        if found is None:
-            return json_response({"error": "not_found", "instance_id": instance_id}, 404)
-        return None
+        refused, _ = await instance_gate(request, conn, request.path_params["instance_id"])
+        return refused
 
     async def current(request: Request):
         """GET /v1/instances/{instance_id}/rules — the version leads are routed by now (none: the
