@@ -52,8 +52,13 @@ class Platform:
                 "group_id": group_id, "role": role}
 
     async def add(self, account_id: str, user_id: str, **row) -> CloudEvent:
-        return await self.bus.command(identity.AddMember.model_validate(self.member_row(user_id, **row)),
-                                      accountid=account_id)
+        return await self.bus.command(identity.AddMember.model_validate(
+            {**self.member_row(user_id, **row), "by_user_id": self.owner_of(account_id)}), accountid=account_id)
+
+    def owner_of(self, account_id: str) -> str:
+        """Who adds members, as the account's owner: from its `identity.account.created`."""
+        created = self.bus.events(lambda e: e.type == "identity.account.created" and e.accountid == account_id)
+        return created[-1].data["owner_user_id"] if created else f"{account_id}_owner"
 
     async def send(self, account_id: str, data) -> CloudEvent:
         return await self.bus.command(data, accountid=account_id)

@@ -53,25 +53,26 @@ async def test_owners_admins_members_and_strangers_each_see_what_is_theirs(platf
     expectations = [
         # An account, its members (with e-mail addresses) and its seats: owner and admins.
         ("GET", "identity", f"/v1/accounts?account_id={acc}", {owner: 200, admin: 200, "operator": 200,
-                                                              agent: "not_account_admin", stranger: "not_account_admin"}),
+                                                              agent: "not_account_admin", stranger: "not_in_account"}),
         ("GET", "seats", f"/v1/seats?account_id={acc}", {owner: 200, admin: 200, "operator": 200,
-                                                        agent: "not_account_admin", stranger: "not_account_admin"}),
+                                                        agent: "not_account_admin", stranger: "not_in_account"}),
         ("GET", "seats", f"/v1/prices?account_id={acc}", {owner: 200, agent: "not_account_admin"}),
         # A user's own instances, notifications and entitlements.
         ("GET", "identity", f"/v1/instances?user_id={agent}", {agent: 200, admin: "not_yourself", "operator": 200}),
         ("GET", "notifications", f"/v1/notifications?user_id={agent}", {agent: 200, owner: "not_yourself"}),
         ("GET", "seats", f"/v1/entitlements?instance_id={team}&user_id={agent}",
-         {agent: 200, owner: 200, admin: 200, stranger: "not_account_admin"}),
+         {agent: 200, owner: 200, admin: 200, stranger: "not_in_account"}),
         ("GET", "seats", f"/v1/entitlements?instance_id={team}&user_id={admin}", {agent: "not_account_admin"}),
         # An instance's roster and leads: its members (and, for the roster, the account's admins).
-        ("GET", "identity", f"/v1/instances/{team}/members", {agent: 200, owner: 200, stranger: "not_instance_member"}),
+        ("GET", "identity", f"/v1/instances/{team}/members", {agent: 200, owner: "not_instance_member",
+                                                              stranger: "not_in_account"}),
         ("GET", "routing", f"/v1/instances/{team}/leads", {agent: 200, admin: "not_instance_member",
                                                           stranger: "not_in_account", "operator": 200}),
-        # Keys: the instance's owner only; operators read accounts but never act for an owner.
+        # Keys: the instance's owner only; operators read the list (no key is in it) but never act for an owner.
         ("GET", "identity", f"/v1/instances/{team}/api-keys", {agent: 200, owner: "not_instance_owner",
-                                                              "operator": "not_instance_owner"}),
+                                                              "operator": 200}),
         ("POST", "identity", f"/v1/instances/{team}/api-keys", {admin: "not_instance_owner",
-                                                               "operator": "not_instance_owner", agent: 201}),
+                                                               "operator": "operator_read_only", agent: 201}),
     ]
     for method, service, path, who in expectations:
         for user, want in who.items():
@@ -83,4 +84,4 @@ async def test_owners_admins_members_and_strangers_each_see_what_is_theirs(platf
                 assert "@" not in r.text  # a refusal carries no one's data
     denied = [line for line in (stack.logs / "identity.log").read_text().splitlines()
               if '"event": "access_denied"' in line and stranger in line]
-    assert denied and '"reason": "not_account_admin"' in denied[0]
+    assert denied and '"reason": "not_in_account"' in denied[0]

@@ -169,11 +169,11 @@ async def test_an_import_answer_always_fits_and_identity_keeps_publishing(bus, a
     """12,000 empty rows once made a 1.7 MB answer that blocked identity's outbox for everyone."""
     created = await bus.command(create_account(account_id), accountid=account_id)
     await bus.wait_event("identity.account.created", correlationid=created.id)
-    too_many = await bus.command(identity.ImportMembers.model_construct(rows=[{}] * 12_000), accountid=account_id)
+    too_many = await bus.command(identity.ImportMembers.model_construct(rows=[{}] * 12_000, by_user_id=f"{account_id}_owner"), accountid=account_id)
     [refused] = await bus.wait_event("identity.command.rejected", correlationid=too_many.id)
     assert refused.data["reason"] == "invalid_data" and "rows" in refused.data["message"]
 
-    most = await bus.command(identity.ImportMembers(rows=[{}] * 1_000), accountid=account_id)
+    most = await bus.command(identity.ImportMembers(rows=[{}] * 1_000, by_user_id=f"{account_id}_owner"), accountid=account_id)
     parts = await bus.wait_event("identity.member.import_completed", correlationid=most.id, count=4)
     assert sorted(p.data["part"] for p in parts) == [1, 2, 3, 4] and {p.data["parts"] for p in parts} == {4}
     rows = sorted(r["row"] for p in parts for r in p.data["results"])

@@ -109,7 +109,7 @@ async def test_racing_acceptances_never_pass_the_auto_upgrade_limit(platform, ac
     # Billing buys a seat; reactivating the member who waited seats them (they accepted already:
     # no second invitation), without an upgrade.
     await platform.subscription(account_id, limit + 1, auto_upgrade={"mode": "off"})
-    back = await platform.send(account_id, identity.ReactivateMember(user_id=waiting))
+    back = await platform.send(account_id, identity.ReactivateMember(by_user_id=f"{account_id}_owner", user_id=waiting))
     assert (await platform.answer(back, "seats.seat.reserved")).data["auto_upgraded"] is False
     await platform.status(account_id, waiting, "pending_activation")
     assert len(platform.events(account_id, "identity.invitation.issued", waiting)) == 1

@@ -48,7 +48,7 @@ async def test_a_bridge_number_is_given_once_and_other_call_settings_are_per_ins
                                                                                                        False)
     # Refusals: someone who is not in the instance; a number that is not E.164; another user's reading.
     assert await platform.rejected(await platform.send(acc, calls.SetCallSettings(
-        instance_id=ins, user_id="stranger", settings=mine)), "seats") == "not_instance_member"
+        instance_id=ins, user_id="stranger", settings=mine)), "seats") == "not_in_account"
     not_e164 = calls.CallSettings.model_construct(**{**mine.model_dump(), "forward_to": "555-0142"})
     bad = await platform.send(acc, calls.SetCallSettings.model_construct(instance_id=ins, user_id="bob",
                                                                          settings=not_e164))

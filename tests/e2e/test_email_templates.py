@@ -34,7 +34,7 @@ async def test_templates_are_read_previewed_and_reset_by_the_accounts_admins(pla
     default_subject = listed["opt_in_invitation"]["subject"]
 
     body = '<p>Hello {first_name} of {account_name}</p><p><a href="{accept_url}">Start</a></p>'
-    await platform.answer(await platform.send(acc, notifications.SetTemplate(
+    await platform.answer(await platform.send(acc, notifications.SetTemplate(by_user_id=platform.owner_of(acc),
         template="opt_in_invitation", subject="Welcome to {account_name}", body=body)),
         "notifications.template.changed")
     mine = {t["kind"]: t for t in (await call(platform, "/v1/templates", "ada", account_id=acc)).json()["templates"]}
@@ -44,7 +44,7 @@ async def test_templates_are_read_previewed_and_reset_by_the_accounts_admins(pla
     assert shown["html"] == ('<p>Hello Jamie of Harbor &amp; Bay Realty</p>'
                              '<p><a href="https://crm.example/invitations/accept#token=PREVIEW">Start</a></p>')
 
-    reset = await platform.answer(await platform.send(acc, notifications.ResetTemplate(template="opt_in_invitation")),
+    reset = await platform.answer(await platform.send(acc, notifications.ResetTemplate(by_user_id=platform.owner_of(acc), template="opt_in_invitation")),
                                   "notifications.template.changed")
     assert (reset.data["custom"], reset.data["subject"]) == (False, default_subject)
     back = {t["kind"]: t for t in (await call(platform, "/v1/templates", owner, account_id=acc)).json()["templates"]}

@@ -35,7 +35,7 @@ async def test_a_deactivated_owners_instance_is_frozen_handed_over_and_cancelled
     pending = await platform.answer(await platform.invite(acc, ins, "dee"), "identity.invitation.issued")
 
     # Frozen: the owner deactivated.
-    await platform.send(acc, identity.DeactivateMember(user_id="ann"))
+    await platform.send(acc, identity.DeactivateMember(by_user_id=f"{acc}_owner", user_id="ann"))
     [frozen] = await platform.bus.wait_event("identity.instance.frozen", where=lambda e: e.instanceid == ins)
     assert frozen.data == {"instance_id": ins, "owner_user_id": "ann", "reason": "owner_deactivated"}
     await platform.stack.settled()
@@ -49,7 +49,7 @@ async def test_a_deactivated_owners_instance_is_frozen_handed_over_and_cancelled
     await platform.bought(acc, "eve", "crm_only", name="Eve's")
     transfer = identity.TransferInstanceOwnership
     assert await platform.rejected(await platform.send(acc, transfer(instance_id=ins, to_user_id="cy",
-                                                                     by_user_id="bob"))) == "not_account_admin"
+                                                                     by_user_id="bob"))) == "not_instance_owner"
     assert await platform.rejected(await platform.send(acc, transfer(instance_id=ins, to_user_id="eve",
                                                                      by_user_id="ada"))) == "instance_already_owned"
     handed = await platform.answer(await platform.send(acc, transfer(instance_id=ins, to_user_id="cy",

@@ -134,7 +134,7 @@ async def test_on_the_enterprise_instance_account_admins_organise_and_agents_do_
         instance_id=enterprise, stages=stages, by_user_id="ada")), "routing.pipeline.changed")
     got = await ok(platform, f"/v1/instances/{enterprise}/pipeline", user="abe")
     assert [s["stage_id"] for s in got["stages"]] == ["lead", "client"]
-    await platform.send(acc, identity.DeactivateMember(user_id="ada"))
+    await platform.send(acc, identity.DeactivateMember(by_user_id=f"{acc}_owner", user_id="ada"))
     await platform.bus.wait_event("identity.member.status_changed", where=lambda e: e.accountid == acc
                                   and e.data["user_id"] == "ada" and e.data["to_status"] == "inactive")
     await platform.stack.settled()

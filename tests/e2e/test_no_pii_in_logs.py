@@ -26,7 +26,7 @@ async def test_the_logs_of_a_whole_story_hold_no_personal_data_or_secrets(platfo
     digits = tag[:7].translate(str.maketrans("abcdef", "123456"))
     email, first, last, phone = f"zelda.{tag}@example.com", f"Zelda{tag}", f"Quartz{tag}", f"+1555{digits}"
     await platform.enterprise(acc, seats_total=1)
-    add = await platform.send(acc, identity.AddMember(user_id="zq", email=email, first_name=first, last_name=last,
+    add = await platform.send(acc, identity.AddMember(by_user_id=f"{acc}_owner", user_id="zq", email=email, first_name=first, last_name=last,
                                                       user_type="platform", activation="opt_in", group_id=None,
                                                       role="agent"))
     issued = await platform.answer(add, "identity.invitation.issued")

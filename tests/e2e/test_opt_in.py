@@ -61,7 +61,7 @@ async def test_immediate_add_without_a_free_seat_keeps_the_member_and_tells_the_
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
 
     await platform.subscription(account_id, 2)  # billing bought one more seat
-    again = await platform.send(account_id, identity.ReactivateMember(user_id="u2"))
+    again = await platform.send(account_id, identity.ReactivateMember(by_user_id=f"{account_id}_owner", user_id="u2"))
     reserved = await platform.answer(again, "seats.seat.reserved")
     assert reserved.data["seats_used"] == 2 and reserved.data["auto_upgraded"] is False
     invitation = await platform.answer(again, "identity.invitation.issued")
@@ -153,7 +153,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
     page = await platform.click(platform.stack.invitation_link(expired))
     assert page.status_code == 410 and "expired" in page.text
 
-    resend = await platform.send(account_id, identity.ResendInvitation(user_id="resent"))
+    resend = await platform.send(account_id, identity.ResendInvitation(by_user_id=f"{account_id}_owner", user_id="resent"))
     second = await platform.answer(resend, "identity.invitation.issued")
     assert platform.stack.invitation_link(second) != platform.stack.invitation_link(first)
     page = await platform.click(platform.stack.invitation_link(first))
@@ -193,20 +193,20 @@ async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, 
     assert await platform.rejected(not_ready) == "invalid_status"
 
     for user in ("opt", "imm"):
-        off = await platform.send(account_id, identity.DeactivateMember(user_id=user))
+        off = await platform.send(account_id, identity.DeactivateMember(by_user_id=f"{account_id}_owner", user_id=user))
         released = await platform.answer(off, "seats.seat.released")
         assert released.data["user_id"] == user
         await platform.status(account_id, user, "inactive")
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 0
 
-    back = await platform.send(account_id, identity.ReactivateMember(user_id="opt"))
+    back = await platform.send(account_id, identity.ReactivateMember(by_user_id=f"{account_id}_owner", user_id="opt"))
     await platform.status(account_id, "opt", "pending_opt_in")
     fresh = await platform.answer(back, "identity.invitation.issued")
     assert fresh.data["kind"] == "opt_in"
     await platform.stack.settled()
     assert not platform.bus.events(lambda e: e.correlationid == back.id and e.type == "seats.seat.reserved")
 
-    back = await platform.send(account_id, identity.ReactivateMember(user_id="imm"))
+    back = await platform.send(account_id, identity.ReactivateMember(by_user_id=f"{account_id}_owner", user_id="imm"))
     assert (await platform.answer(back, "seats.seat.reserved")).data["user_id"] == "imm"
     await platform.status(account_id, "imm", "pending_activation")
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
@@ -224,7 +224,7 @@ async def test_import_answers_every_row(platform, account_id):
         platform.member_row("dup", activation="immediate", email="i1@example.com"),
         platform.member_row("d1", activation=None, user_type="display_only"),
     ]
-    cmd = await platform.send(account_id, identity.ImportMembers(rows=rows))
+    cmd = await platform.send(account_id, identity.ImportMembers(by_user_id=f"{account_id}_owner", rows=rows))
     done = await platform.answer(cmd, "identity.member.import_completed")
     results = {r["row"]: r for r in done.data["results"]}
     assert [results[n]["outcome"] for n in range(1, 6)] == ["added", "rejected", "rejected", "rejected", "added"]
@@ -258,16 +258,16 @@ async def test_groups_and_converting_display_only_members(platform, account_id):
     await platform.stack.settled()
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 0  # display-only holds no seat
 
-    now_platform = await platform.send(account_id, identity.ConvertMember(user_id="shown1", activation="immediate",
+    now_platform = await platform.send(account_id, identity.ConvertMember(by_user_id=f"{account_id}_owner", user_id="shown1", activation="immediate",
                                                                           group_id="north-a"))
     assert (await platform.answer(now_platform, "seats.seat.reserved")).data["user_id"] == "shown1"
     member = await platform.status(account_id, "shown1", "pending_activation")
     assert member["group_id"] == "north-a" and member["user_type"] == "platform"
 
-    opt = await platform.send(account_id, identity.ConvertMember(user_id="shown2", activation="opt_in"))
+    opt = await platform.send(account_id, identity.ConvertMember(by_user_id=f"{account_id}_owner", user_id="shown2", activation="opt_in"))
     assert (await platform.answer(opt, "identity.invitation.issued")).data["kind"] == "opt_in"
     await platform.status(account_id, "shown2", "pending_opt_in")
-    twice = await platform.send(account_id, identity.ConvertMember(user_id="shown2", activation="opt_in"))
+    twice = await platform.send(account_id, identity.ConvertMember(by_user_id=f"{account_id}_owner", user_id="shown2", activation="opt_in"))
     assert await platform.rejected(twice) == "invalid_status"
 
 

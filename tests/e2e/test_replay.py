@@ -37,7 +37,7 @@ async def story(platform, acc: str) -> None:
             (seats.PurchaseCallingPackage(package_id="texting", buyer_user_id="ann", assigned_user_id="bob",
                                           instance_id=ins), "seats.calling_package.purchased"),
             (seats.ConnectIntegration(user_id="bob", integration="gmail"), "seats.integration.changed"),
-            (identity.DeactivateMember(user_id="ann"), "seats.seat.released")):
+            (identity.DeactivateMember(user_id="ann", by_user_id=f"{acc}_owner"), "seats.seat.released")):
         await platform.answer(await platform.send(acc, data), answer)
 
 

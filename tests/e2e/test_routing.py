@@ -185,7 +185,7 @@ async def test_a_member_who_leaves_an_instance_takes_their_zillow_leads_back_to_
     assert ins in decided.data["explanation"]["target"]["why"]
 
     # Deactivated in the Enterprise account: out of every private instance, Zillow leads included.
-    await platform.send(acc, identity.DeactivateMember(user_id="cy"))
+    await platform.send(acc, identity.DeactivateMember(by_user_id=f"{acc}_owner", user_id="cy"))
     await platform.bus.wait_event("routing.zillow_target.changed", where=lambda e: e.accountid == acc
                                   and e.data["user_id"] == "cy" and e.data["reason"] == "left_instance")
     lid, _ = await capture(platform, acc, channel="zillow", user_id="cy")
@@ -305,7 +305,7 @@ async def test_only_active_unpaused_members_of_the_instance_get_leads(platform, 
     await platform.answer(await platform.add(acc, "pat", activation="opt_in"), "identity.invitation.issued")
     await platform.answer(await platform.send(acc, routing.PauseAgent(instance_id=ins, user_id="cy", by_user_id="ann")),
                           "routing.agent.paused")
-    await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="dee")),
+    await platform.answer(await platform.send(acc, identity.DeactivateMember(by_user_id=f"{acc}_owner", user_id="dee")),
                           "identity.instance.member_removed")
     await platform.stack.settled()
     users = set()
@@ -580,7 +580,7 @@ async def test_random_interleavings_on_the_live_stack_keep_leads_in_their_instan
         ins = rng.choice(list(members))
         roll = rng.random()
         if step == 30:  # dee is deactivated: out of every private instance, and not active
-            await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="dee")),
+            await platform.answer(await platform.send(acc, identity.DeactivateMember(by_user_id=f"{acc}_owner", user_id="dee")),
                                   "identity.member.status_changed")
             active.discard("dee")
             for people in members.values():

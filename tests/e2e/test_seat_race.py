@@ -91,7 +91,7 @@ async def test_a_seat_answer_does_not_wait_for_the_accounts_commands(platform, s
     await platform.enterprise(account_id, seats_total=2)
     added = await platform.add(account_id, "late", activation="immediate")
     await platform.status(account_id, "late", "pending_activation")
-    await platform.send(account_id, identity.DeactivateMember(user_id="late"))
+    await platform.send(account_id, identity.DeactivateMember(by_user_id=f"{account_id}_owner", user_id="late"))
     await platform.status(account_id, "late", "inactive")
     conn = await asyncpg.connect(stack.database_url("identity"))
     try:

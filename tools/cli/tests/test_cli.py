@@ -85,7 +85,8 @@ async def test_trace_shows_an_opt_in_acceptance_as_a_tree(stack, bus, account_id
     await stack.settled()
     add = await bus.command(identity.AddMember(user_id="ana", email="ana@example.com", first_name="Ana",
                                                last_name="A", user_type="platform", activation="opt_in",
-                                               group_id=None, role="agent"), accountid=account_id)
+                                               group_id=None, role="agent", by_user_id=f"{account_id}_o"),
+                           accountid=account_id)
     [issued] = await bus.wait_event("identity.invitation.issued", correlationid=add.id)
     accept = await bus.command(identity.AcceptInvitation(token=stack.invitation_link(issued).split("token=")[1]),
                                accountid=account_id)
@@ -261,3 +262,36 @@ async def test_partitions_are_not_added_to_a_keyed_topic_without_saying_so(stack
         if scratch in await admin.list_topics():
             await admin.delete_topics([scratch])
         await admin.close()
+
+
+async def test_a_dead_letter_goes_back_only_to_its_own_topic_whatever_its_headers_say(stack, producer):
+    """A record planted in `X.dlq` naming another topic in `dlq_source_topic` is not replayed: a
+    principal that may write a dead-letter topic cannot use the operator's replay to reach others."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    source, elsewhere = ("crm-test-planted-" + uuid.uuid4().hex[:8] for _ in range(2))
+    admin = AIOKafkaAdminClient(**stack.kafka_args())
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 1, stack.replication)
+                                   for name in (source, f"{source}.dlq", elsewhere)])
+    finally:
+        await admin.close()
+    await producer.send_and_wait(f"{source}.dlq", b"{}", key=b"k", headers=[
+        ("dlq_reason", b"invalid_json"), ("dlq_source_topic", elsewhere.encode())])
+    code, out, err = await crm("dlq", "replay", source, "--all", "-b", stack.bootstrap)
+    assert code == 1 and f"names {elsewhere}" in err and "replayed" not in out, (out, err)
+
+    consumer = AIOKafkaConsumer(**stack.kafka_args(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(elsewhere, 0), TopicPartition(source, 0)])
+        await consumer.seek_to_beginning()
+        got = []
+        for _ in range(4):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                got.extend(records)
+    finally:
+        await consumer.stop()
+    assert got == []

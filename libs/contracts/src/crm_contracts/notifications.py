@@ -37,6 +37,7 @@ class SetTemplate(BaseModel):
     template: TemplateName
     subject: str = Field(min_length=1)
     body: str = Field(min_length=1)
+    by_user_id: str | None = Field(default=None, min_length=1, max_length=200)  # the account admin acting
 
 
 @message("notifications.template.reset", on=COMMANDS)
@@ -44,6 +45,7 @@ class ResetTemplate(BaseModel):
     """Put an account's e-mail template back to the default."""
 
     template: TemplateName
+    by_user_id: str | None = Field(default=None, min_length=1, max_length=200)  # the account admin acting
 
 
 @message("notifications.session.set", on=COMMANDS)

@@ -20,7 +20,7 @@ Pure: no I/O, no clock; the facts carry everything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 
@@ -29,7 +29,8 @@ class Permission(str, Enum):
 
     PUBLIC = "public"  # anyone, without a token (the invitation page: the link is the secret)
     SIGNED_IN = "signed_in"  # any person who can sign in, for what is their own
-    YOURSELF = "yourself"  # a person about themselves (or an account admin about them, where marked)
+    YOURSELF = "yourself"  # a person about themselves
+    YOURSELF_OR_ADMIN = "yourself_or_account_admin"  # a person about themselves, the account's admins about anyone
     ACCOUNT_MEMBER = "account_member"  # any active person of the account
     ACCOUNT_ADMIN = "account_admin"  # the account's owner and its active admins
     INSTANCE_MEMBER = "instance_member"  # reading an instance: its members; on the Enterprise one, its admins
@@ -48,6 +49,7 @@ class Permission(str, Enum):
 REASON = {
     Permission.SIGNED_IN: "not_yourself",
     Permission.YOURSELF: "not_yourself",
+    Permission.YOURSELF_OR_ADMIN: "not_account_admin",
     Permission.ACCOUNT_MEMBER: "not_account_member",
     Permission.ACCOUNT_ADMIN: "not_account_admin",
     Permission.INSTANCE_MEMBER: "not_instance_member",
@@ -86,6 +88,9 @@ class Action:
     note: str = ""  # where the seeds speak, their words; else why we chose it ("our choice: …")
     system: str = ""  # for a command a platform service may send without a person: which one
     api_key: bool = False  # an Open API key of the instance may do it too
+    cross_account: bool = False  # about a person in every account they belong to (their own items)
+    private_only: bool = False  # only a private instance has it (the handler refuses the Enterprise one)
+    about_others: bool = True  # a personal action that can name someone else (else: the caller's own only)
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,10 @@ def _organiser(f: Facts) -> bool:
 
 
 def _member(f: Facts) -> bool:
-    return f.instance_role is not None or f.instance_owner or (f.instance_kind == "enterprise" and _account_admin(f))
+    """Members read their instance; the account's admins read the Enterprise one, and a frozen one
+    they must hand over or cancel."""
+    return (f.instance_role is not None or f.instance_owner
+            or (_account_admin(f) and (f.instance_kind == "enterprise" or f.instance_state == "frozen")))
 
 
 def _holds(permission: Permission, f: Facts) -> bool:
@@ -154,6 +162,8 @@ def _holds(permission: Permission, f: Facts) -> bool:
             return True
         case Permission.YOURSELF:
             return f.yourself
+        case Permission.YOURSELF_OR_ADMIN:
+            return f.yourself or _account_admin(f)
         case Permission.ACCOUNT_ADMIN:
             return _account_admin(f)
         case Permission.INSTANCE_MEMBER:
@@ -213,13 +223,16 @@ def decide(action: Action, f: Facts) -> Decision:
     p = action.permission
     if p is Permission.PUBLIC:
         return ALLOW
+    if p is Permission.API_KEY and not f.api_key:  # the Open API knows keys only, operators' tokens included
+        return refuse("invalid_api_key", "an instance API key is required", 401)
     if f.operator:
         if action.writes:
             return refuse("operator_read_only", "operators read accounts; they never act for a user")
         return ALLOW
     if f.api_key:
         if p is Permission.API_KEY or action.api_key:
-            return _state(action, f) or ALLOW
+            stopped = _state(action, f)
+            return ALLOW if stopped is None else stopped
         return refuse("invalid_api_key", "an API key reaches only the instance Open API", 401)
     if p is Permission.API_KEY:
         return refuse("invalid_api_key", "an instance API key is required", 401)
@@ -262,14 +275,45 @@ COLUMNS: dict[str, str] = {
     "p_agent": "a private instance `agent` (the private lead's holder)",
 }
 
-# Where an action is about an instance, which: the Enterprise instance (E) or a private one (P).
-TARGETS = ("E", "P")
+# Permissions decided on an instance: each is shown for the Enterprise instance (E) and a private one (P).
+INSTANCE_SCOPED = frozenset({Permission.INSTANCE_MEMBER, Permission.INSTANCE_ADMIN, Permission.INSTANCE_OWNER,
+                             Permission.LEAD_ORGANISATION, Permission.ROUTING_RULES, Permission.LEAD_WORK,
+                             Permission.LEAD_TRANSFER, Permission.AGENT_PAUSE, Permission.API_KEY})
+# Permissions about a person: shown about themselves and about someone else.
+PERSONAL = frozenset({Permission.YOURSELF, Permission.YOURSELF_OR_ADMIN})
+
+
+def scenarios(action: Action) -> list[tuple[str, str | None, bool]]:
+    """The rows the written model shows for an action: (label, target, about themselves)."""
+    p = action.permission
+    if p is Permission.LEAD_TRANSFER:
+        return [("E → P", "E→P", False), ("P → E", "P→E", False)]
+    if action.private_only:
+        return [("on P", "P", False)]
+    if p in INSTANCE_SCOPED:
+        return [("on E", "E", False), ("on P", "P", False)]
+    if p in PERSONAL:
+        return [("about themselves", None, True)] + ([("about another", None, False)] if action.about_others else [])
+    return [("", None, False)]
+
+
+def cell(action: Action, column: str, target: str | None, yourself: bool) -> Decision:
+    """The model's answer for the column's person in that row."""
+    facts = column_facts(column, target, yourself=yourself)
+    if action.cross_account and column == "outsider":  # they are active in their own account
+        facts = Facts(user_id=column, status="active", yourself=yourself)
+    return decide(action, facts)
 
 
 def column_facts(column: str, target: str | None, *, yourself: bool = False) -> Facts:
     """The facts of the column's person about an action on `target` (None: the account) of an
     account whose Enterprise instance E has every active person and whose private instance P is
     owned by `p_owner`. The Enterprise lead is `agent`'s, the private lead `p_agent`'s."""
+    if target in ("E→P", "P→E"):  # a transfer: the source's facts, and their place in the target
+        source, goal = target.split("→")
+        there = column_facts(column, goal)
+        return replace(column_facts(column, source, yourself=yourself), target_kind=there.instance_kind,
+                       target_role=there.instance_role or ("owner" if there.instance_owner else None))
     kind = {"E": "enterprise", "P": "private", None: None}[target]
     base = Facts(user_id=column, instance_kind=kind, yourself=yourself)
     if column == "operator":
@@ -293,3 +337,20 @@ def column_facts(column: str, target: str | None, *, yourself: bool = False) -> 
                  instance_owner=(target == "P" and column == "p_owner") or (target == "E" and owner),
                  instance_role=role, yourself=yourself,
                  lead_holder=(target == "E" and column == "agent") or (target == "P" and column == "p_agent"))
+
+
+def standing_facts(user_id: str | None, standing, *, operator: bool = False,
+                   about_user_id: str | None = None, **more) -> Facts:
+    """The facts of a caller from a service's copy of the account — `standing` has the account's
+    `owner_user_id`, and the caller's `status` and whether they `administers` it, as identity
+    published them (None: no such account). The owner is active."""
+    if operator:
+        return Facts(user_id=user_id, operator=True)
+    if user_id is None:
+        return Facts()
+    yourself = about_user_id is not None and about_user_id == user_id
+    if standing is None:
+        return Facts(user_id=user_id, yourself=yourself, **more)
+    owner = standing.owner_user_id is not None and standing.owner_user_id == user_id
+    return Facts(user_id=user_id, status="active" if owner else standing.status, account_owner=owner,
+                 administers=bool(standing.administers), yourself=yourself, **more)

@@ -31,6 +31,7 @@ from crm_contracts.seats import AccountUpgraded, ChargeCreated, SeatReleased, Se
 from crm_runtime.handlers import HandlerContext, Handlers
 
 from . import repository
+from .gate import permitted as _permitted
 from .domain.push import devices_to_push
 from .domain.templates import DEFAULTS, TOKEN_SLOT, check, render
 
@@ -224,12 +225,14 @@ async def instance_cancelled(ctx: HandlerContext, event: InstanceCancelled) -> N
 
 @handlers.on(ResetTemplate)
 async def reset_template(ctx: HandlerContext, cmd: ResetTemplate) -> None:
+    await _permitted(ctx, cmd.by_user_id)
     await repository.reset_template(ctx.conn, ctx.message.accountid, cmd.template.value)
     await ctx.emit(TemplateChanged(template=cmd.template, subject=DEFAULTS[cmd.template.value].subject, custom=False))
 
 
 @handlers.on(SetTemplate)
 async def set_template(ctx: HandlerContext, cmd: SetTemplate) -> None:
+    await _permitted(ctx, cmd.by_user_id)
     template = check(cmd.template.value, cmd.subject, cmd.body)
     await repository.set_template(ctx.conn, ctx.message.accountid, cmd.template.value, template)
     await ctx.emit(TemplateChanged(template=cmd.template, subject=cmd.subject))
@@ -273,12 +276,14 @@ async def lead_reassigned(ctx: HandlerContext, event: LeadReassigned) -> None:
 
 @handlers.on(SetSession)
 async def set_session(ctx: HandlerContext, cmd: SetSession) -> None:
+    await _permitted(ctx, None)
     await repository.set_session(ctx.conn, cmd.user_id, cmd.device_id, cmd.device.value, cmd.instance_id)
     await ctx.emit(SessionChanged(**cmd.model_dump()), subject=cmd.user_id, instanceid=cmd.instance_id)
 
 
 @handlers.on(ReadNotifications)
 async def read_notifications(ctx: HandlerContext, cmd: ReadNotifications) -> None:
+    await _permitted(ctx, cmd.user_id, about_user_id=cmd.user_id)
     if cmd.instance_id is not None:
         await repository.mark_all_read(ctx.conn, cmd.user_id, cmd.instance_id)
     else:

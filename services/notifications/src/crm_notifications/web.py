@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from crm_contracts import command
 from crm_contracts.notifications import ReadNotifications, TemplateName
-from crm_runtime.auth import may_administer_account, may_read_own
-from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response, post, run_command
+from crm_runtime.http import (Request, Response, Route, action_name, caller, forbidden, get, json_response, post,
+                              run_command)
 from crm_runtime.service import Service
 
-from . import repository
+from . import access, repository
+from .domain import policy
 from .domain.templates import DEFAULTS, PLACEHOLDERS, preview
+
+
+async def _gate(request: Request, conn, account_id: str | None, *, about_user_id: str | None = None) -> Response | None:
+    """The policy's answer for this route: None when the caller may go on, else the refusal."""
+    me = caller(request)
+    facts = await access.facts(conn, account_id, me.user_id, operator=me.operator, about_user_id=about_user_id)
+    decision = policy.route(action_name(request), facts)
+    return None if decision else forbidden(request, decision)
 
 
 def routes(svc: Service) -> list[Route]:
@@ -20,10 +29,10 @@ def routes(svc: Service) -> list[Route]:
         only its name and unread count ("the notification will display the source information");
         without it, every notification. Unread counts per instance either way."""
         user_id = request.query_params.get("user_id") or caller(request).user_id
-        if not (decision := may_read_own(caller(request), user_id)).allowed:
-            return forbidden(request, decision)
         here = request.query_params.get("instance_id")
         async with svc.pool.acquire() as conn:
+            if (refused := await _gate(request, conn, None, about_user_id=user_id)) is not None:
+                return refused
             unread = await repository.unread_counts(conn, user_id)
             items = await repository.notification_center(conn, user_id, here)
             if here is None:
@@ -37,6 +46,9 @@ def routes(svc: Service) -> list[Route]:
     async def _read(request: Request, data, account_id: str | None) -> Response:
         """Mark read through this service's own handler (it publishes the new unread counts), as a
         command of the account the notifications belong to."""
+        async with svc.pool.acquire() as conn:
+            if (refused := await _gate(request, conn, account_id, about_user_id=data.user_id)) is not None:
+                return refused
         if account_id is None:
             return json_response({"error": "not_found", "message": "no such notification of yours"}, 404)
         message = command(data, source="crm/notifications-web", accountid=account_id, subject=data.user_id)
@@ -63,11 +75,7 @@ def routes(svc: Service) -> list[Route]:
                            account_id)
 
     async def _admin(request: Request, conn) -> Response | None:
-        account_id = request.query_params.get("account_id", "")
-        standing = await repository.account_standing(conn, account_id, caller(request).user_id)
-        if not (decision := may_administer_account(caller(request), standing)).allowed:
-            return forbidden(request, decision)
-        return None
+        return await _gate(request, conn, request.query_params.get("account_id", ""))
 
     async def templates(request: Request):
         """GET /v1/templates?account_id=… — every e-mail template the account sends: subject, body,

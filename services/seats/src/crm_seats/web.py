@@ -13,11 +13,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from crm_contracts.calls import CallSettings
-from crm_runtime.auth import ALLOW, Decision, deny, may_administer_account
-from crm_runtime.http import Request, Response, Route, caller, forbidden, get, json_response
+from crm_runtime.http import Request, Response, Route, action_name, caller, forbidden, get, json_response
 from crm_runtime.service import Service
 
-from . import repository
+from . import access, repository
+from .domain import policy
 from .domain.entitlements import entitlements
 from .domain.invoices import invoices
 from .domain.ledger import Subscription
@@ -32,16 +32,17 @@ def _bad_request(error: str, message: str) -> Response:
     return json_response({"error": error, "message": message}, 422)
 
 
-async def _decide(conn, request: Request, account_id: str | None, item: str | None = None) -> Response | None:
-    """A 403 unless the caller administers the account — or, for an item members buy, is one of
-    its active members (None: they may go on)."""
+async def _decide(conn, request: Request, account_id: str | None, item: str | None = None, *,
+                  about_user_id: str | None = None) -> Response | None:
+    """The policy's answer for this route (for a quote, of the item's kind): None when the caller
+    may go on, else the refusal."""
     me = caller(request)
-    standing = await repository.account_standing(conn, account_id, me.user_id) if account_id else None
-    decision: Decision = may_administer_account(me, standing)
-    if not decision.allowed and item is not None and item.startswith(MEMBER_ITEMS):
-        decision = ALLOW if standing is not None and standing.status == "active" else deny(
-            "not_account_member", "only the account's active members may ask what a purchase costs")
-    return None if decision.allowed else forbidden(request, decision)
+    name = action_name(request)
+    if item is not None and item.startswith(MEMBER_ITEMS):
+        name += "?item=package|addon|calling"
+    facts = await access.facts(conn, account_id, me.user_id, operator=me.operator, about_user_id=about_user_id)
+    decision = policy.route(name, facts)
+    return None if decision else forbidden(request, decision)
 
 
 async def _subscription(conn, request: Request, account_id: str, item: str | None = None) -> Subscription | Response:
@@ -58,8 +59,8 @@ async def _user_in_instance(conn, request: Request) -> tuple[str, str, Any] | Re
     user_id = request.query_params.get("user_id") or caller(request).user_id
     instance_id = request.query_params.get("instance_id", "")
     found = await repository.instance_account(conn, instance_id)
-    if user_id != caller(request).user_id and (
-            refused := await _decide(conn, request, found["account_id"] if found else None)):
+    # Even about themselves, a caller learns an instance's account and MLS only if it is theirs.
+    if refused := await _decide(conn, request, found["account_id"] if found else None, about_user_id=user_id):
         return refused
     if found is None:
         return json_response({"error": "not_found", "user_id": user_id, "instance_id": instance_id}, 404)

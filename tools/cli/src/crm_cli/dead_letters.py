@@ -64,6 +64,17 @@ def dlq_show(topic: str, offset: int, partition: int | None = typer.Option(None,
     run(go())
 
 
+def replay_target(dlq_topic: str, headers: dict[str, str]) -> tuple[str, str | None]:
+    """A record of `X.dlq` goes back to `X` and nowhere else: the topic is the dead-letter topic's
+    twin, never what the record's own headers say (whoever may write `X.dlq` must not be able to
+    plant records on another topic). The second value says why it is not replayed, when not."""
+    target = dlq_topic.removesuffix(".dlq")
+    named = headers.get("dlq_source_topic")
+    if named is not None and named != target:
+        return target, f"its header names {named}, not {target}: not replayed"
+    return target, None
+
+
 @dlq.command("replay")
 def dlq_replay(topic: str, offset: int | None = typer.Option(None, "--offset"),
                partition: int | None = typer.Option(None, "--partition", "-p"),
@@ -90,11 +101,17 @@ def dlq_replay(topic: str, offset: int | None = typer.Option(None, "--offset"),
             found = ", ".join(str(p) for p in sorted(r.partition for r in chosen))
             err.print(f"[red]offset {offset} is in partitions {found}: say which with --partition[/]")
             return 2
+        refused = 0
         async with kafka.started(kafka.producer(cluster)) as producer:
             with Progress(console=console) as progress:
                 task = progress.add_task("replaying", total=len(chosen))
                 for rec in chosen:
-                    source = rec.headers.get("dlq_source_topic", rec.topic.removesuffix(".dlq"))
+                    source, why_not = replay_target(rec.topic, rec.headers)
+                    if why_not is not None:
+                        err.print(f"[red]{rec.topic} {rec.partition}/{rec.offset}: {why_not}[/]")
+                        refused += 1
+                        progress.advance(task)
+                        continue
                     # Byte for byte as it first arrived: only the dead-letter headers are taken off.
                     headers = [(k, v) for k, v in rec.raw_headers if not k.startswith("dlq_")]
                     headers.append(("crm_replay_of", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()))
@@ -103,7 +120,7 @@ def dlq_replay(topic: str, offset: int | None = typer.Option(None, "--offset"),
                         await producer.send_and_wait(source, rec.value, key=rec.raw_key, headers=headers)
                     progress.console.print(("would replay " if dry_run else "replayed ") + line)
                     progress.advance(task)
-        return 0
+        return 1 if refused else 0
 
     run(go())
 

@@ -182,7 +182,8 @@ class Bench:
             setup.append(command(identity.SetOptIn(enabled=True), source="bench", accountid=acc))
         adds = [command(identity.AddMember(user_id=f"{acc}_m{i}", email=f"m{i}@example.com", first_name="M",
                                            last_name="B", user_type="platform", activation="opt_in",
-                                           group_id=None, role="agent"), source="bench", accountid=acc)
+                                           group_id=None, role="agent", by_user_id=f"{acc}_o"),
+                        source="bench", accountid=acc)
                 for acc in accounts for i in range(per_account)][:total]
         await self._answers(await self._send_all(setup[0::3]), CREATED)
         await self._send_all([c for k in (1, 2) for c in setup[k::3]])
@@ -217,7 +218,8 @@ class Bench:
         await self._answers(subs, "seats.subscription.changed")
         adds = [command(identity.AddMember(user_id=f"{a}_m{i}", email=f"m{i}@example.com", first_name="M",
                                            last_name="B", user_type="platform", activation="immediate",
-                                           group_id=None, role="agent"), source="bench", accountid=a)
+                                           group_id=None, role="agent", by_user_id=f"{a}_o"),
+                        source="bench", accountid=a)
                 for a in ids for i in range(members)]
         await self._answers(await self._send_all(adds), "seats.seat.reserved")
         await self.stack.settled(180)

@@ -59,7 +59,8 @@ def wave(tag: str, accounts: int = ACCOUNTS_PER_WAVE) -> Wave:
         for i in range(3):
             add = command(identity.AddMember(user_id=f"{acc}_m{i}", email=f"m{i}@example.com", first_name="M",
                                              last_name=str(i), user_type="platform", activation="immediate",
-                                             group_id=None, role="agent"), source="chaos", accountid=acc)
+                                             group_id=None, role="agent", by_user_id=f"{acc}_o"),
+                          source="chaos", accountid=acc)
             w.commands.append(add)
             w.adds.append(add)
     return w

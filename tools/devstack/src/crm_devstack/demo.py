@@ -111,8 +111,8 @@ class Story(RoutingChapter):
         for user, first in (("ana", "Ana"), ("ben", "Ben"), ("cy", "Cy")):
             [inv] = await self.step(f"Invite {first} by opt-in", identity.AddMember(
                 user_id=self.user[user], email=f"{user}@example.com", first_name=first, last_name="Agent",
-                user_type="platform", activation="opt_in", role="agent", group_id=None),
-                "identity.invitation.issued")
+                user_type="platform", activation="opt_in", role="agent", group_id=None,
+                by_user_id=self.user["olive"]), "identity.invitation.issued")
             links[user] = self.stack.invitation_link(inv)
         async with httpx.AsyncClient(timeout=10) as client:
             for user in links:
@@ -133,8 +133,10 @@ class Story(RoutingChapter):
                         "seats.charge.created", correlationid=reserved.correlationid))[0])
         await self.step("Ana completes onboarding", identity.CompleteOnboarding(user_id=self.user["ana"]),
                         "identity.member.status_changed")
-        await self.step("Ben is deactivated", identity.DeactivateMember(user_id=self.user["ben"]), "seats.seat.released")
-        await self.step("Ben is reactivated (opt-in again)", identity.ReactivateMember(user_id=self.user["ben"]),
+        await self.step("Ben is deactivated", identity.DeactivateMember(
+            user_id=self.user["ben"], by_user_id=self.user["olive"]), "seats.seat.released")
+        await self.step("Ben is reactivated (opt-in again)", identity.ReactivateMember(
+            user_id=self.user["ben"], by_user_id=self.user["olive"]),
                         "identity.invitation.issued")
         await self.private_instance()
         await self.routing()
@@ -180,8 +182,8 @@ class Story(RoutingChapter):
         for user, first in (("dee", "Dee"), ("eli", "Eli")):
             await self.step(f"Add {first} to the South office, activated at once", identity.AddMember(
                 user_id=u[user], email=f"{user}@example.com", first_name=first, last_name="Agent",
-                user_type="platform", activation="immediate", role="agent", group_id="south"),
-                "identity.invitation.issued")
+                user_type="platform", activation="immediate", role="agent", group_id="south",
+                by_user_id=u["olive"]), "identity.invitation.issued")
             await self.step(f"{first} completes onboarding", identity.CompleteOnboarding(user_id=u[user]),
                             "identity.member.status_changed")
         console.rule("[bold]Ana asks what a private crm_idx_team instance costs")

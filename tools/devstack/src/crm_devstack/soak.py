@@ -74,12 +74,14 @@ class Soak:
             await self._send(command(identity.SetOptIn(enabled=True), source="soak", accountid=acc))
             opt_in = command(identity.AddMember(user_id=f"{acc}_x", email="x@example.com", first_name="X",
                                                 last_name="Opt", user_type="platform", activation="opt_in",
-                                                group_id=None, role="agent"), source="soak", accountid=acc)
+                                                group_id=None, role="agent", by_user_id=f"{acc}_o"),
+                             source="soak", accountid=acc)
             await self._send(opt_in)
         if n >= 10 and len(self.waves) > 10:  # accounts set up ten seconds ago
             old = self.waves[n - 10]
             acc = old.accounts[0]
-            await self._send(command(identity.DeactivateMember(user_id=f"{acc}_m1"), source="soak", accountid=acc))
+            await self._send(command(identity.DeactivateMember(user_id=f"{acc}_m1", by_user_id=f"{acc}_o"), source="soak",
+                                     accountid=acc))
             if n % 5 == 0:
                 await self._send(command(identity.PurchaseInstance(buyer_user_id=f"{acc}_o", package="crm_idx_team",
                                                                    name="Soak team", mls_id="SFAR"),

@@ -10,6 +10,12 @@ from ..registry import message
 from .vocabulary import *  # noqa: F403 - the shared words
 
 
+# Who acts: the person on whose behalf the command is sent. Optional on the wire (the field came
+# after the commands); a command that needs a person and names none is refused `actor_required`
+# (docs/permissions.md says which need one).
+ByUser = Field(default=None, min_length=1, max_length=200)
+
+
 @message("identity.account.create", on=COMMANDS)
 class CreateAccount(BaseModel):
     """Create an account (tenant) with its owner."""
@@ -49,7 +55,9 @@ class MemberRow(BaseModel):
 
 @message("identity.member.add", on=COMMANDS)
 class AddMember(MemberRow):
-    """Add one member; platform users choose an activation mode."""
+    """Add one member; platform users choose an activation mode. By an account admin (`by_user_id`)."""
+
+    by_user_id: str | None = ByUser
 
 
 @message("identity.member.import", on=COMMANDS)
@@ -57,6 +65,7 @@ class ImportMembers(BaseModel):
     """Bulk import (the CSV path); each row is a member.add payload, answered row by row."""
 
     rows: list[dict] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
+    by_user_id: str | None = ByUser
 
 
 @message("identity.member.convert", on=COMMANDS)
@@ -66,6 +75,7 @@ class ConvertMember(BaseModel):
     user_id: str = Field(min_length=1)
     activation: Activation
     group_id: str | None = None
+    by_user_id: str | None = ByUser
 
 
 @message("identity.member.deactivate", on=COMMANDS)
@@ -73,6 +83,7 @@ class DeactivateMember(BaseModel):
     """Deactivate a member; their seat is released."""
 
     user_id: str = Field(min_length=1)
+    by_user_id: str | None = ByUser
 
 
 @message("identity.member.reactivate", on=COMMANDS)
@@ -80,6 +91,7 @@ class ReactivateMember(BaseModel):
     """Reactivate a member in the mode they were first activated with."""
 
     user_id: str = Field(min_length=1)
+    by_user_id: str | None = ByUser
 
 
 @message("identity.invitation.resend", on=COMMANDS)
@@ -87,6 +99,7 @@ class ResendInvitation(BaseModel):
     """Send a fresh invitation; the previous link stops working."""
 
     user_id: str = Field(min_length=1)
+    by_user_id: str | None = ByUser
 
 
 @message("identity.invitation.accept", on=COMMANDS)
@@ -104,10 +117,6 @@ class CompleteOnboarding(BaseModel):
     user_id: str = Field(min_length=1)
     phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
 
-
-# Who acts, on commands only an instance's owner may send. Optional on the wire (the field came
-# after the command); a command without it is refused with `by_user_id_required`.
-ByUser = Field(default=None, min_length=1, max_length=200)
 
 
 @message("identity.instance.purchase", on=COMMANDS)

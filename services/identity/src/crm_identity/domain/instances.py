@@ -90,28 +90,6 @@ class Instance:
     def capabilities(self) -> Capabilities | None:
         return CAPABILITIES.get(Package(self.package)) if self.kind == "private" else None
 
-    def check_manager(self, by_user_id: str | None, role: str | None) -> None:
-        """The owner, or an `admin` member (whose `role` this is), manages the instance: its
-        members, their roles, its name and its API keys."""
-        if by_user_id is None:
-            raise InstanceError("by_user_id_required", "say who acts: data.by_user_id")
-        if self.kind != "private":
-            raise InstanceError("not_a_private_instance", f"{self.instance_id} is not a private instance")
-        if by_user_id != self.owner_user_id and role != ADMIN:
-            raise InstanceError("not_instance_owner", f"{by_user_id} lacks the instance_admin permission in "
-                                f"{self.instance_id}: only its owner and its admin members may do this")
-
-    def check_key_manager(self, by_user_id: str | None, role: str | None, administers_account: bool) -> None:
-        """API keys: a private instance's managers; the Enterprise instance's are the account's
-        owner and active admins (`administers_account`)."""
-        if self.kind != "enterprise":
-            return self.check_manager(by_user_id, role)
-        if by_user_id is None:
-            raise InstanceError("by_user_id_required", "say who acts: data.by_user_id")
-        if not administers_account:
-            raise InstanceError("not_account_admin", f"{by_user_id} lacks the account_admin permission: only the "
-                                "account's owner and its active admins manage the Enterprise instance's keys")
-
     def check_open(self) -> None:
         if self.status == "cancelled":
             raise InstanceError("instance_cancelled", f"{self.instance_id} was cancelled; its leads are read-only")

@@ -9,6 +9,7 @@ from .. import repository
 from ..domain.accounts import Account, open_account
 from ..domain.instances import addresses
 from .common import check_group, load_account, load_instance
+from .gate import system
 
 handlers = Handlers()
 
@@ -24,6 +25,7 @@ def _account_created(account: Account) -> AccountCreated:
 
 @handlers.on(CreateAccount)
 async def create_account(ctx: HandlerContext, cmd: CreateAccount) -> None:
+    system(ctx)
     if cmd.account_id != ctx.message.accountid:
         raise Rejected("account_id_mismatch",
                        f"data.account_id {cmd.account_id!r} differs from accountid {ctx.message.accountid!r}")
@@ -41,6 +43,7 @@ async def create_account(ctx: HandlerContext, cmd: CreateAccount) -> None:
 
 @handlers.on(SetOptIn)
 async def set_opt_in(ctx: HandlerContext, cmd: SetOptIn) -> None:
+    system(ctx)
     account = await load_account(ctx)
     if cmd.enabled and account.tier is not Tier.ENTERPRISE:
         raise Rejected("opt_in_requires_enterprise", "agent opt-in can be enabled only on Enterprise accounts")
@@ -50,6 +53,7 @@ async def set_opt_in(ctx: HandlerContext, cmd: SetOptIn) -> None:
 
 @handlers.on(CreateGroup)
 async def create_group(ctx: HandlerContext, cmd: CreateGroup) -> None:
+    system(ctx)
     account = await load_account(ctx)
     if account.tier is not Tier.ENTERPRISE:
         raise Rejected("groups_require_enterprise", "hierarchy groups exist only on Enterprise accounts")

@@ -9,6 +9,7 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from .common import load_instance
+from .gate import permitted
 
 handlers = Handlers()
 
@@ -16,10 +17,7 @@ handlers = Handlers()
 async def _keys_of(ctx: HandlerContext, instance_id: str, by_user_id: str | None):
     """The instance, locked, once `by_user_id` may manage its keys."""
     instance = await load_instance(ctx, instance_id, for_update=True)
-    role = await repository.instance_role(ctx.conn, instance_id, by_user_id) if by_user_id else None
-    admin = by_user_id is not None and instance.kind == "enterprise" and await repository.administers(
-        ctx.conn, instance.account_id, by_user_id)
-    instance.check_key_manager(by_user_id, role, admin)
+    await permitted(ctx, by_user_id, instance=instance)
     return instance
 
 

@@ -14,6 +14,7 @@ from ..domain.instances import Instance, addresses, check_can_sign_in
 from ..domain.invitations import State, issue
 from ..domain.members import Member, Move
 from ..settings import IdentitySettings
+from .gate import permitted
 
 
 async def load_account(ctx: HandlerContext, *, for_update: bool = True) -> Account:
@@ -85,17 +86,20 @@ async def who_can_sign_in(ctx: HandlerContext, account: Account, user_id: str) -
 
 async def load_instance(ctx: HandlerContext, instance_id: str, *, for_update: bool = False) -> Instance:
     instance = await repository.get_instance(ctx.conn, instance_id, for_update=for_update)
-    # Another account's instance is as unknown here as one that does not exist.
-    if instance is None or instance.account_id != ctx.message.accountid:
-        raise Rejected("unknown_instance", f"no instance {instance_id} in account {ctx.message.accountid}")
+    if instance is None:
+        raise Rejected("unknown_instance", f"no instance {instance_id}")
+    if instance.account_id != ctx.message.accountid:  # records stay in their account
+        raise Rejected("not_in_account", f"instance {instance_id} is not of account {ctx.message.accountid}")
     return instance
 
 
 async def managed_instance(ctx: HandlerContext, instance_id: str, by_user_id: str | None) -> Instance:
-    """The instance, locked, once `by_user_id` may manage it (its owner or an admin member)."""
+    """The private instance, locked, once `by_user_id` may manage it (the policy: its owner or an
+    admin member, while they can sign in)."""
     instance = await load_instance(ctx, instance_id, for_update=True)
-    role = await repository.instance_role(ctx.conn, instance_id, by_user_id) if by_user_id else None
-    instance.check_manager(by_user_id, role)
+    if instance.kind != "private":
+        raise Rejected("not_a_private_instance", f"{instance_id} is not a private instance")
+    await permitted(ctx, by_user_id, instance=instance)
     instance.check_open()
     return instance
 

@@ -15,6 +15,7 @@ from .. import repository
 from ..domain.accounts import Account
 from ..domain.instances import ADMIN, OWNER_ROLE, READ_ONLY_DAYS, Instance, InstanceError, check_can_sign_in
 from .common import join, load_account, load_instance, load_person, who_can_sign_in
+from .gate import permitted
 
 handlers = Handlers()
 
@@ -25,17 +26,6 @@ async def _open_private(ctx: HandlerContext, instance_id: str) -> Instance:
         raise Rejected("not_a_private_instance", f"{instance_id} is not a private instance")
     instance.check_open()
     return instance
-
-
-async def _owner_or_account_admin(ctx: HandlerContext, account: Account, instance: Instance,
-                                  by_user_id: str | None) -> None:
-    if by_user_id is None:
-        raise Rejected("by_user_id_required", "say who acts: data.by_user_id")
-    if by_user_id == instance.owner_user_id and instance.status == "active":
-        return
-    if not await repository.administers(ctx.conn, account.account_id, by_user_id):
-        raise Rejected("not_account_admin", f"{by_user_id} lacks the account_admin permission: only the instance's "
-                                            "owner and the account's owner and active admins may do this")
 
 
 async def freeze_owned_instance(ctx: HandlerContext, account: Account, user_id: str) -> None:
@@ -53,7 +43,7 @@ async def freeze_owned_instance(ctx: HandlerContext, account: Account, user_id: 
 async def transfer_ownership(ctx: HandlerContext, cmd: TransferInstanceOwnership) -> None:
     account = await load_account(ctx)
     instance = await _open_private(ctx, cmd.instance_id)
-    await _owner_or_account_admin(ctx, account, instance, cmd.by_user_id)
+    await permitted(ctx, cmd.by_user_id, instance=instance)
     heir = await who_can_sign_in(ctx, account, cmd.to_user_id)
     previous = instance.owner_user_id
     if heir.user_id == previous:  # handed back to an owner who can run it again
@@ -101,7 +91,7 @@ async def _step_down(ctx: HandlerContext, account: Account, instance: Instance, 
 async def cancel_instance(ctx: HandlerContext, cmd: CancelInstance) -> None:
     account = await load_account(ctx)
     instance = await _open_private(ctx, cmd.instance_id)
-    await _owner_or_account_admin(ctx, account, instance, cmd.by_user_id)
+    await permitted(ctx, cmd.by_user_id, instance=instance)
     until = now() + timedelta(days=READ_ONLY_DAYS)
     await repository.set_instance_status(ctx.conn, instance.instance_id, "cancelled", until)
     await repository.revoke_instance_invitations(ctx.conn, instance.instance_id)

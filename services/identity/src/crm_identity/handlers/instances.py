@@ -11,12 +11,14 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 from .. import repository
 from ..domain.instances import OWNER_ROLE, check_mls, check_profile, new_instance
 from .common import invite, join, load_account, managed_instance, who_can_sign_in
+from .gate import permitted
 
 handlers = Handlers()
 
 
 @handlers.on(PurchaseInstance)
 async def purchase_instance(ctx: HandlerContext, cmd: PurchaseInstance) -> None:
+    await permitted(ctx, cmd.buyer_user_id, about_user_id=cmd.buyer_user_id)
     account = await load_account(ctx)
     if account.tier is not Tier.ENTERPRISE:
         raise Rejected("enterprise_required", "private instances are bought by members of Enterprise accounts")

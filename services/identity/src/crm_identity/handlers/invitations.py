@@ -11,12 +11,14 @@ from .. import repository
 from ..domain.invitations import Invitation, hash_token
 from ..domain.members import Move
 from .common import invite, join, load_account, load_instance, load_member, load_person, move
+from .gate import permitted
 
 handlers = Handlers()
 
 
 @handlers.on(ResendInvitation)
 async def resend_invitation(ctx: HandlerContext, cmd: ResendInvitation) -> None:
+    await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
     kinds = {MemberStatus.PENDING_OPT_IN: InvitationKind.OPT_IN,
@@ -58,7 +60,7 @@ async def accept_invitation(ctx: HandlerContext, cmd: AcceptInvitation) -> None:
 
 @handlers.on(JoinInstance)
 async def join_instance(ctx: HandlerContext, cmd: JoinInstance) -> None:
-    await load_instance(ctx, cmd.instance_id)
+    await permitted(ctx, cmd.user_id, instance=await load_instance(ctx, cmd.instance_id), about_user_id=cmd.user_id)
     invitation = await repository.pending_instance_invitation(ctx.conn, cmd.instance_id, cmd.user_id)
     if invitation is None:
         raise Rejected("not_invited", f"{cmd.user_id} has no pending invitation to {cmd.instance_id}")

@@ -18,6 +18,7 @@ from ..domain.instances import addresses
 from ..domain.invitations import State
 from ..domain.members import Member, Move, new_member
 from .common import check_group, invite, load_account, load_member, move
+from .gate import permitted, system
 from .instance_life import freeze_owned_instance
 
 handlers = Handlers()
@@ -44,12 +45,14 @@ async def add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
 
 @handlers.on(AddMember)
 async def add_member(ctx: HandlerContext, cmd: AddMember) -> None:
+    await permitted(ctx, cmd.by_user_id)
     await add(ctx, await load_account(ctx), cmd)
 
 
 @handlers.on(ImportMembers)
 async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
     """Each row stands alone: a bad row is refused with its reason, the others proceed (AO5)."""
+    await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     results: list[ImportRowResult] = []
     seen_emails: set[str] = set()
@@ -85,6 +88,7 @@ async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
 
 @handlers.on(ConvertMember)
 async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
+    await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
     if cmd.activation is Activation.OPT_IN and not account.opt_in_enabled:
@@ -99,6 +103,7 @@ async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
 
 @handlers.on(DeactivateMember)
 async def deactivate_member(ctx: HandlerContext, cmd: DeactivateMember) -> None:
+    await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
     await move(ctx, account, member, Move.DEACTIVATED)
@@ -115,6 +120,7 @@ async def deactivate_member(ctx: HandlerContext, cmd: DeactivateMember) -> None:
 
 @handlers.on(ReactivateMember)
 async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
+    await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
     if member.activation is Activation.OPT_IN and not account.opt_in_enabled:
@@ -126,6 +132,7 @@ async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
 
 @handlers.on(CompleteOnboarding)
 async def complete_onboarding(ctx: HandlerContext, cmd: CompleteOnboarding) -> None:
+    system(ctx)
     account = await load_account(ctx)
     await move(ctx, account, await load_member(ctx, cmd.user_id), Move.ONBOARDING_COMPLETED)
     if cmd.phone is not None:

@@ -130,3 +130,13 @@ async def list_members(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     rows = await conn.fetch(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE account_id = $1 ORDER BY created_at, user_id",
                             account_id)
     return [dict(r) for r in rows]
+
+
+async def best_status(conn: asyncpg.Connection, user_id: str) -> str | None:
+    """The user's status where it is best: `active` if they own an account or are active in one;
+    else their status in some account; None when no account knows them."""
+    return await conn.fetchval(
+        """SELECT status FROM (SELECT 'active' AS status, 0 AS rank FROM accounts WHERE owner_user_id = $1
+                               UNION ALL
+                               SELECT status, CASE WHEN status = 'active' THEN 0 ELSE 1 END FROM members
+                               WHERE user_id = $1) s ORDER BY rank LIMIT 1""", user_id)

@@ -1,41 +1,35 @@
-"""Who may read or manage what over identity's HTTP side; the web layer asks these rules only.
-
-Account-wide reading (an account and its members) follows `may_administer_account`; the rest is
-about instances: a user reads their own list, an instance's members read its roster, and only a
-private instance's owner and its admin members manage its keys and members.
-"""
+"""Every identity route asks `domain/policy.py` the same way: the facts about the caller in the
+account and instance the route names, then the policy; a refusal is answered here, an unknown
+instance with 404 after the refusal (so an outsider learns nothing of which instances exist)."""
 
 from __future__ import annotations
 
-from crm_runtime.auth import ALLOW, Caller, Decision, deny
+from dataclasses import replace
 
-from ..domain.instances import INSTANCE_ADMIN_ROLE, Instance
+from crm_runtime.http import Request, Response, action_name, caller, forbidden, json_response
 
-
-def may_read_roster(caller: Caller, instance: Instance | None, *, member: bool, administers_account: bool) -> Decision:
-    if caller.operator or (instance is not None and (member or administers_account)):
-        return ALLOW
-    return deny("not_instance_member", "only the instance's members and its account's admins read its roster")
+from .. import access, repository
+from ..domain import policy
+from ..domain.instances import Instance
 
 
-def may_manage_instance(caller: Caller, instance: Instance | None, role: str | None,
-                        administers_account: bool = False) -> Decision:
-    """Issue, list and revoke API keys: a private instance's owner and its `admin` members (`role`
-    is the caller's in the instance); the Enterprise instance's, the account's owner and active
-    admins. Operators read accounts but never act for an owner."""
-    if caller.operator or instance is None:
-        return deny("not_instance_owner", "only the instance's owner and its admins manage it")
-    if instance.kind == "enterprise":
-        return ALLOW if administers_account else deny(
-            "not_account_admin", "only the account's owner and its active admins manage the Enterprise instance's keys")
-    if caller.user_id == instance.owner_user_id or role == INSTANCE_ADMIN_ROLE:
-        return ALLOW
-    return deny("not_instance_owner", "only the private instance's owner and its admins manage it")
+async def account_gate(request: Request, conn, account_id: str | None, *,
+                       about_user_id: str | None = None) -> Response | None:
+    me = caller(request)
+    facts = await access.facts(conn, account_id, me.user_id, operator=me.operator, about_user_id=about_user_id)
+    if account_id is None and not me.operator:  # about themselves across accounts: their best standing
+        facts = replace(facts, status=await repository.best_status(conn, me.user_id))
+    decision = policy.route(action_name(request), facts)
+    return None if decision else forbidden(request, decision)
 
 
-def may_list_candidates(caller: Caller, instance: Instance | None, role: str | None) -> Decision:
-    """See whom a private instance could invite: its owner, its `admin` members, operators."""
-    if caller.operator or (instance is not None and instance.kind == "private" and (
-            caller.user_id == instance.owner_user_id or role == INSTANCE_ADMIN_ROLE)):
-        return ALLOW
-    return deny("not_instance_owner", "only the private instance's owner and its admins see whom it may invite")
+async def instance_gate(request: Request, conn, instance_id: str) -> tuple[Response | None, Instance | None]:
+    me = caller(request)
+    instance = await repository.get_instance(conn, instance_id)
+    facts = await access.facts(conn, instance.account_id if instance else None, me.user_id, instance=instance,
+                               operator=me.operator)
+    if not (decision := policy.route(action_name(request), facts)):
+        return forbidden(request, decision), instance
+    if instance is None:
+        return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404), None
+    return None, instance

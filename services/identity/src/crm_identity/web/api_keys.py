@@ -4,30 +4,18 @@ and revoke run identity's own handlers, as if the command came from the topic.""
 from __future__ import annotations
 
 from crm_contracts import command, identity
-from crm_runtime.http import (Caller, Request, Response, Route, caller, delete, forbidden, get, json_response, post,
-                              run_command)
+from crm_runtime.http import Request, Response, Route, caller, delete, get, json_response, post, run_command
 from crm_runtime.service import Service
 from pydantic import ValidationError
 
 from .. import repository
-from .access import may_manage_instance
 from ..domain.instances import new_api_key
+from .access import instance_gate
 
 
 # HTTP status for each refusal of an instance command made over HTTP.
 _REFUSED_STATUS = {"not_instance_owner": 403, "not_a_private_instance": 403, "not_account_admin": 403,
-                   "unknown_instance": 404, "unknown_api_key": 404}
-
-
-
-async def _standing(conn, instance_id: str, me: Caller):
-    """The instance, the caller's role in it, and whether they administer its account."""
-    instance = await repository.get_instance(conn, instance_id)
-    if instance is None:
-        return None, None, False
-    role = await repository.instance_role(conn, instance_id, me.user_id)
-    admin = not me.operator and await repository.administers(conn, instance.account_id, me.user_id)
-    return instance, role, admin
+                   "instance_cancelled": 403, "member_inactive": 403, "unknown_instance": 404, "unknown_api_key": 404}
 
 
 def routes(svc: Service) -> list[Route]:
@@ -38,9 +26,9 @@ def routes(svc: Service) -> list[Route]:
         topic, acting as the token's subject; a response when it was refused or could not be
         handled, None when it took effect."""
         async with svc.pool.acquire() as conn:
-            instance, role, admin = await _standing(conn, instance_id, caller(request))
-        if not (decision := may_manage_instance(caller(request), instance, role, admin)).allowed:
-            return forbidden(request, decision)
+            refused, instance = await instance_gate(request, conn, instance_id)
+        if refused is not None or instance is None:
+            return refused
         message = command(data, source="crm/identity-web", accountid=instance.account_id, instanceid=instance_id)
         return await run_command(commands, message, _REFUSED_STATUS)
 
@@ -72,9 +60,9 @@ def routes(svc: Service) -> list[Route]:
         """GET /v1/instances/{instance_id}/api-keys — names, ids, created, last four, revoked, last used."""
         instance_id = request.path_params["instance_id"]
         async with svc.pool.acquire() as conn:
-            instance, role, admin = await _standing(conn, instance_id, caller(request))
-            if not (decision := may_manage_instance(caller(request), instance, role, admin)).allowed:
-                return forbidden(request, decision)
+            refused, _ = await instance_gate(request, conn, instance_id)
+            if refused is not None:
+                return refused
             return json_response({"instance_id": instance_id, "keys": await repository.api_keys(conn, instance_id)})
 
     return [post("/v1/instances/{instance_id}/api-keys", issue_key), get("/v1/instances/{instance_id}/api-keys", list_keys),

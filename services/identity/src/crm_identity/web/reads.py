@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from crm_contracts import now
-from crm_runtime.auth import may_administer_account, may_read_own
-from crm_runtime.http import Request, Route, caller, forbidden, get, json_response
+from crm_runtime.http import Request, Route, caller, get, json_response
 from crm_runtime.service import Service
 
 from .. import repository
-from .access import may_list_candidates, may_read_roster
+from .access import account_gate, instance_gate
 
 
 def routes(svc: Service) -> list[Route]:
@@ -16,10 +15,8 @@ def routes(svc: Service) -> list[Route]:
         """GET /v1/accounts?account_id=… — the account, its members and groups (owner and admins)."""
         account_id = request.query_params.get("account_id", "")
         async with svc.pool.acquire() as conn:
-            decision = may_administer_account(
-                caller(request), await repository.account_standing(conn, account_id, caller(request).user_id))
-            if not decision.allowed:
-                return forbidden(request, decision)
+            if (refused := await account_gate(request, conn, account_id)) is not None:
+                return refused
             found = await repository.get_account(conn, account_id)
             if found is None:
                 return json_response({"error": "not_found", "account_id": account_id}, 404)
@@ -30,10 +27,10 @@ def routes(svc: Service) -> list[Route]:
         """GET /v1/instances[?user_id=…][&account_id=…] — instances the user (by default the caller)
         owns and belongs to, with roles."""
         user_id = request.query_params.get("user_id") or caller(request).user_id
-        if not (decision := may_read_own(caller(request), user_id)).allowed:
-            return forbidden(request, decision)
+        account_id = request.query_params.get("account_id") or None
         async with svc.pool.acquire() as conn:
-            account_id = request.query_params.get("account_id") or None
+            if (refused := await account_gate(request, conn, account_id, about_user_id=user_id)) is not None:
+                return refused
             found = await repository.instances_of(conn, user_id, account_id)
             own = await repository.personal(conn, user_id, account_id)
         for row in found:
@@ -44,16 +41,10 @@ def routes(svc: Service) -> list[Route]:
     async def instance_members(request: Request):
         """GET /v1/instances/{instance_id}/members — the roster, with roles (its members, the account's admins)."""
         instance_id = request.path_params["instance_id"]
-        me = caller(request)
         async with svc.pool.acquire() as conn:
-            instance = await repository.get_instance(conn, instance_id)
-            member = instance is not None and await repository.instance_role(conn, instance_id, me.user_id) is not None
-            admin = instance is not None and may_administer_account(
-                me, await repository.account_standing(conn, instance.account_id, me.user_id)).allowed
-            if not (decision := may_read_roster(me, instance, member=member, administers_account=admin)).allowed:
-                return forbidden(request, decision)
-            if instance is None:
-                return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404)
+            refused, instance = await instance_gate(request, conn, instance_id)
+            if refused is not None or instance is None:
+                return refused
             return json_response({"instance": instance.__dict__,
                                   "members": await repository.instance_members(conn, instance_id)})
 
@@ -62,19 +53,15 @@ def routes(svc: Service) -> list[Route]:
         account's people who can sign in and are not yet in the instance or invited to it, from
         every group, with name and group (for the owner and the instance's admins)."""
         instance_id = request.path_params["instance_id"]
-        me = caller(request)
         try:
             limit = min(max(int(request.query_params.get("limit", "100")), 1), 500)
         except ValueError:
             return json_response({"error": "invalid_request", "message": "limit is a whole number"}, 400)
         after = request.query_params.get("after", "")
         async with svc.pool.acquire() as conn:
-            instance = await repository.get_instance(conn, instance_id)
-            role = await repository.instance_role(conn, instance_id, me.user_id) if instance else None
-            if not (decision := may_list_candidates(me, instance, role)).allowed:
-                return forbidden(request, decision)
-            if instance is None:
-                return json_response({"error": "unknown_instance", "instance_id": instance_id}, 404)
+            refused, instance = await instance_gate(request, conn, instance_id)
+            if refused is not None or instance is None:
+                return refused
             caps = instance.capabilities
             found = [] if caps is None or not caps.members_allowed else await repository.invitation_candidates(
                 conn, instance, at=now(), after=after, limit=limit)

@@ -84,3 +84,13 @@ async def mark_email(conn: asyncpg.Connection, message_id: str, status: str, err
 async def retry_email_at(conn: asyncpg.Connection, message_id: str, at: datetime, error: str) -> None:
     await conn.execute("UPDATE emails SET next_attempt_at = $2, last_error = $3 WHERE message_id = $1",
                        message_id, at, error)
+
+
+async def best_status(conn: asyncpg.Connection, user_id: str) -> str | None:
+    """The person's status where it is best (`active` if they own an account or are active in
+    one); None when no account knows them."""
+    return await conn.fetchval(
+        """SELECT status FROM (SELECT 'active' AS status, 0 AS rank FROM accounts WHERE owner_user_id = $1
+                               UNION ALL
+                               SELECT status, CASE WHEN status = 'active' THEN 0 ELSE 1 END FROM account_members
+                               WHERE user_id = $1) s ORDER BY rank LIMIT 1""", user_id)

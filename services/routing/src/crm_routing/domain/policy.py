@@ -45,7 +45,7 @@ COMMANDS: dict[str, Action] = {a.name: a for a in (
            'the seed: "any leads that are in your primary account will not transfer to your private instance '
            'team"; its FAQ\'s "manual transfer" is the holder\'s or an organiser\'s'),
     Action("routing.lead.assign", P.LEAD_ORGANISATION, True, _ORG),
-    Action("routing.zillow_target.set", P.YOURSELF, True, "a member chooses their own Zillow instance"),
+    Action("routing.zillow_target.set", P.YOURSELF, True, "a member chooses their own Zillow instance", about_others=False),
     Action("routing.pipeline.set", P.LEAD_ORGANISATION, True, _ORG),
     Action("routing.sources.set", P.LEAD_ORGANISATION, True, _ORG),
     Action("routing.segment.set", P.LEAD_ORGANISATION, True, _ORG),

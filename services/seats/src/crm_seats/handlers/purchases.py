@@ -33,6 +33,7 @@ from ..domain.entitlements import CallingPurchase
 from ..domain.prices import DEFAULT_PRICES
 from ..settings import SeatsSettings
 from .billing import charge, subscription
+from .gate import permitted, system
 
 handlers = Handlers()
 
@@ -95,6 +96,7 @@ async def members_of(ctx: HandlerContext, instance_id: str, **who: str) -> None:
 
 @handlers.on(PurchaseAddon)
 async def purchase_addon(ctx: HandlerContext, cmd: PurchaseAddon) -> None:
+    await permitted(ctx, cmd.buyer_user_id)
     if cmd.addon not in ADDONS:
         raise Rejected("unknown_addon", f"no add-on {cmd.addon!r}; add-ons are {', '.join(ADDONS)}")
     sub = await subscription(ctx)
@@ -114,6 +116,7 @@ async def purchase_addon(ctx: HandlerContext, cmd: PurchaseAddon) -> None:
 
 @handlers.on(PurchaseCallingPackage)
 async def purchase_calling_package(ctx: HandlerContext, cmd: PurchaseCallingPackage) -> None:
+    await permitted(ctx, cmd.buyer_user_id)
     if cmd.package_id not in CALLING_PACKAGES:
         raise Rejected("unknown_calling_package",
                        f"no calling package {cmd.package_id!r}; they are {', '.join(CALLING_PACKAGES)}")
@@ -155,6 +158,7 @@ async def give_bridge_number(ctx: HandlerContext, account_id: str, user_id: str)
 
 
 async def _integration(ctx: HandlerContext, user_id: str, integration: str, connected: bool) -> None:
+    await permitted(ctx, user_id)
     if integration not in INTEGRATIONS:
         raise Rejected("unknown_integration",
                        f"no integration {integration!r}; they are {', '.join(INTEGRATIONS)}")
@@ -174,6 +178,7 @@ async def disconnect_integration(ctx: HandlerContext, cmd: DisconnectIntegration
 
 @handlers.on(SetPriceList)
 async def set_price_list(ctx: HandlerContext, cmd: SetPriceList) -> None:
+    system(ctx)
     # The subscription lock orders this change with the account's purchases.
     sub = await subscription(ctx)
     prices = (await repository.price_list(ctx.conn, sub.account_id)).changed(cmd.prices, cmd.currency)

@@ -26,6 +26,7 @@ from crm_runtime.handlers import HandlerContext, Handlers
 from .. import repository
 from ..domain.ledger import LedgerError, Subscription
 from .billing import charge, renew, subscription
+from .gate import system
 
 handlers = Handlers()
 
@@ -136,6 +137,7 @@ async def invitation_accepted(ctx: HandlerContext, event: InvitationAccepted) ->
 
 @handlers.on(SetSubscription)
 async def set_subscription(ctx: HandlerContext, cmd: SetSubscription) -> None:
+    system(ctx)
     """A new plan; a first period that is already over renews at once, so today's purchases are
     priced in the period they fall in."""
     sub = await subscription(ctx)
@@ -151,6 +153,7 @@ async def set_subscription(ctx: HandlerContext, cmd: SetSubscription) -> None:
 
 @handlers.on(ScheduleReduction)
 async def schedule_reduction(ctx: HandlerContext, cmd: ScheduleReduction) -> None:
+    system(ctx)
     sub = await subscription(ctx)
     scheduled = sub.schedule_reduction(cmd.seats_total)
     await repository.save_subscription(ctx.conn, scheduled)

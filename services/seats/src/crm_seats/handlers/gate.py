@@ -1,0 +1,21 @@
+"""Every seats command asks `domain/policy.py` here: a person acts about themselves (buyer, or the
+user a setting is for); billing's commands come from the platform."""
+
+from __future__ import annotations
+
+from crm_contracts.permissions import Facts
+from crm_runtime.handlers import HandlerContext, Rejected
+
+from .. import access
+from ..domain import policy
+
+
+async def permitted(ctx: HandlerContext, actor: str) -> None:
+    facts = await access.facts(ctx.conn, ctx.message.accountid, actor, about_user_id=actor)
+    if not (decision := policy.command(ctx.message.type, facts)):
+        raise Rejected(decision.reason, decision.message)
+
+
+def system(ctx: HandlerContext) -> None:
+    if not (decision := policy.command(ctx.message.type, Facts(system=True))):
+        raise Rejected(decision.reason, decision.message)
