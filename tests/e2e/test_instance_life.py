@@ -44,6 +44,17 @@ async def test_a_deactivated_owners_instance_is_frozen_handed_over_and_cancelled
     lid, _ = await capture(platform, acc, channel="manual", instance_id=ins)
     assert (await outcome(platform, lid)).data["user_id"] in {"bob", "cy"}  # routing goes on, not to ann
     assert await notified(platform, "ada", "instance_frozen")
+    # The deactivated owner runs nothing of it: not its keys, its name, its members or its roster.
+    keys = f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys"
+    async with httpx.AsyncClient(timeout=5) as client:
+        for method, url in (("GET", keys), ("POST", keys), ("GET", keys.replace("api-keys", "candidates")),
+                            ("GET", keys.replace("api-keys", "members"))):
+            r = await client.request(method, url, json={"name": "k"}, headers=platform.stack.as_user("ann"))
+            assert (r.status_code, r.json()["error"]) == (403, "member_inactive"), (method, url, r.text)
+    for data in (identity.RenameInstance(instance_id=ins, name="Mine still", by_user_id="ann"),
+                 identity.RemoveInstanceMember(instance_id=ins, user_id="bob", by_user_id="ann"),
+                 identity.SetInstanceRole(instance_id=ins, user_id="bob", role="admin", by_user_id="ann")):
+        assert await platform.rejected(await platform.send(acc, data)) == "member_inactive"
 
     # Handed over by an account admin, not by a member; not to someone who owns one already.
     await platform.bought(acc, "eve", "crm_only", name="Eve's")
@@ -78,6 +89,10 @@ async def test_a_deactivated_owners_instance_is_frozen_handed_over_and_cancelled
         instance_id=ins, addon="cma", buyer_user_id="cy")), "seats") == "instance_cancelled"
     assert await platform.rejected(await platform.send(acc, identity.RenameInstance(
         instance_id=ins, name="Again", by_user_id="cy"))) == "instance_cancelled"
+    async with httpx.AsyncClient(timeout=5) as client:  # no key is issued on a cancelled instance
+        r = await client.post(f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys", json={"name": "late"},
+                              headers=platform.stack.as_user("cy"))
+    assert (r.status_code, r.json()["error"]) == (403, "instance_cancelled"), r.text
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('routing')}/v1/instances/{ins}/pipeline",
                              headers=platform.stack.as_user("bob"))

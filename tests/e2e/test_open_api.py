@@ -53,6 +53,13 @@ async def test_a_key_reads_creates_and_updates_only_its_own_instances_leads(plat
     page = (await api.call("GET", params={"limit": 1})).json()
     rest = (await api.call("GET", params={"limit": 1, "cursor": page["next"]})).json()
     assert [x["lead_id"] for x in page["leads"] + rest["leads"]] == [second, lead["lead_id"]]
+    # A lead id the caller chooses stays within the key's instance: another instance's id neither
+    # collides ("taken" would say it exists) nor reaches that lead; the same id again is the same lead.
+    mine = await api.call("POST", json={"first_name": "Sam", "lead_id": elsewhere})
+    assert mine.status_code == 201 and mine.json()["lead_id"] != elsewhere, mine.text
+    again = await api.call("POST", json={"first_name": "Sam", "lead_id": elsewhere})
+    assert again.json()["lead_id"] == mine.json()["lead_id"], again.text
+    assert (await other.call("GET", f"/{elsewhere}")).json()["lead"]["first_name"] == "Bo"
     # Another instance's lead is answered as one that does not exist, for reads and writes alike.
     for path in (f"/{elsewhere}", "/lead_nowhere"):
         for method, body in (("GET", None), ("PATCH", {"stage_id": "closed"})):

@@ -432,6 +432,23 @@ async def test_a_claim_racing_its_timer_has_exactly_one_winner(platform, new_acc
 # --- transfer (R6) and the read side (R5) -------------------------------------------------------------
 
 
+async def test_a_record_naming_another_accounts_instance_is_refused_not_in_account(platform, new_account_id):
+    """Records stay in their account: a capture sent for account A naming account B's instance (by
+    id, website or key) is rejected, and nothing lands in B."""
+    a, b = new_account_id(), new_account_id()
+    await platform.enterprise(a, seats_total=1)
+    theirs = (await team(platform, b, "bob"))["instance_id"]
+    website = (await platform.bus.wait_event("identity.instance.created", where=lambda e: e.instanceid == theirs)
+               )[0].data["website_id"]
+    for target in ({"channel": "manual", "instance_id": theirs}, {"channel": "website", "website_id": website}):
+        lid, _ = await capture(platform, a, **target)
+        decided = await outcome(platform, lid)
+        assert (decided.type, decided.data["reason"]) == ("routing.lead.rejected", "not_in_account"), target
+    refused = await platform.send(a, routing.SetRules(instance_id=theirs, rules=[], version=5, by_user_id="ann"))
+    assert await platform.rejected(refused, "routing") == "not_in_account"
+    assert (await get(platform, f"/v1/instances/{theirs}/leads"))["leads"] == []
+
+
 async def test_a_lead_moves_only_into_another_instance_of_the_acting_user(platform, new_account_id):
     acc = new_account_id()
     a = (await team(platform, acc, "bob"))["instance_id"]

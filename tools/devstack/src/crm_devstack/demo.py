@@ -135,6 +135,7 @@ class Story(RoutingChapter):
                         "identity.member.status_changed")
         await self.step("Ben is deactivated", identity.DeactivateMember(
             user_id=self.user["ben"], by_user_id=self.user["olive"]), "seats.seat.released")
+        await self.refused_while_deactivated()
         await self.step("Ben is reactivated (opt-in again)", identity.ReactivateMember(
             user_id=self.user["ben"], by_user_id=self.user["olive"]),
                         "identity.invitation.issued")
@@ -171,6 +172,19 @@ class Story(RoutingChapter):
             console.print(f"  total {bill['total_cents'] / 100:.2f}")
         await self.step("Billing schedules 4 seats from the next renewal",
                         seats.ScheduleReduction(seats_total=4), "seats.subscription.reduction_scheduled")
+
+    async def refused_while_deactivated(self) -> None:
+        """docs/permissions.md: a deactivated member's token still verifies, but opens nothing."""
+        await self.stack.settled()
+        enterprise = next(e.data for e in self.bus.events(
+            lambda e: e.type == "identity.account.created" and e.accountid == self.account))["enterprise_instance_id"]
+        console.rule("[bold]Ben's token still verifies, but a deactivated member opens nothing (docs/permissions.md)")
+        async with httpx.AsyncClient(timeout=5) as client:
+            for service, path in (("routing", f"/v1/instances/{enterprise}/leads"),
+                                  ("notifications", "/v1/notifications")):
+                r = await client.get(self.stack.http(service) + path, headers=self.stack.as_user(self.user["ben"]))
+                console.print(f"  Ben's token on GET {path.replace(enterprise, '{enterprise}')} → "
+                              f"{r.status_code} {r.json().get('error')}")
 
     async def private_instance(self) -> None:
         u = self.user
