@@ -252,3 +252,24 @@ def _exit_signal(pid: int) -> int | None:
     except ChildProcessError:
         return None  # already reaped
     return os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+
+
+async def test_the_seat_ledger_names_the_person_behind_each_change(platform, new_account_id):
+    """"Allows account admins to add agents": each seat taken or given back names who did it — the
+    admin who added or deactivated the member, the member who accepted their invitation."""
+    acc = new_account_id()
+    await platform.enterprise(acc, seats_total=3)
+    await platform.active(acc, "ada", role="admin")
+    added = await platform.send(acc, identity.AddMember(
+        user_id="bo", email="bo@example.com", first_name="Bo", last_name="B", user_type="platform",
+        activation="immediate", role="agent", by_user_id="ada"))
+    await platform.answer(added, "seats.seat.reserved")
+    invited = await platform.answer(await platform.add(acc, "cy", activation="opt_in"), "identity.invitation.issued")
+    await platform.click(platform.stack.invitation_link(invited))
+    await platform.bus.wait_event("seats.seat.reserved", where=lambda e: e.accountid == acc
+                                  and e.data["user_id"] == "cy")
+    await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="bo", by_user_id="ada")),
+                          "seats.seat.released")
+    history = (await platform.seats(acc))["history"]
+    by = [(h["change"], h["user_id"], h["by_user_id"]) for h in history if h["user_id"] in ("bo", "cy")]
+    assert by == [("reserved", "bo", "ada"), ("reserved", "cy", "cy"), ("released", "bo", "ada")], by

@@ -69,6 +69,8 @@ class MemberAdded(BaseModel):
     # The member's own lead-capture address in the Enterprise instance (PI11): mail sent to it
     # becomes a lead of that instance. Absent on events published before it was added.
     capture_email: str | None = None
+    # The account admin who added them (None on events published before it was added).
+    by_user_id: str | None = None
 
 
 @message("identity.member.status_changed", on=EVENTS)
@@ -80,6 +82,9 @@ class MemberStatusChanged(BaseModel):
     from_status: MemberStatus
     to_status: MemberStatus
     reason: str
+    # The person whose act moved it (an admin, or the member accepting or onboarding); None when
+    # the platform did (a seat answer) or on events published before it was added.
+    by_user_id: str | None = None
 
 
 @message("identity.account.owner_alerted", on=EVENTS)

@@ -37,12 +37,14 @@ async def check_group(ctx: HandlerContext, group_id: str | None) -> None:
 
 
 async def move(ctx: HandlerContext, account: Account, member: Member, move: Move,
-                activation: Activation | None = None, reason: str | None = None) -> Member:
+                activation: Activation | None = None, reason: str | None = None, *,
+                by_user_id: str | None = None) -> Member:
+    """Move the member and publish it, naming who acted (`by_user_id`: None when the platform did)."""
     moved = member.move(move, activation)
     await repository.save_member(ctx.conn, moved)
     await ctx.emit(MemberStatusChanged(user_id=member.user_id, instance_id=account.enterprise_instance_id,
                                        from_status=member.status, to_status=moved.status,
-                                       reason=reason or move.value), subject=member.user_id)
+                                       reason=reason or move.value, by_user_id=by_user_id), subject=member.user_id)
     return moved
 
 

@@ -47,7 +47,7 @@ async def accept(ctx: HandlerContext, invitation: Invitation) -> None:
     await ctx.emit(InvitationAccepted(user_id=member.user_id, invitation_id=invitation.invitation_id,
                                       kind=invitation.kind), subject=member.user_id)
     if invitation.kind is InvitationKind.OPT_IN:
-        await move(ctx, account, member, Move.OPT_IN_ACCEPTED)
+        await move(ctx, account, member, Move.OPT_IN_ACCEPTED, by_user_id=member.user_id)
 
 
 @handlers.on(AcceptInvitation)

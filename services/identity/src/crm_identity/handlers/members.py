@@ -24,7 +24,7 @@ from .instance_life import freeze_owned_instance
 handlers = Handlers()
 
 
-async def add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
+async def add(ctx: HandlerContext, account: Account, row: MemberRow, by_user_id: str | None) -> Member:
     if await repository.get_member(ctx.conn, account.account_id, row.user_id) is not None:
         raise Rejected("member_already_exists", f"member {row.user_id} already exists")
     if await repository.email_taken(ctx.conn, account.account_id, str(row.email)):
@@ -36,7 +36,8 @@ async def add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
                                status=member.status, group_id=member.group_id, email=member.email,
                                first_name=member.first_name, last_name=member.last_name, role=member.role,
                                administers_account=member.administers_account,
-                               capture_email=addresses(member.user_id, account.enterprise_instance_id)[1]),
+                               capture_email=addresses(member.user_id, account.enterprise_instance_id)[1],
+                               by_user_id=by_user_id),
                    subject=member.user_id, instanceid=account.enterprise_instance_id)
     if member.status is MemberStatus.PENDING_OPT_IN:
         await invite(ctx, account, member, InvitationKind.OPT_IN)
@@ -46,7 +47,7 @@ async def add(ctx: HandlerContext, account: Account, row: MemberRow) -> Member:
 @handlers.on(AddMember)
 async def add_member(ctx: HandlerContext, cmd: AddMember) -> None:
     await permitted(ctx, cmd.by_user_id)
-    await add(ctx, await load_account(ctx), cmd)
+    await add(ctx, await load_account(ctx), cmd, cmd.by_user_id)
 
 
 @handlers.on(ImportMembers)
@@ -72,7 +73,7 @@ async def import_members(ctx: HandlerContext, cmd: ImportMembers) -> None:
                 raise Rejected("duplicate_email", f"{row.email} appears more than once in this import")
             seen_emails.add(str(row.email).lower())
             async with ctx.conn.transaction():  # a savepoint: a refused row leaves no trace
-                await add(ctx, account, row)
+                await add(ctx, account, row, cmd.by_user_id)
             results.append(ImportRowResult(row=number, user_id=row.user_id, outcome="added"))
         except Exception as exc:
             if (refused := as_refusal(exc)) is None:  # the handler's or the domain's rule, alike
@@ -96,7 +97,7 @@ async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
     if cmd.group_id is not None:
         await check_group(ctx, cmd.group_id)
         member = replace(member, group_id=cmd.group_id)
-    converted = await move(ctx, account, member, Move.CONVERTED, cmd.activation)
+    converted = await move(ctx, account, member, Move.CONVERTED, cmd.activation, by_user_id=cmd.by_user_id)
     if cmd.activation is Activation.OPT_IN:
         await invite(ctx, account, converted, InvitationKind.OPT_IN)
 
@@ -106,7 +107,7 @@ async def deactivate_member(ctx: HandlerContext, cmd: DeactivateMember) -> None:
     await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
-    await move(ctx, account, member, Move.DEACTIVATED)
+    await move(ctx, account, member, Move.DEACTIVATED, by_user_id=cmd.by_user_id)
     await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.REVOKED,
                                                everywhere=True)
     # PI3: deactivated in the Enterprise account means out of every private instance; coming
@@ -125,7 +126,7 @@ async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
     member = await load_member(ctx, cmd.user_id)
     if member.activation is Activation.OPT_IN and not account.opt_in_enabled:
         raise Rejected("opt_in_not_enabled", f"agent opt-in is no longer enabled on account {account.account_id}")
-    moved = await move(ctx, account, member, Move.REACTIVATED)
+    moved = await move(ctx, account, member, Move.REACTIVATED, by_user_id=cmd.by_user_id)
     if moved.status is MemberStatus.PENDING_OPT_IN:
         await invite(ctx, account, moved, InvitationKind.OPT_IN)
 
@@ -134,6 +135,6 @@ async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
 async def complete_onboarding(ctx: HandlerContext, cmd: CompleteOnboarding) -> None:
     system(ctx)
     account = await load_account(ctx)
-    await move(ctx, account, await load_member(ctx, cmd.user_id), Move.ONBOARDING_COMPLETED)
+    await move(ctx, account, await load_member(ctx, cmd.user_id), Move.ONBOARDING_COMPLETED, by_user_id=cmd.user_id)
     if cmd.phone is not None:
         await repository.set_phone(ctx.conn, account.account_id, cmd.user_id, cmd.phone)

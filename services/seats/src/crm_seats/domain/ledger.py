@@ -129,3 +129,12 @@ class Subscription:
             raise LedgerError("auto_upgrade_limit_reached",
                               f"account {self.account_id} adds seats automatically up to {self.auto_upgrade_max}")
         return replace(self, seats_total=self.seats_total + 1)
+
+
+def acted_by(cause_type: str, data: dict) -> str | None:
+    """The person a seat change is owed to: who the causing event names as acting (an admin adding,
+    deactivating or reactivating a member), or the member accepting their own invitation; None
+    when the platform acted."""
+    if cause_type == "identity.invitation.accepted":
+        return data.get("user_id")
+    return data.get("by_user_id")

@@ -9,7 +9,7 @@ import asyncpg
 from crm_contracts import CloudEvent
 from crm_runtime.auth import AccountStanding
 
-from ..domain.ledger import Subscription
+from ..domain.ledger import Subscription, acted_by
 
 
 _COLUMNS = ("account_id, seats_total, seats_used, seat_price_cents, currency, period_start, period_end, anchor, "
@@ -81,16 +81,16 @@ async def append_ledger(conn: asyncpg.Connection, sub: Subscription, *, change: 
                         user_id: str | None = None, charge_id: str | None = None) -> None:
     await conn.execute(
         """INSERT INTO seat_ledger (account_id, change, user_id, seats_total, seats_used,
-                                    cause_event_id, cause_type, actor, charge_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                                    cause_event_id, cause_type, actor, charge_id, by_user_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         sub.account_id, change, user_id, sub.seats_total, sub.seats_used, cause.id, cause.type,
-        cause.source, charge_id,
+        cause.source, charge_id, acted_by(cause.type, cause.data),
     )
 
 
 async def history(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     rows = await conn.fetch(
-        """SELECT change, user_id, seats_total, seats_used, cause_event_id, cause_type, actor,
+        """SELECT change, user_id, seats_total, seats_used, cause_event_id, cause_type, actor, by_user_id,
                   charge_id, at
            FROM seat_ledger WHERE account_id = $1 ORDER BY id""",
         account_id,
