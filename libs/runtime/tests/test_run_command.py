@@ -1,12 +1,15 @@
 """Commands given over HTTP answer as the handler did: nothing when it took effect, the refusal
-with its reason and mapped status, 503 with Retry-After when it could not be handled now."""
+with its reason and mapped status, 503 with Retry-After when it could not be handled now — each
+raised as the one `Answer` the HTTP side turns into a response."""
 
 from __future__ import annotations
 
 import json
 from types import SimpleNamespace
 
-from crm_runtime.http import run_command
+import pytest
+
+from crm_runtime.http import Answer, run_command
 
 
 class Processor:
@@ -20,6 +23,7 @@ class Processor:
 
 
 MESSAGE = SimpleNamespace(type="x.y.z")
+REQUEST = SimpleNamespace(state=SimpleNamespace(), method="POST", url=SimpleNamespace(path="/x"))
 
 
 async def test_a_command_that_took_effect_answers_nothing():
@@ -28,11 +32,18 @@ async def test_a_command_that_took_effect_answers_nothing():
 
 async def test_a_refusal_answers_its_reason_with_the_mapped_status_or_409():
     refused = Processor(SimpleNamespace(name="rejected", reason="unknown_lead", detail="no lead l1"))
-    mapped = await run_command(refused, MESSAGE, {"unknown_lead": 404})
-    assert mapped.status_code == 404 and json.loads(mapped.body) == {"error": "unknown_lead", "message": "no lead l1"}
-    assert (await run_command(refused, MESSAGE)).status_code == 409
+    with pytest.raises(Answer) as mapped:
+        await run_command(refused, MESSAGE, {"unknown_lead": 404})
+    response = mapped.value.response(REQUEST)
+    assert response.status_code == 404 and json.loads(response.body) == {"error": "unknown_lead",
+                                                                          "message": "no lead l1"}
+    with pytest.raises(Answer) as plain:
+        await run_command(refused, MESSAGE)
+    assert plain.value.response(REQUEST).status_code == 409
 
 
 async def test_a_command_that_could_not_be_handled_asks_to_try_again():
-    answer = await run_command(Processor(fails=True), MESSAGE)
-    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+    with pytest.raises(Answer) as answer:
+        await run_command(Processor(fails=True), MESSAGE)
+    response = answer.value.response(REQUEST)
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0

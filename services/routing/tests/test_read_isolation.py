@@ -54,7 +54,8 @@ async def service(stack):
                                 max_size=3) as pool:
         processor = BatchProcessor("routing", handlers, None, group="reads-test", settings=ServiceSettings(),
                                    pool=pool)
-        app = Starlette(routes=routes(type("Svc", (), {"pool": pool, "processor": processor})()))
+        app = Starlette(routes=routes())
+        app.state.service = type("Svc", (), {"pool": pool, "processor": processor})()
         app.state.verifier = Verifier()
         yield processor, app
 

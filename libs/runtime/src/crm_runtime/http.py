@@ -1,9 +1,10 @@
 """The services' HTTP side on Starlette: JSON and HTML answers, routes.
 
-Every route requires a verified bearer token unless it is declared `public`; the endpoint finds
-the acting user with `caller(request)` and answers a refusal of its service's rules with
-`forbidden(request, decision)`. Both refusals are logged with the user id and path, never with
-the token.
+Every route requires a verified bearer token unless it is declared `public`. Endpoints are
+module-level functions: they find their service with `service(request)` and the acting user with
+`caller(request)`, ask their service's policy and go on with `allow(decision)`; every refusal or
+error is raised as one type, `Answer`, and turned into a response in one place. Refusals are
+logged with the user id and path, never with the token.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from . import logs
 from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
 
-__all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "forbidden", "get", "html_response",
-           "json_response", "patch", "post", "run_command", "action_name"]
+__all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "get", "html_response",
+           "json_response", "patch", "post", "run_command", "action_name", "Answer", "allow", "service"]
 
 log = logs.get(__name__)
 
@@ -71,13 +72,41 @@ def caller(request: Request) -> Caller:
     return request.state.caller
 
 
-def forbidden(request: Request, decision: Decision | Any) -> Response:
-    """The refusal of a service's rules: 403 unless the decision names another status (401 for a
-    key where a person is needed, 410 for a closed instance)."""
-    who = getattr(request.state, "caller", None)
-    log.warning("access_denied", method=request.method, path=request.url.path,
-                user_id=who.user_id if who else None, reason=decision.reason)
-    return _JSON({"error": decision.reason, "message": decision.message}, getattr(decision, "status", 403))
+def service(request: Request) -> Any:
+    """The service the request reached (its pool, processor, settings, clock): endpoints are plain
+    module-level functions and find it here."""
+    return request.app.state.service
+
+
+class Answer(Exception):
+    """Every refusal or error an endpoint gives, raised where it is found and answered in one place
+    (`_available`): the HTTP status, the error's name, a sentence, any other fields of the body and
+    headers (Retry-After, WWW-Authenticate) where they apply."""
+
+    def __init__(self, status: int, error: str, message: str = "", *, headers: dict[str, str] | None = None,
+                 **fields: Any) -> None:
+        super().__init__(error)
+        self.status, self.error, self.message, self.headers, self.fields = status, error, message, headers, fields
+
+    @classmethod
+    def refused(cls, decision: Decision | Any) -> Answer:
+        """A policy's refusal: 403 unless the decision names another status (401, 410)."""
+        return cls(getattr(decision, "status", 403), decision.reason, decision.message, refusal=True)
+
+    def response(self, request: Request) -> Response:
+        refusal = self.fields.pop("refusal", False)
+        if refusal:
+            who = getattr(request.state, "caller", None)
+            log.warning("access_denied", method=request.method, path=request.url.path,
+                        user_id=who.user_id if who else None, reason=self.error)
+        body = {"error": self.error, **({"message": self.message} if self.message or refusal else {}), **self.fields}
+        return _JSON(body, self.status, headers=self.headers)
+
+
+def allow(decision: Decision | Any) -> None:
+    """Go on when the policy allows; else answer its refusal."""
+    if not decision:
+        raise Answer.refused(decision)
 
 
 def action_name(request: Request) -> str:
@@ -95,6 +124,8 @@ def _available(endpoint: Endpoint) -> Endpoint:
     async def answered(request: Request) -> Response:
         try:
             return await endpoint(request)
+        except Answer as answer:
+            return answer.response(request)
         except Exception as exc:
             if (away := unreachable(exc)) is None:
                 raise
@@ -107,21 +138,18 @@ def _available(endpoint: Endpoint) -> Endpoint:
     return answered
 
 
-async def run_command(processor: Any, message: Any, statuses: dict[str, int] | None = None) -> Response | None:
+async def run_command(processor: Any, message: Any, statuses: dict[str, int] | None = None) -> None:
     """Hand a command given over HTTP to the service's own handler, as if it came from its topic
-    (same inbox, outbox and rejection answer): None when it took effect; else the answer — the
-    refusal with its reason (`statuses` maps reasons to HTTP codes, 409 otherwise), or 503 when it
-    could not be handled now."""
+    (same inbox, outbox and rejection answer). Returns when it took effect; else raises the answer:
+    the refusal with its reason (`statuses` maps reasons to HTTP codes, 409 otherwise), or 503 when
+    it could not be handled now."""
     try:
         outcome = await processor.handle_message(message)
     except Exception:
         log.exception("http_command_failed", type=message.type)
-        return _JSON({"error": "unavailable", "message": "try again shortly"}, 503,
-                     headers={"Retry-After": str(RETRY_AFTER_S)})
+        raise Answer(503, "unavailable", "try again shortly", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
     if outcome.name == "rejected":
-        return _JSON({"error": outcome.reason, "message": outcome.detail},
-                     (statuses or {}).get(outcome.reason or "", 409))
-    return None
+        raise Answer((statuses or {}).get(outcome.reason or "", 409), outcome.reason or "rejected", outcome.detail)
 
 
 def _route(path: str, endpoint: Endpoint, methods: list[str], public: bool) -> Route:

@@ -12,7 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 from .auth import deny
-from .http import Request, Response, Route, caller, forbidden, get, json_response
+from .http import Answer, Request, Response, Route, caller, get, json_response
 
 FRAMES = 8
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
@@ -52,7 +52,7 @@ class Profile:
 
     async def endpoint(self, request: Request) -> Response:
         if not caller(request).operator:
-            return forbidden(request, deny("operators_only", "the memory profile is for operators"))
+            raise Answer.refused(deny("operators_only", "the memory profile is for operators"))
         if not tracemalloc.is_tracing():
             return json_response({"error": "not_tracing", "message": "start the service with MEMORY_PROFILE=1"}, 409)
         top = max(1, min(int(request.query_params.get("top", "15")), 100))

@@ -184,6 +184,7 @@ class Service:
         if self._extra_routes:
             routes.extend(self._extra_routes(self))
         app = Starlette(routes=routes, lifespan=lifespan)
+        app.state.service = self
         app.state.verifier = Verifier.from_settings(self.settings)
         if not app.state.verifier.configured:
             log.warning("auth_not_configured", hint="set AUTH_JWKS_FILE or AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE")

@@ -3,107 +3,111 @@ templates, read back and previewed, for its owner and admins."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm_contracts import command
 from crm_contracts.notifications import ReadNotifications, TemplateName
-from crm_runtime.http import (Request, Response, Route, action_name, caller, forbidden, get, json_response, post,
-                              run_command)
-from crm_runtime.service import Service
+from crm_runtime.http import (Answer, Request, Response, Route, action_name, allow, caller, get, json_response, post,
+                              run_command, service)
 
 from . import access, repository
 from .domain import policy
 from .domain.templates import DEFAULTS, PLACEHOLDERS, preview
 
 
-async def _gate(request: Request, conn, account_id: str | None, *, about_user_id: str | None = None) -> Response | None:
-    """The policy's answer for this route: None when the caller may go on, else the refusal."""
+async def _gate(request: Request, conn, account_id: str | None, *, about_user_id: str | None = None) -> None:
+    """Go on when the policy allows this route; else its refusal."""
     me = caller(request)
     facts = await access.facts(conn, account_id, me.user_id, operator=me.operator, about_user_id=about_user_id)
-    decision = policy.route(action_name(request), facts)
-    return None if decision else forbidden(request, decision)
+    allow(policy.route(action_name(request), facts))
 
 
-def routes(svc: Service) -> list[Route]:
-    async def center(request: Request):
-        """GET /v1/notifications[?instance_id=…][&user_id=…] — with `instance_id` (the instance the
-        person is signed into): that instance's notifications in full, and for every other instance
-        only its name and unread count ("the notification will display the source information");
-        without it, every notification. Unread counts per instance either way."""
-        user_id = request.query_params.get("user_id") or caller(request).user_id
-        here = request.query_params.get("instance_id")
-        async with svc.pool.acquire() as conn:
-            if (refused := await _gate(request, conn, None, about_user_id=user_id)) is not None:
-                return refused
-            unread = await repository.unread_counts(conn, user_id)
-            items = await repository.notification_center(conn, user_id, here)
-            if here is None:
-                return json_response({"user_id": user_id, "unread": unread, "items": items})
-            names = await repository.instance_names(conn, [i for i in unread if i != here])
-        elsewhere = [{"instance_id": i, "instance_name": names.get(i, i), "unread": n}
-                     for i, n in unread.items() if i != here]
-        return json_response({"user_id": user_id, "instance_id": here, "unread": unread, "items": items,
-                              "elsewhere": elsewhere})
+async def center(request: Request):
+    """GET /v1/notifications[?instance_id=…][&user_id=…] — with `instance_id` (the instance the
+    person is signed into): that instance's notifications in full, and for every other instance
+    only its name and unread count ("the notification will display the source information");
+    without it, every notification. Unread counts per instance either way."""
+    user_id = request.query_params.get("user_id") or caller(request).user_id
+    here = request.query_params.get("instance_id")
+    async with service(request).pool.acquire() as conn:
+        await _gate(request, conn, None, about_user_id=user_id)
+        unread = await repository.unread_counts(conn, user_id)
+        items = await repository.notification_center(conn, user_id, here)
+        if here is None:
+            return json_response({"user_id": user_id, "unread": unread, "items": items})
+        names = await repository.instance_names(conn, [i for i in unread if i != here])
+    elsewhere = [{"instance_id": i, "instance_name": names.get(i, i), "unread": n}
+                 for i, n in unread.items() if i != here]
+    return json_response({"user_id": user_id, "instance_id": here, "unread": unread, "items": items,
+                          "elsewhere": elsewhere})
 
-    async def _read(request: Request, data, account_id: str | None) -> Response:
-        """Mark read through this service's own handler (it publishes the new unread counts), as a
-        command of the account the notifications belong to."""
-        async with svc.pool.acquire() as conn:
-            if (refused := await _gate(request, conn, account_id, about_user_id=data.user_id)) is not None:
-                return refused
-        if account_id is None:
-            return json_response({"error": "not_found", "message": "no such notification of yours"}, 404)
-        message = command(data, source="crm/notifications-web", accountid=account_id, subject=data.user_id)
-        if (refused := await run_command(svc.processor, message)) is not None:
-            return refused
-        async with svc.pool.acquire() as conn:
-            return json_response({"user_id": data.user_id, "unread": await repository.unread_counts(conn, data.user_id)})
 
-    async def read_one(request: Request):
-        """POST /v1/notifications/{notification_id}/read — the caller's own notification."""
-        me, notification_id = caller(request).user_id, request.path_params["notification_id"]
-        async with svc.pool.acquire() as conn:
-            account_id = await repository.account_of_notification(conn, me, notification_id)
-        return await _read(request, ReadNotifications(user_id=me, notification_ids=[notification_id]), account_id)
+async def _read(request: Request, data, account_id: str | None) -> Response:
+    """Mark read through this service's own handler (it publishes the new unread counts), as a
+    command of the account the notifications belong to."""
+    svc = service(request)
+    async with svc.pool.acquire() as conn:
+        await _gate(request, conn, account_id, about_user_id=data.user_id)
+    if account_id is None:
+        raise Answer(404, "not_found", "no such notification of yours")
+    await run_command(svc.processor, command(data, source="crm/notifications-web", accountid=account_id,
+                                             subject=data.user_id))
+    async with svc.pool.acquire() as conn:
+        return json_response({"user_id": data.user_id, "unread": await repository.unread_counts(conn, data.user_id)})
 
-    async def read_all(request: Request):
-        """POST /v1/notifications/read-all?instance_id=… — every one of the caller's in that instance."""
-        instance_id = request.query_params.get("instance_id")
-        if not instance_id:
-            return json_response({"error": "invalid_request", "message": "instance_id is required"}, 400)
-        async with svc.pool.acquire() as conn:
-            account_id = await repository.account_of_instance(conn, instance_id)
-        return await _read(request, ReadNotifications(user_id=caller(request).user_id, instance_id=instance_id),
-                           account_id)
 
-    async def _admin(request: Request, conn) -> Response | None:
-        return await _gate(request, conn, request.query_params.get("account_id", ""))
+async def read_one(request: Request):
+    """POST /v1/notifications/{notification_id}/read — the caller's own notification."""
+    me, notification_id = caller(request).user_id, request.path_params["notification_id"]
+    async with service(request).pool.acquire() as conn:
+        account_id = await repository.account_of_notification(conn, me, notification_id)
+    return await _read(request, ReadNotifications(user_id=me, notification_ids=[notification_id]), account_id)
 
-    async def templates(request: Request):
-        """GET /v1/templates?account_id=… — every e-mail template the account sends: subject, body,
-        placeholders, whether it is the account's own (`custom`) and whether it can be set."""
-        account_id = request.query_params.get("account_id", "")
-        async with svc.pool.acquire() as conn:
-            if (refused := await _admin(request, conn)) is not None:
-                return refused
-            own = await repository.custom_templates(conn, account_id)
-        settable = {t.value for t in TemplateName}
-        return json_response({"account_id": account_id, "templates": [
-            {"kind": kind, "custom": kind in own, "settable": kind in settable,
-             "subject": own.get(kind, DEFAULTS[kind]).subject, "body": own.get(kind, DEFAULTS[kind]).body,
-             "placeholders": sorted(PLACEHOLDERS[kind])} for kind in PLACEHOLDERS]})
 
-    async def template_preview(request: Request):
-        """GET /v1/templates/{kind}/preview?account_id=… — the account's template rendered with sample
-        values, escaped as when sent."""
-        kind, account_id = request.path_params["kind"], request.query_params.get("account_id", "")
-        async with svc.pool.acquire() as conn:
-            if (refused := await _admin(request, conn)) is not None:
-                return refused
-            if kind not in PLACEHOLDERS:
-                return json_response({"error": "unknown_template", "kind": kind}, 404)
-            template = await repository.template_for(conn, account_id, kind)
-        subject, body = preview(template, kind)
-        return json_response({"kind": kind, "subject": subject, "html": body})
+async def read_all(request: Request):
+    """POST /v1/notifications/read-all?instance_id=… — every one of the caller's in that instance."""
+    instance_id = request.query_params.get("instance_id")
+    if not instance_id:
+        raise Answer(400, "invalid_request", "instance_id is required")
+    async with service(request).pool.acquire() as conn:
+        account_id = await repository.account_of_instance(conn, instance_id)
+    return await _read(request, ReadNotifications(user_id=caller(request).user_id, instance_id=instance_id),
+                       account_id)
 
-    return [get("/v1/notifications", center), post("/v1/notifications/{notification_id}/read", read_one),
-            post("/v1/notifications/read-all", read_all), get("/v1/templates", templates),
-            get("/v1/templates/{kind}/preview", template_preview)]
+
+async def templates(request: Request):
+    """GET /v1/templates?account_id=… — every e-mail template the account sends: subject, body,
+    placeholders, whether it is the account's own (`custom`) and whether it can be set."""
+    account_id = request.query_params.get("account_id", "")
+    async with service(request).pool.acquire() as conn:
+        await _gate(request, conn, account_id)
+        own = await repository.custom_templates(conn, account_id)
+    settable = {t.value for t in TemplateName}
+    return json_response({"account_id": account_id, "templates": [
+        {"kind": kind, "custom": kind in own, "settable": kind in settable,
+         "subject": own.get(kind, DEFAULTS[kind]).subject, "body": own.get(kind, DEFAULTS[kind]).body,
+         "placeholders": sorted(PLACEHOLDERS[kind])} for kind in PLACEHOLDERS]})
+
+
+async def template_preview(request: Request):
+    """GET /v1/templates/{kind}/preview?account_id=… — the account's template rendered with sample
+    values, escaped as when sent."""
+    kind, account_id = request.path_params["kind"], request.query_params.get("account_id", "")
+    async with service(request).pool.acquire() as conn:
+        await _gate(request, conn, account_id)
+        if kind not in PLACEHOLDERS:
+            raise Answer(404, "unknown_template", kind=kind)
+        template = await repository.template_for(conn, account_id, kind)
+    subject, body = preview(template, kind)
+    return json_response({"kind": kind, "subject": subject, "html": body})
+
+
+ROUTES: list[Route] = [
+    get("/v1/notifications", center), post("/v1/notifications/{notification_id}/read", read_one),
+    post("/v1/notifications/read-all", read_all), get("/v1/templates", templates),
+    get("/v1/templates/{kind}/preview", template_preview)]
+
+
+def routes(_svc: Any = None) -> list[Route]:
+    """The endpoints are module-level; each finds its service on the request."""
+    return ROUTES

@@ -13,8 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from crm_contracts.calls import CallSettings
-from crm_runtime.http import Request, Response, Route, action_name, caller, forbidden, get, json_response
-from crm_runtime.service import Service
+from crm_runtime.http import Answer, Request, Route, action_name, allow, caller, get, json_response, service
 
 from . import access, repository
 from .domain import policy
@@ -28,147 +27,148 @@ MEMBER_ITEMS = ("package:", "addon:", "calling:")
 MAX_DORMANT_DAYS = 3660
 
 
-def _bad_request(error: str, message: str) -> Response:
-    return json_response({"error": error, "message": message}, 422)
+def _bad_request(error: str, message: str) -> Answer:
+    return Answer(422, error, message)
+
+
+def _today(request: Request) -> date:
+    return service(request).clock(None).date()
 
 
 async def _decide(conn, request: Request, account_id: str | None, item: str | None = None, *,
-                  about_user_id: str | None = None) -> Response | None:
-    """The policy's answer for this route (for a quote, of the item's kind): None when the caller
-    may go on, else the refusal."""
+                  about_user_id: str | None = None) -> None:
+    """Go on when the policy allows this route (for a quote, of the item's kind); else its refusal."""
     me = caller(request)
     name = action_name(request)
     if item is not None and item.startswith(MEMBER_ITEMS):
         name += "?item=package|addon|calling"
     facts = await access.facts(conn, account_id, me.user_id, operator=me.operator, about_user_id=about_user_id)
-    decision = policy.route(name, facts)
-    return None if decision else forbidden(request, decision)
+    allow(policy.route(name, facts))
 
 
-async def _subscription(conn, request: Request, account_id: str, item: str | None = None) -> Subscription | Response:
-    """The account's subscription if the caller may read it (see `_decide`), else the answer: 403 or 404."""
-    if (refused := await _decide(conn, request, account_id, item)) is not None:
-        return refused
-    sub = await repository.get_subscription(conn, account_id)
-    return sub if sub is not None else json_response({"error": "not_found", "account_id": account_id}, 404)
+async def _subscription(conn, request: Request, account_id: str, item: str | None = None) -> Subscription:
+    """The account's subscription once the caller may read it (see `_decide`); 404 without one."""
+    await _decide(conn, request, account_id, item)
+    if (sub := await repository.get_subscription(conn, account_id)) is None:
+        raise Answer(404, "not_found", account_id=account_id)
+    return sub
 
 
-async def _user_in_instance(conn, request: Request) -> tuple[str, str, Any] | Response:
-    """The user asked about (by default the caller), the instance and its row — or the answer: 403
-    for someone else's unless the caller administers the account, 404 for an unknown instance."""
+async def _user_in_instance(conn, request: Request) -> tuple[str, str, Any]:
+    """The user asked about (by default the caller), the instance and its row, once the caller may
+    know them: about themselves, or as the account's admins; 404 for an unknown instance."""
     user_id = request.query_params.get("user_id") or caller(request).user_id
     instance_id = request.query_params.get("instance_id", "")
     found = await repository.instance_account(conn, instance_id)
     # Even about themselves, a caller learns an instance's account and MLS only if it is theirs.
-    if refused := await _decide(conn, request, found["account_id"] if found else None, about_user_id=user_id):
-        return refused
+    await _decide(conn, request, found["account_id"] if found else None, about_user_id=user_id)
     if found is None:
-        return json_response({"error": "not_found", "user_id": user_id, "instance_id": instance_id}, 404)
+        raise Answer(404, "not_found", user_id=user_id, instance_id=instance_id)
     return user_id, instance_id, found
 
 
-def routes(svc: Service) -> list[Route]:
-    def today() -> date:
-        return svc.clock(None).date()
+async def seat_ledger(request: Request):
+    """GET /v1/seats?account_id=… — summary, seat holders, charges and every seat change."""
+    account_id = request.query_params.get("account_id", "")
+    async with service(request).pool.acquire() as conn:
+        sub = await _subscription(conn, request, account_id)
+        return json_response({
+            "summary": repository.summary(sub, await repository.pending_opt_in(conn, account_id)),
+            "holders": await repository.holders(conn, account_id),
+            "charges": await repository.charges(conn, account_id),
+            "history": await repository.history(conn, account_id)})
 
-    async def seat_ledger(request: Request):
-        """GET /v1/seats?account_id=… — summary, seat holders, charges and every seat change."""
-        account_id = request.query_params.get("account_id", "")
-        async with svc.pool.acquire() as conn:
-            if isinstance(sub := await _subscription(conn, request, account_id), Response):
-                return sub
-            return json_response({
-                "summary": repository.summary(sub, await repository.pending_opt_in(conn, account_id)),
-                "holders": await repository.holders(conn, account_id),
-                "charges": await repository.charges(conn, account_id),
-                "history": await repository.history(conn, account_id)})
 
-    async def entitlements_of(request: Request):
-        """GET /v1/entitlements?instance_id=…[&user_id=…] — what the user (by default the caller) may
-        use there, each with why."""
-        async with svc.pool.acquire() as conn:
-            if isinstance(asked := await _user_in_instance(conn, request), Response):
-                return asked
-            user_id, instance_id, found = asked
-            account_id = found["account_id"]
-            member = (await repository.membership(conn, account_id, instance_id, [user_id]))[user_id]
-            addons, calling, integrations = await repository.entitlement_facts(conn, account_id, user_id, instance_id)
-        items = entitlements(user_id, instance_id, member=member, addons_here=addons, calling=calling,
-                             integrations=integrations)
-        return json_response({"user_id": user_id, "instance_id": instance_id, "account_id": account_id,
-                              "member": member, "mls_id": found["mls_id"], "items": [i.as_dict() for i in items],
-                              "available": sorted(i.item for i in items if i.available)})
+async def entitlements_of(request: Request):
+    """GET /v1/entitlements?instance_id=…[&user_id=…] — what the user (by default the caller) may
+    use there, each with why."""
+    async with service(request).pool.acquire() as conn:
+        user_id, instance_id, found = await _user_in_instance(conn, request)
+        account_id = found["account_id"]
+        member = (await repository.membership(conn, account_id, instance_id, [user_id]))[user_id]
+        addons, calling, integrations = await repository.entitlement_facts(conn, account_id, user_id, instance_id)
+    items = entitlements(user_id, instance_id, member=member, addons_here=addons, calling=calling,
+                         integrations=integrations)
+    return json_response({"user_id": user_id, "instance_id": instance_id, "account_id": account_id,
+                          "member": member, "mls_id": found["mls_id"], "items": [i.as_dict() for i in items],
+                          "available": sorted(i.item for i in items if i.available)})
 
-    async def prices(request: Request):
-        """GET /v1/prices?account_id=… — the account's price list (defaults and its own prices)."""
-        account_id = request.query_params.get("account_id", "")
-        async with svc.pool.acquire() as conn:
-            if (refused := await _decide(conn, request, account_id)) is not None:
-                return refused
-            found = await repository.price_list(conn, account_id)
-        return json_response({"account_id": account_id, "currency": found.currency, "prices": found.prices})
 
-    async def quotes(request: Request):
-        """GET /v1/quotes?account_id=…&item=…[&on=YYYY-MM-DD] — what buying `item` (`seat`,
-        `package:…`, `addon:…`, `calling:…`) on that day (today by default) costs: the amount the
-        charge made that day will have."""
-        account_id = request.query_params.get("account_id", "")
-        item = request.query_params.get("item", "")
+async def prices(request: Request):
+    """GET /v1/prices?account_id=… — the account's price list (defaults and its own prices)."""
+    account_id = request.query_params.get("account_id", "")
+    async with service(request).pool.acquire() as conn:
+        await _decide(conn, request, account_id)
+        found = await repository.price_list(conn, account_id)
+    return json_response({"account_id": account_id, "currency": found.currency, "prices": found.prices})
+
+
+async def quotes(request: Request):
+    """GET /v1/quotes?account_id=…&item=…[&on=YYYY-MM-DD] — what buying `item` (`seat`,
+    `package:…`, `addon:…`, `calling:…`) on that day (today by default) costs: the amount the
+    charge made that day will have."""
+    account_id = request.query_params.get("account_id", "")
+    item = request.query_params.get("item", "")
+    try:
+        on = date.fromisoformat(request.query_params["on"]) if "on" in request.query_params else _today(request)
+    except ValueError:
+        raise _bad_request("invalid_date", "on must be a date, YYYY-MM-DD") from None
+    async with service(request).pool.acquire() as conn:
+        sub = await _subscription(conn, request, account_id, item)
         try:
-            on = date.fromisoformat(request.query_params["on"]) if "on" in request.query_params else today()
-        except ValueError:
-            return _bad_request("invalid_date", "on must be a date, YYYY-MM-DD")
-        async with svc.pool.acquire() as conn:
-            if isinstance(sub := await _subscription(conn, request, account_id, item), Response):
-                return sub
-            try:
-                price, currency = unit_price(item, sub, await repository.price_list(conn, account_id))
-            except PriceError as err:
-                return _bad_request(err.reason, err.message)
-        return json_response({"account_id": account_id, **quote(item, price, currency, sub, on).as_dict()})
+            price, currency = unit_price(item, sub, await repository.price_list(conn, account_id))
+        except PriceError as err:
+            raise _bad_request(err.reason, err.message) from None
+    return json_response({"account_id": account_id, **quote(item, price, currency, sub, on).as_dict()})
 
-    async def invoices_of(request: Request):
-        """GET /v1/invoices?account_id=… — per billing period: the recurring seat line, each
-        pro-rated charge with its item, day and amount, and the total."""
-        account_id = request.query_params.get("account_id", "")
-        async with svc.pool.acquire() as conn:
-            if (refused := await _decide(conn, request, account_id)) is not None:
-                return refused
-            periods = await repository.billing_periods(conn, account_id)
-            charges = await repository.charges(conn, account_id)
-        return json_response({"account_id": account_id, **invoices(periods, charges)})
 
-    async def dormant(request: Request):
-        """GET /v1/seats/dormant?account_id=…&days=30 — members holding a seat who have not become
-        active within `days` of getting it, with that day and what the seat costs per period."""
-        account_id = request.query_params.get("account_id", "")
-        try:
-            days = int(request.query_params.get("days", "30"))
-            if not 0 <= days <= MAX_DORMANT_DAYS:
-                raise ValueError
-        except ValueError:
-            return _bad_request("invalid_days", f"days must be a whole number from 0 to {MAX_DORMANT_DAYS}")
-        async with svc.pool.acquire() as conn:
-            if isinstance(sub := await _subscription(conn, request, account_id), Response):
-                return sub
-            held = await repository.dormant_holders(conn, account_id, today() - timedelta(days=days))
-        return json_response({"account_id": account_id, "days": days, "currency": sub.currency, "seats": [
-            {**h, "cost_per_period_cents": sub.seat_price_cents} for h in held]})
+async def invoices_of(request: Request):
+    """GET /v1/invoices?account_id=… — per billing period: the recurring seat line, each pro-rated
+    charge with its item, day and amount, and the total."""
+    account_id = request.query_params.get("account_id", "")
+    async with service(request).pool.acquire() as conn:
+        await _decide(conn, request, account_id)
+        periods = await repository.billing_periods(conn, account_id)
+        charges = await repository.charges(conn, account_id)
+    return json_response({"account_id": account_id, **invoices(periods, charges)})
 
-    async def call_settings_of(request: Request):
-        """GET /v1/call-settings?instance_id=…[&user_id=…] — the user's bridge number (the same on
-        every instance) and their call settings in this instance (the defaults until set)."""
-        async with svc.pool.acquire() as conn:
-            if isinstance(asked := await _user_in_instance(conn, request), Response):
-                return asked
-            user_id, instance_id, found = asked
-            account_id = found["account_id"]
-            number = await repository.bridge_number(conn, account_id, user_id)
-            saved = await repository.call_settings(conn, instance_id, user_id)
-        return json_response({"user_id": user_id, "instance_id": instance_id, "bridge_number": number,
-                              "same_on_every_instance": ["bridge_number", "personal_number"],
-                              "settings": saved or CallSettings().model_dump(mode="json"), "custom": saved is not None})
 
-    return [get("/v1/seats", seat_ledger), get("/v1/seats/dormant", dormant), get("/v1/entitlements", entitlements_of),
-            get("/v1/prices", prices), get("/v1/quotes", quotes), get("/v1/invoices", invoices_of),
-            get("/v1/call-settings", call_settings_of)]
+async def dormant(request: Request):
+    """GET /v1/seats/dormant?account_id=…&days=30 — members holding a seat who have not become
+    active within `days` of getting it, with that day and what the seat costs per period."""
+    account_id = request.query_params.get("account_id", "")
+    try:
+        days = int(request.query_params.get("days", "30"))
+        if not 0 <= days <= MAX_DORMANT_DAYS:
+            raise ValueError
+    except ValueError:
+        raise _bad_request("invalid_days", f"days must be a whole number from 0 to {MAX_DORMANT_DAYS}") from None
+    async with service(request).pool.acquire() as conn:
+        sub = await _subscription(conn, request, account_id)
+        held = await repository.dormant_holders(conn, account_id, _today(request) - timedelta(days=days))
+    return json_response({"account_id": account_id, "days": days, "currency": sub.currency, "seats": [
+        {**h, "cost_per_period_cents": sub.seat_price_cents} for h in held]})
+
+
+async def call_settings_of(request: Request):
+    """GET /v1/call-settings?instance_id=…[&user_id=…] — the user's bridge number (the same on
+    every instance) and their call settings in this instance (the defaults until set)."""
+    async with service(request).pool.acquire() as conn:
+        user_id, instance_id, found = await _user_in_instance(conn, request)
+        account_id = found["account_id"]
+        number = await repository.bridge_number(conn, account_id, user_id)
+        saved = await repository.call_settings(conn, instance_id, user_id)
+    return json_response({"user_id": user_id, "instance_id": instance_id, "bridge_number": number,
+                          "same_on_every_instance": ["bridge_number", "personal_number"],
+                          "settings": saved or CallSettings().model_dump(mode="json"), "custom": saved is not None})
+
+
+ROUTES: list[Route] = [
+    get("/v1/seats", seat_ledger), get("/v1/seats/dormant", dormant), get("/v1/entitlements", entitlements_of),
+    get("/v1/prices", prices), get("/v1/quotes", quotes), get("/v1/invoices", invoices_of),
+    get("/v1/call-settings", call_settings_of)]
+
+
+def routes(_svc: Any = None) -> list[Route]:
+    """The endpoints are module-level; each finds its service on the request."""
+    return ROUTES

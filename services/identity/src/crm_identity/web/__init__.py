@@ -4,11 +4,15 @@ API keys. Every endpoint but the invitation page takes a bearer token; `web/acce
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm_runtime.http import Route
-from crm_runtime.service import Service
 
 from . import api_keys, invitation_page, reads
 
+ROUTES: list[Route] = [*invitation_page.ROUTES, *reads.ROUTES, *api_keys.ROUTES]
 
-def routes(svc: Service) -> list[Route]:
-    return invitation_page.routes(svc) + reads.routes(svc) + api_keys.routes(svc)
+
+def routes(_svc: Any = None) -> list[Route]:
+    """The endpoints are module-level; each finds its service on the request."""
+    return ROUTES

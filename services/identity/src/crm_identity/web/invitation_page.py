@@ -10,8 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from crm_contracts import command, identity
 from crm_runtime import logs
-from crm_runtime.http import Request, Route, get, html_response, post
-from crm_runtime.service import Service
+from crm_runtime.http import Request, get, html_response, post, service
 
 from .. import repository
 from ..domain.invitations import InvitationError, hash_token
@@ -60,74 +59,75 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def routes(svc: Service) -> list[Route]:
-    commands = svc.processor  # handles this service's commands given over HTTP
-    public_origin = _origin(svc.settings.base_url())
+def _public_origin(request: Request) -> str:
+    return _origin(service(request).settings.base_url())
 
-    async def _pending(token: str):
-        """The invitation and account a token names, or the refusal page to show instead."""
-        async with svc.pool.acquire() as conn:
-            invitation = await repository.invitation_by_hash(conn, hash_token(token)) if token else None
-            account = await repository.get_account(conn, invitation.account_id) if invitation else None
-            instance = await repository.get_instance(conn, invitation.instance_id) \
-                if invitation and invitation.instance_id else None
-        if invitation is None or account is None:
-            return None, _page(*_REFUSED_PAGES["invitation_not_found"])
-        try:
-            invitation.accept(datetime.now(UTC))  # only asks whether it could be; nothing is stored
-        except InvitationError as refused:
-            return None, _page(*_REFUSED_PAGES[refused.reason])
-        return (invitation, account, instance), None
 
-    async def confirm_page(request: Request):
-        """GET /invitations/accept?token=… — the link of an invitation e-mail. It accepts nothing:
-        mail scanners and link previews open links before people do. It names the account and asks
-        the person to confirm."""
-        found, refused = await _pending(request.query_params.get("token", ""))
-        if refused is not None:
-            return refused
-        invitation, account, instance = found
-        place = f"{instance.name} ({account.name})" if instance else account.name
-        csrf = secrets.token_urlsafe(32)
-        form = ("<form method='post' action='/invitations/accept'>"
-                "<input type='hidden' name='token' value='{t}'><input type='hidden' name='csrf' value='{c}'>"
-                "<button type='submit'>Accept and join {p}</button></form>").format(
-                    t=escape(request.query_params["token"]), c=csrf, p=escape(place))
-        page = _page(200, f"Join {place}", f"You were invited to join {place} in the CRM. "
-                     f"Confirm to accept; this link then stops working.", form)
-        page.set_cookie(_CSRF_COOKIE, csrf, max_age=3600, path="/invitations", httponly=True, samesite="strict",
-                        secure=public_origin.startswith("https://"))
-        return page
 
-    async def accept(request: Request):
-        """POST /invitations/accept (form: token, csrf) — the person's confirmation from the page."""
-        body = await request.body()
-        try:
-            fields = parse_qs(body.decode(errors="replace"), max_num_fields=4) if len(body) <= 4096 else {}
-        except ValueError:  # more fields than the form has: not our page's post
-            fields = {}
-        token, csrf = (fields.get("token") or [""])[0], (fields.get("csrf") or [""])[0]
-        cookie = request.cookies.get(_CSRF_COOKIE, "")
-        if not (_same_site(request, public_origin) and csrf and cookie and secrets.compare_digest(csrf, cookie)):
-            log.warning("invitation_confirm_refused", reason="cross_site_or_missing_csrf")
-            return _page(403, "Please confirm from the invitation page",
-                         "Open the link in your invitation e-mail again and press the button on that page.")
-        found, refused = await _pending(token)
-        if refused is not None:
-            return refused
-        invitation, account, _ = found
-        message = command(identity.AcceptInvitation(token=token), source="crm/identity-web",
-                          accountid=invitation.account_id, subject=invitation.user_id)
-        try:
-            outcome = await commands.handle_message(message)
-        except Exception:
-            log.exception("invitation_accept_failed")
-            return _page(503, "Please try again", "We could not process your invitation just now.")
-        if outcome.name == "rejected":
-            return _page(*_REFUSED_PAGES.get(outcome.reason or "", (400, "This link cannot be used", outcome.detail or "")))
-        page = _page(200, f"Welcome to {account.name}",
-                     "Your invitation is accepted. Launch the CRM to finish setting up your account.")
-        page.delete_cookie(_CSRF_COOKIE, path="/invitations")
-        return page
+async def _pending(request: Request, token: str):
+    """The invitation and account a token names, or the refusal page to show instead."""
+    async with service(request).pool.acquire() as conn:
+        invitation = await repository.invitation_by_hash(conn, hash_token(token)) if token else None
+        account = await repository.get_account(conn, invitation.account_id) if invitation else None
+        instance = await repository.get_instance(conn, invitation.instance_id) \
+            if invitation and invitation.instance_id else None
+    if invitation is None or account is None:
+        return None, _page(*_REFUSED_PAGES["invitation_not_found"])
+    try:
+        invitation.accept(datetime.now(UTC))  # only asks whether it could be; nothing is stored
+    except InvitationError as refused:
+        return None, _page(*_REFUSED_PAGES[refused.reason])
+    return (invitation, account, instance), None
 
-    return [get("/invitations/accept", confirm_page, public=True), post("/invitations/accept", accept, public=True)]
+async def confirm_page(request: Request):
+    """GET /invitations/accept?token=… — the link of an invitation e-mail. It accepts nothing:
+    mail scanners and link previews open links before people do. It names the account and asks
+    the person to confirm."""
+    found, refused = await _pending(request, request.query_params.get("token", ""))
+    if refused is not None:
+        return refused
+    invitation, account, instance = found
+    place = f"{instance.name} ({account.name})" if instance else account.name
+    csrf = secrets.token_urlsafe(32)
+    form = ("<form method='post' action='/invitations/accept'>"
+            "<input type='hidden' name='token' value='{t}'><input type='hidden' name='csrf' value='{c}'>"
+            "<button type='submit'>Accept and join {p}</button></form>").format(
+                t=escape(request.query_params["token"]), c=csrf, p=escape(place))
+    page = _page(200, f"Join {place}", f"You were invited to join {place} in the CRM. "
+                 f"Confirm to accept; this link then stops working.", form)
+    page.set_cookie(_CSRF_COOKIE, csrf, max_age=3600, path="/invitations", httponly=True, samesite="strict",
+                    secure=_public_origin(request).startswith("https://"))
+    return page
+
+async def accept(request: Request):
+    """POST /invitations/accept (form: token, csrf) — the person's confirmation from the page."""
+    body = await request.body()
+    try:
+        fields = parse_qs(body.decode(errors="replace"), max_num_fields=4) if len(body) <= 4096 else {}
+    except ValueError:  # more fields than the form has: not our page's post
+        fields = {}
+    token, csrf = (fields.get("token") or [""])[0], (fields.get("csrf") or [""])[0]
+    cookie = request.cookies.get(_CSRF_COOKIE, "")
+    if not (_same_site(request, _public_origin(request)) and csrf and cookie and secrets.compare_digest(csrf, cookie)):
+        log.warning("invitation_confirm_refused", reason="cross_site_or_missing_csrf")
+        return _page(403, "Please confirm from the invitation page",
+                     "Open the link in your invitation e-mail again and press the button on that page.")
+    found, refused = await _pending(request, token)
+    if refused is not None:
+        return refused
+    invitation, account, _ = found
+    message = command(identity.AcceptInvitation(token=token), source="crm/identity-web",
+                      accountid=invitation.account_id, subject=invitation.user_id)
+    try:
+        outcome = await service(request).processor.handle_message(message)
+    except Exception:
+        log.exception("invitation_accept_failed")
+        return _page(503, "Please try again", "We could not process your invitation just now.")
+    if outcome.name == "rejected":
+        return _page(*_REFUSED_PAGES.get(outcome.reason or "", (400, "This link cannot be used", outcome.detail or "")))
+    page = _page(200, f"Welcome to {account.name}",
+                 "Your invitation is accepted. Launch the CRM to finish setting up your account.")
+    page.delete_cookie(_CSRF_COOKIE, path="/invitations")
+    return page
+
+ROUTES = [get("/invitations/accept", confirm_page, public=True), post("/invitations/accept", accept, public=True)]

@@ -3,71 +3,67 @@
 from __future__ import annotations
 
 from crm_contracts import now
-from crm_runtime.http import Request, Route, caller, get, json_response
-from crm_runtime.service import Service
+from crm_runtime.http import Answer, Request, caller, get, json_response, service
 
 from .. import repository
 from .access import account_gate, instance_gate
 
 
-def routes(svc: Service) -> list[Route]:
-    async def account(request: Request):
-        """GET /v1/accounts?account_id=… — the account, its members and groups (owner and admins)."""
-        account_id = request.query_params.get("account_id", "")
-        async with svc.pool.acquire() as conn:
-            if (refused := await account_gate(request, conn, account_id)) is not None:
-                return refused
-            found = await repository.get_account(conn, account_id)
-            if found is None:
-                return json_response({"error": "not_found", "account_id": account_id}, 404)
-            members = await repository.list_members(conn, account_id)
-        return json_response({"account": found.__dict__, "members": members})
+async def account(request: Request):
+    """GET /v1/accounts?account_id=… — the account, its members and groups (owner and admins)."""
+    account_id = request.query_params.get("account_id", "")
+    async with service(request).pool.acquire() as conn:
+        await account_gate(request, conn, account_id)
+        found = await repository.get_account(conn, account_id)
+        if found is None:
+            raise Answer(404, "not_found", account_id=account_id)
+        members = await repository.list_members(conn, account_id)
+    return json_response({"account": found.__dict__, "members": members})
 
-    async def instances(request: Request):
-        """GET /v1/instances[?user_id=…][&account_id=…] — instances the user (by default the caller)
-        owns and belongs to, with roles."""
-        user_id = request.query_params.get("user_id") or caller(request).user_id
-        account_id = request.query_params.get("account_id") or None
-        async with svc.pool.acquire() as conn:
-            if (refused := await account_gate(request, conn, account_id, about_user_id=user_id)) is not None:
-                return refused
-            found = await repository.instances_of(conn, user_id, account_id)
-            own = await repository.personal(conn, user_id, account_id)
-        for row in found:
-            row["personal"] = own  # the same on every instance of the user (PI11)
-        return json_response({"user_id": user_id, "instances": found,
-                              "owns": [i["instance_id"] for i in found if i["owner"]]})
 
-    async def instance_members(request: Request):
-        """GET /v1/instances/{instance_id}/members — the roster, with roles (its members, the account's admins)."""
-        instance_id = request.path_params["instance_id"]
-        async with svc.pool.acquire() as conn:
-            refused, instance = await instance_gate(request, conn, instance_id)
-            if refused is not None or instance is None:
-                return refused
-            return json_response({"instance": instance.__dict__,
-                                  "members": await repository.instance_members(conn, instance_id)})
+async def instances(request: Request):
+    """GET /v1/instances[?user_id=…][&account_id=…] — instances the user (by default the caller)
+    owns and belongs to, with roles."""
+    user_id = request.query_params.get("user_id") or caller(request).user_id
+    account_id = request.query_params.get("account_id") or None
+    async with service(request).pool.acquire() as conn:
+        await account_gate(request, conn, account_id, about_user_id=user_id)
+        found = await repository.instances_of(conn, user_id, account_id)
+        own = await repository.personal(conn, user_id, account_id)
+    for row in found:
+        row["personal"] = own  # the same on every instance of the user (PI11)
+    return json_response({"user_id": user_id, "instances": found,
+                          "owns": [i["instance_id"] for i in found if i["owner"]]})
 
-    async def candidates(request: Request):
-        """GET /v1/instances/{instance_id}/candidates[?after=user_id][&limit=…] — the Enterprise
-        account's people who can sign in and are not yet in the instance or invited to it, from
-        every group, with name and group (for the owner and the instance's admins)."""
-        instance_id = request.path_params["instance_id"]
-        try:
-            limit = min(max(int(request.query_params.get("limit", "100")), 1), 500)
-        except ValueError:
-            return json_response({"error": "invalid_request", "message": "limit is a whole number"}, 400)
-        after = request.query_params.get("after", "")
-        async with svc.pool.acquire() as conn:
-            refused, instance = await instance_gate(request, conn, instance_id)
-            if refused is not None or instance is None:
-                return refused
-            caps = instance.capabilities
-            found = [] if caps is None or not caps.members_allowed else await repository.invitation_candidates(
-                conn, instance, at=now(), after=after, limit=limit)
-        return json_response({"instance_id": instance_id, "members_allowed": bool(caps and caps.members_allowed),
-                              "candidates": found, "next": found[-1]["user_id"] if len(found) == limit else None})
 
-    return [get("/v1/accounts", account), get("/v1/instances", instances),
-            get("/v1/instances/{instance_id}/members", instance_members),
-            get("/v1/instances/{instance_id}/candidates", candidates)]
+async def instance_members(request: Request):
+    """GET /v1/instances/{instance_id}/members — the roster, with roles (its members, the account's admins)."""
+    instance_id = request.path_params["instance_id"]
+    async with service(request).pool.acquire() as conn:
+        instance = await instance_gate(request, conn, instance_id)
+        return json_response({"instance": instance.__dict__,
+                              "members": await repository.instance_members(conn, instance_id)})
+
+
+async def candidates(request: Request):
+    """GET /v1/instances/{instance_id}/candidates[?after=user_id][&limit=…] — the Enterprise
+    account's people who can sign in and are not yet in the instance or invited to it, from every
+    group, with name and group (for the owner and the instance's admins)."""
+    instance_id = request.path_params["instance_id"]
+    try:
+        limit = min(max(int(request.query_params.get("limit", "100")), 1), 500)
+    except ValueError:
+        raise Answer(400, "invalid_request", "limit is a whole number") from None
+    after = request.query_params.get("after", "")
+    async with service(request).pool.acquire() as conn:
+        instance = await instance_gate(request, conn, instance_id)
+        caps = instance.capabilities
+        found = [] if caps is None or not caps.members_allowed else await repository.invitation_candidates(
+            conn, instance, at=now(), after=after, limit=limit)
+    return json_response({"instance_id": instance_id, "members_allowed": bool(caps and caps.members_allowed),
+                          "candidates": found, "next": found[-1]["user_id"] if len(found) == limit else None})
+
+
+ROUTES = [get("/v1/accounts", account), get("/v1/instances", instances),
+          get("/v1/instances/{instance_id}/members", instance_members),
+          get("/v1/instances/{instance_id}/candidates", candidates)]

@@ -5,11 +5,15 @@ the instance; the instance Open API
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm_runtime.http import Route
-from crm_runtime.service import Service
 
 from . import leads, open_api, organisation, rules
 
+ROUTES: list[Route] = [*leads.ROUTES, *organisation.ROUTES, *rules.ROUTES, *open_api.ROUTES]
 
-def routes(svc: Service) -> list[Route]:
-    return leads.routes(svc) + organisation.routes(svc) + rules.routes(svc) + open_api.routes(svc)
+
+def routes(_svc: Any = None) -> list[Route]:
+    """The endpoints are module-level; each finds its service on the request."""
+    return ROUTES
