@@ -151,3 +151,21 @@ async def test_an_upgrade_in_a_year_long_period(platform, account_id):
     charge = await platform.answer(await accept(platform, account_id, "u1"), "seats.charge.created")
     assert charge.data["amount_cents"] == prorated(4900, start, end) > 0
     assert charge.data["proration"]["days_in_period"] == (end - start).days
+
+
+async def test_a_command_dated_next_year_is_handled_in_todays_period(platform, account_id):
+    """"Now" is when the platform received a command (the broker's append time), never the `time`
+    its sender wrote: a reduction dated a year ahead takes effect at this month's renewal and
+    renews nothing into that year."""
+    from datetime import UTC, datetime, timedelta
+
+    from crm_contracts import command
+
+    await platform.enterprise(account_id, seats_total=3)
+    dated = command(seats.ScheduleReduction(seats_total=2), source="test", accountid=account_id)
+    dated = dated.model_copy(update={"time": datetime.now(UTC) + timedelta(days=366)})
+    scheduled = await platform.answer(await platform.bus.send(dated), "seats.subscription.reduction_scheduled")
+    assert scheduled.data["effective_on"] == dates.month_start(dates.today(), 1).isoformat()
+    summary = (await platform.seats(account_id))["summary"]
+    start, end = dates.this_month()
+    assert (summary["period_start"], summary["period_end"]) == (start.isoformat(), end.isoformat())

@@ -12,8 +12,10 @@ from crm_runtime.batches import DeadLetter, decode
 from crm_devstack.dates import period_args
 
 
-def record(value: bytes, topic: str = "identity.commands.v1") -> ConsumerRecord:
-    return ConsumerRecord(topic=topic, partition=0, offset=7, timestamp=0, timestamp_type=0, key=b"k",
+def record(value: bytes, topic: str = "identity.commands.v1", *, timestamp: int = 0,
+           timestamp_type: int = 0) -> ConsumerRecord:
+    return ConsumerRecord(topic=topic, partition=0, offset=7, timestamp=timestamp, timestamp_type=timestamp_type,
+                          key=b"k",
                           value=value, checksum=None, serialized_key_size=1,
                           serialized_value_size=len(value), headers=())
 
@@ -54,3 +56,19 @@ def test_an_unknown_event_type_on_an_event_topic_is_tolerated():
     body = {**json.loads(GOOD.to_json()), "type": "identity.something_new"}
     message, data = decode(record(json.dumps(body).encode(), "identity.events.v1"), identity.EVENTS)
     assert message.type == "identity.something_new" and data is None
+
+
+def test_now_is_the_brokers_append_time_not_the_senders_claim():
+    from datetime import UTC, datetime, timedelta
+
+    from crm_runtime.handlers import platform_time
+
+    claimed = GOOD.model_copy(update={"time": datetime(2031, 1, 1, tzinfo=UTC)})
+    appended_ms = 1_800_000_000_000
+    stamped = record(claimed.to_json(), timestamp=appended_ms, timestamp_type=1)  # LogAppendTime
+    message, _ = decode(stamped, identity.COMMANDS)
+    assert platform_time(message) == datetime.fromtimestamp(appended_ms / 1000, UTC)
+    assert message.time == datetime(2031, 1, 1, tzinfo=UTC)  # kept, for audit
+    # A record the producer stamped (CreateTime) is not trusted either: this server's clock.
+    message, _ = decode(record(claimed.to_json()), identity.COMMANDS)
+    assert abs(platform_time(message) - datetime.now(UTC)) < timedelta(minutes=1)

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from .registry import spec_of, type_of
 
@@ -34,6 +34,17 @@ class CloudEvent(BaseModel):
     correlationid: str | None = _OPTIONAL
     causationid: str | None = _OPTIONAL
     data: dict[str, Any]
+    # When the platform received it: the broker's append time of the record it came in (set by the
+    # runtime as it reads; never on the wire). `time` stays the sender's claim, kept for audit.
+    _received_at: datetime | None = PrivateAttr(default=None)
+
+    @property
+    def received_at(self) -> datetime | None:
+        return self._received_at
+
+    def received(self, at: datetime) -> CloudEvent:
+        self._received_at = at
+        return self
 
     @property
     def correlation(self) -> str:

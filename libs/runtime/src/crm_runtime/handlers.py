@@ -44,11 +44,15 @@ def as_refusal(exc: BaseException) -> Rejected | None:
 Clock = Callable[[CloudEvent | None], datetime]
 
 
-def message_time(message: CloudEvent | None) -> datetime:
-    """The default clock: the time the message says it was made (the wall clock when there is no
-    message or it says none), so handling a message again — a redelivery, a replay — happens on
-    the same day."""
-    return ((message.time if message else None) or datetime.now(UTC)).astimezone(UTC)
+def platform_time(message: CloudEvent | None) -> datetime:
+    """The default clock: when the platform received the message — the broker's append time of its
+    record — so handling it again (a redelivery, a replay) happens on the same day and no sender
+    chooses the day by the `time` it writes. A message handed over in-process (a command given over
+    HTTP) or outside a handler (an HTTP read): this server's clock."""
+    return ((message.received_at if message else None) or datetime.now(UTC)).astimezone(UTC)
+
+
+message_time = platform_time  # the name the services and tests have known it by
 
 
 @dataclass

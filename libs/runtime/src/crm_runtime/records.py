@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
@@ -51,6 +53,10 @@ class Item:
         return self.record.offset if self.record is not None else -1
 
 
+# Kafka's timestamp type of a record the broker stamped itself (topics.APPEND_TIME).
+LOG_APPEND_TIME = 1
+
+
 def decode(record: ConsumerRecord, topic: Topic) -> tuple[CloudEvent, BaseModel | None]:
     """The envelope and typed data; data is None for an event type this consumer may skip."""
     try:
@@ -59,6 +65,8 @@ def decode(record: ConsumerRecord, topic: Topic) -> tuple[CloudEvent, BaseModel 
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise DeadLetter("invalid_json", _short(exc)) from None
         raise DeadLetter("invalid_envelope", _short(exc)) from None
+    if record.timestamp_type == LOG_APPEND_TIME and record.timestamp is not None:
+        message.received(datetime.fromtimestamp(record.timestamp / 1000, UTC))
     spec = MESSAGES.get(message.type)
     if spec is None or spec.topic.name != topic.name:
         if topic.direction is Direction.EVENTS:

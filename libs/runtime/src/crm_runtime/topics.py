@@ -33,8 +33,14 @@ def min_insync(replication: int) -> int:
     return max(1, replication - 1)
 
 
+# The broker stamps each record with the time it appended it, whatever the producer says: handlers
+# take "now" from that stamp (crm_runtime.handlers.platform_time), so no sender chooses the billing
+# day, and a replay sees the same time as the first handling.
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
 def topic_configs(name: str, replication: int = 1) -> dict[str, str]:
-    return {**retention_of(name), "min.insync.replicas": str(min_insync(replication))}
+    return {**retention_of(name), **APPEND_TIME, "min.insync.replicas": str(min_insync(replication))}
 
 
 async def ensure_topics(kafka: str | dict, partitions: int = PARTITIONS, replication: int = 1) -> list[str]:
