@@ -85,3 +85,20 @@ async def test_owners_admins_members_and_strangers_each_see_what_is_theirs(platf
     denied = [line for line in (stack.logs / "identity.log").read_text().splitlines()
               if '"event": "access_denied"' in line and stranger in line]
     assert denied and '"reason": "not_in_account"' in denied[0]
+
+
+async def test_no_request_body_is_read_past_its_limit(stack):
+    """The public invitation page takes a few KB and the APIs 1 MiB: more is refused 413 before the
+    service reads it, whether the length is declared or streamed."""
+    async def stream(n: int):
+        for _ in range(n):
+            yield b"z" * 65536
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        page = await client.post(stack.http("identity") + "/invitations/accept", content=b"t=" + b"x" * 2 * 1024 * 1024)
+        assert (page.status_code, page.json()["error"]) == (413, "body_too_large")
+        api = await client.post(stack.http("routing") + "/v1/instances/ins_x/rules/dry-run", content=stream(40),
+                                headers=stack.as_user("u"))
+        assert (api.status_code, api.json()["error"]) == (413, "body_too_large")
+        small = await client.post(stack.http("identity") + "/invitations/accept", content=b"token=x&csrf=y")
+        assert small.status_code == 403  # read, and refused for what it is: no confirmation from the page

@@ -15,6 +15,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from crm_contracts import Topic
@@ -22,6 +23,7 @@ from crm_contracts import Topic
 from . import db, logs, memory
 from .auth import Verifier
 from .batches import BatchProcessor
+from .body_limit import BodyLimit
 from .handlers import Clock, Handlers, message_time
 from .rebootstrap import rebootstrapping
 from .http import Request, Response, get, json_response
@@ -183,7 +185,7 @@ class Service:
                                    *memory.routes()]
         if self._extra_routes:
             routes.extend(self._extra_routes(self))
-        app = Starlette(routes=routes, lifespan=lifespan)
+        app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
         app.state.service = self
         app.state.verifier = Verifier.from_settings(self.settings)
         if not app.state.verifier.configured:
