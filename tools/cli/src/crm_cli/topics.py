@@ -5,7 +5,7 @@ key's records staying in one partition, in order. Kafka picks a key's partition 
 the partition count, so adding partitions to a live keyed topic sends most keys to another
 partition from then on: a key's next records can be handled before the ones still waiting in its
 old partition. Growing such a topic is a migration (a new topic version, the old one drained —
-README "Partitions and scaling"), so `crm topics partitions` refuses a keyed topic unless told
+docs/guide.md "Partitions and scaling"), so `crm topics partitions` refuses a keyed topic unless told
 `--i-understand-ordering`.
 """
 
@@ -105,7 +105,7 @@ def add_partitions(topic: str = typer.Argument(..., help="the topic to grow"),
         if key is not None and not i_understand_ordering:
             err.print(f"[red]refused[/]: {topic} is keyed by {key}. Going from {now} to {count} partitions moves "
                       f"most {key}s to another partition, and a {key}'s new records can then be handled before "
-                      "its older ones. Migrate to a new topic version instead (README \"Partitions and "
+                      "its older ones. Migrate to a new topic version instead (docs/guide.md \"Partitions and "
                       "scaling\"), or pass --i-understand-ordering with every producer and consumer stopped "
                       "and the topic drained.")
             return 2
