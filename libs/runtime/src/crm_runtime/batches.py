@@ -30,7 +30,7 @@ from crm_contracts import MESSAGES, TOPICS, CloudEvent, Direction, Topic
 from . import faults, logs, metrics, outbox
 from .answers import DeadLetters, account, dead_outcome, rejection
 from .errors import Fault, classify, describe, is_timeout
-from .handlers import Clock, Handlers, Rejected, message_time
+from .handlers import Clock, Handlers, Rejected, platform_time
 from .passes import HandlerRaised, Passes
 from .records import IGNORED, DeadLetter, Item, Outcome, decode, header
 from .retry import Backoff
@@ -67,7 +67,7 @@ Pass = Callable[[asyncpg.Connection, list[Item], tuple[str, int]], Awaitable[Non
 class BatchProcessor:
     def __init__(self, service: str, handlers: Handlers, producer: AIOKafkaProducer | None, *, group: str,
                  settings: ServiceSettings, pool: asyncpg.Pool | None = None,
-                 clock: Clock = message_time) -> None:
+                 clock: Clock = platform_time) -> None:
         self.service = service
         self.clock = clock
         self.settings = settings

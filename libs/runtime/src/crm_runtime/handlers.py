@@ -52,8 +52,6 @@ def platform_time(message: CloudEvent | None) -> datetime:
     return ((message.received_at if message else None) or datetime.now(UTC)).astimezone(UTC)
 
 
-message_time = platform_time  # the name the services and tests have known it by
-
 
 @dataclass
 class HandlerContext:
@@ -65,7 +63,7 @@ class HandlerContext:
     # rest of the batch, in the same transaction, only if this message's work is kept.
     staged: list[CloudEvent] = field(default_factory=list)
     # Where handlers take "now" from; tests fix it.
-    clock: Clock = message_time
+    clock: Clock = platform_time
 
     def now(self) -> datetime:
         return self.clock(self.message)

@@ -24,7 +24,7 @@ from . import db, logs, memory
 from .auth import Verifier
 from .batches import BatchProcessor
 from .body_limit import BodyLimit
-from .handlers import Clock, Handlers, message_time
+from .handlers import Clock, Handlers, platform_time
 from .rebootstrap import rebootstrapping
 from .http import Request, Response, get, json_response
 from .lanes import PartitionedConsumer
@@ -48,7 +48,7 @@ class Service:
         workers: list[Callable[[Service], Coroutine[Any, Any, None]]] | None = None,
         health: Callable[[Service], Coroutine[Any, Any, dict[str, object]]] | None = None,
         prepare: Callable[[Service], Coroutine[Any, Any, None]] | None = None,
-        clock: Clock = message_time,
+        clock: Clock = platform_time,
     ) -> None:
         self.name = name
         self.clock = clock
