@@ -1,3 +1,6 @@
+import statistics
+import time
+
 import pytest
 
 from crm_notifications.domain.push import Session, devices_to_push
@@ -79,3 +82,28 @@ def test_smtp_is_encrypted_unless_turned_off():
     implicit = NotificationSettings(smtp_tls="tls").smtp_tls_args()
     assert (implicit["start_tls"], implicit["use_tls"]) == (False, True) and implicit["tls_context"] is not None
     assert NotificationSettings(smtp_tls="off").smtp_tls_args() == {"start_tls": False, "use_tls": False}
+
+
+# Bodies an admin may set (64 KB, the contract's bound) that make a backtracking pattern retry
+# from every "<" or every "<a": rendering must stay linear in the body's size.
+ADVERSARIAL = ['<a href="" ' * 5957, '<a href="' * 7281, '<a href="' * 7281 + '>', "<" * 65_536, "<a " * 21_845, '<a href="x">' * 5461]
+
+
+@pytest.mark.parametrize("body", ADVERSARIAL, ids=["open-anchors", "open-hrefs", "one-long-tag", "brackets", "bare-a", "unclosed"])
+def test_a_64_kb_adversarial_body_checks_and_renders_in_linear_time(body):
+    assert len(body) <= 65_536
+    template = check("standard_invitation", "Hi {first_name}", body)
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        _, html_body = render(template, VALUES)
+        text_version(html_body)
+        timings.append(time.perf_counter() - started)
+    # A median, well under the 50 ms asked; the quadratic patterns took seconds to minutes here.
+    assert statistics.median(timings) < 0.05, timings
+
+
+def test_the_text_part_keeps_paragraphs_and_every_link():
+    body = '<p>One &amp; two</p><p>See <a class="x" href="https://a.example/?q=1&amp;r=2">the &lt;page&gt;</a>' \
+           ' or <A HREF="https://b.example">B</A>.</p>Tail <b>bold</b>'
+    assert text_version(body) == "One & two\n\nSee the <page>: https://a.example/?q=1&r=2 or B: https://b.example.\n\nTail bold"

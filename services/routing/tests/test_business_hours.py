@@ -63,7 +63,10 @@ def test_a_timer_across_a_daylight_saving_change_ends_at_the_same_wall_clock_tim
 @pytest.mark.parametrize(("zone", "week", "why"), [
     ("Mars/Olympus", WEEKDAYS, "unknown time zone"), (NY, {"funday": [["09:00", "10:00"]]}, "days are"),
     (NY, {"mon": [["10:00", "09:00"]]}, "is not before"), (NY, {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]},
-                                                           "overlap"), (NY, {}, "no open hours")])
+                                                           "overlap"), (NY, {}, "no open hours"),
+    # One strict format: what is set is what is read back, so nothing that HH:MM cannot hold.
+    (NY, {"mon": [["09:00:10", "09:00:50"]]}, "HH:MM"), (NY, {"mon": [["9:00", "17:00"]]}, "HH:MM"),
+    (NY, {"mon": [["09:00", "24:00"]]}, "HH:MM"), (NY, {"mon": [["09:00", "17:00", "18:00"]]}, "HH:MM")])
 def test_hours_that_cannot_be_used_are_refused_with_the_reason(zone, week, why):
     with pytest.raises(HoursError) as err:
         parse(zone, week, [])
@@ -74,3 +77,9 @@ def test_the_instant_is_utc_whatever_zone_it_was_given_in():
     monday = next_weekday(date.today(), 0)
     start = local(monday, "10:00").astimezone(ZoneInfo("Asia/Tokyo"))
     assert due_at(start, 60, parse(NY, WEEKDAYS, [])).tzinfo == UTC
+
+
+@pytest.mark.parametrize("week", [WEEKDAYS, {"sat": [["00:00", "06:30"], ["07:15", "23:59"]]}])
+def test_hours_read_back_exactly_as_they_were_set(week):
+    holiday = (date.today() + timedelta(days=30)).isoformat()
+    assert parse(NY, week, [holiday]).as_json() == {"time_zone": NY, "week": week, "holidays": [holiday]}

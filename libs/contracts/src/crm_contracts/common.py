@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field
 
-Id = Field(min_length=1, max_length=200)
+# Every string and list a sender may fill has a bound, published in the JSON Schema
+# (tests/contracts check that none is left open). Ids and names share one generous width.
+MAX_ID = 200
+Id = Field(min_length=1, max_length=MAX_ID)
+OptionalId = Field(default=None, min_length=1, max_length=MAX_ID)
+Ref = Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+# A tag, a stage or a source: short labels people type.
+MAX_LABEL = 100
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL)]
+MAX_LABELS = 100
+# An e-mail template: subject on one line, an HTML body of at most 64 KB.
+MAX_SUBJECT = 500
+MAX_TEMPLATE_BODY = 65_536
 
 # Bounds that keep every value storable and every answer publishable; the JSON Schema carries
 # them, so senders see them before sending. Seat counts and prices leave room for automatic

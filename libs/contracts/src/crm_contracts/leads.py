@@ -6,6 +6,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
+from .common import MAX_ID, MAX_LABEL, Id, Label
 from .registry import Direction, KeyRule, message, topic
 
 CAPTURED = topic(
@@ -23,16 +24,20 @@ class Channel(str, Enum):
     MANUAL = "manual"
 
 
+Text = Field(default=None, max_length=MAX_ID)
+Short = Field(default=None, max_length=MAX_LABEL)
+
+
 class Lead(BaseModel):
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    zip: str | None = None
+    first_name: str | None = Text
+    last_name: str | None = Text
+    email: str | None = Field(default=None, max_length=320)  # RFC 5321's longest address
+    phone: str | None = Field(default=None, max_length=50)
+    zip: str | None = Field(default=None, max_length=20)
     price: int | None = Field(default=None, ge=0, le=10**12)
-    source: str | None = None
-    tags: list[str] = Field(default_factory=list, max_length=100)
-    lead_type: str | None = None
+    source: str | None = Short
+    tags: list[Label] = Field(default_factory=list, max_length=100)
+    lead_type: str | None = Short
 
 
 @message("leads.lead.captured", on=CAPTURED)
@@ -43,14 +48,14 @@ class LeadCaptured(BaseModel):
     itself must not travel on the topic, which is kept four weeks. A lead that still carries
     `api_key` in clear is refused (`routing.lead.rejected {reason: api_key_in_clear}`)."""
 
-    lead_id: str = Field(min_length=1)
+    lead_id: str = Id
     channel: Channel
-    website_id: str | None = None
-    parsing_email: str | None = None
+    website_id: str | None = Text
+    parsing_email: str | None = Field(default=None, max_length=320)
     api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # Deprecated: refused when present. Kept in the schema so that such a lead is answered, not
     # dead-lettered.
-    api_key: str | None = None
-    instance_id: str | None = None
-    user_id: str | None = None
+    api_key: str | None = Text
+    instance_id: str | None = Text
+    user_id: str | None = Text
     lead: Lead

@@ -6,7 +6,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field, model_validator
 
-from .common import CommandRejected
+from .common import MAX_SUBJECT, MAX_TEMPLATE_BODY, CommandRejected, Id, OptionalId, Ref
 from .registry import Direction, message, topic
 
 COMMANDS = topic(
@@ -35,8 +35,8 @@ class SetTemplate(BaseModel):
     """Set an account's e-mail template (subject and body with named placeholders)."""
 
     template: TemplateName
-    subject: str = Field(min_length=1)
-    body: str = Field(min_length=1)
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
+    body: str = Field(min_length=1, max_length=MAX_TEMPLATE_BODY)
     by_user_id: str | None = Field(default=None, min_length=1, max_length=200)  # the account admin acting
 
 
@@ -52,19 +52,19 @@ class ResetTemplate(BaseModel):
 class SetSession(BaseModel):
     """Record which instance a user's device is logged into."""
 
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     device: Device
-    device_id: str = Field(min_length=1)
-    instance_id: str = Field(min_length=1)
+    device_id: str = Id
+    instance_id: str = Id
 
 
 @message("notifications.notification.read", on=COMMANDS)
 class ReadNotifications(BaseModel):
     """Mark notifications as read: those named, or every one of the user's in `instance_id`."""
 
-    user_id: str = Field(min_length=1)
-    notification_ids: list[str] = Field(default_factory=list, max_length=1000)
-    instance_id: str | None = Field(default=None, min_length=1, max_length=200)
+    user_id: str = Id
+    notification_ids: list[Ref] = Field(default_factory=list, max_length=1000)
+    instance_id: str | None = OptionalId
 
     @model_validator(mode="after")
     def _which(self) -> ReadNotifications:

@@ -10,13 +10,19 @@ be changed by the agent it is assigned to. A refusal names the missing permissio
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from .common import Ref
 from .routing import COMMANDS, EVENTS
 from .registry import message
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
+StageId = Annotated[str, Id]
+Tag = Annotated[str, Field(min_length=1, max_length=50)]
+SourceName = Annotated[str, Field(min_length=1, max_length=100)]
+MAX_PRICE = 10**12  # a lead's price in whole currency units; beyond it is a typo, not a listing
 ByUser = Field(min_length=1, max_length=200, description="who acts; their permission is checked")
 # A lead's own commands may come from the instance's Open API instead of a person: then
 # `via_api_key` names the key (its id, never the key) and `by_user_id` is left out.
@@ -54,7 +60,7 @@ class SetPipeline(BaseModel):
 
     instance_id: str = Field(min_length=1, max_length=200)
     stages: list[Stage] = Field(min_length=1, max_length=50)
-    move_leads: dict[str, str] = Field(default_factory=dict, max_length=50)
+    move_leads: dict[StageId, StageId] = Field(default_factory=dict, max_length=50)
     by_user_id: str = ByUser
 
     @field_validator("stages")
@@ -105,8 +111,8 @@ class LeadStageChanged(BaseModel):
 class TagLead(ActsOnLead):
     """Add and remove tags on a lead (a tag both added and removed is refused)."""
 
-    add: list[str] = Field(default_factory=list, max_length=50)
-    remove: list[str] = Field(default_factory=list, max_length=50)
+    add: list[Tag] = Field(default_factory=list, max_length=50)
+    remove: list[Tag] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _something(self) -> TagLead:
@@ -173,7 +179,7 @@ class SetSources(BaseModel):
     instance lists it, else its channel."""
 
     instance_id: str = Field(min_length=1, max_length=200)
-    sources: list[str] = Field(min_length=1, max_length=100)
+    sources: list[SourceName] = Field(min_length=1, max_length=100)
     by_user_id: str = ByUser
 
     @field_validator("sources")
@@ -197,13 +203,13 @@ class SegmentFilter(BaseModel):
     """Conditions left out match any lead; lists match any of their values (`tags_any`) or all
     (`tags_all`); `captured_from` is inclusive and `captured_before` exclusive."""
 
-    stages: list[str] | None = Field(default=None, max_length=50)
-    sources: list[str] | None = Field(default=None, max_length=100)
-    tags_any: list[str] | None = Field(default=None, max_length=50)
-    tags_all: list[str] | None = Field(default=None, max_length=50)
-    assignees: list[str] | None = Field(default=None, max_length=200)
-    price_min: int | None = Field(default=None, ge=0)
-    price_max: int | None = Field(default=None, ge=0)
+    stages: list[StageId] | None = Field(default=None, max_length=50)
+    sources: list[SourceName] | None = Field(default=None, max_length=100)
+    tags_any: list[Tag] | None = Field(default=None, max_length=50)
+    tags_all: list[Tag] | None = Field(default=None, max_length=50)
+    assignees: list[Ref] | None = Field(default=None, max_length=200)
+    price_min: int | None = Field(default=None, ge=0, le=MAX_PRICE)
+    price_max: int | None = Field(default=None, ge=0, le=MAX_PRICE)
     captured_from: datetime | None = None
     captured_before: datetime | None = None
 

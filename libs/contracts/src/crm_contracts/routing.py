@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .common import CommandRejected
+from .common import CommandRejected, Id
 from .registry import Direction, KeyRule, message, topic
 
 # Who acts, when a person does: their permission in the instance is checked (an admin member, a
 # lead manager, the owner; on the Enterprise instance the account's admins). Platform services
 # acting on an operator's or billing's behalf leave it out.
 ByUser = Field(default=None, min_length=1, max_length=200)
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# One strict format, so what is set is read back exactly: "HH:MM", 00:00 to 23:59.
+Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+# An open span [opens, closes]; at most 24 spans a day.
+Span = Annotated[list[Clock], Field(min_length=2, max_length=2)]
 
 COMMANDS = topic(
     "routing.commands.v1", Direction.COMMANDS, "routing",
@@ -45,7 +51,7 @@ class SetRules(BaseModel):
     default (round robin over every eligible member) is added at the end. The set is checked
     as a whole and refused with the path of the first error (`invalid_rules`)."""
 
-    instance_id: str = Field(min_length=1)
+    instance_id: str = Id
     rules: list[dict[str, Any]] = Field(max_length=500)
     version: int = Field(ge=1, le=2_147_483_647)
     by_user_id: str | None = ByUser
@@ -57,7 +63,7 @@ class RollbackRules(BaseModel):
     one): history is never rewritten. Refused for a version the instance never had
     (`unknown_version`)."""
 
-    instance_id: str = Field(min_length=1)
+    instance_id: str = Id
     version: int = Field(ge=1, le=2_147_483_647)
     by_user_id: str | None = ByUser
 
@@ -69,9 +75,9 @@ class SetBusinessHours(BaseModel):
     holidays (dates) when it is closed. A lead captured on Friday evening with a 15-minute
     business-hours timer expires Monday 09:15 local time."""
 
-    instance_id: str = Field(min_length=1)
+    instance_id: str = Id
     time_zone: str = Field(min_length=1, max_length=64)
-    week: dict[str, list[list[str]]]
+    week: dict[Day, Annotated[list[Span], Field(max_length=24)]] = Field(max_length=7)
     holidays: list[date] = Field(default_factory=list, max_length=366)
     by_user_id: str | None = ByUser
 
@@ -90,25 +96,25 @@ class BusinessHoursChanged(BaseModel):
 class ClaimLead(BaseModel):
     """An agent claims an offered lead."""
 
-    lead_id: str = Field(min_length=1)
-    user_id: str = Field(min_length=1)
+    lead_id: str = Id
+    user_id: str = Id
 
 
 @message("routing.lead.transfer", on=COMMANDS)
 class TransferLead(BaseModel):
     """Move a lead to another instance the acting user belongs to."""
 
-    lead_id: str = Field(min_length=1)
-    to_instance_id: str = Field(min_length=1)
-    by_user_id: str = Field(min_length=1)
+    lead_id: str = Id
+    to_instance_id: str = Id
+    by_user_id: str = Id
 
 
 @message("routing.agent.pause", on=COMMANDS)
 class PauseAgent(BaseModel):
     """Stop routing leads to an agent in one instance."""
 
-    instance_id: str = Field(min_length=1)
-    user_id: str = Field(min_length=1)
+    instance_id: str = Id
+    user_id: str = Id
     by_user_id: str | None = ByUser
 
 
@@ -116,8 +122,8 @@ class PauseAgent(BaseModel):
 class ResumeAgent(BaseModel):
     """Route leads to a paused agent again."""
 
-    instance_id: str = Field(min_length=1)
-    user_id: str = Field(min_length=1)
+    instance_id: str = Id
+    user_id: str = Id
     by_user_id: str | None = ByUser
 
 
@@ -125,8 +131,8 @@ class ResumeAgent(BaseModel):
 class SetZillowTarget(BaseModel):
     """Choose the instance that receives a user's Zillow leads."""
 
-    user_id: str = Field(min_length=1)
-    instance_id: str = Field(min_length=1)
+    user_id: str = Id
+    instance_id: str = Id
 
 
 @message("routing.api_key.record_use", on=COMMANDS)

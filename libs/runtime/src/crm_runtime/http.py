@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -22,7 +24,7 @@ from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
 
 __all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "get", "html_response",
-           "json_response", "patch", "post", "run_command", "action_name", "Answer", "allow", "service"]
+           "json_response", "patch", "post", "query", "run_command", "action_name", "Answer", "allow", "service"]
 
 log = logs.get(__name__)
 
@@ -101,6 +103,20 @@ class Answer(Exception):
                         user_id=who.user_id if who else None, reason=self.error)
         body = {"error": self.error, **({"message": self.message} if self.message or refusal else {}), **self.fields}
         return _JSON(body, self.status, headers=self.headers)
+
+
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def query(request: Request, model: type[Q]) -> Q:
+    """The request's query parameters checked against `model` (types, ranges, sizes): a value out
+    of its range is answered 422 naming the parameter, never reaches a query or a loop."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = ".".join(str(part) for part in first["loc"]) or "query"
+        raise Answer(422, "invalid_query", f"{name}: {first['msg']}", parameter=name) from None
 
 
 def allow(decision: Decision | Any) -> None:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
 from crm_contracts import command
 from crm_contracts.routing import ClaimExpired
 from crm_runtime import logs
+from crm_runtime.batches import BatchProcessor
 from crm_runtime.service import Service
 
 from . import repository
@@ -16,15 +19,27 @@ from . import repository
 log = logs.get(__name__)
 
 
-async def fire_due(svc: Service) -> int:
-    assert svc.pool is not None
-    async with svc.pool.acquire() as conn:
+async def fire_due(pool: asyncpg.Pool, processor: BatchProcessor) -> int:
+    async with pool.acquire() as conn:
         due = await repository.due_timers(conn)
     for t in due:
         message = command(ClaimExpired(lead_id=t["lead_id"], timer_id=t["timer_id"]), source="crm/routing-timers",
                           accountid=t["account_id"], instanceid=t["instance_id"], subject=t["lead_id"],
                           id=t["timer_id"])
-        await svc.processor.handle_message(message)
+        try:
+            outcome = await processor.handle_message(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an outage or a fault of this one lead: the others still fire
+            log.warning("timer_failed", timer_id=t["timer_id"], lead_id=t["lead_id"], error=repr(exc))
+            continue
+        if outcome.name != "handled":
+            # Refused (its `routing.command.rejected` names the reason) or already answered: the
+            # handler's rollback kept the timer, which would come back every pass; it ends here.
+            async with pool.acquire() as conn:
+                await repository.take_timer(conn, t["lead_id"], t["timer_id"])
+            log.warning("timer_ended", timer_id=t["timer_id"], lead_id=t["lead_id"], outcome=outcome.name,
+                        reason=outcome.reason)
     return len(due)
 
 
@@ -33,7 +48,7 @@ async def run(svc: Service) -> None:
     while True:
         try:
             if svc.ready:
-                await fire_due(svc)
+                await fire_due(svc.pool, svc.processor)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an outage: the timers stay stored and fire on a later pass

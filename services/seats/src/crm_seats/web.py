@@ -12,8 +12,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from crm_contracts.calls import CallSettings
-from crm_runtime.http import Answer, Request, Route, action_name, allow, caller, get, json_response, service
+from crm_runtime.http import (Answer, Request, Route, action_name, allow, caller, get, json_response, query,
+                              service)
 
 from . import access, repository
 from .domain import policy
@@ -103,16 +106,30 @@ async def prices(request: Request):
     return json_response({"account_id": account_id, "currency": found.currency, "prices": found.prices})
 
 
+# A quote walks the periods from the subscription's own to the day asked: the day is bounded so
+# that walk is short (a year back, five ahead covers any planning).
+QUOTE_DAYS_BACK, QUOTE_DAYS_AHEAD = 366, 5 * 366
+
+
+class QuoteDay(BaseModel):
+    on: date | None = None
+
+
+class DormantDays(BaseModel):
+    days: int = Field(default=30, ge=0, le=MAX_DORMANT_DAYS)
+
+
 async def quotes(request: Request):
     """GET /v1/quotes?account_id=…&item=…[&on=YYYY-MM-DD] — what buying `item` (`seat`,
     `package:…`, `addon:…`, `calling:…`) on that day (today by default) costs: the amount the
     charge made that day will have."""
     account_id = request.query_params.get("account_id", "")
     item = request.query_params.get("item", "")
-    try:
-        on = date.fromisoformat(request.query_params["on"]) if "on" in request.query_params else _today(request)
-    except ValueError:
-        raise _bad_request("invalid_date", "on must be a date, YYYY-MM-DD") from None
+    today = _today(request)
+    on = query(request, QuoteDay).on or today
+    if not today - timedelta(days=QUOTE_DAYS_BACK) <= on <= today + timedelta(days=QUOTE_DAYS_AHEAD):
+        raise Answer(422, "invalid_query", f"on: a day from {QUOTE_DAYS_BACK} days ago to {QUOTE_DAYS_AHEAD} "
+                     "days ahead", parameter="on")
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id, item)
         try:
@@ -137,12 +154,7 @@ async def dormant(request: Request):
     """GET /v1/seats/dormant?account_id=…&days=30 — members holding a seat who have not become
     active within `days` of getting it, with that day and what the seat costs per period."""
     account_id = request.query_params.get("account_id", "")
-    try:
-        days = int(request.query_params.get("days", "30"))
-        if not 0 <= days <= MAX_DORMANT_DAYS:
-            raise ValueError
-    except ValueError:
-        raise _bad_request("invalid_days", f"days must be a whole number from 0 to {MAX_DORMANT_DAYS}") from None
+    days = query(request, DormantDays).days
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id)
         held = await repository.dormant_holders(conn, account_id, _today(request) - timedelta(days=days))

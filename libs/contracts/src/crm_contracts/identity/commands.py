@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, EmailStr, Field
 
-from ..common import MAX_IMPORT_ROWS
+from ..common import MAX_IMPORT_ROWS, Id, OptionalId
 from ..registry import message
 from .vocabulary import *  # noqa: F403 - the shared words
 
@@ -20,8 +20,8 @@ ByUser = Field(default=None, min_length=1, max_length=200)
 class CreateAccount(BaseModel):
     """Create an account (tenant) with its owner."""
 
-    account_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    account_id: str = Id
+    name: str = Id
     tier: Tier
     owner: Person
 
@@ -37,20 +37,20 @@ class SetOptIn(BaseModel):
 class CreateGroup(BaseModel):
     """Create a hierarchy group (office or team) under an optional parent."""
 
-    group_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    parent_group_id: str | None
+    group_id: str = Id
+    name: str = Id
+    parent_group_id: str | None = Id
 
 
 class MemberRow(BaseModel):
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     email: EmailStr
-    first_name: str = Field(min_length=1)
-    last_name: str = Field(min_length=1)
+    first_name: str = Id
+    last_name: str = Id
     user_type: UserType
     activation: Activation | None = None
-    group_id: str | None = None
-    role: str = Field(min_length=1)
+    group_id: str | None = OptionalId
+    role: str = Id
 
 
 @message("identity.member.add", on=COMMANDS)
@@ -72,9 +72,9 @@ class ImportMembers(BaseModel):
 class ConvertMember(BaseModel):
     """Turn a display-only member into a platform user."""
 
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     activation: Activation
-    group_id: str | None = None
+    group_id: str | None = OptionalId
     by_user_id: str | None = ByUser
 
 
@@ -82,7 +82,7 @@ class ConvertMember(BaseModel):
 class DeactivateMember(BaseModel):
     """Deactivate a member; their seat is released."""
 
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     by_user_id: str | None = ByUser
 
 
@@ -90,7 +90,7 @@ class DeactivateMember(BaseModel):
 class ReactivateMember(BaseModel):
     """Reactivate a member in the mode they were first activated with."""
 
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     by_user_id: str | None = ByUser
 
 
@@ -98,7 +98,7 @@ class ReactivateMember(BaseModel):
 class ResendInvitation(BaseModel):
     """Send a fresh invitation; the previous link stops working."""
 
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     by_user_id: str | None = ByUser
 
 
@@ -106,7 +106,7 @@ class ResendInvitation(BaseModel):
 class AcceptInvitation(BaseModel):
     """Accept an invitation by its token (what the e-mail link does)."""
 
-    token: str = Field(min_length=1)
+    token: str = Id
 
 
 @message("identity.member.complete_onboarding", on=COMMANDS)
@@ -114,7 +114,7 @@ class CompleteOnboarding(BaseModel):
     """The member set a phone and a password: pending_activation -> active. The phone (E.164) is
     the user's personal number, the same on every instance they belong to."""
 
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     phone: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{6,14}$")
 
 

@@ -7,6 +7,7 @@ from enum import Enum
 
 from pydantic import BaseModel, EmailStr, Field
 
+from ..common import Id
 from ..registry import Direction, topic
 
 COMMANDS = topic(
@@ -57,7 +58,7 @@ class Package(str, Enum):
 
 
 class Person(BaseModel):
-    user_id: str = Field(min_length=1)
+    user_id: str = Id
     email: EmailStr
-    first_name: str = Field(min_length=1)
-    last_name: str = Field(min_length=1)
+    first_name: str = Id
+    last_name: str = Id

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
+
 from crm_contracts import now
-from crm_runtime.http import Answer, Request, caller, get, json_response, service
+from crm_contracts.common import MAX_ID
+from crm_runtime.http import Answer, Request, caller, get, json_response, query, service
 
 from .. import repository
 from .access import account_gate, instance_gate
@@ -45,16 +48,18 @@ async def instance_members(request: Request):
                               "members": await repository.instance_members(conn, instance_id)})
 
 
+class CandidatesPage(BaseModel):
+    after: str = Field(default="", max_length=MAX_ID)  # the last user id of the page before
+    limit: int = Field(default=100, ge=1, le=500)
+
+
 async def candidates(request: Request):
     """GET /v1/instances/{instance_id}/candidates[?after=user_id][&limit=…] — the Enterprise
     account's people who can sign in and are not yet in the instance or invited to it, from every
     group, with name and group (for the owner and the instance's admins)."""
     instance_id = request.path_params["instance_id"]
-    try:
-        limit = min(max(int(request.query_params.get("limit", "100")), 1), 500)
-    except ValueError:
-        raise Answer(400, "invalid_request", "limit is a whole number") from None
-    after = request.query_params.get("after", "")
+    asked = query(request, CandidatesPage)
+    limit, after = asked.limit, asked.after
     async with service(request).pool.acquire() as conn:
         instance = await instance_gate(request, conn, instance_id)
         caps = instance.capabilities

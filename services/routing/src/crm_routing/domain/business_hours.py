@@ -5,6 +5,7 @@ clock time."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,6 +33,16 @@ class BusinessHours:
                          for d in DAYS if self.week.get(d)}}
 
 
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
+def _clock(text: str) -> time:
+    """Exactly "HH:MM": seconds would be lost when the hours are stored and read back."""
+    if not isinstance(text, str) or not _HH_MM.fullmatch(text):
+        raise ValueError(text)
+    return time.fromisoformat(text)
+
+
 def parse(time_zone: str, week: dict[str, list[list[str]]], holidays: list[str] | list[date]) -> BusinessHours:
     try:
         ZoneInfo(time_zone)
@@ -42,7 +53,7 @@ def parse(time_zone: str, week: dict[str, list[list[str]]], holidays: list[str] 
     parsed: dict[str, tuple[tuple[time, time], ...]] = {}
     for day, spans in week.items():
         try:
-            pairs = sorted((time.fromisoformat(o), time.fromisoformat(c)) for o, c in spans)
+            pairs = sorted((_clock(o), _clock(c)) for o, c in spans)
         except (ValueError, TypeError):
             raise HoursError("invalid_business_hours", f"week.{day}: spans are [\"HH:MM\", \"HH:MM\"]") from None
         for (o, c), nxt in zip(pairs, [*pairs[1:], None]):

@@ -20,6 +20,7 @@ ROUTES: dict[str, Action] = {a.name: a for a in (
     Action("GET /v1/instances/{instance_id}/sources", P.INSTANCE_MEMBER, False, _MEMBERS_READ),
     Action("GET /v1/instances/{instance_id}/segments", P.INSTANCE_MEMBER, False, _MEMBERS_READ),
     Action("GET /v1/instances/{instance_id}/segments/{segment_id}/leads", P.INSTANCE_MEMBER, False, _MEMBERS_READ),
+    Action("GET /v1/instances/{instance_id}/business-hours", P.INSTANCE_MEMBER, False, _MEMBERS_READ),
     Action("GET /v1/instances/{instance_id}/rules", P.INSTANCE_MEMBER, False, _MEMBERS_READ),
     Action("GET /v1/instances/{instance_id}/rules/versions", P.INSTANCE_MEMBER, False, _MEMBERS_READ),
     Action("POST /v1/instances/{instance_id}/rules/dry-run", P.INSTANCE_MEMBER, False,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from crm_contracts.common import Refused
+from crm_contracts.common import Label, Ref, Refused
+from crm_contracts.organisation import MAX_PRICE
 
 
 MAX_CLAIM_S = 30 * 24 * 3600
+# A new version is after the current one and at most this far ahead: versions are 32-bit, and a
+# set that jumped to the top of the range could never be followed by another (or be rolled back).
+MAX_VERSION_STEP = 1000
+# A condition lists at most 1,000 values (zip codes are the long lists), each a label.
+Values = Annotated[list[Label], Field(max_length=1000)] | None
 
 
 class Strategy(str, Enum):
@@ -30,15 +36,15 @@ class _Strict(BaseModel):
 
 
 class When(_Strict):
-    channel: list[str] | None = None
-    source: list[str] | None = None
-    zip: list[str] | None = None
-    zip_prefix: list[str] | None = None
-    price_min: int | None = Field(default=None, ge=0)
-    price_max: int | None = Field(default=None, ge=0)
-    tags_any: list[str] | None = None
-    tags_all: list[str] | None = None
-    lead_type: list[str] | None = None
+    channel: Values = None
+    source: Values = None
+    zip: Values = None
+    zip_prefix: Values = None
+    price_min: int | None = Field(default=None, ge=0, le=MAX_PRICE)
+    price_max: int | None = Field(default=None, ge=0, le=MAX_PRICE)
+    tags_any: Values = None
+    tags_all: Values = None
+    lead_type: Values = None
 
     @model_validator(mode="after")
     def _range(self) -> When:
@@ -53,9 +59,9 @@ class When(_Strict):
 
 class Step(_Strict):
     strategy: Strategy
-    agents: list[str] | None = Field(default=None, max_length=1000)  # None: every eligible member
-    weights: dict[str, int] | None = None
-    agent: str | None = None
+    agents: list[Ref] | None = Field(default=None, max_length=1000)  # None: every eligible member
+    weights: dict[Ref, Annotated[int, Field(le=1_000_000)]] | None = Field(default=None, max_length=1000)
+    agent: Ref | None = None
     claim_within_s: float | None = Field(default=None, gt=0, le=MAX_CLAIM_S)
     # The claim timer counts only the instance's business hours (routing.business_hours.set).
     business_hours: bool | None = None
@@ -165,3 +171,12 @@ def first_match(rules: RuleSet, channel: str, lead: dict[str, Any]) -> tuple[Rul
         if matched:
             return rule, tried
     raise AssertionError("a rule set always ends with a default rule")  # parse() guarantees it
+
+
+def check_next_version(asked: int, current: int | None) -> None:
+    """A set's version grows, by at most MAX_VERSION_STEP."""
+    if current is not None and asked <= current:
+        raise Refused("stale_version", f"version {asked} is not after the current {current}")
+    if asked > (current or 0) + MAX_VERSION_STEP:
+        raise Refused("version_too_far", f"version {asked} is more than {MAX_VERSION_STEP} after the current "
+                      f"{current or 0}; send {(current or 0) + 1}")

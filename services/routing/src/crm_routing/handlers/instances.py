@@ -37,8 +37,7 @@ async def set_rules(ctx: HandlerContext, cmd: SetRules) -> None:
         raise Rejected("routing_not_available", f"a {instance['package']} instance has no routing: its owner gets every lead")
     parsed = rulebook.parse(cmd.rules, cmd.version)
     current = await repository.latest_rules(ctx.conn, cmd.instance_id)
-    if current is not None and cmd.version <= current["version"]:
-        raise Rejected("stale_version", f"version {cmd.version} is not after the current {current['version']}")
+    rulebook.check_next_version(cmd.version, current["version"] if current else None)
     await _make_current(ctx, cmd.instance_id, parsed, cmd.by_user_id)
 
 

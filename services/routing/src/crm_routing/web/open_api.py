@@ -25,12 +25,12 @@ from crm_contracts.organisation import Contact, MoveLeadStage, TagLead, UpdateLe
 from crm_contracts.routing import RecordKeyUse
 from crm_runtime import logs
 from crm_contracts.permissions import Facts
-from crm_runtime.http import Answer, Request, action_name, get, json_response, patch, post, run_command, service
+from crm_runtime.http import Answer, Request, action_name, get, json_response, patch, post, query, run_command, service
 
 from .. import repository
 from ..access import instance_state
 from ..domain import policy
-from .paging import after as after_cursor, cursor_of
+from .paging import Page, cursor_of
 
 log = logs.get(__name__)
 
@@ -122,11 +122,8 @@ def _not_found(lead_id: str) -> Answer:
 async def list_leads(request: Request):
     """GET /v1/open/leads?cursor=…&limit=… — the key's instance's leads, newest first."""
     key = await _key(request)
-    try:
-        after = after_cursor(request.query_params.get("cursor"))
-        limit = min(max(int(request.query_params.get("limit", "50")), 1), 500)
-    except ValueError:
-        raise _error(400, "invalid_request", "cursor is one this endpoint gave, limit a whole number") from None
+    page = query(request, Page)
+    after, limit = page.cursor, page.limit
     async with service(request).pool.acquire() as conn:
         rows = await repository.segment_leads(conn, key["instance_id"], {}, after=after, limit=limit)
     return json_response({"instance_id": key["instance_id"], "leads": rows,

@@ -1,15 +1,14 @@
 """An instance's lead organisation over HTTP: its pipeline (with the leads in each stage), its
-sources, its segments, and a segment's leads page by page."""
+sources, its segments, its business hours, and a segment's leads page by page."""
 
 from __future__ import annotations
 
-from crm_runtime.http import Answer, Request, get, json_response, service
+from crm_runtime.http import Answer, Request, get, json_response, query, service
 
 from .. import repository
 from .gate import instance_gate
-from .paging import after as after_cursor, cursor_of
+from .paging import Page, cursor_of
 
-PAGE = 50
 
 
 def _listing(name: str, read):
@@ -27,17 +26,16 @@ def _listing(name: str, read):
 pipeline = _listing("stages", repository.pipeline)
 sources = _listing("sources", repository.sources)
 segments = _listing("segments", repository.segments)
+# The hours claim timers count (null until set), exactly as they were set.
+business_hours = _listing("business_hours", repository.business_hours)
 
 
 async def segment_leads(request: Request):
     """GET /v1/instances/{instance_id}/segments/{segment_id}/leads?cursor=…&limit=… — the segment's
     leads, newest first; `next` is the cursor of the following page (null at the end)."""
     instance_id, segment_id = request.path_params["instance_id"], request.path_params["segment_id"]
-    try:
-        after = after_cursor(request.query_params.get("cursor"))
-        limit = min(max(int(request.query_params.get("limit", PAGE)), 1), 500)
-    except ValueError:
-        raise Answer(400, "invalid_request", "cursor is one this endpoint gave, limit a whole number") from None
+    page = query(request, Page)
+    after, limit = page.cursor, page.limit
     async with service(request).pool.acquire() as conn:
         await instance_gate(request, conn, instance_id)
         found = await repository.segment(conn, instance_id, segment_id)
@@ -50,4 +48,4 @@ async def segment_leads(request: Request):
 
 _BASE = "/v1/instances/{instance_id}"
 ROUTES = [get(f"{_BASE}/pipeline", pipeline), get(f"{_BASE}/sources", sources), get(f"{_BASE}/segments", segments),
-          get(f"{_BASE}/segments/{{segment_id}}/leads", segment_leads)]
+          get(f"{_BASE}/segments/{{segment_id}}/leads", segment_leads), get(f"{_BASE}/business-hours", business_hours)]

@@ -4,9 +4,15 @@ whether a cancelled instance's leads are past their read-only time."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field, field_validator
 
 from crm_contracts import now
+
+# Leads are captured in these years; a cursor naming another time was not given by this service.
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+MAX_CURSOR = 400
 
 
 def cursor_of(row: dict) -> str:
@@ -14,11 +20,32 @@ def cursor_of(row: dict) -> str:
 
 
 def after(cursor: str | None) -> tuple[datetime, str] | None:
-    """The keyset a cursor names; ValueError for one this service did not give."""
+    """The keyset a cursor names; ValueError for one this service did not give (undecodable, a
+    time without its zone or out of the years leads are captured in)."""
     if not cursor:
         return None
-    at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-    return datetime.fromisoformat(at), lead_id
+    try:
+        at, lead_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        when = datetime.fromisoformat(at)
+    except (ValueError, UnicodeError) as exc:  # binascii.Error is a ValueError
+        raise ValueError("not a cursor this endpoint gave") from exc
+    if when.tzinfo is None or not FIRST_YEAR <= when.astimezone(UTC).year <= LAST_YEAR or not lead_id:
+        raise ValueError("not a cursor this endpoint gave")
+    return when, lead_id
+
+
+class Page(BaseModel):
+    """`?cursor=…&limit=…`: the cursor the previous page gave, and how many leads (1–500)."""
+
+    cursor: tuple[datetime, str] | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+
+    @field_validator("cursor", mode="before")
+    @classmethod
+    def _decoded(cls, raw: object) -> tuple[datetime, str] | None:
+        if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_CURSOR):
+            raise ValueError("not a cursor this endpoint gave")
+        return after(raw)
 
 
 def closed(read_only_until: datetime | None) -> bool:
