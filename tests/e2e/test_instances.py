@@ -413,7 +413,12 @@ async def test_every_refused_purchase_names_its_reason(platform, new_account_id)
     a = (await platform.bought(acc, "ann")).data["instance_id"]
     await platform.answer(await platform.send(acc, seats.PurchaseAddon(instance_id=a, addon="cma",
                                                                        buyer_user_id="ann")), "seats.addon.purchased")
+    calling = seats.PurchaseCallingPackage(package_id="calling_pro", buyer_user_id="ann", assigned_user_id="ann",
+                                           instance_id=a)
+    await platform.answer(await platform.send(acc, calling), "seats.calling_package.purchased")
     cases = [
+        # The same package for the same agent in the same instance is refused, not charged twice.
+        (calling, "already_owned"),
         (seats.PurchaseAddon(instance_id=a, addon="jetpack", buyer_user_id="ann"), "unknown_addon"),
         (seats.PurchaseAddon(instance_id=a, addon="cma", buyer_user_id="ann"), "addon_already_active"),
         (seats.PurchaseAddon(instance_id=a, addon="revaluate", buyer_user_id="bob"), "not_instance_member"),
@@ -427,6 +432,7 @@ async def test_every_refused_purchase_names_its_reason(platform, new_account_id)
     for data, reason in cases:
         assert await platform.rejected(await platform.send(acc, data), "seats") == reason, reason
     assert len([c for c in await charges_for(platform, acc, a) if c["item"] == "addon:cma"]) == 1
+    assert len([c for c in await charges_for(platform, acc, a) if c["item"] == "calling:calling_pro"]) == 1
 
 
 @pytest.mark.parametrize("service", ["identity", "seats"])

@@ -116,3 +116,47 @@ async def test_after_the_period_ends_a_reduction_applies_and_charges_fall_in_the
              [c["amount_cents"] for c in b["charges"]], b["total_cents"]) for b in bills["invoices"]] == [
         (f"{Y - 1}-12-31", 4 * 6200, [], 24800), (f"{Y}-01-31", 3 * 6200, [3986], 18600 + 3986),
         (f"{Y}-02-28", 4 * 6200, [6000], 24800 + 6000)]
+
+
+class At:
+    """A clock fixed at one instant."""
+
+    def __init__(self, instant: datetime) -> None:
+        self.instant = instant
+
+    def __call__(self, _message) -> datetime:
+        return self.instant
+
+
+async def test_the_billing_day_is_the_accounts_own_at_2330_local(pool):
+    """Los Angeles, 23:30 on the last day of the period is 07:30 the next day in UTC: the upgrade
+    made then is still charged in the period that ends that local day, for its last day."""
+    from zoneinfo import ZoneInfo
+
+    la = ZoneInfo("America/Los_Angeles")
+    clock = At(datetime(Y, 1, 31, 23, 30, tzinfo=la))
+    assert clock.instant.astimezone(UTC).date() == day(2, 1)
+    processor = BatchProcessor("seats", handlers, None, group="zone-test", settings=ServiceSettings(),
+                               pool=pool, clock=clock)
+    acc = "acc_" + uuid.uuid4().hex[:10]
+    cause = command(seats.SetSubscription(seats_total=1, seat_price_cents=3100, currency="USD",
+                                          period_start=day(1, 1), period_end=day(2, 1),
+                                          time_zone="America/Los_Angeles"), source="test", accountid=acc)
+    assert (await processor.handle_message(cause)).name == "handled"
+    for user in ("a", "b"):
+        accepted = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
+        await processor.handle_message(event_caused_by(accepted, identity.InvitationAccepted(
+            user_id=user, invitation_id=f"inv_{user}", kind="opt_in"), source="crm/identity"))
+    [charge] = await events(pool, acc, "seats.charge.created")
+    # Jan 1 .. Feb 1 is 31 days; on Jan 31 one is left: 3100 × 1 / 31 = 100.
+    assert (charge["charged_on"], charge["period_end"], charge["amount_cents"], charge["proration"]) == (
+        f"{Y}-01-31", f"{Y}-02-01", 100, {"days_remaining": 1, "days_in_period": 31})
+    assert await events(pool, acc, "seats.period.renewed") == []
+    [changed] = await events(pool, acc, "seats.subscription.changed")
+    assert changed["time_zone"] == "America/Los_Angeles"
+
+    unknown = command(seats.SetSubscription(seats_total=1, seat_price_cents=3100, currency="USD",
+                                            period_start=day(1, 1), period_end=day(2, 1), time_zone="Mars/Olympus"),
+                      source="test", accountid=acc)
+    refused = await processor.handle_message(unknown)
+    assert (refused.name, refused.reason) == ("rejected", "unknown_time_zone")

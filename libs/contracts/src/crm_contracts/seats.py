@@ -57,6 +57,8 @@ class SetSubscription(BaseModel):
     period_end: date
     interval: Interval = Interval.MONTH
     auto_upgrade: AutoUpgrade = Field(default_factory=AutoUpgrade)
+    # The account's time zone (IANA): its billing day ends at its own midnight, not UTC's.
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _period_is_forward(self) -> SetSubscription:
@@ -152,6 +154,7 @@ class SubscriptionChanged(BaseModel):
     period_end: date
     interval: Interval = Interval.MONTH
     auto_upgrade: AutoUpgrade = Field(default_factory=AutoUpgrade)
+    time_zone: str = "UTC"
 
 
 @message("seats.period.renewed", on=EVENTS)

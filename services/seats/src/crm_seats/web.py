@@ -34,8 +34,9 @@ def _bad_request(error: str, message: str) -> Answer:
     return Answer(422, error, message)
 
 
-def _today(request: Request) -> date:
-    return service(request).clock(None).date()
+def _today(request: Request, sub: Subscription) -> date:
+    """The account's own day now (its billing time zone), on the platform's clock."""
+    return sub.day_at(service(request).clock(None))
 
 
 async def _decide(conn, request: Request, account_id: str | None, item: str | None = None, *,
@@ -125,13 +126,14 @@ async def quotes(request: Request):
     charge made that day will have."""
     account_id = request.query_params.get("account_id", "")
     item = request.query_params.get("item", "")
-    today = _today(request)
-    on = query(request, QuoteDay).on or today
-    if not today - timedelta(days=QUOTE_DAYS_BACK) <= on <= today + timedelta(days=QUOTE_DAYS_AHEAD):
-        raise Answer(422, "invalid_query", f"on: a day from {QUOTE_DAYS_BACK} days ago to {QUOTE_DAYS_AHEAD} "
-                     "days ahead", parameter="on")
+    asked = query(request, QuoteDay).on
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id, item)
+        today = _today(request, sub)
+        on = asked or today
+        if not today - timedelta(days=QUOTE_DAYS_BACK) <= on <= today + timedelta(days=QUOTE_DAYS_AHEAD):
+            raise Answer(422, "invalid_query", f"on: a day from {QUOTE_DAYS_BACK} days ago to {QUOTE_DAYS_AHEAD} "
+                         "days ahead", parameter="on")
         try:
             price, currency = unit_price(item, sub, await repository.price_list(conn, account_id))
         except PriceError as err:
@@ -157,7 +159,7 @@ async def dormant(request: Request):
     days = query(request, DormantDays).days
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id)
-        held = await repository.dormant_holders(conn, account_id, _today(request) - timedelta(days=days))
+        held = await repository.dormant_holders(conn, account_id, _today(request, sub) - timedelta(days=days))
     return json_response({"account_id": account_id, "days": days, "currency": sub.currency, "seats": [
         {**h, "cost_per_period_cents": sub.seat_price_cents} for h in held]})
 

@@ -21,9 +21,14 @@ def invoices(periods: list[dict], charges: list[dict]) -> dict:
                      "amount_cents": p["seats_total"] * p["seat_price_cents"]}
         lines = [_line(c) for c in by_end.pop(p["period_end"], [])
                  if c["period_start"] is None or c["period_start"] == p["period_start"]]
+        totals = {p["currency"]: recurring["amount_cents"]}
+        for line in lines:
+            totals[line["currency"]] = totals.get(line["currency"], 0) + line["amount_cents"]
+        # `total_cents` is in the period's currency; a charge made in another (the price list
+        # changed currency) is added up apart in `totals_cents`, never into another currency's cents.
         out.append({"period_start": p["period_start"], "period_end": p["period_end"], "currency": p["currency"],
-                    "recurring": recurring, "charges": lines,
-                    "total_cents": recurring["amount_cents"] + sum(line["amount_cents"] for line in lines)})
+                    "recurring": recurring, "charges": lines, "total_cents": totals[p["currency"]],
+                    "totals_cents": totals})
     outside = [_line(c) for end in sorted(by_end) for c in by_end[end]]
     return {"invoices": out, "outside_periods": outside}
 

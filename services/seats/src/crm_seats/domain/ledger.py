@@ -4,7 +4,8 @@ billing period they are paid for, and the limits set on automatic upgrades."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_contracts.common import Refused
 
@@ -41,6 +42,11 @@ class Subscription:
     auto_upgrade_mode: str = "on"
     auto_upgrade_max: int | None = None
     scheduled_seats_total: int | None = None
+    time_zone: str = "UTC"
+
+    def day_at(self, instant: datetime) -> date:
+        """The account's billing day at `instant`: its own calendar day, in its time zone."""
+        return instant.astimezone(ZoneInfo(self.time_zone)).date()
 
     @property
     def available(self) -> int:
@@ -56,7 +62,11 @@ class Subscription:
 
     def set_plan(self, *, seats_total: int, seat_price_cents: int, currency: str, period_start: date,
                  period_end: date, interval: str = Interval.MONTH.value, auto_upgrade_mode: str = "on",
-                 auto_upgrade_max: int | None = None) -> Subscription:
+                 auto_upgrade_max: int | None = None, time_zone: str = "UTC") -> Subscription:
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise LedgerError("unknown_time_zone", f"{time_zone!r} is not an IANA time zone") from None
         if seats_total < self.seats_used:
             raise LedgerError("seats_below_used",
                               f"{seats_total} seats is fewer than the {self.seats_used} held")
@@ -74,7 +84,7 @@ class Subscription:
                        period_start=period_start, period_end=period_end, anchor=anchor,
                        interval=Interval(interval).value, auto_upgrade_mode=auto_upgrade_mode,
                        auto_upgrade_max=auto_upgrade_max if auto_upgrade_mode == "limit" else None,
-                       scheduled_seats_total=None)
+                       scheduled_seats_total=None, time_zone=time_zone)
 
     def renewed_to(self, day: date) -> tuple[Subscription, list[Renewal]]:
         """The subscription in the period containing `day`, and each period entered on the way.

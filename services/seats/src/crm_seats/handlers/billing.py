@@ -16,7 +16,7 @@ from ..domain.prices import quote
 async def renew(ctx: HandlerContext, sub: Subscription) -> Subscription:
     """`sub` moved into the period containing today; each period entered on the way is recorded
     and published once (the first message of the account to fall in it does this)."""
-    renewed, renewals = sub.renewed_to(ctx.today())
+    renewed, renewals = sub.renewed_to(sub.day_at(ctx.now()))
     if not renewals:
         return sub
     await repository.save_subscription(ctx.conn, renewed)
@@ -41,7 +41,7 @@ async def charge(ctx: HandlerContext, sub: Subscription, *, user_id: str, price_
                   what: str, item: str | None = None, instance_id: str | None = None) -> str | None:
     """Record and publish the pro-rated charge of a purchase made today — the amount its quote
     gives; its id, or None when this instance's package was charged already (a redelivered creation)."""
-    today = ctx.today()
+    today = sub.day_at(ctx.now())
     q = quote(item or "seat", price_cents, currency, sub, today)
     charge_id = ctx.derived_id("chg", item or "seat", user_id)
     description = (f"{what}: {q.days_remaining} of {q.days_in_period} days to {q.period_end} "

@@ -122,6 +122,11 @@ async def purchase_calling_package(ctx: HandlerContext, cmd: PurchaseCallingPack
                        f"no calling package {cmd.package_id!r}; they are {', '.join(CALLING_PACKAGES)}")
     sub = await subscription(ctx)
     await members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id, assignee=cmd.assigned_user_id)
+    # Checked under the subscription's row lock (taken above), so two purchases racing are one.
+    if await repository.owns_calling_package(ctx.conn, sub.account_id, cmd.instance_id, cmd.package_id,
+                                             cmd.assigned_user_id):
+        raise Rejected("already_owned", f"{cmd.assigned_user_id} already has {cmd.package_id} on instance "
+                       f"{cmd.instance_id}; it is not charged twice")
     prices = await repository.price_list(ctx.conn, sub.account_id)
     item = f"calling:{cmd.package_id}"
     charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=prices.prices[item],

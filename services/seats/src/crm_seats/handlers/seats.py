@@ -71,7 +71,7 @@ async def _seat(ctx: HandlerContext, user_id: str, *, may_upgrade: bool) -> None
         await _deny(ctx, sub, user_id, err.reason)
         return
     await repository.add_holder(ctx.conn, sub.account_id, user_id, auto_upgraded=auto_upgraded, cause=ctx.message,
-                                on=ctx.today())
+                                on=sub.day_at(ctx.now()))
     await repository.save_subscription(ctx.conn, reserved)
     await repository.append_ledger(ctx.conn, reserved, change="reserved", cause=ctx.message, user_id=user_id)
     await ctx.emit(SeatReserved(user_id=user_id, seats_used=reserved.seats_used,
@@ -143,7 +143,8 @@ async def set_subscription(ctx: HandlerContext, cmd: SetSubscription) -> None:
     sub = await subscription(ctx)
     changed = sub.set_plan(seats_total=cmd.seats_total, seat_price_cents=cmd.seat_price_cents, currency=cmd.currency,
                            period_start=cmd.period_start, period_end=cmd.period_end, interval=cmd.interval.value,
-                           auto_upgrade_mode=cmd.auto_upgrade.mode.value, auto_upgrade_max=cmd.auto_upgrade.max_seats)
+                           auto_upgrade_mode=cmd.auto_upgrade.mode.value, auto_upgrade_max=cmd.auto_upgrade.max_seats,
+                           time_zone=cmd.time_zone)
     await repository.save_subscription(ctx.conn, changed)
     await repository.record_period(ctx.conn, changed, ctx.message)
     await repository.append_ledger(ctx.conn, changed, change="subscription_set", cause=ctx.message)

@@ -13,7 +13,7 @@ from ..domain.ledger import Subscription, acted_by
 
 
 _COLUMNS = ("account_id, seats_total, seats_used, seat_price_cents, currency, period_start, period_end, anchor, "
-            "billing_interval AS interval, auto_upgrade_mode, auto_upgrade_max, scheduled_seats_total")
+            "billing_interval AS interval, auto_upgrade_mode, auto_upgrade_max, scheduled_seats_total, time_zone")
 
 
 async def lock_subscription(conn: asyncpg.Connection, account_id: str) -> Subscription:
@@ -50,11 +50,12 @@ async def save_subscription(conn: asyncpg.Connection, sub: Subscription) -> None
     await conn.execute(
         """UPDATE subscriptions SET seats_total = $2, seats_used = $3, seat_price_cents = $4,
                   currency = $5, period_start = $6, period_end = $7, anchor = $8, billing_interval = $9,
-                  auto_upgrade_mode = $10, auto_upgrade_max = $11, scheduled_seats_total = $12, updated_at = now()
+                  auto_upgrade_mode = $10, auto_upgrade_max = $11, scheduled_seats_total = $12, time_zone = $13,
+                  updated_at = now()
            WHERE account_id = $1""",
         sub.account_id, sub.seats_total, sub.seats_used, sub.seat_price_cents, sub.currency,
         sub.period_start, sub.period_end, sub.anchor, sub.interval, sub.auto_upgrade_mode, sub.auto_upgrade_max,
-        sub.scheduled_seats_total,
+        sub.scheduled_seats_total, sub.time_zone,
     )
 
 

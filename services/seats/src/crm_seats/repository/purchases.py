@@ -100,6 +100,14 @@ async def insert_calling_package(conn: asyncpg.Connection, account_id: str, p: C
         p.number_kind, charge_id)
 
 
+async def owns_calling_package(conn: asyncpg.Connection, account_id: str, instance_id: str, package_id: str,
+                               user_id: str) -> bool:
+    return bool(await conn.fetchval(
+        """SELECT true FROM calling_packages
+           WHERE account_id = $1 AND instance_id = $2 AND package_id = $3 AND assigned_user_id = $4""",
+        account_id, instance_id, package_id, user_id))
+
+
 async def set_integration(conn: asyncpg.Connection, account_id: str, user_id: str, integration: str,
                           connected: bool) -> None:
     if connected:
