@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import uuid
@@ -108,6 +109,24 @@ async def test_malformed_records_are_dead_lettered_and_the_partition_moves_on(st
         assert h["dlq_failed_at"].endswith("Z")
     # All three went to one partition (same key); the valid one behind the junk was handled.
     assert len({r.headers["dlq_source_partition"] for r in dead}) == 1
+    await bus.wait_event("identity.account.created", correlationid=good.id)
+
+
+async def test_a_record_at_the_brokers_size_limit_is_dead_lettered_with_a_digest_and_the_partition_moves_on(
+        bus, account_id):
+    """The dead-letter copy adds headers: a record close to the limit once could not be copied,
+    was retried for ever and held its partition. Now the copy keeps the head of the payload, with
+    the original's size and SHA-256, and fits."""
+    topic = identity.COMMANDS.name
+    junk = b"{" + bytes(range(97, 123)) * (1_048_400 // 26)  # about 1 MB, not JSON
+    await bus.send_raw(topic, junk, key=account_id)
+    good = await bus.command(create_account(account_id), accountid=account_id)
+    [dead] = await bus.wait_for(lambda r: r.topic == f"{topic}.dlq" and r.key == account_id, timeout=60)
+    assert dead.headers["dlq_reason"] == "invalid_json"
+    assert dead.headers["dlq_truncated"] == "true"
+    assert int(dead.headers["dlq_original_bytes"]) == len(junk)
+    assert dead.headers["dlq_original_sha256"] == hashlib.sha256(junk).hexdigest()
+    assert 0 < len(dead.value) < len(junk) and junk.startswith(dead.value)
     await bus.wait_event("identity.account.created", correlationid=good.id)
 
 

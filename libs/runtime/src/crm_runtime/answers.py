@@ -5,6 +5,7 @@ the metrics and log line of each batch."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -54,6 +55,35 @@ def _instance_of(message: CloudEvent) -> str | None:
     return instance if ok else None
 
 
+# What a dead-letter copy may weigh: the producer refuses a record past its max_request_size (1 MiB,
+# aiokafka's default, as the broker's message.max.bytes), with room for the record's framing.
+DLQ_RECORD_BUDGET = 1_048_576 - 4_096
+_HEADER_OVERHEAD = 8  # the varints framing each header
+
+
+def _weight(value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes | None]]) -> int:
+    return len(value or b"") + len(key or b"") + sum(len(k) + len(v or b"") + _HEADER_OVERHEAD for k, v in headers)
+
+
+def fitted(value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes | None]],
+           budget: int = DLQ_RECORD_BUDGET) -> tuple[bytes | None, list[tuple[str, bytes | None]]]:
+    """The copy's value and headers, within `budget`. A record near the limit does not fit once our
+    headers are added: the copy then keeps the head of its payload, and says so with the
+    original's size and SHA-256 (so the copy is never retried for ever, holding its partition)."""
+    if _weight(value, key, headers) <= budget:
+        return value, headers
+    original = value or b""
+    marks = [("dlq_truncated", b"true"), ("dlq_original_bytes", str(len(original)).encode()),
+             ("dlq_original_sha256", hashlib.sha256(original).hexdigest().encode())]
+    ours = [(k, v) for k, v in headers if k.startswith("dlq_")]
+    theirs = [(k, v) for k, v in headers if not k.startswith("dlq_")]
+    if _weight(None, key, [*theirs, *ours, *marks]) > budget:  # its own headers alone are too many
+        theirs, marks = [], [*marks, ("dlq_headers_dropped", b"true")]
+    kept = [*theirs, *ours, *marks]
+    room = max(0, budget - _weight(None, key, kept))
+    return original[:room], kept
+
+
 class DeadLetters:
     """Copies records that cannot be handled to `<topic>.dlq`, byte for byte with their headers,
     plus headers saying why; retried while the broker is away, since the record must not be lost."""
@@ -69,9 +99,10 @@ class DeadLetters:
 
         async def send_all() -> None:
             assert producer is not None, "the service starts its producer before consuming"
-            sends = [await producer.send(f"{i.record.topic}.dlq", i.record.value, key=i.record.key,
-                                              headers=self.headers(i.record, i.dead))
-                     for i in items]  # type: ignore[union-attr, arg-type]
+            sends = []
+            for i in items:
+                value, headers = fitted(i.record.value, i.record.key, self.headers(i.record, i.dead))
+                sends.append(await producer.send(f"{i.record.topic}.dlq", value, key=i.record.key, headers=headers))
             await asyncio.gather(*sends)
 
         await Backoff(0.1, self.max_delay).retrying(send_all, log=log, event="dead_letter_publish_failed",
