@@ -58,8 +58,11 @@ class Mailer:
         msg.set_content(text_version(body))
         msg.add_alternative(body, subtype="html")
         try:
-            await aiosmtplib.send(msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
-                                  timeout=self.settings.smtp_timeout_s, **self.settings.smtp_tls_args())
+            # aiosmtplib's timeout is per step; the deadline bounds the whole exchange, so the send
+            # ends before its lease does (settings.email_lease_s).
+            async with asyncio.timeout(self.settings.smtp_send_deadline_s):
+                await aiosmtplib.send(msg, hostname=self.settings.smtp_host, port=self.settings.smtp_port,
+                                      timeout=self.settings.smtp_timeout_s, **self.settings.smtp_tls_args())
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise PermanentFailure(str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:
@@ -109,7 +112,7 @@ class DeliveryWorker:
 
     async def deliver_emails(self) -> int:
         async with self.pool.acquire() as conn:
-            rows = await repository.claim_due_emails(conn, 20, lease_s=self.settings.smtp_timeout_s * 3)
+            rows = await repository.claim_due_emails(conn, 20, lease_s=self.settings.email_lease_s)
         await asyncio.gather(*(self._deliver_email(r) for r in rows))
         return len(rows)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import ssl
 from typing import Literal
 
+from pydantic import Field
+
 from crm_runtime.sealed import Opener, configured
+
+LEASE_PAST_DEADLINE = 1.5  # the lease outlasts the send's deadline by half, for the commit of "sent"
 from crm_runtime.settings import ServiceSettings
 
 
@@ -13,7 +17,12 @@ class NotificationSettings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_from: str = "CRM <no-reply@crm.example>"
-    smtp_timeout_s: float = 10.0
+    # Each step of the SMTP exchange (connect, EHLO, MAIL, RCPT, DATA …) answers within
+    # `smtp_timeout_s`; the whole exchange within `smtp_send_deadline_s`, or it is cut and retried.
+    # An e-mail is leased to one worker for the deadline and a margin, so no other worker (another
+    # replica) takes it while a slow send is still under way.
+    smtp_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    smtp_send_deadline_s: float = Field(default=60.0, gt=0, le=900)
     # How the relay is reached: `starttls` (upgrade the connection, refuse to send if the server
     # cannot), `tls` (implicit TLS, usually port 465) or `off` (plain text: only for a relay on the
     # same host). E-mails carry invitation links, so it is never off by default. `SMTP_CA_FILE`
@@ -30,6 +39,10 @@ class NotificationSettings(ServiceSettings):
     delivery_poll_s: float = 0.2
     # The private key (PEM) that opens invitation tokens identity sealed to notifications.
     invitation_seal_private_key_file: str = ""
+
+    @property
+    def email_lease_s(self) -> float:
+        return max(self.smtp_send_deadline_s, self.smtp_timeout_s) * LEASE_PAST_DEADLINE
 
     def smtp_tls_args(self) -> dict:
         """aiosmtplib's arguments for `smtp_tls`."""
