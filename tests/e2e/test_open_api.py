@@ -5,7 +5,9 @@ keys too, managed by the account's admins."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+import uuid
 from datetime import datetime
 
 import httpx
@@ -141,3 +143,51 @@ async def test_the_enterprise_instance_has_keys_managed_by_the_account_admins(pl
         await outcome(platform, lid)
     assert (await api.call("GET", f"/{website}")).status_code == 200
     assert (await api.call("GET", f"/{team_lead}")).status_code == 404
+
+
+async def test_a_keys_rate_is_shared_by_every_replica(platform, new_account_id):
+    """Two routing replicas, one key, a burst split between them: the key gets its 20 a second
+    once, not once per replica (a GCRA in PostgreSQL: 20 at once, then one every 50 ms)."""
+    if platform.stack.pg_url:
+        pytest.skip("the services are not ours to start")
+    acc = new_account_id()
+    ins = (await team(platform, acc))["instance_id"]
+    key = (await issue_key(platform, ins, "ann")).json()["key"]
+    await platform.stack.settled()
+    platform.stack.start_service("routing", replica=2)
+    try:
+        await platform.stack.wait_healthy("routing", replica=2)
+        await asyncio.sleep(1.1)  # a fresh second for the key
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(timeout=10) as client:
+            started = time.monotonic()
+            answers = await asyncio.gather(*(
+                client.get(f"{platform.stack.http('routing', 1 + n % 2)}/v1/open/leads", headers=headers,
+                           params={"limit": 1}) for n in range(60)))
+            elapsed = time.monotonic() - started
+    finally:
+        platform.stack.stop_service("routing", replica=2)
+    codes = [a.status_code for a in answers]
+    assert set(codes) <= {200, 429}, codes
+    # 20 at once, and one more per 50 ms the burst lasted; per replica it would be 20 each.
+    assert codes.count(200) <= 21 + math.ceil(elapsed * 20), (codes.count(200), elapsed)
+    assert {a.headers["Retry-After"] for a in answers if a.status_code == 429} == {"1"}
+
+
+async def test_an_address_sending_unknown_keys_is_stopped_before_any_lookup(platform):
+    """A flood of random keys from one address: after 30 refused in a minute, the address is told
+    to wait (429) and no more keys are looked up for it; another address is not affected."""
+    flood = httpx.AsyncHTTPTransport(local_address="127.0.0.3")
+    async with httpx.AsyncClient(timeout=10, transport=flood) as client:
+        codes = [(await client.get(f"{platform.stack.http('routing')}/v1/open/leads",
+                                   headers={"Authorization": f"Bearer crmk_{uuid.uuid4().hex}"})).status_code
+                 for _ in range(40)]
+        last = await client.get(f"{platform.stack.http('routing')}/v1/open/leads",
+                                headers={"Authorization": f"Bearer crmk_{uuid.uuid4().hex}"})
+    assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}, codes
+    assert last.json()["error"] == "rate_limited" and int(last.headers["Retry-After"]) >= 1
+    other = httpx.AsyncHTTPTransport(local_address="127.0.0.4")
+    async with httpx.AsyncClient(timeout=10, transport=other) as client:
+        r = await client.get(f"{platform.stack.http('routing')}/v1/open/leads",
+                             headers={"Authorization": f"Bearer crmk_{uuid.uuid4().hex}"})
+    assert r.status_code == 401

@@ -5,18 +5,17 @@ each key reaching only its own instance's leads.
 The key is looked up by its SHA-256 on every request, so a key is refused as soon as routing has
 read its `identity.api_key.revoked`. Writes run routing's own handlers as if the command came from
 the topic (`leads.lead.captured` with the key's hash, `routing.lead.move_stage`/`.tag`/`.update`
-naming the key by id), so they publish the same events. Each key may make `RATE` requests; past
-that the answer is 429 with `Retry-After` (counted per routing process). A key's use is reported
+naming the key by id), so they publish the same events. Each key may make 20 requests a second,
+counted across every replica, and an address sending unknown keys is stopped before any lookup
+(`rate`). A key's use is reported
 on `routing.api_key_usage.v1` at most once a minute, for identity's key list."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 import uuid
 
-from limits import parse, storage, strategies
 from pydantic import BaseModel, ValidationError
 
 from crm_contracts import command, now
@@ -30,11 +29,11 @@ from crm_runtime.http import Answer, Request, action_name, get, json_response, p
 from .. import repository
 from ..access import instance_state
 from ..domain import policy
+from . import rate
 from .paging import Page, cursor_of
 
 log = logs.get(__name__)
 
-RATE = parse("20/second")
 KEY_PREFIX = "crmk_"
 USE_REPORTED_EVERY_S = 60
 
@@ -62,9 +61,13 @@ def _error(status: int, error: str, message: str, headers: dict[str, str] | None
     return Answer(status, error, message, headers=headers)
 
 
-# Per process: each key's moving window, and when this process last reported each key's use.
-_limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+# When this process last reported each key's use.
 _reported: dict[str, float] = {}  # key id → when (monotonic)
+
+
+def _limited(retry_after: str) -> Answer:
+    return _error(429, "rate_limited", f"at most {rate.KEY_RATE.amount} requests per second per key",
+                  {"Retry-After": retry_after})
 
 
 async def _key(request: Request) -> dict:
@@ -74,14 +77,18 @@ async def _key(request: Request) -> dict:
     if scheme.lower() != "bearer" or not key.startswith(KEY_PREFIX):
         raise _error(401, "unauthenticated", "an instance API key is required: Authorization: Bearer crmk_…",
                      {"WWW-Authenticate": "Bearer"})
+    address = request.client.host if request.client else "-"
+    if (wait := rate.address_refused(address)) is not None:
+        raise _error(429, "rate_limited", "too many unknown API keys from this address", {"Retry-After": wait})
     key_hash = hashlib.sha256(key.encode()).hexdigest()
-    if not _limiter.hit(RATE, key_hash):
-        reset = _limiter.get_window_stats(RATE, key_hash).reset_time
-        raise _error(429, "rate_limited", f"at most {RATE.amount} requests per second per key",
-                     {"Retry-After": str(max(1, math.ceil(reset - time.time())))})
+    if (wait := rate.process_refused(key_hash)) is not None:
+        raise _limited(wait)
     async with service(request).pool.acquire() as conn:
         found = await repository.api_key(conn, key_hash)
+        if found is not None and not found["revoked"] and not await rate.shared_allows(conn, key_hash):
+            raise _limited("1")
     if found is None or found["revoked"]:
+        rate.missed(address)
         log.warning("open_api_key_refused", path=request.url.path, known=found is not None)
         raise _error(401, "invalid_api_key", "the API key is unknown or revoked",
                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})
