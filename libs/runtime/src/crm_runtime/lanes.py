@@ -12,6 +12,11 @@ Rebalance: before a partition is handed over, its batch in flight is allowed to 
 cancelled after `revoke_wait_s`, its transaction rolled back), its finished offsets are
 committed and what was fetched but not started is dropped, so the new owner starts exactly where
 this one stopped. Shutdown: stop fetching, let batches in flight finish, commit, leave the group.
+
+Forgotten offsets: the committed offsets are copied to the service's database every few seconds
+(`positions`). A partition assigned with no committed offset where that copy has one — Kafka
+dropped them after a long idle time — is paused and reported (`lost`, in /health) instead of being
+read again from its beginning; `crm offsets` sets where the group resumes.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 
 from crm_contracts import Topic
 
-from . import logs
+from . import logs, positions
 from .batches import BatchProcessor
 from .offsets import OffsetCommitter
 from .rebootstrap import rebootstrapping
@@ -31,6 +36,8 @@ from .retry import Backoff
 from .settings import ServiceSettings
 
 log = logs.get(__name__)
+
+POSITIONS_EVERY_S = 5.0
 
 
 @dataclass(eq=False)
@@ -55,7 +62,11 @@ class PartitionedConsumer:
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=settings.fetch_max_records,
             fetch_min_bytes=settings.fetch_min_bytes, fetch_max_wait_ms=settings.fetch_max_wait_ms,
         ))
+        self.group = group
         self.committer = OffsetCommitter(self.consumer, settings.offset_commit_interval_s)
+        # Partitions whose committed offset Kafka forgot, with where this group had got to.
+        self.lost: dict[TopicPartition, int] = {}
+        self._recorded: dict[TopicPartition, int] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_partitions)
         self._lanes: dict[TopicPartition, _Lane] = {}
         self._stopping = False
@@ -65,7 +76,41 @@ class PartitionedConsumer:
         self.consumer.subscribe(self.topics, listener=_Rebalance(self))
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self._fetch(), name="consumer-fetch"),
-                       asyncio.create_task(self.committer.run(), name="consumer-commit")]
+                       asyncio.create_task(self.committer.run(), name="consumer-commit"),
+                       asyncio.create_task(self._record_positions(), name="consumer-positions")]
+
+    # --- the copy of the committed offsets ---------------------------------------------------
+
+    async def _record_positions(self) -> None:
+        while True:
+            await asyncio.sleep(POSITIONS_EVERY_S)
+            await self.record_positions()
+
+    async def record_positions(self) -> None:
+        changed = {tp: o for tp, o in self.committer.committed.items() if self._recorded.get(tp) != o}
+        if not changed or self.processor.pool is None:
+            return
+        try:
+            await positions.record(self.processor.pool, self.group, changed)
+            self._recorded.update(changed)
+        except Exception as exc:  # the database away: the next pass records them
+            log.warning("positions_not_recorded", error=repr(exc))
+
+    async def forgotten(self, assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """The assigned partitions this group had committed (by the copy) and Kafka has not now."""
+        if self.processor.pool is None:
+            return {}
+        try:
+            had = await positions.recorded(self.processor.pool, self.group, assigned)
+            order = sorted(assigned, key=lambda tp: (tp.topic, tp.partition))
+            now = dict(zip(order, await asyncio.gather(*(self.consumer.committed(tp) for tp in order))))
+            # Partitions with no traffic since are copied now, not only at their next commit.
+            await positions.record(self.processor.pool, self.group,
+                                   {tp: o for tp, o in now.items() if o is not None and had.get(tp) != o})
+            return {tp: at for tp, at in had.items() if now[tp] is None}
+        except Exception as exc:  # cannot tell: go on as before the copy existed, and say so
+            log.warning("positions_not_checked", error=repr(exc))
+            return {}
 
     # --- fetching ----------------------------------------------------------------------------
 
@@ -148,8 +193,10 @@ class PartitionedConsumer:
         for _ in range(3):
             if await self.committer.flush():
                 break
-        self._tasks[1].cancel()
-        await asyncio.gather(self._tasks[1], return_exceptions=True)
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        await self.record_positions()
         await self.consumer.stop()
 
 
@@ -173,7 +220,17 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.committer.assigned(assigned)
-        for tp in assigned:
+        lost = await self.owner.forgotten(set(assigned))
+        for tp in set(self.owner.lost) - set(assigned):
+            del self.owner.lost[tp]
+        if lost:
+            self.owner.lost.update(lost)
+            self.owner.consumer.pause(*lost)
+            log.error("offsets_lost", group=self.owner.group,
+                      partitions={f"{tp.topic}/{tp.partition}": at for tp, at in sorted(lost.items())},
+                      action=f"paused, not read again from the beginning; choose where to resume with `crm offsets "
+                             f"set {self.owner.group} --to recorded` (or earliest, latest, a time) and restart")
+        for tp in set(assigned) - set(lost):
             self.owner.consumer.resume(tp)  # paused under a previous assignment: flow again
             lane = self.owner._lanes.get(tp)  # noqa: SLF001 - the listener is part of the consumer
             if lane is None:

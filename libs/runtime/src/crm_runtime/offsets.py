@@ -58,6 +58,11 @@ class OffsetCommitter:
     def pending(self) -> dict[TopicPartition, int]:
         return dict(self._pending)
 
+    @property
+    def committed(self) -> dict[TopicPartition, int]:
+        """What this consumer committed in the current epochs of its partitions."""
+        return dict(self._committed)
+
     async def flush(self, only: set[TopicPartition] | None = None) -> bool:
         """Commit what is pending (for `only`, if given); True when nothing is left pending.
 

@@ -164,6 +164,10 @@ class Service:
             for tp in self.consumer.consumer.assignment():
                 held.setdefault(tp.topic, []).append(tp.partition)
             checks["partitions"] = {t: sorted(ps) for t, ps in sorted(held.items())}
+            for tp, at in sorted(self.consumer.lost.items()):
+                problems.append(f"{tp.topic}/{tp.partition}: Kafka has no committed offset for group "
+                                f"{self.consumer.group} (it had {at}); paused rather than read again from the "
+                                f"beginning — `crm offsets set {self.consumer.group} --to recorded`, then restart")
         healthy = self.ready and not problems
         status = "ok" if healthy else ("unhealthy" if self.ready else "starting")
         return json_response({"service": self.name, "status": status, "pid": os.getpid(), **checks,

@@ -27,6 +27,7 @@ from .connection import Cluster
 from .common import BOOTSTRAP, SERVICES, console, err, print_record, run, since_ms
 from .dead_letters import dlq
 from .lines import describe, style_of
+from .offsets import offsets_app
 from .outbox_rows import outbox_app
 from .topics import topics_app
 
@@ -35,6 +36,7 @@ app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letter
 app.add_typer(dlq, name="dlq")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(topics_app, name="topics")
+app.add_typer(offsets_app, name="offsets")
 
 # --- publish --------------------------------------------------------------------------------------
 

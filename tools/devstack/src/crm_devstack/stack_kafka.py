@@ -164,6 +164,9 @@ class KafkaBroker(Layout):
             "group.initial.rebalance.delay.ms=0",
             # Topics come from the contract only; a typo must fail, not create a topic.
             "auto.create.topics.enable=false",
+            # A group's committed offsets outlive any planned downtime (the default is 7 days);
+            # past it the services pause rather than replay (docs/operations.md, "Offsets").
+            "offsets.retention.minutes=525600",
             "",
         ]))
         return props
