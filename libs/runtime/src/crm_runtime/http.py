@@ -10,6 +10,7 @@ logged with the user id and path, never with the token.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from . import logs
 from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
+from .openapi import Declared
 
 __all__ = ["Caller", "Request", "Response", "Route", "caller", "delete", "get", "html_response",
            "json_response", "patch", "post", "query", "run_command", "action_name", "Answer", "allow", "service"]
@@ -132,6 +134,7 @@ def action_name(request: Request) -> str:
 
 
 RETRY_AFTER_S = 5
+MAX_PATH_PARAMETER = 200  # every id in a path, as the OpenAPI documents say
 
 
 def _available(endpoint: Endpoint) -> Endpoint:
@@ -139,9 +142,22 @@ def _available(endpoint: Endpoint) -> Endpoint:
     sentence, so a person or a calling service knows to try again; anything else stays a 500."""
     async def answered(request: Request) -> Response:
         try:
+            for name, value in request.path_params.items():
+                if not 0 < len(str(value)) <= MAX_PATH_PARAMETER or "\x00" in str(value):
+                    raise Answer(422, "invalid_path", f"{name}: 1 to {MAX_PATH_PARAMETER} characters, no NUL",
+                                 parameter=name)
+            for name, value in request.query_params.multi_items():
+                if "\x00" in value:  # no text column can hold it: refused before any query
+                    raise Answer(422, "invalid_query", f"{name}: NUL is not allowed", parameter=name)
             return await endpoint(request)
         except Answer as answer:
             return answer.response(request)
+        except ValidationError as exc:
+            # A command or model built from what the request carried refused it: the caller's
+            # input, answered as such (never a 500).
+            first = exc.errors(include_url=False)[0]
+            name = ".".join(str(part) for part in first["loc"]) or "request"
+            return Answer(422, "invalid_request", f"{name}: {first['msg']}", parameter=name).response(request)
         except Exception as exc:
             if (away := unreachable(exc)) is None:
                 raise
@@ -168,23 +184,37 @@ async def run_command(processor: Any, message: Any, statuses: dict[str, int] | N
         raise Answer((statuses or {}).get(outcome.reason or "", 409), outcome.reason or "rejected", outcome.detail)
 
 
-def _route(path: str, endpoint: Endpoint, methods: list[str], public: bool) -> Route:
-    endpoint = _available(endpoint)
-    return Route(path, endpoint if public else _guarded(endpoint), methods=methods)
+def _route(path: str, endpoint: Endpoint, methods: list[str], public: bool, declared: Declared) -> Route:
+    """`declared` is what the route takes (query and body models, how it is authenticated); the
+    service's OpenAPI document is made from it (`crm_runtime.openapi`)."""
+    guarded = _available(endpoint)
+    route = Route(path, guarded if public else _guarded(guarded), methods=methods, name=endpoint.__name__)
+    auth = declared.auth if public else "bearer"
+    route.declared = replace(declared, auth=auth)  # type: ignore[attr-defined]
+    route.documented = endpoint  # type: ignore[attr-defined]
+    return route
 
 
-def get(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
+def _declared(public: bool, query: type[BaseModel] | None, body: type[BaseModel] | None, auth: str | None,
+              answers: str) -> Declared:
+    return Declared(query=query, body=body, auth=auth or ("none" if public else "bearer"), answers=answers)
+
+
+def get(path: str, endpoint: Endpoint, *, public: bool = False, query: type[BaseModel] | None = None,
+        auth: str | None = None, answers: str = "application/json") -> Route:
     """A GET route (HEAD is answered too; other methods get 405)."""
-    return _route(path, endpoint, ["GET"], public)
+    return _route(path, endpoint, ["GET"], public, _declared(public, query, None, auth, answers))
 
 
-def post(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
-    return _route(path, endpoint, ["POST"], public)
+def post(path: str, endpoint: Endpoint, *, public: bool = False, query: type[BaseModel] | None = None,
+         body: type[BaseModel] | None = None, auth: str | None = None, answers: str = "application/json") -> Route:
+    return _route(path, endpoint, ["POST"], public, _declared(public, query, body, auth, answers))
 
 
-def patch(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
-    return _route(path, endpoint, ["PATCH"], public)
+def patch(path: str, endpoint: Endpoint, *, public: bool = False, body: type[BaseModel] | None = None,
+          auth: str | None = None) -> Route:
+    return _route(path, endpoint, ["PATCH"], public, _declared(public, None, body, auth, "application/json"))
 
 
-def delete(path: str, endpoint: Endpoint, *, public: bool = False) -> Route:
-    return _route(path, endpoint, ["DELETE"], public)
+def delete(path: str, endpoint: Endpoint, *, public: bool = False, auth: str | None = None) -> Route:
+    return _route(path, endpoint, ["DELETE"], public, _declared(public, None, None, auth, "application/json"))

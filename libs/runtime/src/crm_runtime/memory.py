@@ -11,8 +11,10 @@ import os
 import tracemalloc
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from .auth import deny
-from .http import Answer, Request, Response, Route, caller, get, json_response
+from .http import Answer, Request, Response, Route, caller, get, json_response, query
 
 FRAMES = 8
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
@@ -46,6 +48,10 @@ def _rss_mb() -> float:
     return 0.0
 
 
+class Top(BaseModel):
+    top: int = Field(default=15, ge=1, le=100, description="how many allocation sites")
+
+
 class Profile:
     def __init__(self) -> None:
         self.last: tracemalloc.Snapshot | None = None
@@ -55,7 +61,7 @@ class Profile:
             raise Answer.refused(deny("operators_only", "the memory profile is for operators"))
         if not tracemalloc.is_tracing():
             return json_response({"error": "not_tracing", "message": "start the service with MEMORY_PROFILE=1"}, 409)
-        top = max(1, min(int(request.query_params.get("top", "15")), 100))
+        top = query(request, Top).top
         snapshot = tracemalloc.take_snapshot().filter_traces([
             tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")])
         previous, self.last = self.last, snapshot
@@ -69,4 +75,4 @@ class Profile:
 
 
 def routes() -> list[Route]:
-    return [get("/debug/memory", Profile().endpoint)]
+    return [get("/debug/memory", Profile().endpoint, query=Top)]

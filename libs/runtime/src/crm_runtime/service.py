@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 
 from crm_contracts import Topic
 
-from . import db, logs, memory
+from . import db, logs, memory, openapi
 from .auth import Verifier
 from .batches import BatchProcessor
 from .body_limit import BodyLimit
@@ -185,11 +185,22 @@ class Service:
         async def metrics(request: Request) -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-        routes: list[BaseRoute] = [get("/health", self.health, public=True), get("/metrics", metrics, public=True),
+        routes: list[BaseRoute] = [get("/health", self.health, public=True),
+                                   get("/metrics", metrics, public=True, answers="text/plain"),
                                    *memory.routes()]
         if self._extra_routes:
             routes.extend(self._extra_routes(self))
+
+        async def openapi_json(request: Request) -> Response:
+            """The service's HTTP contract (OpenAPI 3.1), made from its routes."""
+            return json_response(request.app.state.openapi)
+
+        routes.append(get("/openapi.json", openapi_json, public=True))
         app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
+        app.state.openapi = openapi.document(
+            f"crm-platform {self.name}", f"The {self.name} service's HTTP API. Commands and events travel on "
+            "Kafka (the AsyncAPI document of libs/contracts); these routes read state and take the few "
+            "requests people and other systems make over HTTP.", routes)
         app.state.service = self
         app.state.verifier = Verifier.from_settings(self.settings)
         if not app.state.verifier.configured:

@@ -5,14 +5,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from crm_contracts import command
+from crm_contracts.common import Ref
 from crm_contracts.notifications import ReadNotifications, TemplateName
 from crm_runtime.http import (Answer, Request, Response, Route, action_name, allow, caller, get, json_response, post,
-                              run_command, service)
+                              query, run_command, service)
 
 from . import access, repository
 from .domain import policy
 from .domain.templates import DEFAULTS, PLACEHOLDERS, preview
+
+
+class CenterQuery(BaseModel):
+    instance_id: Ref | None = Field(default=None, description="the instance the person is signed into")
+    user_id: Ref | None = Field(default=None, description="the user asked about (the caller by default)")
+
+
+class InstanceQuery(BaseModel):
+    instance_id: Ref
+
+
+class AccountQuery(BaseModel):
+    account_id: Ref
 
 
 async def _gate(request: Request, conn, account_id: str | None, *, about_user_id: str | None = None) -> None:
@@ -27,8 +43,8 @@ async def center(request: Request):
     person is signed into): that instance's notifications in full, and for every other instance
     only its name and unread count ("the notification will display the source information");
     without it, every notification. Unread counts per instance either way."""
-    user_id = request.query_params.get("user_id") or caller(request).user_id
-    here = request.query_params.get("instance_id")
+    asked = query(request, CenterQuery)
+    user_id, here = asked.user_id or caller(request).user_id, asked.instance_id
     async with service(request).pool.acquire() as conn:
         await _gate(request, conn, None, about_user_id=user_id)
         unread = await repository.unread_counts(conn, user_id)
@@ -66,9 +82,7 @@ async def read_one(request: Request):
 
 async def read_all(request: Request):
     """POST /v1/notifications/read-all?instance_id=… — every one of the caller's in that instance."""
-    instance_id = request.query_params.get("instance_id")
-    if not instance_id:
-        raise Answer(400, "invalid_request", "instance_id is required")
+    instance_id = query(request, InstanceQuery).instance_id
     async with service(request).pool.acquire() as conn:
         account_id = await repository.account_of_instance(conn, instance_id)
     return await _read(request, ReadNotifications(user_id=caller(request).user_id, instance_id=instance_id),
@@ -78,7 +92,7 @@ async def read_all(request: Request):
 async def templates(request: Request):
     """GET /v1/templates?account_id=… — every e-mail template the account sends: subject, body,
     placeholders, whether it is the account's own (`custom`) and whether it can be set."""
-    account_id = request.query_params.get("account_id", "")
+    account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _gate(request, conn, account_id)
         own = await repository.custom_templates(conn, account_id)
@@ -92,7 +106,7 @@ async def templates(request: Request):
 async def template_preview(request: Request):
     """GET /v1/templates/{kind}/preview?account_id=… — the account's template rendered with sample
     values, escaped as when sent."""
-    kind, account_id = request.path_params["kind"], request.query_params.get("account_id", "")
+    kind, account_id = request.path_params["kind"], query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _gate(request, conn, account_id)
         if kind not in PLACEHOLDERS:
@@ -103,9 +117,9 @@ async def template_preview(request: Request):
 
 
 ROUTES: list[Route] = [
-    get("/v1/notifications", center), post("/v1/notifications/{notification_id}/read", read_one),
-    post("/v1/notifications/read-all", read_all), get("/v1/templates", templates),
-    get("/v1/templates/{kind}/preview", template_preview)]
+    get("/v1/notifications", center, query=CenterQuery), post("/v1/notifications/{notification_id}/read", read_one),
+    post("/v1/notifications/read-all", read_all, query=InstanceQuery), get("/v1/templates", templates, query=AccountQuery),
+    get("/v1/templates/{kind}/preview", template_preview, query=AccountQuery)]
 
 
 def routes(_svc: Any = None) -> list[Route]:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from crm_contracts.calls import CallSettings
+from crm_contracts.common import Ref
 from crm_runtime.http import (Answer, Request, Route, action_name, allow, caller, get, json_response, query,
                               service)
 
@@ -32,6 +33,15 @@ MAX_DORMANT_DAYS = 3660
 
 def _bad_request(error: str, message: str) -> Answer:
     return Answer(422, error, message)
+
+
+class AccountQuery(BaseModel):
+    account_id: Ref
+
+
+class InstanceQuery(BaseModel):
+    instance_id: Ref
+    user_id: Ref | None = Field(default=None, description="the user asked about (the caller by default)")
 
 
 def _today(request: Request, sub: Subscription) -> date:
@@ -61,8 +71,8 @@ async def _subscription(conn, request: Request, account_id: str, item: str | Non
 async def _user_in_instance(conn, request: Request) -> tuple[str, str, Any]:
     """The user asked about (by default the caller), the instance and its row, once the caller may
     know them: about themselves, or as the account's admins; 404 for an unknown instance."""
-    user_id = request.query_params.get("user_id") or caller(request).user_id
-    instance_id = request.query_params.get("instance_id", "")
+    asked = query(request, InstanceQuery)
+    user_id, instance_id = asked.user_id or caller(request).user_id, asked.instance_id
     found = await repository.instance_account(conn, instance_id)
     # Even about themselves, a caller learns an instance's account and MLS only if it is theirs.
     await _decide(conn, request, found["account_id"] if found else None, about_user_id=user_id)
@@ -73,7 +83,7 @@ async def _user_in_instance(conn, request: Request) -> tuple[str, str, Any]:
 
 async def seat_ledger(request: Request):
     """GET /v1/seats?account_id=… — summary, seat holders, charges and every seat change."""
-    account_id = request.query_params.get("account_id", "")
+    account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id)
         return json_response({
@@ -100,7 +110,7 @@ async def entitlements_of(request: Request):
 
 async def prices(request: Request):
     """GET /v1/prices?account_id=… — the account's price list (defaults and its own prices)."""
-    account_id = request.query_params.get("account_id", "")
+    account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _decide(conn, request, account_id)
         found = await repository.price_list(conn, account_id)
@@ -112,11 +122,12 @@ async def prices(request: Request):
 QUOTE_DAYS_BACK, QUOTE_DAYS_AHEAD = 366, 5 * 366
 
 
-class QuoteDay(BaseModel):
-    on: date | None = None
+class QuoteQuery(AccountQuery):
+    item: str = Field(min_length=1, max_length=100, description="seat, package:…, addon:… or calling:…")
+    on: date | None = Field(default=None, description="the day of the purchase (today by default)")
 
 
-class DormantDays(BaseModel):
+class DormantQuery(AccountQuery):
     days: int = Field(default=30, ge=0, le=MAX_DORMANT_DAYS)
 
 
@@ -124,9 +135,8 @@ async def quotes(request: Request):
     """GET /v1/quotes?account_id=…&item=…[&on=YYYY-MM-DD] — what buying `item` (`seat`,
     `package:…`, `addon:…`, `calling:…`) on that day (today by default) costs: the amount the
     charge made that day will have."""
-    account_id = request.query_params.get("account_id", "")
-    item = request.query_params.get("item", "")
-    asked = query(request, QuoteDay).on
+    wanted = query(request, QuoteQuery)
+    account_id, item, asked = wanted.account_id, wanted.item, wanted.on
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id, item)
         today = _today(request, sub)
@@ -144,7 +154,7 @@ async def quotes(request: Request):
 async def invoices_of(request: Request):
     """GET /v1/invoices?account_id=… — per billing period: the recurring seat line, each pro-rated
     charge with its item, day and amount, and the total."""
-    account_id = request.query_params.get("account_id", "")
+    account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _decide(conn, request, account_id)
         periods = await repository.billing_periods(conn, account_id)
@@ -155,8 +165,8 @@ async def invoices_of(request: Request):
 async def dormant(request: Request):
     """GET /v1/seats/dormant?account_id=…&days=30 — members holding a seat who have not become
     active within `days` of getting it, with that day and what the seat costs per period."""
-    account_id = request.query_params.get("account_id", "")
-    days = query(request, DormantDays).days
+    wanted = query(request, DormantQuery)
+    account_id, days = wanted.account_id, wanted.days
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id)
         held = await repository.dormant_holders(conn, account_id, _today(request, sub) - timedelta(days=days))
@@ -178,9 +188,10 @@ async def call_settings_of(request: Request):
 
 
 ROUTES: list[Route] = [
-    get("/v1/seats", seat_ledger), get("/v1/seats/dormant", dormant), get("/v1/entitlements", entitlements_of),
-    get("/v1/prices", prices), get("/v1/quotes", quotes), get("/v1/invoices", invoices_of),
-    get("/v1/call-settings", call_settings_of)]
+    get("/v1/seats", seat_ledger, query=AccountQuery), get("/v1/seats/dormant", dormant, query=DormantQuery),
+    get("/v1/entitlements", entitlements_of, query=InstanceQuery), get("/v1/prices", prices, query=AccountQuery),
+    get("/v1/quotes", quotes, query=QuoteQuery), get("/v1/invoices", invoices_of, query=AccountQuery),
+    get("/v1/call-settings", call_settings_of, query=InstanceQuery)]
 
 
 def routes(_svc: Any = None) -> list[Route]:

@@ -3,7 +3,7 @@ and revoke run identity's own handlers, as if the command came from the topic.""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from crm_contracts import command, identity
 from crm_runtime.http import Answer, Request, caller, delete, get, json_response, post, run_command, service
@@ -11,6 +11,10 @@ from crm_runtime.http import Answer, Request, caller, delete, get, json_response
 from .. import repository
 from ..domain.instances import new_api_key
 from .access import instance_gate
+
+class NewKey(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="what the key is for, e.g. crm sync")
+
 
 # HTTP status for each refusal of an instance command made over HTTP.
 _REFUSED_STATUS = {"not_instance_owner": 403, "not_a_private_instance": 403, "not_account_admin": 403,
@@ -58,5 +62,5 @@ async def list_keys(request: Request):
         return json_response({"instance_id": instance_id, "keys": await repository.api_keys(conn, instance_id)})
 
 
-ROUTES = [post("/v1/instances/{instance_id}/api-keys", issue_key), get("/v1/instances/{instance_id}/api-keys", list_keys),
+ROUTES = [post("/v1/instances/{instance_id}/api-keys", issue_key, body=NewKey), get("/v1/instances/{instance_id}/api-keys", list_keys),
           delete("/v1/instances/{instance_id}/api-keys/{key_id}", revoke_key)]

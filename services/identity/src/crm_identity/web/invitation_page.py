@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from html import escape
 from urllib.parse import parse_qs, urlsplit
 
+from pydantic import BaseModel, Field
+
 from crm_contracts import command, identity
 from crm_runtime import logs
 from crm_runtime.http import Request, get, html_response, post, service
@@ -130,4 +132,10 @@ async def accept(request: Request):
     page.delete_cookie(_CSRF_COOKIE, path="/invitations")
     return page
 
-ROUTES = [get("/invitations/accept", confirm_page, public=True), post("/invitations/accept", accept, public=True)]
+class InvitationLink(BaseModel):
+    token: str = Field(min_length=1, max_length=200, description="the token of the invitation e-mail's link")
+
+
+# Pages for people: HTML answers, whatever the outcome (the form posts token and csrf).
+ROUTES = [get("/invitations/accept", confirm_page, public=True, query=InvitationLink, answers="text/html"),
+          post("/invitations/accept", accept, public=True, answers="text/html")]

@@ -12,9 +12,19 @@ from .. import repository
 from .access import account_gate, instance_gate
 
 
+class AccountQuery(BaseModel):
+    account_id: str = Field(min_length=1, max_length=MAX_ID)
+
+
+class InstancesQuery(BaseModel):
+    user_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID,
+                                description="the user asked about (the caller by default)")
+    account_id: str | None = Field(default=None, min_length=1, max_length=MAX_ID)
+
+
 async def account(request: Request):
     """GET /v1/accounts?account_id=… — the account, its members and groups (owner and admins)."""
-    account_id = request.query_params.get("account_id", "")
+    account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await account_gate(request, conn, account_id)
         found = await repository.get_account(conn, account_id)
@@ -27,8 +37,8 @@ async def account(request: Request):
 async def instances(request: Request):
     """GET /v1/instances[?user_id=…][&account_id=…] — instances the user (by default the caller)
     owns and belongs to, with roles."""
-    user_id = request.query_params.get("user_id") or caller(request).user_id
-    account_id = request.query_params.get("account_id") or None
+    asked = query(request, InstancesQuery)
+    user_id, account_id = asked.user_id or caller(request).user_id, asked.account_id
     async with service(request).pool.acquire() as conn:
         await account_gate(request, conn, account_id, about_user_id=user_id)
         found = await repository.instances_of(conn, user_id, account_id)
@@ -69,6 +79,6 @@ async def candidates(request: Request):
                           "candidates": found, "next": found[-1]["user_id"] if len(found) == limit else None})
 
 
-ROUTES = [get("/v1/accounts", account), get("/v1/instances", instances),
+ROUTES = [get("/v1/accounts", account, query=AccountQuery), get("/v1/instances", instances, query=InstancesQuery),
           get("/v1/instances/{instance_id}/members", instance_members),
-          get("/v1/instances/{instance_id}/candidates", candidates)]
+          get("/v1/instances/{instance_id}/candidates", candidates, query=CandidatesPage)]

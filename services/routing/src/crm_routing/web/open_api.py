@@ -16,11 +16,11 @@ import hashlib
 import time
 import uuid
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from crm_contracts import command, now
 from crm_contracts.leads import Channel, Lead, LeadCaptured
-from crm_contracts.organisation import Contact, MoveLeadStage, TagLead, UpdateLead
+from crm_contracts.organisation import Contact, MoveLeadStage, StageId, Tag, TagLead, UpdateLead
 from crm_contracts.routing import RecordKeyUse
 from crm_runtime import logs
 from crm_contracts.permissions import Facts
@@ -38,12 +38,18 @@ KEY_PREFIX = "crmk_"
 USE_REPORTED_EVERY_S = 60
 
 
+class NewLead(Lead):
+    """A lead for the key's instance; `lead_id`, when given, is the caller's own id for it."""
+
+    lead_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class Patch(BaseModel):
     """What PATCH may change, applied in this order: stage, tags, contact fields."""
 
-    stage_id: str | None = None
-    add_tags: list[str] = []
-    remove_tags: list[str] = []
+    stage_id: StageId | None = None
+    add_tags: list[Tag] = Field(default=[], max_length=50)
+    remove_tags: list[Tag] = Field(default=[], max_length=50)
     contact: Contact | None = None
 
 
@@ -130,7 +136,7 @@ async def list_leads(request: Request):
     """GET /v1/open/leads?cursor=…&limit=… — the key's instance's leads, newest first."""
     key = await _key(request)
     page = query(request, Page)
-    after, limit = page.cursor, page.limit
+    after, limit = page.after, page.limit
     async with service(request).pool.acquire() as conn:
         rows = await repository.segment_leads(conn, key["instance_id"], {}, after=after, limit=limit)
     return json_response({"instance_id": key["instance_id"], "leads": rows,
@@ -187,6 +193,7 @@ async def update_lead(request: Request):
     return json_response(await _lead(request, key, lead_id))
 
 
-ROUTES = [get("/v1/open/leads", list_leads, public=True), post("/v1/open/leads", create_lead, public=True),
-          get("/v1/open/leads/{lead_id}", read_lead, public=True),
-          patch("/v1/open/leads/{lead_id}", update_lead, public=True)]
+ROUTES = [get("/v1/open/leads", list_leads, public=True, auth="api_key", query=Page),
+          post("/v1/open/leads", create_lead, public=True, auth="api_key", body=NewLead),
+          get("/v1/open/leads/{lead_id}", read_lead, public=True, auth="api_key"),
+          patch("/v1/open/leads/{lead_id}", update_lead, public=True, auth="api_key", body=Patch)]

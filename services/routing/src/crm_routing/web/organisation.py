@@ -35,7 +35,7 @@ async def segment_leads(request: Request):
     leads, newest first; `next` is the cursor of the following page (null at the end)."""
     instance_id, segment_id = request.path_params["instance_id"], request.path_params["segment_id"]
     page = query(request, Page)
-    after, limit = page.cursor, page.limit
+    after, limit = page.after, page.limit
     async with service(request).pool.acquire() as conn:
         await instance_gate(request, conn, instance_id)
         found = await repository.segment(conn, instance_id, segment_id)
@@ -48,4 +48,4 @@ async def segment_leads(request: Request):
 
 _BASE = "/v1/instances/{instance_id}"
 ROUTES = [get(f"{_BASE}/pipeline", pipeline), get(f"{_BASE}/sources", sources), get(f"{_BASE}/segments", segments),
-          get(f"{_BASE}/segments/{{segment_id}}/leads", segment_leads), get(f"{_BASE}/business-hours", business_hours)]
+          get(f"{_BASE}/segments/{{segment_id}}/leads", segment_leads, query=Page), get(f"{_BASE}/business-hours", business_hours)]

@@ -37,15 +37,19 @@ def after(cursor: str | None) -> tuple[datetime, str] | None:
 class Page(BaseModel):
     """`?cursor=…&limit=…`: the cursor the previous page gave, and how many leads (1–500)."""
 
-    cursor: tuple[datetime, str] | None = None
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR,
+                               description="the `next` of the previous page; none for the first")
     limit: int = Field(default=50, ge=1, le=500)
 
-    @field_validator("cursor", mode="before")
+    @field_validator("cursor")
     @classmethod
-    def _decoded(cls, raw: object) -> tuple[datetime, str] | None:
-        if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_CURSOR):
-            raise ValueError("not a cursor this endpoint gave")
-        return after(raw)
+    def _given_here(cls, raw: str | None) -> str | None:
+        after(raw)  # raises for a cursor this service did not give
+        return raw
+
+    @property
+    def after(self) -> tuple[datetime, str] | None:
+        return after(self.cursor)
 
 
 def closed(read_only_until: datetime | None) -> bool:

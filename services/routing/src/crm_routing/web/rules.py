@@ -68,4 +68,4 @@ async def dry_run(request: Request):
 
 
 _BASE = "/v1/instances/{instance_id}/rules"
-ROUTES = [get(_BASE, current), get(f"{_BASE}/versions", versions), post(f"{_BASE}/dry-run", dry_run)]
+ROUTES = [get(_BASE, current), get(f"{_BASE}/versions", versions), post(f"{_BASE}/dry-run", dry_run, body=DryRun)]
