@@ -42,7 +42,7 @@ async def scratch(stack):
 
 async def test_forgotten_offsets_pause_instead_of_replaying_and_crm_offsets_resumes_them(stack, scratch):
     database, url = scratch
-    group = "crm-identity-lost-" + uuid.uuid4().hex[:8]
+    group = "test-lost-offsets-" + uuid.uuid4().hex[:8]  # not crm-…: `crm lag` lists only the services' groups
     handled: list[str] = []
     handlers = Handlers()
 
@@ -90,7 +90,8 @@ async def test_forgotten_offsets_pause_instead_of_replaying_and_crm_offsets_resu
     assert all(o is None for o in (await committed(stack.bootstrap, group, tps)).values())
 
     result = await asyncio.to_thread(CliRunner().invoke, crm, [
-        "offsets", "set", group, "--to", "recorded", "-b", stack.bootstrap, "--database-url", url])
+        "offsets", "set", group, "--to", "recorded", "-b", stack.bootstrap, "--service", "identity",
+        "--database-url", url])
     assert result.exit_code == 0, result.output
     assert await committed(stack.bootstrap, group, tps) == had
 

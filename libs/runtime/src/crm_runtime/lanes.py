@@ -121,6 +121,11 @@ class PartitionedConsumer:
                                            event="consumer_fetch_failed")
             for tp, records in batch.items():
                 lane = self._lanes.get(tp)
+                if lane is None and records and tp in self.consumer.assignment():
+                    # Assigned, its lane not open yet (the assignment is still being checked):
+                    # read these again once it is, rather than skip them.
+                    self.consumer.seek(tp, records[0].offset)
+                    continue
                 if lane is None or not records:
                     continue  # revoked since the fetch: the new owner reads them from the committed offset
                 lane.queued.extend(records)
@@ -220,6 +225,9 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.committer.assigned(assigned)
+        # Nothing is fetched for them while the check below awaits; each is resumed with its lane.
+        if assigned:
+            self.owner.consumer.pause(*assigned)
         lost = await self.owner.forgotten(set(assigned))
         for tp in set(self.owner.lost) - set(assigned):
             del self.owner.lost[tp]

@@ -25,16 +25,21 @@ offsets_app = typer.Typer(help="Consumer groups' offsets: show them, or set wher
                           no_args_is_help=True)
 
 
-def _service_of(group: str) -> str:
-    name = group.removeprefix("crm-").split("-")[0]
-    if not group.startswith("crm-") or name not in SERVICES:
-        err.print(f"[red]{group!r} is not a group of the platform's services[/] (crm-<service>[-suffix])")
+def _service_of(group: str, service: str | None) -> str:
+    name = service or group.removeprefix("crm-").split("-")[0]
+    if name not in SERVICES:
+        err.print(f"[red]{group!r} is not a group of the platform's services[/] (crm-<service>[-suffix]); "
+                  "name the service with --service")
         raise typer.Exit(2)
     return name
 
 
-async def _recorded(group: str, database_url: str | None) -> dict[kafka.TopicPartition, int] | None:
-    conn = await _connect(_database(_service_of(group), database_url))
+SERVICE = typer.Option(None, "--service", help="whose database holds the group's positions (default: from the "
+                                                "group's name, crm-<service>)")
+
+
+async def _recorded(group: str, service: str | None, database_url: str | None) -> dict[kafka.TopicPartition, int] | None:
+    conn = await _connect(_database(_service_of(group, service), database_url))
     if conn is None:
         return None
     try:
@@ -57,14 +62,14 @@ async def _state(cluster: Cluster, group: str) -> tuple[str, dict[kafka.TopicPar
 
 @offsets_app.command("show")
 def show(group: str = typer.Argument(..., help="e.g. crm-notifications"), bootstrap: str | None = BOOTSTRAP,
-         database_url: str | None = DATABASE) -> None:
+         service: str | None = SERVICE, database_url: str | None = DATABASE) -> None:
     """Per partition: the offset committed on Kafka, the copy in the service's database, the
     partition's first and next offsets. A partition with a copy and nothing on Kafka is lost."""
 
     async def go() -> int:
         cluster = Cluster.from_env(bootstrap)
         state, committed = await _state(cluster, group)
-        recorded = await _recorded(group, database_url) or {}
+        recorded = await _recorded(group, service, database_url) or {}
         tps = sorted(set(committed) | set(recorded), key=lambda tp: (tp.topic, tp.partition))
         firsts, ends = await _bounds(cluster, tps)
         table = Table("topic", "partition", "committed", "recorded", "first", "end", "")
@@ -110,7 +115,8 @@ def choose(to: str, tps: list, recorded: dict, firsts: dict, ends: dict, at_time
 def set_offsets(group: str = typer.Argument(..., help="e.g. crm-notifications"),
                 to: str = typer.Option(..., "--to", help="recorded | earliest | latest | an ISO 8601 time"),
                 topics: list[str] = typer.Option(None, "--topic", help="only these topics (repeatable)"),
-                bootstrap: str | None = BOOTSTRAP, database_url: str | None = DATABASE) -> None:
+                bootstrap: str | None = BOOTSTRAP, service: str | None = SERVICE,
+                database_url: str | None = DATABASE) -> None:
     """Commit where the group resumes, per partition. The group's services must be stopped (Kafka
     refuses offsets for a group with members); start them again afterwards."""
     when = None
@@ -129,7 +135,7 @@ def set_offsets(group: str = typer.Argument(..., help="e.g. crm-notifications"),
             err.print(f"[red]{group} is {state}[/]: stop its services first (Kafka takes offsets only for a "
                       "group without members)")
             return 1
-        recorded = await _recorded(group, database_url)
+        recorded = await _recorded(group, service, database_url)
         if recorded is None and to == "recorded":
             return 1
         tps = sorted(set(committed) | set(recorded or {}), key=lambda tp: (tp.topic, tp.partition))
