@@ -63,12 +63,17 @@ async def test_forgotten_offsets_pause_instead_of_replaying_and_crm_offsets_resu
         tps = [TopicPartition(TOPIC.name, p) for p in await _partitions(probe)]
     finally:
         await probe.stop()
-    had = await end_offsets(stack.bootstrap, tps)
-    assert sum(had.values()) > 0, "the topic has history to replay"
-    await positions.record(database, group, had)
-
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
+    history = [command(identity.CreateGroup(group_id=f"old{i}", name="G", parent_group_id=None), source="test",
+                       accountid=f"acc_old_{uuid.uuid4().hex[:8]}") for i in range(12)]
+    for cmd in history:  # on a fresh stack the topic may hold nothing yet
+        await producer.send(TOPIC.name, cmd.to_json(), key=cmd.key.encode())
+    await producer.flush()
+    had = await end_offsets(stack.bootstrap, tps)
+    assert sum(had.values()) >= len(history), "the topic has history to replay"
+    await positions.record(database, group, had)
+
     new = [command(identity.CreateGroup(group_id=f"g{i}", name="G", parent_group_id=None), source="test",
                    accountid=f"acc_lost_{uuid.uuid4().hex[:8]}") for i in range(3)]
     for cmd in new:
