@@ -4,7 +4,17 @@ PY     := $(VENV)/bin/python
 STACK  := $(VENV)/bin/crm-stack
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-.PHONY: install up down restart chaos soak status logs demo bench test test-sasl test-cluster unit contracts contracts-check
+.PHONY: install up down restart chaos soak status logs demo bench test test-sasl test-cluster unit contracts contracts-check \
+        images compose-up compose-down test-compose test-containers
+
+# CRM_STACK=compose: `make demo` and `make test` use the containers of docker-compose.yml (after
+# `make images compose-up`) instead of starting the local stack; CRM_STACK=containers: the tests
+# start their own containers through testcontainers.
+ifneq ($(filter compose containers,$(CRM_STACK)),)
+STACK_UP := install
+else
+STACK_UP := up
+endif
 
 # `make up KAFKA_SASL=1`: the broker takes SASL/SCRAM logins and enforces ACLs, each service logs in
 # as its own principal (a separate run folder, .run-sasl; `make down KAFKA_SASL=1` stops it).
@@ -30,7 +40,7 @@ up: install  ## start Kafka, PostgreSQL and the four services; returns when all 
 down:  ## stop everything `make up` started
 	@if [ -x $(STACK) ]; then $(STACK) down; fi
 
-demo: up  ## the agent opt-in story on the live stack, as readable lines
+demo: $(STACK_UP)  ## the agent opt-in story on the live stack, as readable lines
 	$(STACK) demo
 
 bench: up  ## command-to-event latency and throughput on the live stack (prints medians)
@@ -61,7 +71,7 @@ unit: install  ## tests that need no broker or database
 	$(PY) -m pytest -m "not stack"
 
 # pytest exits 5 when it collected no test; like any non-zero exit that fails the target.
-test: up contracts-check  ## every test: unit, integration and end-to-end, on the real stack
+test: $(STACK_UP) contracts-check  ## every test: unit, integration and end-to-end, on the real stack
 	$(PY) -m pytest
 
 # The end-to-end suite again, on a broker with SASL/SCRAM and ACLs: every story still works with
@@ -78,3 +88,22 @@ test-cluster: install
 	CRM_KAFKA_BROKERS=3 $(STACK) up
 	CRM_KAFKA_BROKERS=3 $(PY) -m pytest $(CLUSTER_TESTS) && CRM_KAFKA_BROKERS=3 $(STACK) chaos cluster; \
 	status=$$?; CRM_KAFKA_BROKERS=3 $(STACK) down; exit $$status
+
+# --- containers (docs/containers.md) -----------------------------------------------------------
+
+images: install  ## build the images docker-compose.yml and the container fixtures run (bases from Debian's packages where no registry answers)
+	bash scripts/images.sh
+
+compose-up: install  ## docker-compose.yml on Docker (or podman), in stages; returns when every service is healthy
+	$(STACK) compose up
+
+compose-down:  ## stop and remove docker-compose.yml's containers
+	@if [ -x $(STACK) ]; then $(STACK) compose down; fi
+
+# The end-to-end suite on docker-compose.yml's containers, then on containers testcontainers starts.
+test-compose: install
+	$(STACK) compose up
+	CRM_STACK=compose $(PY) -m pytest tests/e2e; status=$$?; $(STACK) compose down; exit $$status
+
+test-containers: install
+	CRM_STACK=containers $(PY) -m pytest tests/e2e

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .processes import alive, read_pid
-from .stack import SERVICES, Stack
+from .stack import SERVICES, Stack, current
 
 app = typer.Typer(help="Run crm-platform locally: Kafka, PostgreSQL and the four services.",
                   no_args_is_help=True)
@@ -64,6 +64,29 @@ def soak(minutes: float = typer.Option(20.0, envvar="SOAK_MINUTES", help="how lo
     raise typer.Exit(asyncio.run(main(minutes, accounts_per_s, leads_per_s)))
 
 
+compose_app = typer.Typer(help="docker-compose.yml on the machine's engine (Docker, or podman).",
+                          no_args_is_help=True)
+app.add_typer(compose_app, name="compose")
+
+
+@compose_app.command("up")
+def compose_up() -> None:
+    """Bring docker-compose.yml up in stages (after `make images`); returns when every service is healthy."""
+    from .stack_containers import compose_up as bring_up
+
+    asyncio.run(bring_up(say=console.print))
+    console.print("[bold green]crm-platform is up in containers[/] — `CRM_STACK=compose make demo`, "
+                  "`make compose-down`")
+
+
+@compose_app.command("down")
+def compose_down() -> None:
+    """Stop and remove docker-compose.yml's containers (the run folder .run/compose stays)."""
+    from .stack_containers import compose_down as take_down
+
+    take_down(say=console.print)
+
+
 @app.command()
 def down() -> None:
     """Stop every process `up` started (services, Kafka, PostgreSQL)."""
@@ -73,7 +96,7 @@ def down() -> None:
 @app.command()
 def restart(services: list[str] = typer.Argument(None, help="services to restart (default: all four)")) -> None:
     """Restart services (after a code change), returning when each is healthy again."""
-    stack = Stack()
+    stack = current()
     for service in services or SERVICES:
         if service not in SERVICES:
             console.print(f"[red]no service {service!r}[/]; one of {', '.join(SERVICES)}")
@@ -92,7 +115,7 @@ def stop_component(component: str = typer.Argument(..., help="kafka, postgres or
                                              "immediate shutdown")) -> None:
     """Stop one component of the running stack (for fault drills: `make chaos` uses the same)."""
     try:
-        stopped = Stack().stop_component(component, replica=replica, kill=kill, broker=broker)
+        stopped = current().stop_component(component, replica=replica, kill=kill, broker=broker)
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
@@ -106,7 +129,7 @@ def start_component(component: str = typer.Argument(..., help="kafka, postgres o
                     broker: int = typer.Option(None, help="kafka: only this broker of the cluster (1-3)")) -> None:
     """Start one component again; returns once it answers."""
     try:
-        asyncio.run(Stack().start_component(component, replica=replica, broker=broker))
+        asyncio.run(current().start_component(component, replica=replica, broker=broker))
     except ValueError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
@@ -143,7 +166,7 @@ def status() -> None:
 def logs(component: str = typer.Argument("all", help="kafka, postgres, a service, or all"),
          lines: int = 40) -> None:
     """The last lines of each log under .run/logs."""
-    stack = Stack()
+    stack = current()
     names = (["postgres", *map(stack.kafka_name, stack.nodes), "mail", *SERVICES] if component == "all"
              else [component])
     for name in names:

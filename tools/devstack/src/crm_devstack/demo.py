@@ -37,7 +37,7 @@ from . import people
 from .bus import Bus
 from crm_cli.lines import describe_record
 from .demo_routing import RoutingChapter
-from .stack import Stack
+from .stack import current
 from . import dates
 
 console = Console(highlight=False, soft_wrap=True)
@@ -274,7 +274,7 @@ class Story(RoutingChapter):
                     console.print(f"  [dim]{sum(not i['available'] for i in r['items'])} more not available[/]")
 
 async def main() -> None:
-    stack = Stack()
+    stack = current()
     bus = Bus(stack.kafka_args(), source="demo")
     await bus.start()
     try:

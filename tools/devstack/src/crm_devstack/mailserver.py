@@ -32,6 +32,10 @@ REFUSED_DOMAIN = "refused.example.com"
 class MaildirHandler:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # mailbox creates the three folders only when the root itself is new; a root made empty
+        # beforehand (a mounted volume) would fail at the first listing.
+        for sub in ("tmp", "new", "cur"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(str(root), create=True)
         self.received_log = root / "received.log"
         self.seen = self._stored_ids()
@@ -79,8 +83,9 @@ def stored_for(maildir: Path, address: str) -> list[Path]:
     return paths
 
 
-def certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost (made once, kept in `folder`)."""
+def certificate(folder: Path, names: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, localhost and `names` (a container's host name on
+    its network), made once and kept in `folder`."""
     import datetime
     import ipaddress
 
@@ -99,7 +104,7 @@ def certificate(folder: Path) -> tuple[Path, Path]:
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+            .add_extension(x509.SubjectAlternativeName([*(x509.DNSName(n) for n in ("localhost", *names)),
                                                         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

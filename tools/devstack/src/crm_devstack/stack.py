@@ -9,6 +9,8 @@ Every process it starts binds to 127.0.0.1 and is recorded by PID under the run 
 
 from __future__ import annotations
 
+import os
+
 from crm_contracts import TOPICS
 
 from .layout import SERVICES, Layout, repo_root
@@ -20,7 +22,7 @@ from .stack_mail import MailServer
 from .stack_postgres import PostgresServer
 from .stack_services import ServiceProcesses
 
-__all__ = ["SERVICES", "Stack", "repo_root"]
+__all__ = ["SERVICES", "Stack", "current", "repo_root"]
 
 
 class Stack(KafkaBroker, PostgresServer, MailServer, Credentials, ServiceProcesses, Health, Layout):
@@ -59,3 +61,19 @@ class Stack(KafkaBroker, PostgresServer, MailServer, Credentials, ServiceProcess
         if self.stop_postgres():
             say("postgres   stopped")
 
+
+    def log_text(self, component: str) -> str:
+        """Everything a component has logged (a file under .run/logs here; the engine's log in
+        containers)."""
+        path = self.logs / f"{component}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def current() -> Stack:
+    """The stack CRM_STACK names: `compose` (docker-compose.yml's containers), else the local
+    stack of `make up`."""
+    if os.environ.get("CRM_STACK") == "compose":
+        from .stack_containers import compose_stack
+
+        return compose_stack()
+    return Stack()
