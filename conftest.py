@@ -1,7 +1,14 @@
 """Fixtures shared by every test folder: the real stack and a bus client.
 
-The stack is chosen in this order: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when both are set;
-testcontainers when a Docker engine answers; otherwise the local stack of `make up`.
+The stack, chosen by CRM_STACK or else in this order:
+- `local`: the stack of `make up` on this machine (processes, Kafka from Maven Central jars);
+- `compose`: the containers of docker-compose.yml, brought up by `make compose-up`;
+- `containers`: containers started here through testcontainers, from the same compose file;
+- unset: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when both are set (a stack run elsewhere), else
+  `containers` when a Docker-compatible engine answers, else `local`.
+
+Tests that start replicas or services with their own settings, or read a log file, need the
+local stack's processes: they are marked `local_stack` and skipped on containers.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from crm_devstack.bus import Bus
 from crm_devstack.stack import Stack
 
 ROOT = Path(__file__).parent
+CONTAINER_STACKS = ("compose", "containers")
 
 
 def _docker_engine_answers() -> bool:
@@ -28,19 +36,40 @@ def _docker_engine_answers() -> bool:
         return False
 
 
+def _chosen_stack() -> str:
+    chosen = os.environ.get("CRM_STACK")
+    if chosen:
+        if chosen not in ("local", *CONTAINER_STACKS):
+            raise pytest.UsageError(f"CRM_STACK={chosen}: one of local, compose, containers")
+        return chosen
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
+        return "external"
+    return "containers" if _docker_engine_answers() else "local"
+
+
+def pytest_collection_modifyitems(config, items):
+    if _chosen_stack() in CONTAINER_STACKS:
+        skip = pytest.mark.skip(reason="needs the local stack's processes (replicas, own settings, log files)")
+        for item in items:
+            if "local_stack" in item.keywords:
+                item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def infrastructure():
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
+    chosen = _chosen_stack()
+    if chosen == "external":
         yield Stack(kafka_bootstrap=os.environ["KAFKA_BOOTSTRAP_SERVERS"], pg_url=os.environ["DATABASE_URL"],
                     run=ROOT / ".run" / "external")
-    elif _docker_engine_answers():
-        from testcontainers.kafka import KafkaContainer
-        from testcontainers.postgres import PostgresContainer
+    elif chosen == "compose":
+        from crm_devstack.stack_containers import compose_stack
 
-        with KafkaContainer("apache/kafka:4.1.0").with_kraft() as kafka, \
-                PostgresContainer("postgres:16", driver=None) as pg:
-            yield Stack(kafka_bootstrap=kafka.get_bootstrap_server(), pg_url=pg.get_connection_url(),
-                        run=ROOT / ".run" / "containers")
+        yield compose_stack(ROOT)
+    elif chosen == "containers":
+        from crm_devstack.containers import started
+
+        with started(ROOT) as stack:
+            yield stack
     else:
         yield Stack()
 

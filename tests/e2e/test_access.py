@@ -30,7 +30,7 @@ async def test_no_token_or_a_bad_token_gets_401_with_the_reason(stack):
             assert (await client.get(stack.http(service) + "/health")).status_code == 200
             assert (await client.get(stack.http(service) + "/metrics")).status_code == 200
         assert (await client.get(stack.http("identity") + "/invitations/accept?token=x")).status_code == 404
-    log = (stack.logs / "notifications.log").read_text()
+    log = stack.log_text("notifications")
     assert '"reason": "the token has expired", "event": "access_unauthenticated"' in log
 
 
@@ -82,7 +82,7 @@ async def test_owners_admins_members_and_strangers_each_see_what_is_theirs(platf
             else:
                 assert (r.status_code, r.json()["error"]) == (403, want), (method, path, user, r.text)
                 assert "@" not in r.text  # a refusal carries no one's data
-    denied = [line for line in (stack.logs / "identity.log").read_text().splitlines()
+    denied = [line for line in stack.log_text("identity").splitlines()
               if '"event": "access_denied"' in line and stranger in line]
     assert denied and '"reason": "not_in_account"' in denied[0]
 

@@ -250,6 +250,7 @@ def _burst(n: int) -> list[CloudEvent]:
     return [command(create_account(a), source="test-suite", accountid=a) for a in ids]
 
 
+@pytest.mark.local_stack
 async def test_identity_killed_mid_batch_before_its_transaction_commits_loses_nothing(stack, bus):
     """Were offsets committed before the transaction (at-most-once), the batch would be lost here."""
     burst = _burst(60)
@@ -257,6 +258,7 @@ async def test_identity_killed_mid_batch_before_its_transaction_commits_loses_no
     await _each_answered_once(stack, bus, burst)
 
 
+@pytest.mark.local_stack
 async def test_identity_killed_after_commit_before_offset_commit_duplicates_nothing(stack, bus):
     burst = _burst(60)
     await _crash_identity_on(stack, CRASH_AFTER_COMMIT, burst[30], burst, bus)

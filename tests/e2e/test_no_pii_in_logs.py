@@ -17,10 +17,10 @@ pytestmark = pytest.mark.stack
 
 
 async def test_the_logs_of_a_whole_story_hold_no_personal_data_or_secrets(platform, stack, new_account_id):
-    if stack.pg_url:
+    if not stack.owns_parts:
         pytest.skip("the services' logs are not ours to read")
     services = ("identity", "seats", "notifications", "routing")
-    start = {s: (stack.logs / f"{s}.log").stat().st_size for s in services}
+    start = {s: len(stack.log_text(s)) for s in services}
     acc = new_account_id()
     tag = uuid.uuid4().hex[:8]
     digits = tag[:7].translate(str.maketrans("abcdef", "123456"))
@@ -43,9 +43,7 @@ async def test_the_logs_of_a_whole_story_hold_no_personal_data_or_secrets(platfo
     await stack.settled()
     logs = {}
     for service in services:  # what each service wrote while it handled this story
-        with open(stack.logs / f"{service}.log", "rb") as f:
-            f.seek(start[service])
-            logs[service] = f.read().decode(errors="replace")
+        logs[service] = stack.log_text(service)[start[service]:]
     assert logs["identity"]  # the accept link was handled over HTTP, which is logged
     secrets = {"e-mail": email, "first name": first, "last name": last, "phone": phone, "token": token, "API key": key}
     for name, text in logs.items():

@@ -137,6 +137,7 @@ async def test_a_redelivered_invitation_sends_no_second_e_mail(platform, stack, 
                                           and e.data["to"] == address)}) == 1
 
 
+@pytest.mark.local_stack
 async def test_killed_between_sending_and_recording_the_person_still_gets_one_e_mail(platform, stack, account_id):
     await platform.enterprise(account_id, seats_total=2)
     address = unique_email("crash")
@@ -175,6 +176,7 @@ async def test_an_smtp_outage_ends_in_delivery_after_recovery(platform, stack, a
     assert sent.data["to"] == address and len(mails_to(stack, address)) == 1
 
 
+@pytest.mark.local_stack
 async def test_a_refusing_server_or_a_long_outage_ends_in_email_failed(platform, stack, account_id):
     await platform.enterprise(account_id, seats_total=5)
     refused = await platform.add(account_id, "refused", email=f"someone-{uuid.uuid4().hex[:6]}@refused.example.com")

@@ -492,7 +492,7 @@ async def test_timers_pending_when_routing_is_killed_fire_once_after_it_returns(
     import os
     import signal
 
-    if platform.stack.pg_url:
+    if not platform.stack.owns_parts:
         pytest.skip("the services are not ours to kill")
     acc = new_account_id()
     ins = (await team(platform, acc, "bob"))["instance_id"]
@@ -505,8 +505,7 @@ async def test_timers_pending_when_routing_is_killed_fire_once_after_it_returns(
     for lid in ids:
         assert (await outcome(platform, lid)).data["user_id"] == "bob"
     await platform.stack.settled()
-    pid = platform.stack.service_pid("routing")
-    os.kill(pid, signal.SIGKILL)
+    platform.stack.stop_service("routing", kill=True)
     try:
         for _ in range(100):
             if platform.stack.service_pid("routing") is None:
@@ -536,13 +535,14 @@ async def held(platform, replica: int, topic: str = "leads.captured.v1") -> set[
     return set((await platform.stack.health("routing", replica) or {}).get("partitions", {}).get(topic, []))
 
 
+@pytest.mark.local_stack
 async def test_two_routing_replicas_share_one_rotation_fairly(platform):
     """The leads of one instance arrive keyed by instance (when the sender knows it) or by account:
     with an account whose two keys fall on partitions of different replicas, both replicas route
     that instance's leads at once, taking turns on its rotation row."""
     from crm_identity.domain.accounts import enterprise_instance_id
 
-    if platform.stack.pg_url:
+    if not platform.stack.owns_parts:
         pytest.skip("the services are not ours to start")
     platform.stack.start_service("routing", replica=2)
     try:

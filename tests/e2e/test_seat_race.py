@@ -73,6 +73,7 @@ async def test_fifty_acceptances_for_ten_free_seats(platform, account_id):
     await check_ledger(platform, account_id)
 
 
+@pytest.mark.local_stack
 async def test_the_same_race_with_two_seats_processes_in_one_group(platform, stack, new_account_id):
     stack.start_service("seats", replica=2)
     try:

@@ -62,6 +62,12 @@ class Stack(KafkaBroker, PostgresServer, MailServer, Credentials, ServiceProcess
             say("postgres   stopped")
 
 
+    @property
+    def owns_parts(self) -> bool:
+        """Whether this handle started the stack's parts and may stop them (not a stack run
+        elsewhere, reached by KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)."""
+        return not self.pg_url
+
     def log_text(self, component: str) -> str:
         """Everything a component has logged (a file under .run/logs here; the engine's log in
         containers)."""

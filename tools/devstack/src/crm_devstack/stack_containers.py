@@ -67,6 +67,16 @@ class ContainerStack(Stack):
     service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     compose: bool = False
 
+    @property
+    def owns_parts(self) -> bool:
+        return True
+
+    def database_url(self, service: str) -> str:
+        """As the service's own role, as the services connect (the containers' server trusts the
+        compose network and the host's loopback)."""
+        port = self.admin_url.rsplit(":", 1)[1].split("/")[0]
+        return f"postgresql://crm_{service}@127.0.0.1:{port}/crm_{service}"
+
     def port(self, service: str, replica: int = 1) -> int:
         if replica != 1:
             raise NotImplementedError("replicas are the local stack's (make up)")
