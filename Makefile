@@ -10,6 +10,12 @@ PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*
 # CRM_STACK=compose: `make demo` and `make test` use the containers of docker-compose.yml (after
 # `make images compose-up`) instead of starting the local stack; CRM_STACK=containers: the tests
 # start their own containers through testcontainers.
+# Unset, `make test` takes testcontainers when a Docker API answers (as conftest.py does).
+ifeq ($(CRM_STACK),)
+ifneq ($(shell docker info >/dev/null 2>&1 && echo yes),)
+export CRM_STACK := containers
+endif
+endif
 ifneq ($(filter compose containers,$(CRM_STACK)),)
 STACK_UP := install
 else
@@ -78,7 +84,7 @@ test: $(STACK_UP) contracts-check  ## every test: unit, integration and end-to-e
 # each service held to its own topics, and the ACL tests run.
 test-sasl: install
 	CRM_KAFKA_SASL=1 $(STACK) up
-	CRM_KAFKA_SASL=1 $(PY) -m pytest tests/e2e; status=$$?; CRM_KAFKA_SASL=1 $(STACK) down; exit $$status
+	CRM_STACK=local CRM_KAFKA_SASL=1 $(PY) -m pytest tests/e2e; status=$$?; CRM_KAFKA_SASL=1 $(STACK) down; exit $$status
 
 # The end-to-end suite again on a three-broker cluster (with the tests that read replication and
 # broker addresses), then its broker faults in `make chaos` (two brokers down, the busiest one
@@ -86,7 +92,7 @@ test-sasl: install
 CLUSTER_TESTS := tests/e2e libs/runtime/tests/test_rebootstrap.py tools/cli/tests/test_cli.py
 test-cluster: install
 	CRM_KAFKA_BROKERS=3 $(STACK) up
-	CRM_KAFKA_BROKERS=3 $(PY) -m pytest $(CLUSTER_TESTS) && CRM_KAFKA_BROKERS=3 $(STACK) chaos cluster; \
+	CRM_STACK=local CRM_KAFKA_BROKERS=3 $(PY) -m pytest $(CLUSTER_TESTS) && CRM_KAFKA_BROKERS=3 $(STACK) chaos cluster; \
 	status=$$?; CRM_KAFKA_BROKERS=3 $(STACK) down; exit $$status
 
 # --- containers (docs/containers.md) -----------------------------------------------------------

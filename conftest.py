@@ -7,8 +7,9 @@ The stack, chosen by CRM_STACK or else in this order:
 - unset: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when both are set (a stack run elsewhere), else
   `containers` when a Docker-compatible engine answers, else `local`.
 
-Tests that start replicas or services with their own settings, or read a log file, need the
-local stack's processes: they are marked `local_stack` and skipped on containers.
+Tests that start a replica or a service with its own settings, or that need the services to see
+each client's own loopback address, need the local stack: they are marked `local_stack` and are
+skipped on containers.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _chosen_stack() -> str:
 
 def pytest_collection_modifyitems(config, items):
     if _chosen_stack() in CONTAINER_STACKS:
-        skip = pytest.mark.skip(reason="needs the local stack's processes (replicas, own settings, log files)")
+        skip = pytest.mark.skip(reason="needs the local stack (a replica, own settings, or client addresses)")
         for item in items:
             if "local_stack" in item.keywords:
                 item.add_marker(skip)

@@ -57,7 +57,9 @@ EOF
 # The Docker-compatible API (docker CLI, testcontainers, docker compose) on a socket.
 if ! curl -sf --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1; then
   $SUDO mkdir -p /run/podman
+  # Left running for later commands; its PID is kept beside the socket (kill "$(cat /run/podman/service.pid)").
   nohup $SUDO podman system service --time=0 "unix://$SOCKET" >/tmp/podman-service.log 2>&1 &
+  echo $! | $SUDO tee /run/podman/service.pid >/dev/null
   for _ in $(seq 1 50); do
     curl -sf --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.2

@@ -175,6 +175,7 @@ async def test_a_keys_rate_is_shared_by_every_replica(platform, new_account_id):
     assert {a.headers["Retry-After"] for a in answers if a.status_code == 429} == {"1"}
 
 
+@pytest.mark.local_stack
 async def test_an_address_sending_unknown_keys_is_stopped_before_any_lookup(platform):
     """A flood of random keys from one address: after 30 refused in a minute, the address is told
     to wait (429) and no more keys are looked up for it; another address is not affected."""

@@ -68,6 +68,12 @@ class Stack(KafkaBroker, PostgresServer, MailServer, Credentials, ServiceProcess
         elsewhere, reached by KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)."""
         return not self.pg_url
 
+    @property
+    def sees_client_address(self) -> bool:
+        """Whether a service sees each client's own loopback address (127.0.0.x): yes on this
+        stack; a container engine's port forwarding shows them all as one."""
+        return True
+
     def log_text(self, component: str) -> str:
         """Everything a component has logged (a file under .run/logs here; the engine's log in
         containers)."""

@@ -71,6 +71,10 @@ class ContainerStack(Stack):
     def owns_parts(self) -> bool:
         return True
 
+    @property
+    def sees_client_address(self) -> bool:
+        return False
+
     def database_url(self, service: str) -> str:
         """As the service's own role, as the services connect (the containers' server trusts the
         compose network and the host's loopback)."""
