@@ -9,10 +9,13 @@ PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*
 
 # CRM_STACK=compose: `make demo` and `make test` use the containers of docker-compose.yml (after
 # `make images compose-up`) instead of starting the local stack; CRM_STACK=containers: the tests
-# start their own containers through testcontainers.
-# Unset, `make test` takes testcontainers when a Docker API answers (as conftest.py does).
+# start their own containers through testcontainers; CRM_STACK=local: the local stack, always.
+# Unset, as conftest.py chooses: the compose stack while `make compose-up` has it running, else
+# testcontainers when a Docker API answers, else the local stack.
 ifeq ($(CRM_STACK),)
-ifneq ($(shell docker info >/dev/null 2>&1 && echo yes),)
+ifneq ($(wildcard .run/compose.active),)
+export CRM_STACK := compose
+else ifneq ($(shell docker info >/dev/null 2>&1 && echo yes),)
 export CRM_STACK := containers
 endif
 endif

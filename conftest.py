@@ -5,7 +5,8 @@ The stack, chosen by CRM_STACK or else in this order:
 - `compose`: the containers of docker-compose.yml, brought up by `make compose-up`;
 - `containers`: containers started here through testcontainers, from the same compose file;
 - unset: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when both are set (a stack run elsewhere), else
-  `containers` when a Docker-compatible engine answers, else `local`.
+  `compose` while `make compose-up` has it running, else `containers` when a Docker-compatible
+  engine answers, else `local`.
 
 Tests that start a replica or a service with its own settings, or that need the services to see
 each client's own loopback address, need the local stack: they are marked `local_stack` and are
@@ -45,6 +46,10 @@ def _chosen_stack() -> str:
         return chosen
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
         return "external"
+    from crm_devstack.stack_containers import ACTIVE_MARK
+
+    if (ROOT / ACTIVE_MARK).exists():
+        return "compose"
     return "containers" if _docker_engine_answers() else "local"
 
 

@@ -86,7 +86,11 @@ def ask(operation, cases, headers: dict[str, str], seen: list[tuple[int, float]]
         pass
 
 
-def fuzz(base_url: str, document: dict, real: dict, tokens: dict[str, dict[str, str]]) -> dict:
+def fuzz(base_url: str, document: dict, real: dict, tokens: dict[str, dict[str, str]], *,
+         unknown_keys: bool = True) -> dict:
+    """`unknown_keys=False` leaves out unknown API keys on the Open API: where every client reaches
+    the services from one address (a container engine's forwarding), 30 of them in a minute would
+    stop that address — every other test's calls included — for the rest of the minute."""
     schema = schemathesis.openapi.from_dict(document)
     schema.config.base_url = base_url
     answers: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -96,6 +100,8 @@ def fuzz(base_url: str, document: dict, real: dict, tokens: dict[str, dict[str, 
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             for with_real_ids in (False, True):
                 for token in ("valid", "invalid"):
+                    if auth == "api_key" and token == "invalid" and not unknown_keys:
+                        continue
                     headers = tokens[token] if auth == "bearer" else tokens[f"key_{token}"]
 
                     ask(operation, _cases(operation, real, mode=mode, with_real_ids=with_real_ids), headers,
@@ -110,7 +116,8 @@ async def test_no_route_answers_a_server_error_or_slowly(stack, seeded, service)
               "key_valid": {"Authorization": f"Bearer {api_key}"}, "key_invalid": {"Authorization": "Bearer crmk_x"}}
     async with httpx.AsyncClient(timeout=5) as client:
         document = (await client.get(f"{stack.http(service)}/openapi.json")).json()
-    answers = await asyncio.to_thread(fuzz, stack.http(service), document, real, tokens)
+    answers = await asyncio.to_thread(fuzz, stack.http(service), document, real, tokens,
+                                      unknown_keys=stack.sees_client_address)
     cases = {label: len(a) for label, a in answers.items()}
     times = [t for a in answers.values() for _, t in a]
     statuses = sorted({s for a in answers.values() for s, _ in a})

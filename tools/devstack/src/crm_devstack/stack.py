@@ -82,10 +82,9 @@ class Stack(KafkaBroker, PostgresServer, MailServer, Credentials, ServiceProcess
 
 
 def current() -> Stack:
-    """The stack CRM_STACK names: `compose` (docker-compose.yml's containers), else the local
-    stack of `make up`."""
-    if os.environ.get("CRM_STACK") == "compose":
-        from .stack_containers import compose_stack
+    """The stack CRM_STACK names — `compose` (docker-compose.yml's containers) or `local` — or,
+    unset, the compose stack while `make compose-up` has it running, else the local stack."""
+    from .stack_containers import ACTIVE_MARK, compose_stack
 
-        return compose_stack()
-    return Stack()
+    chosen = os.environ.get("CRM_STACK") or ("compose" if (repo_root() / ACTIVE_MARK).exists() else "local")
+    return compose_stack() if chosen == "compose" else Stack()

@@ -22,6 +22,9 @@ from .layout import SERVICES
 from .stack import Stack
 
 COMPOSE_PROJECT = "crm-platform"
+# Written by `compose up`, removed by `compose down`: while it exists, `make demo`, `make test` and
+# `crm-stack` use the compose stack without being told (CRM_STACK=local overrides it).
+ACTIVE_MARK = Path(".run") / "compose.active"
 PG_ADMIN = "postgresql://crm@127.0.0.1:{port}/postgres"
 
 
@@ -232,11 +235,15 @@ async def compose_up(say=print) -> ContainerStack:
     for service in SERVICES:
         await stack.wait_healthy(service, timeout=180)
         say(f"{service:<10} healthy at {stack.http(service)}")
+    (stack.root / ACTIVE_MARK).touch()
     return stack
 
 
 def compose_down(say=print) -> None:
     stack = compose_stack()
     env = {**os.environ, **images_env(stack.root)}
+    (stack.root / ACTIVE_MARK).unlink(missing_ok=True)
     subprocess.run([*compose_command(stack.root, stack.engine), "down"], check=True, env=env, capture_output=True)
+    # podman-compose leaves the project's network behind (docker compose removes it).
+    stack._run("network", "rm", f"{COMPOSE_PROJECT}_default", check=False)
     say("compose stack stopped and removed")
