@@ -75,7 +75,7 @@ def compose_up() -> None:
     from .stack_containers import compose_up as bring_up
 
     asyncio.run(bring_up(say=console.print))
-    console.print("[bold green]crm-platform is up in containers[/] — `CRM_STACK=compose make demo`, "
+    console.print("[bold green]crm-platform is up in containers[/] — `make demo`, `make test`, "
                   "`make compose-down`")
 
 
