@@ -130,7 +130,7 @@ async def member_status_changed(ctx: HandlerContext, event: MemberStatusChanged)
 async def invitation_issued(ctx: HandlerContext, event: InvitationIssued) -> None:
     instance_name = await repository.instance_name(ctx.conn, ctx.message.instanceid or "")
     await _email(ctx, TEMPLATE_OF_KIND[event.kind], event.email, {
-        "first_name": event.first_name or "", "last_name": "", "email": event.email,
+        "first_name": event.first_name or "", "last_name": event.last_name or "", "email": event.email,
         "account_name": event.account_name or "", "accept_url": f"{event.accept_page_url}?token={TOKEN_SLOT}",
         "expires_at": event.expires_at.strftime("%B %-d, %Y at %H:%M UTC"), "instance_name": instance_name},
         sealed_token=event.sealed_token)

@@ -135,6 +135,8 @@ class InvitationIssued(BaseModel):
     expires_at: datetime
     email: str
     first_name: str | None = None
+    # The invitee's family name, for the e-mail's `{last_name}` (absent from events issued before it was carried).
+    last_name: str | None = None
     account_name: str | None = None
     # For `instance` invitations: the instance the invitee joins on acceptance, and with what role.
     instance_id: str | None = None

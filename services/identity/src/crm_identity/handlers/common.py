@@ -63,7 +63,7 @@ async def invite(ctx: HandlerContext, account: Account, member: Member, kind: In
         user_id=member.user_id, invitation_id=invitation.invitation_id, kind=kind,
         accept_page_url=f"{settings.base_url()}/invitations/accept", sealed_token=settings.sealer.seal(token),
         expires_at=invitation.expires_at, email=member.email, first_name=member.first_name,
-        account_name=account.name, instance_id=instance_id, role=role),
+        last_name=member.last_name, account_name=account.name, instance_id=instance_id, role=role),
         subject=member.user_id, **({"instanceid": instance_id} if instance_id else {}))
 
 

@@ -22,6 +22,12 @@ PLACEHOLDERS: dict[str, set[str]] = {
                          "seats_total", "reason"},
 }
 
+# What each e-mail exists for: a template without it is refused (an invitation without its link
+# leaves nobody able to join).
+REQUIRED: dict[str, set[str]] = {
+    "opt_in_invitation": {"accept_url"}, "standard_invitation": {"accept_url"}, "instance_invitation": {"accept_url"},
+}
+
 
 @dataclass(frozen=True)
 class Template:
@@ -79,6 +85,10 @@ def check(name: str, subject: str, body: str) -> Template:
                                     + ", ".join(f"{{{p}}}" for p in sorted(allowed)))
             if spec or conversion:
                 raise TemplateError("template_invalid", f"{part_name}: {{{field}}} takes no format or conversion")
+    used = {field for _, field, _, _ in string.Formatter().parse(body) if field}
+    if missing := REQUIRED.get(name, set()) - used:
+        raise TemplateError("missing_placeholder", "the body must carry "
+                            + ", ".join(f"{{{p}}}" for p in sorted(missing)) + f": without it a {name} e-mail is of no use")
     template = Template(subject, body)
     render(template, {p: "x" for p in allowed})  # proves it renders
     return template
