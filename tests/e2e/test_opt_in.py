@@ -212,6 +212,32 @@ async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, 
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
 
 
+async def test_an_opt_in_member_is_reactivated_after_the_account_turned_opt_in_off(platform, account_id):
+    """"The same process as when they were first invited" while it exists; once the account's
+    opt-in is off, the refusal names the way out, and the admin's chosen activation takes it."""
+    await platform.enterprise(account_id, seats_total=2)
+    owner = f"{account_id}_owner"
+    await platform.answer(await platform.add(account_id, "opt", activation="opt_in"), "identity.invitation.issued")
+    await platform.answer(await platform.send(account_id, identity.DeactivateMember(by_user_id=owner, user_id="opt")),
+                          "identity.member.status_changed")
+    await platform.answer(await platform.send(account_id, identity.SetOptIn(enabled=False)),
+                          "identity.account.opt_in_changed")
+
+    as_before = await platform.send(account_id, identity.ReactivateMember(by_user_id=owner, user_id="opt"))
+    refused = await platform.answer(as_before, "identity.command.rejected")
+    assert refused.data["reason"] == "opt_in_not_enabled" and "activation=immediate" in refused.data["message"]
+    opt_in_again = await platform.send(account_id, identity.ReactivateMember(by_user_id=owner, user_id="opt",
+                                                                             activation="opt_in"))
+    assert await platform.rejected(opt_in_again) == "opt_in_not_enabled"
+
+    chosen = await platform.send(account_id, identity.ReactivateMember(by_user_id=owner, user_id="opt",
+                                                                       activation="immediate"))
+    assert (await platform.answer(chosen, "seats.seat.reserved")).data["user_id"] == "opt"
+    await platform.status(account_id, "opt", "pending_activation")
+    await platform.stack.settled()
+    assert not platform.bus.events(lambda e: e.correlationid == chosen.id and e.type == "identity.invitation.issued")
+
+
 # --- AO5: import ------------------------------------------------------------------------------------
 
 

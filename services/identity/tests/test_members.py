@@ -4,7 +4,7 @@ import pytest
 
 from crm_contracts.identity import Activation, InvitationKind, MemberRow, MemberStatus as S
 from crm_identity.domain.invitations import InvitationError, State, hash_token, issue
-from crm_identity.domain.members import MemberError, Move, administers_account, new_member
+from crm_identity.domain.members import MemberError, Move, administers_account, check_activation, new_member
 
 
 def row(**over) -> MemberRow:
@@ -52,6 +52,23 @@ def test_an_accepted_opt_in_left_without_a_seat_asks_for_one_again_on_reactivati
     waiting = new_member("acc", row(activation="opt_in"), opt_in_enabled=True).move(Move.OPT_IN_ACCEPTED)
     waiting = waiting.move(Move.SEAT_DENIED)
     assert waiting.move(Move.REACTIVATED).status is S.PENDING_SEAT  # not invited to opt in a second time
+
+
+def test_an_admin_may_reactivate_by_another_process_than_the_first():
+    m = new_member("acc", row(activation="opt_in"), opt_in_enabled=True).move(Move.DEACTIVATED)
+    back = m.move(Move.REACTIVATED, Activation.IMMEDIATE)
+    assert (back.activation, back.status) == (Activation.IMMEDIATE, S.PENDING_SEAT)
+    waiting = new_member("acc", row(), opt_in_enabled=False).move(Move.SEAT_DENIED)
+    again = waiting.move(Move.REACTIVATED, Activation.OPT_IN)  # asked to opt in this time
+    assert (again.activation, again.status) == (Activation.OPT_IN, S.PENDING_OPT_IN)
+
+
+def test_opt_in_activation_needs_the_account_to_allow_it_wherever_it_is_chosen():
+    check_activation("acc", Activation.IMMEDIATE, opt_in_enabled=False)
+    check_activation("acc", Activation.OPT_IN, opt_in_enabled=True)
+    with pytest.raises(MemberError) as err:
+        check_activation("acc", Activation.OPT_IN, opt_in_enabled=False, way_out="; reactivate with activation=immediate")
+    assert err.value.reason == "opt_in_not_enabled" and "activation=immediate" in str(err.value)
 
 
 def test_convert_sets_type_and_mode():

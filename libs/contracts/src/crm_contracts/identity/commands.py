@@ -88,9 +88,11 @@ class DeactivateMember(BaseModel):
 
 @message("identity.member.reactivate", on=COMMANDS)
 class ReactivateMember(BaseModel):
-    """Reactivate a member in the mode they were first activated with."""
+    """Reactivate a member by the process they were first activated with, or by `activation` when
+    the admin chooses another (an opt-in member once the account's opt-in is switched off)."""
 
     user_id: str = Id
+    activation: Activation | None = None
     by_user_id: str | None = ByUser
 
 

@@ -90,14 +90,22 @@ class Member:
             return replace(self, status=S.INACTIVE)
         if move is Move.REACTIVATED:
             assert self.activation is not None
-            if self.status is S.SEAT_UNAVAILABLE:
+            chosen = activation or self.activation  # the original process unless the admin chose another
+            if self.status is S.SEAT_UNAVAILABLE and chosen is self.activation:
                 # Waiting for a seat (an immediate add, or an opt-in already accepted that the account's
                 # limits stopped): ask for one again, without a second invitation to accept.
                 return replace(self, status=S.PENDING_SEAT)
-            return replace(self, status=entry_status(self.activation))
+            return replace(self, activation=chosen, status=entry_status(chosen))
         assert activation is not None  # CONVERTED
         return replace(self, user_type=UserType.PLATFORM, activation=activation,
                        status=entry_status(activation))
+
+
+def check_activation(account_id: str, activation: Activation | None, *, opt_in_enabled: bool,
+                     way_out: str = "") -> None:
+    """Opt-in activation only while the account has opt-in enabled (AO1)."""
+    if activation is Activation.OPT_IN and not opt_in_enabled:
+        raise MemberError("opt_in_not_enabled", f"agent opt-in is not enabled on account {account_id}{way_out}")
 
 
 def new_member(account_id: str, row: MemberRow, *, opt_in_enabled: bool) -> Member:
@@ -108,8 +116,7 @@ def new_member(account_id: str, row: MemberRow, *, opt_in_enabled: bool) -> Memb
             raise MemberError("activation_required", "a platform user needs activation immediate or opt_in")
         activation = row.activation
         status = entry_status(activation)
-    if activation is Activation.OPT_IN and not opt_in_enabled:
-        raise MemberError("opt_in_not_enabled", f"agent opt-in is not enabled on account {account_id}")
+    check_activation(account_id, activation, opt_in_enabled=opt_in_enabled)
     return Member(account_id=account_id, user_id=row.user_id, email=str(row.email),
                   first_name=row.first_name, last_name=row.last_name, user_type=row.user_type,
                   activation=activation, status=status, group_id=row.group_id, role=row.role)

@@ -16,7 +16,7 @@ from .. import repository
 from ..domain.accounts import Account
 from ..domain.instances import addresses
 from ..domain.invitations import State
-from ..domain.members import Member, Move, new_member
+from ..domain.members import Member, Move, check_activation, new_member
 from .common import check_group, invite, load_account, load_member, move
 from .gate import permitted, system
 from .instance_life import freeze_owned_instance
@@ -92,8 +92,7 @@ async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
     await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
-    if cmd.activation is Activation.OPT_IN and not account.opt_in_enabled:
-        raise Rejected("opt_in_not_enabled", f"agent opt-in is not enabled on account {account.account_id}")
+    check_activation(account.account_id, cmd.activation, opt_in_enabled=account.opt_in_enabled)
     if cmd.group_id is not None:
         await check_group(ctx, cmd.group_id)
         member = replace(member, group_id=cmd.group_id)
@@ -124,9 +123,11 @@ async def reactivate_member(ctx: HandlerContext, cmd: ReactivateMember) -> None:
     await permitted(ctx, cmd.by_user_id)
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
-    if member.activation is Activation.OPT_IN and not account.opt_in_enabled:
-        raise Rejected("opt_in_not_enabled", f"agent opt-in is no longer enabled on account {account.account_id}")
-    moved = await move(ctx, account, member, Move.REACTIVATED, by_user_id=cmd.by_user_id)
+    chosen = cmd.activation or member.activation
+    check_activation(account.account_id, chosen, opt_in_enabled=account.opt_in_enabled,
+                     way_out="" if cmd.activation else
+                     "; reactivate with activation=immediate, or enable opt-in again first")
+    moved = await move(ctx, account, member, Move.REACTIVATED, cmd.activation, by_user_id=cmd.by_user_id)
     if moved.status is MemberStatus.PENDING_OPT_IN:
         await invite(ctx, account, moved, InvitationKind.OPT_IN)
 
