@@ -92,7 +92,7 @@ def _request(w: World, route: str, target: str | None, yourself: bool) -> tuple[
     ins = getattr(w, target or "P")
     path = (path.replace("{instance_id}", ins).replace("{lead_id}", w.leads[target or "P"])
             .replace("{segment_id}", "all").replace("{key_id}", "key_missing").replace("{kind}", "opt_in_invitation")
-            .replace("{notification_id}", "ntf_missing"))
+            .replace("{notification_id}", "ntf_missing").replace("{account_id}", w.acc))
     query: dict[str, str] = {}
     if path in ("/v1/accounts", "/v1/seats", "/v1/seats/dormant", "/v1/prices", "/v1/invoices", "/v1/templates") \
             or path.startswith("/v1/templates/"):

@@ -71,7 +71,7 @@ private instance **P** is owned by `p_owner`. The E lead is `agent`'s, the P lea
 | `agent_pause` | `routing_rules`, or a member about themselves |
 | `api_key` | an API key of the instance |
 | `system` | a platform service, naming no person |
-| `public` | anyone: the link in an invitation e-mail is the secret |
+| `public` | anyone: the invitation page (its link is the secret) and an account's public roster |
 
 A cell is ✓ (allowed) or the refusal's reason; `—` where the person cannot ask at all.
 """

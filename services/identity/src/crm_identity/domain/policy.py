@@ -17,6 +17,8 @@ _OWNER = ('the seed: "a team that you are managing": its owner; the account\'s a
 ROUTES: dict[str, Action] = {a.name: a for a in (
     Action("GET /invitations/accept", P.PUBLIC, False, "the link in the e-mail is the secret"),
     Action("POST /invitations/accept", P.PUBLIC, True, "the link in the e-mail is the secret"),
+    Action("GET /v1/accounts/{account_id}/roster", P.PUBLIC, False,
+           "the seed: display-only users \"can be displayed on your website\"; names, roles and offices only"),
     Action("GET /v1/accounts", P.ACCOUNT_ADMIN, False, "our choice: members' e-mails are for the account's admins"),
     Action("GET /v1/instances", P.YOURSELF, False, "a person reads the instances they belong to, in every account",
            cross_account=True),

@@ -132,6 +132,18 @@ async def list_members(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+async def public_roster(conn: asyncpg.Connection, account_id: str, *, after: str, limit: int) -> list[dict]:
+    """The people an account shows on its website: display-only members and active platform users,
+    with name, role and office only (no e-mail, no status), a page in user id order."""
+    rows = await conn.fetch(
+        """SELECT m.user_id, m.first_name, m.last_name, m.role, g.name AS office,
+                  m.user_type = 'display_only' AS display_only
+           FROM members m LEFT JOIN groups g ON g.account_id = m.account_id AND g.group_id = m.group_id
+           WHERE m.account_id = $1 AND m.user_id > $2 AND (m.user_type = 'display_only' OR m.status = 'active')
+           ORDER BY m.user_id LIMIT $3""", account_id, after, limit)
+    return [dict(r) for r in rows]
+
+
 async def best_status(conn: asyncpg.Connection, user_id: str) -> str | None:
     """The user's status where it is best: `active` if they own an account or are active in one;
     else their status in some account; None when no account knows them."""

@@ -79,6 +79,28 @@ async def candidates(request: Request):
                           "candidates": found, "next": found[-1]["user_id"] if len(found) == limit else None})
 
 
-ROUTES = [get("/v1/accounts", account, query=AccountQuery), get("/v1/instances", instances, query=InstancesQuery),
+class RosterPage(BaseModel):
+    after: str = Field(default="", max_length=MAX_ID, description="the last user id of the page before")
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+async def roster(request: Request):
+    """GET /v1/accounts/{account_id}/roster[?after=user_id][&limit=…] — the people the account
+    shows on its website (display-only users and active agents): names, roles and offices, no
+    e-mail and no status. Public: the website reads it without a token."""
+    account_id = request.path_params["account_id"]
+    asked = query(request, RosterPage)
+    async with service(request).pool.acquire() as conn:
+        if await repository.get_account(conn, account_id) is None:
+            raise Answer(404, "not_found", account_id=account_id)
+        people = await repository.public_roster(conn, account_id, after=asked.after, limit=asked.limit)
+    answer = json_response({"account_id": account_id, "people": people,
+                            "next": people[-1]["user_id"] if len(people) == asked.limit else None})
+    answer.headers["Cache-Control"] = "public, max-age=60"  # a website may cache it a minute
+    return answer
+
+
+ROUTES = [get("/v1/accounts", account, query=AccountQuery),
+          get("/v1/accounts/{account_id}/roster", roster, public=True, query=RosterPage), get("/v1/instances", instances, query=InstancesQuery),
           get("/v1/instances/{instance_id}/members", instance_members),
           get("/v1/instances/{instance_id}/candidates", candidates, query=CandidatesPage)]
