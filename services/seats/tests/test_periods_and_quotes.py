@@ -149,3 +149,17 @@ def test_renewals_are_consecutive_and_never_empty(interval):
     assert all(r.period.start == e for r, e in zip(renewals, ends))
     assert all(r.period.days > 0 for r in renewals)
     assert renewed.period_end > date(2031, 1, 1) >= renewed.period_start
+
+
+def test_on_a_yearly_plan_a_monthly_item_costs_twelve_months_a_period():
+    from crm_seats.domain.prices import PriceList, unit_price
+
+    prices = PriceList.of({}, "USD")
+    yearly = plan(date(2027, 3, 1), date(2028, 3, 1), interval=Y)
+    monthly = plan(date(2027, 3, 1), date(2027, 4, 1))
+    assert unit_price("addon:ai_assistant", yearly, prices) == (12 * 2500, "USD")
+    assert unit_price("addon:ai_assistant", monthly, prices) == (2500, "USD")
+    assert unit_price("seat", yearly, prices) == (4900, "USD")  # a seat's price is the plan's, per period
+    # Bought with 100 of the year's 366 days left: 30000 × 100 / 366 = 8196.72, not a month's 2500 × 100 / 366.
+    price, _ = unit_price("addon:ai_assistant", yearly, prices)
+    assert cost(yearly, date(2028, 3, 1) - timedelta(days=100), price=price)[:3] == (8197, 100, 366)

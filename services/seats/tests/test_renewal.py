@@ -160,3 +160,82 @@ async def test_the_billing_day_is_the_accounts_own_at_2330_local(pool):
                       source="test", accountid=acc)
     refused = await processor.handle_message(unknown)
     assert (refused.name, refused.reason) == ("rejected", "unknown_time_zone")
+
+
+def next_leap_year() -> int:
+    """The first leap year after this one: its February has 29 days and never ages into the past."""
+    year = date.today().year + 1
+    while not calendar.isleap(year):
+        year += 1
+    return year
+
+
+async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the_instance_is_cancelled(pool):
+    """Anchored on the 15th of a leap year's January: Jan 15 .. Feb 15 (31 days), Feb 15 .. Mar 15
+    (29 days), Mar 15 .. Apr 15 (31 days). Bought on Jan 25 with 21 of 31 days left, each item is
+    charged pro-rated once, then in full at every renewal while it is held."""
+    leap = next_leap_year()
+    clock = Clock(date(leap, 1, 25))
+    processor = BatchProcessor("seats", handlers, None, group="recurring-test", settings=ServiceSettings(),
+                               pool=pool, clock=clock)
+    acc = "acc_" + uuid.uuid4().hex[:10]
+    ent, team = f"ins_{acc}", f"ins_team_{acc}"
+
+    async def handle(data, *, rejected: str | None = None):
+        outcome = await processor.handle_message(command(data, source="test", accountid=acc))
+        assert (outcome.name, outcome.reason) == (("rejected", rejected) if rejected else ("handled", None)), outcome
+
+    async def fact(data):  # what identity publishes
+        cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
+        outcome = await processor.handle_message(event_caused_by(cause, data, source="crm/identity"))
+        assert outcome.name == "handled", outcome
+
+    await fact(identity.AccountCreated(account_id=acc, tier="enterprise", enterprise_instance_id=ent,
+                                       owner_user_id="olive"))
+    await handle(seats.SetSubscription(seats_total=1, seat_price_cents=1000, currency="USD",
+                                       period_start=date(leap, 1, 15), period_end=date(leap, 2, 15)))
+    await fact(identity.MemberAdded(user_id="ann", user_type="platform", activation="immediate", status="active",
+                                    group_id=None, email="ann@example.com"))
+    await fact(identity.InstanceCreated(instance_id=team, owner_user_id="ann", package="crm_idx_team", name="Team",
+                                        parsing_email="team@example.com", website_id=None))
+    await fact(identity.InstanceMemberJoined(instance_id=team, user_id="ann", role="owner"))
+    await handle(seats.PurchaseAddon(instance_id=team, addon="ai_assistant", buyer_user_id="ann"))
+    await handle(seats.PurchaseCallingPackage(package_id="calling_pro", buyer_user_id="ann", assigned_user_id="ann",
+                                              instance_id=ent))
+
+    # Feb 20 (Feb 15 .. Mar 15, 29 days: 24 left): a second add-on, pro-rated; the renewal bills
+    # the three items held since January in full.
+    clock.day = date(leap, 2, 20)
+    await handle(seats.PurchaseAddon(instance_id=team, addon="home_report", buyer_user_id="ann"))
+    # Mar 1: the team instance is cancelled; it is not renewed on Mar 15, its add-ons neither.
+    clock.day = date(leap, 3, 1)
+    await fact(identity.InstanceCancelled(instance_id=team, by_user_id="ann",
+                                          read_only_until=datetime(leap, 4, 1, tzinfo=UTC)))
+    clock.day = date(leap, 4, 20)
+    await handle(seats.ScheduleReduction(seats_total=1))  # any message of the account renews it
+
+    charges = [(c["item"], c["period_start"], c["amount_cents"], c["proration"]["days_remaining"])
+               for c in await events(pool, acc, "seats.charge.created")]
+    jan, feb, mar, apr = (f"{leap}-01-15", f"{leap}-02-15", f"{leap}-03-15", f"{leap}-04-15")
+    assert charges == [
+        ("package:crm_idx_team", jan, 10094, 21),   # 14900 × 21 / 31 = 10093.55
+        ("addon:ai_assistant", jan, 1694, 21),       # 2500 × 21 / 31 = 1693.55
+        ("calling:calling_pro", jan, 2642, 21),      # 3900 × 21 / 31 = 2641.94
+        ("addon:ai_assistant", feb, 2500, 29),       # renewals, in the order of what they renew
+        ("calling:calling_pro", feb, 3900, 29),
+        ("package:crm_idx_team", feb, 14900, 29),
+        ("addon:home_report", feb, 1241, 24),        # 1500 × 24 / 29 = 1241.38
+        ("calling:calling_pro", mar, 3900, 31),      # the team instance was cancelled on Mar 1
+        ("calling:calling_pro", apr, 3900, 30),
+    ]
+    async with pool.acquire() as conn:
+        bills = invoices(await repository.billing_periods(conn, acc), await repository.charges(conn, acc))
+    assert [(b["period_start"].isoformat(), sorted((c["item"], c["amount_cents"]) for c in b["charges"]),
+             b["total_cents"]) for b in bills["invoices"]] == [
+        (jan, [("addon:ai_assistant", 1694), ("calling:calling_pro", 2642), ("package:crm_idx_team", 10094)],
+         1000 + 10094 + 1694 + 2642),
+        (feb, [("addon:ai_assistant", 2500), ("addon:home_report", 1241), ("calling:calling_pro", 3900),
+               ("package:crm_idx_team", 14900)], 1000 + 2500 + 3900 + 14900 + 1241),
+        (mar, [("calling:calling_pro", 3900)], 1000 + 3900),
+        (apr, [("calling:calling_pro", 3900)], 1000 + 3900),
+    ]

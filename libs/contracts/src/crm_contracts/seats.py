@@ -235,7 +235,8 @@ class Proration(BaseModel):
 
 @message("seats.charge.created", on=EVENTS)
 class ChargeCreated(BaseModel):
-    """A (pro-rated) charge was recorded for billing."""
+    """A charge was recorded for billing: a purchase (pro-rated over the rest of its period) or
+    the renewal of a recurring item (package, add-on, calling package) for a whole period."""
 
     charge_id: str
     amount_cents: int

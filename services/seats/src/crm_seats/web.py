@@ -22,7 +22,7 @@ from crm_runtime.http import (Answer, Request, Route, action_name, allow, caller
 from . import access, repository
 from .domain import policy
 from .domain.entitlements import entitlements
-from .domain.invoices import invoices
+from .domain.invoices import following, invoices, upcoming
 from .domain.ledger import Subscription
 from .domain.prices import PriceError, quote, unit_price
 
@@ -152,14 +152,27 @@ async def quotes(request: Request):
 
 
 async def invoices_of(request: Request):
-    """GET /v1/invoices?account_id=… — per billing period: the recurring seat line, each pro-rated
-    charge with its item, day and amount, and the total."""
+    """GET /v1/invoices?account_id=… — per billing period: the recurring seat line, each charge
+    (pro-rated purchases, renewals of recurring items) with its item, day and amount, and the
+    total; and `upcoming`, the next period's invoice as it stands today (its seats and the renewal
+    of every recurring item, at today's prices)."""
     account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _decide(conn, request, account_id)
         periods = await repository.billing_periods(conn, account_id)
         charges = await repository.charges(conn, account_id)
-    return json_response({"account_id": account_id, **invoices(periods, charges)})
+        sub = await repository.get_subscription(conn, account_id)
+        next_invoice = None
+        if sub is not None and (ahead := following(sub, _today(request, sub))) is not None:
+            after, period = ahead
+            prices = await repository.price_list(conn, account_id)
+            lines = []
+            for item in await repository.recurring_items(conn, account_id, period.start):
+                price, currency = unit_price(item["item"], after, prices)
+                lines.append({"item": item["item"], "user_id": item["user_id"], "instance_id": item["instance_id"],
+                              "amount_cents": price, "currency": currency})
+            next_invoice = upcoming(after, period, lines)
+    return json_response({"account_id": account_id, **invoices(periods, charges), "upcoming": next_invoice})
 
 
 async def dormant(request: Request):

@@ -172,6 +172,16 @@ class Story(RoutingChapter):
             console.print(f"  total {bill['total_cents'] / 100:.2f}")
         await self.step("Billing schedules 4 seats from the next renewal",
                         seats.ScheduleReduction(seats_total=4), "seats.subscription.reduction_scheduled")
+        async with httpx.AsyncClient(timeout=5) as client:
+            ahead = (await client.get(f"{self.stack.http('seats')}/v1/invoices", params={"account_id": self.account},
+                                      headers=self.stack.as_user(self.user["olive"]))).json()["upcoming"]
+        console.rule(f"[bold]Next invoice {ahead['period_start']}..{ahead['period_end']}: the reduced seats, and "
+                     f"every package, add-on and calling package renewed in full")
+        r = ahead["recurring"]
+        console.print(f"  {r['quantity']} seats × {r['unit_price_cents'] / 100:.2f} = {r['amount_cents'] / 100:.2f}")
+        for line in ahead["renewals"]:
+            console.print(f"  renews  {line['item']:<24} {line['user_id']:<14} {line['amount_cents'] / 100:>8.2f}")
+        console.print(f"  total {ahead['total_cents'] / 100:.2f}")
 
     async def refused_while_deactivated(self) -> None:
         """docs/permissions.md: a deactivated member's token still verifies, but opens nothing."""

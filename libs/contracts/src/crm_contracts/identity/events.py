@@ -257,8 +257,8 @@ class InstanceOwnershipTransferred(BaseModel):
 
 @message("identity.instance.cancelled", on=EVENTS)
 class InstanceCancelled(BaseModel):
-    """The instance is closed: no further charges, nothing new captured or changed in it, its leads
-    readable until `read_only_until`."""
+    """The instance is closed: no charges after the billing period it was cancelled in, nothing new
+    captured or changed in it, its leads readable until `read_only_until`."""
 
     instance_id: str
     by_user_id: str | None = None

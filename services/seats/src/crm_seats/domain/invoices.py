@@ -1,4 +1,5 @@
-"""Invoices per billing period: the recurring seat line and the pro-rated charges made in it.
+"""Invoices per billing period: the recurring seat line and the charges made in it (pro-rated
+purchases, and the renewals of recurring items); and the next period's invoice as it stands.
 
 A period's recurring line is `seats_total × seat_price_cents` with the seats paid for at its
 start (seats bought automatically during the period are its pro-rated charges). A charge belongs
@@ -9,6 +10,9 @@ no period (one full month each) are listed apart, under `outside_periods`.
 from __future__ import annotations
 
 from datetime import date
+
+from .ledger import Subscription
+from .periods import Period
 
 
 def invoices(periods: list[dict], charges: list[dict]) -> dict:
@@ -37,3 +41,28 @@ def _line(c: dict) -> dict:
     return {"charge_id": c["charge_id"], "item": c["item"] or "seat", "user_id": c["user_id"],
             "instance_id": c["instance_id"], "charged_on": c["charged_on"] or c["created_at"].date(),
             "amount_cents": c["amount_cents"], "currency": c["currency"], "description": c["description"]}
+
+
+
+def following(sub: Subscription, today: date) -> tuple[Subscription, Period] | None:
+    """The subscription as it will stand in the period after today's (a scheduled reduction
+    applied), and that period; None without a billing plan."""
+    if sub.anchor is None or sub.period is None or not sub.has_plan:
+        return None
+    now, _ = sub.renewed_to(today)
+    assert now.period is not None
+    after, entered = now.renewed_to(now.period.end)
+    return after, entered[-1].period
+
+
+def upcoming(after: Subscription, period: Period, renewals: list[dict]) -> dict:
+    """The next period's invoice as it stands: its seats, and each recurring item's renewal
+    (`renewals`: item, user, instance, amount and currency at today's prices)."""
+    recurring = {"item": "seats", "quantity": after.seats_total, "unit_price_cents": after.seat_price_cents,
+                 "amount_cents": after.seats_total * after.seat_price_cents}
+    totals = {after.currency: recurring["amount_cents"]}
+    for line in renewals:
+        totals[line["currency"]] = totals.get(line["currency"], 0) + line["amount_cents"]
+    return {"period_start": period.start, "period_end": period.end, "currency": after.currency,
+            "recurring": recurring, "renewals": renewals, "total_cents": totals[after.currency],
+            "totals_cents": totals}

@@ -1,10 +1,13 @@
 """The price list: monthly prices in cents of what can be bought beside seats (PI1, PI9, PI10).
 
 These are the defaults every account starts with; billing changes an account's prices with
-`seats.price_list.set`, and a change applies to purchases made after it. A purchase inside a
-billing period is charged pro-rated like a seat (`proration.prorate`); an account with no
-billing period yet pays one full month. `quote` is what a purchase on a given day costs; the
-charge made that day is the same number.
+`seats.price_list.set`, and a change applies to purchases and renewals after it. Packages, add-ons
+and calling packages recur: a purchase inside a billing period is charged pro-rated like a seat
+(`proration.prorate`), and every later period bills the item again in full at renewal until it
+ends (`handlers/billing.py`). On a yearly subscription an item costs twelve times its monthly
+price a period — there is no separate yearly price. An account with no billing period yet pays
+one full month. `quote` is what a purchase on a given day costs; the charge made that day is the
+same number.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from crm_contracts.common import Refused
 from crm_contracts.seats import ADDONS, CALLING_PACKAGES, PACKAGES
 
 from .ledger import Subscription
-from .periods import Interval, period_containing
+from .periods import MONTHS, Interval, period_containing
 from .proration import prorate
 
 DEFAULT_CURRENCY = "USD"
@@ -80,6 +83,11 @@ class Quote:
                 "period_end": self.period_end.isoformat()}
 
 
+def period_price(monthly_cents: int, interval: str) -> int:
+    """A monthly price over one billing period of the subscription's interval."""
+    return monthly_cents * MONTHS[Interval(interval)]
+
+
 def unit_price(item: str, sub: Subscription, prices: PriceList) -> tuple[int, str]:
     """The price per period of `item` (`seat`, `package:…`, `addon:…`, `calling:…`) and its currency."""
     if item == "seat":
@@ -87,7 +95,7 @@ def unit_price(item: str, sub: Subscription, prices: PriceList) -> tuple[int, st
     if item not in prices.prices:
         raise PriceError("unknown_item", f"not for sale: {item}; items are seat, package:<name>, addon:<name> "
                                          "and calling:<id>")
-    return prices.prices[item], prices.currency
+    return period_price(prices.prices[item], sub.interval), prices.currency
 
 
 def quote(item: str, unit_price_cents: int, currency: str, sub: Subscription, on: date) -> Quote:

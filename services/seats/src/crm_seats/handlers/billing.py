@@ -1,5 +1,6 @@
 """What every purchase and seat change starts from: the account's subscription, locked and moved
-into today's billing period, and the pro-rated charge of a purchase made today."""
+into today's billing period (each period entered bills the seats and every recurring item again),
+and the pro-rated charge of a purchase made today."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from crm_runtime.handlers import HandlerContext
 
 from .. import repository
 from ..domain.ledger import Subscription
-from ..domain.prices import quote
+from ..domain.periods import Period
+from ..domain.prices import quote, unit_price
 
 async def renew(ctx: HandlerContext, sub: Subscription) -> Subscription:
     """`sub` moved into the period containing today; each period entered on the way is recorded
@@ -29,7 +31,35 @@ async def renew(ctx: HandlerContext, sub: Subscription) -> Subscription:
                                                period_start=r.period.start))
         await ctx.emit(PeriodRenewed(period_start=r.period.start, period_end=r.period.end, seats_total=r.seats_total,
                                      seat_price_cents=renewed.seat_price_cents, currency=renewed.currency))
+        await _bill_recurring(ctx, renewed, r.period)
     return renewed
+
+
+async def _bill_recurring(ctx: HandlerContext, sub: Subscription, period: Period) -> None:
+    """Every package, add-on and calling package still held at the period's start, charged in full
+    for it at today's price list (twelve months' worth on a yearly subscription)."""
+    held = await repository.recurring_items(ctx.conn, sub.account_id, period.start)
+    if not held:
+        return
+    prices = await repository.price_list(ctx.conn, sub.account_id)
+    rows = []
+    for item in held:
+        price, currency = unit_price(item["item"], sub, prices)
+        rows.append({**item, "charge_id": ctx.derived_id("chg", item["renews"], period.start.isoformat()),
+                     "amount_cents": price, "currency": currency,
+                     "description": f"{item['item']} renewed for instance {item['instance_id']}: "
+                                    f"{period.start} to {period.end}"})
+    written = set(await repository.insert_renewal_charges(ctx.conn, sub.account_id, rows, period_start=period.start,
+                                                          period_end=period.end, cause_id=ctx.message.id))
+    for row in rows:
+        if row["charge_id"] not in written:
+            continue
+        await ctx.emit(ChargeCreated(
+            charge_id=row["charge_id"], amount_cents=row["amount_cents"], currency=row["currency"],
+            description=row["description"], period_start=period.start, period_end=period.end,
+            charged_on=period.start, proration=ProrationData(days_remaining=period.days, days_in_period=period.days),
+            item=row["item"], instance_id=row["instance_id"], buyer_user_id=row["user_id"]),
+            subject=row["user_id"], instanceid=row["instance_id"])
 
 
 async def subscription(ctx: HandlerContext) -> Subscription:

@@ -30,7 +30,7 @@ from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 
 from .. import repository
 from ..domain.entitlements import CallingPurchase
-from ..domain.prices import DEFAULT_PRICES
+from ..domain.prices import DEFAULT_PRICES, unit_price
 from ..settings import SeatsSettings
 from .billing import charge, subscription
 from .gate import permitted, system
@@ -48,8 +48,8 @@ async def instance_created(ctx: HandlerContext, event: InstanceCreated) -> None:
                                             event.owner_user_id, event.package, event.name, event.mls_id):
         return
     sub = await subscription(ctx)
-    prices = await repository.price_list(ctx.conn, sub.account_id)
-    await charge(ctx, sub, user_id=event.owner_user_id, price_cents=prices.prices[item], currency=prices.currency,
+    price, currency = unit_price(item, sub, await repository.price_list(ctx.conn, sub.account_id))
+    await charge(ctx, sub, user_id=event.owner_user_id, price_cents=price, currency=currency,
                   what=f"private instance {event.name!r} ({event.package}) for {event.owner_user_id}",
                   item=item, instance_id=event.instance_id)
 
@@ -76,8 +76,9 @@ async def ownership_transferred(ctx: HandlerContext, event: InstanceOwnershipTra
 
 @handlers.on(InstanceCancelled)
 async def instance_cancelled(ctx: HandlerContext, event: InstanceCancelled) -> None:
-    """No further charges: nothing more is bought for it (its package was charged once, at purchase)."""
-    await repository.close_instance(ctx.conn, event.instance_id, cancelled=True)
+    """Its package and add-ons stop: billed for the period it was cancelled in, not renewed after."""
+    sub = await subscription(ctx)  # a cancellation on a new period's first day comes after its renewal
+    await repository.close_instance(ctx.conn, event.instance_id, cancelled_on=sub.day_at(ctx.now()))
 
 
 async def members_of(ctx: HandlerContext, instance_id: str, **who: str) -> None:
@@ -101,10 +102,10 @@ async def purchase_addon(ctx: HandlerContext, cmd: PurchaseAddon) -> None:
         raise Rejected("unknown_addon", f"no add-on {cmd.addon!r}; add-ons are {', '.join(ADDONS)}")
     sub = await subscription(ctx)
     await members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id)
-    prices = await repository.price_list(ctx.conn, sub.account_id)
     item = f"addon:{cmd.addon}"
-    charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=prices.prices[item],
-                              currency=prices.currency, what=f"add-on {cmd.addon} for instance {cmd.instance_id}",
+    price, currency = unit_price(item, sub, await repository.price_list(ctx.conn, sub.account_id))
+    charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=price, currency=currency,
+                              what=f"add-on {cmd.addon} for instance {cmd.instance_id}",
                               item=item, instance_id=cmd.instance_id)
     assert charge_id is not None
     if not await repository.insert_addon(ctx.conn, sub.account_id, cmd.instance_id, cmd.addon, cmd.buyer_user_id,
@@ -127,10 +128,9 @@ async def purchase_calling_package(ctx: HandlerContext, cmd: PurchaseCallingPack
                                              cmd.assigned_user_id):
         raise Rejected("already_owned", f"{cmd.assigned_user_id} already has {cmd.package_id} on instance "
                        f"{cmd.instance_id}; it is not charged twice")
-    prices = await repository.price_list(ctx.conn, sub.account_id)
     item = f"calling:{cmd.package_id}"
-    charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=prices.prices[item],
-                              currency=prices.currency,
+    price, currency = unit_price(item, sub, await repository.price_list(ctx.conn, sub.account_id))
+    charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=price, currency=currency,
                               what=f"{cmd.package_id} for {cmd.assigned_user_id} on instance {cmd.instance_id}",
                               item=item, instance_id=cmd.instance_id)
     assert charge_id is not None

@@ -171,13 +171,13 @@ async def insert_charge(conn: asyncpg.Connection, *, charge_id: str, account_id:
                         amount_cents: int, currency: str, description: str, days_remaining: int,
                         days_in_period: int, period_start: date, period_end: date, charged_on: date,
                         cause: CloudEvent, item: str | None = None, instance_id: str | None = None) -> bool:
-    """False (nothing written) when the instance's package was charged already."""
+    """False (nothing written) when the instance's package was charged already in that period."""
     return bool(await conn.fetchval(
         """INSERT INTO charges (charge_id, account_id, user_id, amount_cents, currency, description,
                                 days_remaining, days_in_period, period_end, cause_event_id, item, instance_id,
                                 period_start, charged_on)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-           ON CONFLICT (instance_id) WHERE item LIKE 'package:%' DO NOTHING RETURNING true""",
+           ON CONFLICT (instance_id, period_start) WHERE item LIKE 'package:%' DO NOTHING RETURNING true""",
         charge_id, account_id, user_id, amount_cents, currency, description, days_remaining, days_in_period,
         period_end, cause.id, item, instance_id, period_start, charged_on))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import asyncpg
 
 from ..domain.entitlements import CallingPurchase
@@ -72,12 +74,15 @@ async def instance_account(conn: asyncpg.Connection, instance_id: str) -> asyncp
 
 
 async def close_instance(conn: asyncpg.Connection, instance_id: str, owner_user_id: str | None = None,
-                         cancelled: bool = False) -> None:
-    """A new owner, or the instance cancelled (nothing more is bought for it)."""
+                         cancelled_on: date | None = None) -> None:
+    """A new owner, or the instance cancelled on the account's billing day `cancelled_on` (nothing
+    more is bought for it, and it is not renewed after)."""
     await conn.execute(
         """UPDATE instances SET owner_user_id = coalesce($2, owner_user_id),
-                                cancelled_at = CASE WHEN $3 THEN coalesce(cancelled_at, now()) ELSE cancelled_at END
-           WHERE instance_id = $1""", instance_id, owner_user_id, cancelled)
+                                cancelled_at = CASE WHEN $3::date IS NOT NULL THEN coalesce(cancelled_at, now())
+                                               ELSE cancelled_at END,
+                                cancelled_on = coalesce(cancelled_on, $3)
+           WHERE instance_id = $1""", instance_id, owner_user_id, cancelled_on)
 
 
 # --- purchases ------------------------------------------------------------------------------
@@ -129,3 +134,53 @@ async def entitlement_facts(conn: asyncpg.Connection, account_id: str, user_id: 
                                     account_id, user_id)
     return ({r["addon"]: r["buyer_user_id"] for r in addons}, [CallingPurchase(**dict(r)) for r in calling],
             {r["integration"] for r in integrations})
+
+
+async def recurring_items(conn: asyncpg.Connection, account_id: str, period_start: date) -> list[dict]:
+    """What the account is billed for again in the period starting `period_start`: every package,
+    add-on and calling package bought in an earlier period (its purchase charge ends by then) on an
+    instance not cancelled before that day. `renews` names the item; `user_id` pays."""
+    rows = await conn.fetch(
+        """SELECT 'package:' || i.instance_id AS renews, 'package:' || i.package AS item,
+                  i.owner_user_id AS user_id, i.instance_id
+           FROM instances i
+           WHERE i.account_id = $1 AND i.kind = 'private' AND i.package IS NOT NULL
+             AND (i.cancelled_on IS NULL OR i.cancelled_on >= $2)
+             AND EXISTS (SELECT 1 FROM charges c WHERE c.instance_id = i.instance_id AND c.item LIKE 'package:%'
+                         AND c.renews IS NULL AND c.period_end <= $2)
+           UNION ALL
+           SELECT 'addon:' || a.instance_id || ':' || a.addon, 'addon:' || a.addon, a.buyer_user_id, a.instance_id
+           FROM addons a JOIN charges c ON c.charge_id = a.charge_id
+                LEFT JOIN instances i ON i.instance_id = a.instance_id
+           WHERE a.account_id = $1 AND c.period_end <= $2 AND (i.cancelled_on IS NULL OR i.cancelled_on >= $2)
+           UNION ALL
+           SELECT 'calling:' || p.purchase_id, 'calling:' || p.package_id, p.buyer_user_id, p.instance_id
+           FROM calling_packages p JOIN charges c ON c.charge_id = p.charge_id
+                LEFT JOIN instances i ON i.instance_id = p.instance_id
+           WHERE p.account_id = $1 AND c.period_end <= $2 AND (i.cancelled_on IS NULL OR i.cancelled_on >= $2)
+           ORDER BY renews""", account_id, period_start)
+    return [dict(r) for r in rows]
+
+
+async def insert_renewal_charges(conn: asyncpg.Connection, account_id: str, rows: list[dict], *,
+                                 period_start: date, period_end: date, cause_id: str) -> list[str]:
+    """One statement for a renewal's charges; the ids written (a period's renewal of an item is
+    written once, whatever redelivers it)."""
+    if not rows:
+        return []
+    days = (period_end - period_start).days
+    written = await conn.fetch(
+        """INSERT INTO charges (charge_id, account_id, user_id, amount_cents, currency, description, days_remaining,
+                                days_in_period, period_end, cause_event_id, item, instance_id, period_start,
+                                charged_on, renews)
+           SELECT r.charge_id, $1, r.user_id, r.amount_cents, r.currency, r.description, $2, $2, $3, $4, r.item,
+                  r.instance_id, $5, $5, r.renews
+           FROM unnest($6::text[], $7::text[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[],
+                       $13::text[]) AS r(charge_id, user_id, amount_cents, currency, description, item, instance_id,
+                                          renews)
+           ON CONFLICT DO NOTHING RETURNING charge_id""",
+        account_id, days, period_end, cause_id, period_start,
+        [r["charge_id"] for r in rows], [r["user_id"] for r in rows], [r["amount_cents"] for r in rows],
+        [r["currency"] for r in rows], [r["description"] for r in rows], [r["item"] for r in rows],
+        [r["instance_id"] for r in rows], [r["renews"] for r in rows])
+    return [r["charge_id"] for r in written]
