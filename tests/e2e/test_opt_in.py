@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import asyncpg
+import httpx
 import pytest
 
 from crm_contracts import identity
@@ -295,6 +296,39 @@ async def test_groups_and_converting_display_only_members(platform, account_id):
     await platform.status(account_id, "shown2", "pending_opt_in")
     twice = await platform.send(account_id, identity.ConvertMember(by_user_id=f"{account_id}_owner", user_id="shown2", activation="opt_in"))
     assert await platform.rejected(twice) == "invalid_status"
+
+
+async def test_a_conversion_offers_every_choice_of_adding_a_new_member(platform, account_id):
+    """"The exact same options as if you were adding a brand new user": role, group and personal
+    details too. The new details reach the other services (an admin by role is told as one)."""
+    await platform.enterprise(account_id, seats_total=2)
+    owner = f"{account_id}_owner"
+    await platform.answer(await platform.add(account_id, "kim", activation=None, user_type="display_only"),
+                          "identity.member.added")
+    await platform.answer(await platform.add(account_id, "lee", activation=None, user_type="display_only",
+                                             email="lee@example.com"), "identity.member.added")
+    taken = await platform.send(account_id, identity.ConvertMember(by_user_id=owner, user_id="kim",
+                                                                   activation="immediate", email="lee@example.com"))
+    assert await platform.rejected(taken) == "duplicate_email"
+
+    convert = await platform.send(account_id, identity.ConvertMember(
+        by_user_id=owner, user_id="kim", activation="immediate", role="admin", first_name="Kimberly",
+        last_name="Stone", email="kim.stone@example.com"))
+    details = await platform.answer(convert, "identity.member.details_changed")
+    assert {k: details.data[k] for k in ("email", "first_name", "last_name", "role", "administers_account")} == {
+        "email": "kim.stone@example.com", "first_name": "Kimberly", "last_name": "Stone", "role": "admin",
+        "administers_account": True}
+    await platform.answer(convert, "seats.seat.reserved")
+    member = await platform.status(account_id, "kim", "pending_activation")
+    assert (member["first_name"], member["last_name"], member["email"], member["role"]) == (
+        "Kimberly", "Stone", "kim.stone@example.com", "admin")
+    done = await platform.send(account_id, identity.CompleteOnboarding(user_id="kim", phone="+15550102030"))
+    await platform.answer(done, "identity.member.status_changed")
+    await platform.stack.settled()
+    async with httpx.AsyncClient(timeout=5) as client:  # seats now knows her for an admin: she reads the seats
+        seats_read = await client.get(f"{platform.stack.http('seats')}/v1/seats", params={"account_id": account_id},
+                                      headers=platform.stack.as_user("kim"))
+    assert seats_read.status_code == 200, seats_read.text
 
 
 # --- Q2: duplicates of every command and event in these flows --------------------------------------------

@@ -14,6 +14,7 @@ from crm_contracts.identity import (
     InvitationIssued,
     InvitationKind,
     MemberAdded,
+    MemberDetailsChanged,
     MemberStatusChanged,
     OwnerAlerted,
 )
@@ -116,6 +117,12 @@ async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
         await repository.add_instance_member(ctx.conn, ctx.message.instanceid, event.user_id)
     await repository.record_member(ctx.conn, ctx.message.accountid, event.user_id, event.email, event.first_name,
                                    event.administers_account, event.status.value)
+
+
+@handlers.on(MemberDetailsChanged)
+async def member_details_changed(ctx: HandlerContext, event: MemberDetailsChanged) -> None:
+    await repository.set_member_details(ctx.conn, ctx.message.accountid, event.user_id, event.email, event.first_name,
+                                        event.administers_account)
 
 
 @handlers.on(MemberStatusChanged)

@@ -70,11 +70,16 @@ class ImportMembers(BaseModel):
 
 @message("identity.member.convert", on=COMMANDS)
 class ConvertMember(BaseModel):
-    """Turn a display-only member into a platform user."""
+    """Turn a display-only member into a platform user, with every choice of adding a new one:
+    activation, group, role and personal details (each left as it is when absent)."""
 
     user_id: str = Id
     activation: Activation
     group_id: str | None = OptionalId
+    role: str | None = OptionalId
+    email: EmailStr | None = None
+    first_name: str | None = OptionalId
+    last_name: str | None = OptionalId
     by_user_id: str | None = ByUser
 
 

@@ -73,6 +73,22 @@ class MemberAdded(BaseModel):
     by_user_id: str | None = None
 
 
+@message("identity.member.details_changed", on=EVENTS)
+class MemberDetailsChanged(BaseModel):
+    """A member's details as they are now, after an admin changed them (a conversion that set
+    new ones); published before the status change it comes with."""
+
+    user_id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    role: str | None = None
+    # Identity's rule over the role, as on `member.added`: other services keep it, never interpret roles.
+    administers_account: bool = False
+    group_id: str | None = None
+    by_user_id: str | None = None
+
+
 @message("identity.member.status_changed", on=EVENTS)
 class MemberStatusChanged(BaseModel):
     """A member's status moved."""

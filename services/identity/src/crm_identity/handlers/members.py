@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from crm_contracts.common import IMPORT_RESULTS_PER_EVENT
 from crm_contracts.identity import (Activation, AddMember, CompleteOnboarding, ConvertMember, DeactivateMember,
                                     ImportMembers, ImportRowResult, InstanceMemberRemoved, InvitationKind,
-                                    MemberAdded, MemberImportCompleted, MemberRow, MemberStatus, ReactivateMember)
+                                    MemberAdded, MemberDetailsChanged, MemberImportCompleted, MemberRow, MemberStatus,
+                                    ReactivateMember)
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected, as_refusal
 
 from .. import repository
@@ -96,6 +97,19 @@ async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
     if cmd.group_id is not None:
         await check_group(ctx, cmd.group_id)
         member = replace(member, group_id=cmd.group_id)
+    details = {k: v for k, v in (("email", str(cmd.email) if cmd.email else None), ("first_name", cmd.first_name),
+                                 ("last_name", cmd.last_name), ("role", cmd.role)) if v is not None}
+    if details.get("email", member.email).lower() != member.email.lower() \
+            and await repository.email_taken(ctx.conn, account.account_id, details["email"]):
+        raise Rejected("duplicate_email", f"{details['email']} already belongs to a member of this account")
+    if any(getattr(member, k) != v for k, v in details.items()):
+        member = replace(member, **details)
+        await repository.save_member_details(ctx.conn, member)
+        await ctx.emit(MemberDetailsChanged(user_id=member.user_id, email=member.email, first_name=member.first_name,
+                                            last_name=member.last_name, role=member.role,
+                                            administers_account=member.administers_account, group_id=member.group_id,
+                                            by_user_id=cmd.by_user_id),
+                       subject=member.user_id, instanceid=account.enterprise_instance_id)
     converted = await move(ctx, account, member, Move.CONVERTED, cmd.activation, by_user_id=cmd.by_user_id)
     if cmd.activation is Activation.OPT_IN:
         await invite(ctx, account, converted, InvitationKind.OPT_IN)

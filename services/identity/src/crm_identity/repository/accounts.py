@@ -113,6 +113,13 @@ async def save_member(conn: asyncpg.Connection, m: Member) -> None:
         m.status.value, m.group_id)
 
 
+async def save_member_details(conn: asyncpg.Connection, m: Member) -> None:
+    await conn.execute(
+        """UPDATE members SET email = $3, first_name = $4, last_name = $5, role = $6, updated_at = now()
+           WHERE account_id = $1 AND user_id = $2""",
+        m.account_id, m.user_id, m.email, m.first_name, m.last_name, m.role)
+
+
 async def set_phone(conn: asyncpg.Connection, account_id: str, user_id: str, phone: str) -> None:
     await conn.execute("UPDATE members SET phone = $3 WHERE account_id = $1 AND user_id = $2", account_id, user_id, phone)
 

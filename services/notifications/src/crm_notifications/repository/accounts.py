@@ -37,6 +37,13 @@ async def record_member(conn: asyncpg.Connection, account_id: str, user_id: str,
         account_id, user_id, email, first_name, administers, status)
 
 
+async def set_member_details(conn: asyncpg.Connection, account_id: str, user_id: str, email: str,
+                             first_name: str | None, administers: bool) -> None:
+    await conn.execute(
+        """UPDATE account_members SET email = $3, first_name = $4, administers = $5
+           WHERE account_id = $1 AND user_id = $2""", account_id, user_id, email, first_name, administers)
+
+
 async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: str, status: str) -> None:
     await conn.execute("UPDATE account_members SET status = $3 WHERE account_id = $1 AND user_id = $2",
                        account_id, user_id, status)

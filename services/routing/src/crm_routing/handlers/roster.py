@@ -15,6 +15,7 @@ from crm_contracts.identity import (
     InstanceOwnershipTransferred,
     InstanceRenamed,
     MemberAdded,
+    MemberDetailsChanged,
     MemberStatusChanged,
 )
 from crm_contracts.organisation import DEFAULT_SOURCES, DEFAULT_STAGES
@@ -52,6 +53,11 @@ async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
                                 event.administers_account)
     if ctx.message.instanceid:
         await repository.set_member(ctx.conn, ctx.message.instanceid, event.user_id, "agent", event.capture_email)
+
+
+@handlers.on(MemberDetailsChanged)
+async def member_details_changed(ctx: HandlerContext, event: MemberDetailsChanged) -> None:
+    await repository.set_administers(ctx.conn, ctx.message.accountid, event.user_id, event.administers_account)
 
 
 @handlers.on(MemberStatusChanged)

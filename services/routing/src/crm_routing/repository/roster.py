@@ -72,6 +72,11 @@ async def set_status(conn: asyncpg.Connection, account_id: str, user_id: str, st
         account_id, user_id, status, administers)
 
 
+async def set_administers(conn: asyncpg.Connection, account_id: str, user_id: str, administers: bool) -> None:
+    await conn.execute("UPDATE statuses SET administers = $3 WHERE account_id = $1 AND user_id = $2",
+                       account_id, user_id, administers)
+
+
 async def set_api_key(conn: asyncpg.Connection, key_hash: str, instance_id: str, key_id: str, revoked: bool) -> None:
     await conn.execute(
         """INSERT INTO api_keys (key_hash, instance_id, key_id, revoked) VALUES ($1, $2, $3, $4)

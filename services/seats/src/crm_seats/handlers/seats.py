@@ -9,6 +9,7 @@ from crm_contracts.identity import (
     InvitationKind,
     MemberAdded,
     MemberStatus,
+    MemberDetailsChanged,
     MemberStatusChanged,
 )
 from crm_contracts.seats import (
@@ -114,6 +115,11 @@ async def member_added(ctx: HandlerContext, event: MemberAdded) -> None:
                                       event.administers_account)
     if event.status is MemberStatus.PENDING_SEAT:
         await _seat(ctx, event.user_id, may_upgrade=False)
+
+
+@handlers.on(MemberDetailsChanged)
+async def member_details_changed(ctx: HandlerContext, event: MemberDetailsChanged) -> None:
+    await repository.set_administers(ctx.conn, ctx.message.accountid, event.user_id, event.administers_account)
 
 
 @handlers.on(MemberStatusChanged)

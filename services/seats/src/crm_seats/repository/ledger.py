@@ -153,6 +153,11 @@ async def set_member_status(conn: asyncpg.Connection, account_id: str, user_id: 
         account_id, user_id, status, administers)
 
 
+async def set_administers(conn: asyncpg.Connection, account_id: str, user_id: str, administers: bool) -> None:
+    await conn.execute("UPDATE member_statuses SET administers = $3 WHERE account_id = $1 AND user_id = $2",
+                       account_id, user_id, administers)
+
+
 async def account_standing(conn: asyncpg.Connection, account_id: str, user_id: str) -> AccountStanding | None:
     """The account's owner and the user's standing in it, for deciding what they may read."""
     row = await conn.fetchrow(
