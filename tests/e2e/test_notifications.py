@@ -245,12 +245,28 @@ async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(plat
     assert [(p.data["device_id"], p.data["source_instance_name"]) for p in sent] == [("web-1", "Lane Team")]
     await stack.settled()
     assert [(p["device_id"], p["instance_name"]) for p in pushes(stack, user)] == [("web-1", "Lane Team")]
+    [first] = pushes(stack, user)  # the web device is at home: the team's push says where it comes from and leads
+    assert first["destination"] == {"instance_id": team, "path": "/leads/lead-in-team"}
+    assert first["source"] == {"instance_id": team, "instance_name": "Lane Team"}
 
     unread = await lead(home, "lead-at-home")
     assert unread.data["counts"] == {home: 1, team: 1}
     await bus.wait_event("notifications.push.sent", count=3, where=lambda e: e.data["user_id"] == user)
     home_pushes = {p["device_id"] for p in pushes(stack, user) if p["instance_id"] == home}
     assert home_pushes == {"web-1", "phone-1"}
+    assert all(p["source"] is None for p in pushes(stack, user) if p["instance_id"] == home)  # each device is there
+
+    # The phone's session decides what it reads: its own instance's details, counts of the others.
+    base = f"{stack.http('notifications')}/v1/notifications"
+    async with httpx.AsyncClient(timeout=5) as client:
+        phone = (await client.get(base, params={"device_id": "phone-1"}, headers=stack.as_user(user))).json()
+        elsewhere = await client.get(base, params={"device_id": "phone-1", "instance_id": team},
+                                     headers=stack.as_user(user))
+        unknown = await client.get(base, params={"device_id": "tablet-9"}, headers=stack.as_user(user))
+    assert phone["instance_id"] == home and {i["instance_id"] for i in phone["items"]} == {home}
+    assert {e["instance_id"]: e["unread"] for e in phone["elsewhere"]} == {team: 1}
+    assert (elsewhere.status_code, elsewhere.json()["error"]) == (403, "not_signed_into_instance")
+    assert (unknown.status_code, unknown.json()["error"]) == (404, "unknown_device")
 
     # The phone switches to the team instance: now it hears from there and not from home.
     await session("mobile", "phone-1", team)

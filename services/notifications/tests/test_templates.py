@@ -121,3 +121,15 @@ def test_the_text_part_keeps_paragraphs_and_every_link():
     body = '<p>One &amp; two</p><p>See <a class="x" href="https://a.example/?q=1&amp;r=2">the &lt;page&gt;</a>' \
            ' or <A HREF="https://b.example">B</A>.</p>Tail <b>bold</b>'
     assert text_version(body) == "One & two\n\nSee the <page>: https://a.example/?q=1&r=2 or B: https://b.example.\n\nTail bold"
+
+
+def test_a_push_says_where_it_leads_and_from_another_instance_where_it_comes_from():
+    from crm_notifications.domain.push import payload
+
+    push = {"push_id": "p", "notification_id": "n", "user_id": "bob", "device_id": "d", "device": "web",
+            "instance_id": "ins_team", "instance_name": "Harbor Team", "title": "New lead", "body": "Ann",
+            "path": "/leads/l1", "device_instance_id": "ins_enterprise"}
+    sent = payload(push)
+    assert sent["destination"] == {"instance_id": "ins_team", "path": "/leads/l1"}
+    assert sent["source"] == {"instance_id": "ins_team", "instance_name": "Harbor Team"}
+    assert payload({**push, "device_instance_id": "ins_team"})["source"] is None  # already there: no source line

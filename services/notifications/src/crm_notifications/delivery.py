@@ -26,6 +26,7 @@ from crm_runtime.retry import Backoff
 from crm_runtime.sealed import CannotOpen
 
 from . import repository
+from .domain.push import payload as push_payload
 from .domain.templates import fill_token, text_version
 from .settings import NotificationSettings
 
@@ -152,9 +153,7 @@ class DeliveryWorker:
                 cause = repository.cause_of(row)
                 # A crash after the provider call and before commit repeats the push: the push id
                 # goes with it so a device can drop the repeat.
-                await self.push.send({k: row[k] for k in ("push_id", "notification_id", "user_id", "device_id",
-                                                          "device", "instance_id", "instance_name", "title",
-                                                          "body")})
+                await self.push.send(push_payload(dict(row)))
                 await repository.mark_push_sent(conn, row["push_id"])
                 sent.append(event_caused_by(cause, PushSent(
                     notification_id=row["notification_id"], user_id=row["user_id"], device_id=row["device_id"],

@@ -63,7 +63,7 @@ async def _notify(ctx: HandlerContext, user_id: str, instance_id: str, kind: str
         ctx.conn, account_id=ctx.message.accountid, user_id=user_id, instance_id=instance_id, kind=kind,
         title=title, body=body, cause=ctx.message, path=path)
     await repository.queue_pushes(ctx.conn, filed, devices_to_push(instance_id, filed.sessions), user_id=user_id,
-                                  instance_id=instance_id, title=title, body=body, cause=ctx.message)
+                                  instance_id=instance_id, title=title, body=body, cause=ctx.message, path=path)
     await _unread(ctx, user_id, filed.unread)
 
 

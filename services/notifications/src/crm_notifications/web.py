@@ -21,6 +21,8 @@ from .domain.templates import DEFAULTS, PLACEHOLDERS, preview
 class CenterQuery(BaseModel):
     instance_id: Ref | None = Field(default=None, description="the instance the person is signed into")
     user_id: Ref | None = Field(default=None, description="the user asked about (the caller by default)")
+    device_id: Ref | None = Field(default=None, description="the asking device, as its session was set: a mobile "
+                                                             "device sees the details of its own instance only")
 
 
 class InstanceQuery(BaseModel):
@@ -39,14 +41,28 @@ async def _gate(request: Request, conn, account_id: str | None, *, about_user_id
 
 
 async def center(request: Request):
-    """GET /v1/notifications[?instance_id=…][&user_id=…] — with `instance_id` (the instance the
-    person is signed into): that instance's notifications in full, and for every other instance
-    only its name and unread count ("the notification will display the source information");
-    without it, every notification. Unread counts per instance either way."""
+    """GET /v1/notifications[?instance_id=…][&user_id=…][&device_id=…] — with `instance_id` (the
+    instance the person is signed into): that instance's notifications in full, and for every other
+    instance only its name and unread count ("the notification will display the source
+    information"); without it, every notification (the web center). A mobile device (`device_id`
+    of its session) gets its own instance's view whatever it asks: the server decides from the
+    session. Unread counts per instance either way."""
     asked = query(request, CenterQuery)
     user_id, here = asked.user_id or caller(request).user_id, asked.instance_id
     async with service(request).pool.acquire() as conn:
         await _gate(request, conn, None, about_user_id=user_id)
+        if asked.device_id is not None:
+            signed_in = await repository.session(conn, user_id, asked.device_id)
+            if signed_in is None:
+                raise Answer(404, "unknown_device", f"no session of {user_id} on device {asked.device_id}")
+            if signed_in.device == "mobile":
+                # "Must be logged in to that instance to see the notification details": the
+                # session says which, whatever the app asks.
+                if here is not None and here != signed_in.instance_id:
+                    raise Answer(403, "not_signed_into_instance",
+                                 f"device {asked.device_id} is signed into {signed_in.instance_id}; sign into "
+                                 f"{here} to see its notifications")
+                here = signed_in.instance_id
         unread = await repository.unread_counts(conn, user_id)
         items = await repository.notification_center(conn, user_id, here)
         if here is None:

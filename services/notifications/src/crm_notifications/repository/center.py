@@ -59,18 +59,26 @@ async def file_notification(conn: asyncpg.Connection, *, account_id: str, user_i
 
 
 async def queue_pushes(conn: asyncpg.Connection, filed: Filed, sessions: list[Session], *, user_id: str,
-                       instance_id: str, title: str, body: str, cause: CloudEvent) -> None:
-    """One push per session, in one statement."""
+                       instance_id: str, title: str, body: str, cause: CloudEvent, path: str) -> None:
+    """One push per session, in one statement, each with where it leads and the instance the
+    device was in."""
     if not sessions:
         return
     await conn.execute(
         """INSERT INTO pushes (push_id, notification_id, user_id, device_id, device, instance_id, instance_name,
-                               title, body, cause)
-           SELECT p.push_id, $2, $3, p.device_id, p.device, $4, $5, $6, $7, $8
-           FROM unnest($1::text[], $9::text[], $10::text[]) AS p (push_id, device_id, device)""",
+                               title, body, cause, path, device_instance_id)
+           SELECT p.push_id, $2, $3, p.device_id, p.device, $4, $5, $6, $7, $8, $11, p.device_instance_id
+           FROM unnest($1::text[], $9::text[], $10::text[], $12::text[]) AS p (push_id, device_id, device,
+                                                                              device_instance_id)""",
         ["psh_" + uuid.uuid4().hex for _ in sessions], filed.notification_id, user_id, instance_id,
         filed.instance_name, title, body, cause.model_dump_json(),
-        [s.device_id for s in sessions], [s.device for s in sessions])
+        [s.device_id for s in sessions], [s.device for s in sessions], path, [s.instance_id for s in sessions])
+
+
+async def session(conn: asyncpg.Connection, user_id: str, device_id: str) -> Session | None:
+    row = await conn.fetchrow("SELECT device_id, device, instance_id FROM sessions WHERE user_id = $1 AND device_id = $2",
+                              user_id, device_id)
+    return Session(**dict(row)) if row else None
 
 
 async def pending_pushes(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
