@@ -155,7 +155,11 @@ async def account_upgraded(ctx: HandlerContext, event: AccountUpgraded) -> None:
 
 @handlers.on(ChargeCreated)
 async def charge_created(ctx: HandlerContext, event: ChargeCreated) -> None:
-    """The owner's upgrade e-mail goes out with the charge, which follows the upgrade it pays for."""
+    """The owner's upgrade e-mail goes out with the charge, which follows the upgrade it pays for.
+    Purchases and renewals of items (`item` set) share a cause with an upgrade at times (a renewal
+    made by the acceptance that upgraded): they are not its charge."""
+    if event.item is not None:
+        return
     account = await repository.get_account(ctx.conn, ctx.message.accountid)
     upgrade = await repository.upgrade_caused_by(ctx.conn, ctx.message.causationid or "")
     if account is None or account["owner_email"] is None or upgrade is None:
