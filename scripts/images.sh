@@ -11,9 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# podman where it is installed (the docker CLI may be talking to podman's socket, and podman's own
+# CLI builds and imports without the compatibility layer); else Docker; CONTAINER_ENGINE decides.
 if [ -n "${CONTAINER_ENGINE:-}" ]; then ENGINE=$CONTAINER_ENGINE
-elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then ENGINE=docker
 elif command -v podman >/dev/null; then ENGINE=podman
+elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then ENGINE=docker
 else echo "no container engine: install Docker, or run scripts/container-engine.sh (podman)" >&2; exit 1
 fi
 BUILD=("$ENGINE" build --network host)
