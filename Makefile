@@ -110,9 +110,11 @@ compose-down:  ## stop and remove docker-compose.yml's containers
 	@if [ -x $(STACK) ]; then $(STACK) compose down; fi
 
 # The end-to-end suite on docker-compose.yml's containers, then on containers testcontainers starts.
+# Every test client reaches the containers from one forwarding address, so the Open API's limit on
+# unknown keys per address would count the whole suite together: raised for these runs.
 test-compose: install
-	$(STACK) compose up
+	CRM_OPEN_API_MISSES_PER_MINUTE=100000 $(STACK) compose up
 	CRM_STACK=compose $(PY) -m pytest tests/e2e; status=$$?; $(STACK) compose down; exit $$status
 
 test-containers: install
-	CRM_STACK=containers $(PY) -m pytest tests/e2e
+	CRM_OPEN_API_MISSES_PER_MINUTE=100000 CRM_STACK=containers $(PY) -m pytest tests/e2e

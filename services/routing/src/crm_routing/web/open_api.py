@@ -84,7 +84,8 @@ async def _key(request: Request) -> dict:
         raise _error(401, "unauthenticated", "an instance API key is required: Authorization: Bearer crmk_…",
                      {"WWW-Authenticate": "Bearer"})
     address = request.client.host if request.client else "-"
-    if (wait := rate.address_refused(address)) is not None:
+    per_minute = service(request).settings.open_api_misses_per_minute
+    if (wait := rate.address_refused(address, per_minute)) is not None:
         raise _error(429, "rate_limited", "too many unknown API keys from this address", {"Retry-After": wait})
     key_hash = hashlib.sha256(key.encode()).hexdigest()
     if (wait := rate.process_refused(key_hash)) is not None:
@@ -94,7 +95,7 @@ async def _key(request: Request) -> dict:
         if found is not None and not found["revoked"] and not await rate.shared_allows(conn, key_hash):
             raise _limited("1")
     if found is None or found["revoked"]:
-        rate.missed(address)
+        rate.missed(address, per_minute)
         log.warning("open_api_key_refused", path=request.url.path, known=found is not None)
         raise _error(401, "invalid_api_key", "the API key is unknown or revoked",
                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})

@@ -5,13 +5,15 @@
   theoretical arrival time moves `1/rate` per request and may run at most one second ahead of the
   database's clock), in the statement that records the hit. Each process also keeps its own
   window of the same rate in memory, so a flood with one key is refused before any query.
-- **An address that sends unknown keys**: after `MISSES_PER_ADDRESS` refused keys in a minute, every
-  request from it is answered 429 before any lookup, so random keys cost no query each.
+- **An address that sends unknown keys**: after `open_api_misses_per_minute` refused keys in a
+  minute (30 by default), every request from it is answered 429 before any lookup, so random keys
+  cost no query each.
 
 Answers past a limit are 429 with `Retry-After` (whole seconds)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from datetime import timedelta
@@ -20,7 +22,11 @@ import asyncpg
 from limits import parse, storage, strategies
 
 KEY_RATE = parse("20/second")
-MISSES_PER_ADDRESS = parse("30/minute")
+
+
+@functools.lru_cache(maxsize=8)
+def _misses(per_minute: int):
+    return parse(f"{per_minute}/minute")
 _BURST = timedelta(seconds=1)
 
 _memory = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
@@ -31,14 +37,14 @@ def _retry_after(item, *keys: str) -> str:
     return str(max(1, math.ceil(reset - time.time())))
 
 
-def address_refused(address: str) -> str | None:
+def address_refused(address: str, per_minute: int) -> str | None:
     """`Retry-After` when the address sent too many unknown keys lately; None when it may ask."""
-    return None if _memory.test(MISSES_PER_ADDRESS, "miss", address) else _retry_after(MISSES_PER_ADDRESS,
-                                                                                       "miss", address)
+    limit = _misses(per_minute)
+    return None if _memory.test(limit, "miss", address) else _retry_after(limit, "miss", address)
 
 
-def missed(address: str) -> None:
-    _memory.hit(MISSES_PER_ADDRESS, "miss", address)
+def missed(address: str, per_minute: int) -> None:
+    _memory.hit(_misses(per_minute), "miss", address)
 
 
 def process_refused(key_hash: str) -> str | None:
