@@ -88,7 +88,7 @@ async def test_a_sent_invitation_is_its_preview_with_the_real_link_byte_for_byte
     link = platform.stack.invitation_link(issued)
     assert mail["Subject"] == preview["subject"] == "Jamie Rivera, Harbor & Bay Realty is waiting"
     sample_link = "https://crm.example/invitations/accept#token=PREVIEW"
-    assert html_of(mail).rstrip("\n") == preview["html"].replace(sample_link, link)
+    assert html_of(mail).rstrip("\r\n") == preview["html"].replace(sample_link, link)  # but MIME's line end
     assert "Hello Jamie Rivera of Harbor &amp; Bay Realty" in preview["html"]
 
 

@@ -236,7 +236,9 @@ async def test_an_opt_in_member_is_reactivated_after_the_account_turned_opt_in_o
     assert (await platform.answer(chosen, "seats.seat.reserved")).data["user_id"] == "opt"
     await platform.status(account_id, "opt", "pending_activation")
     await platform.stack.settled()
-    assert not platform.bus.events(lambda e: e.correlationid == chosen.id and e.type == "identity.invitation.issued")
+    # Immediate now: seated at once, then the standard invitation; no opt-in link to accept first.
+    issued = platform.bus.events(lambda e: e.correlationid == chosen.id and e.type == "identity.invitation.issued")
+    assert [e.data["kind"] for e in issued] == ["standard"]
 
 
 # --- AO5: import ------------------------------------------------------------------------------------

@@ -57,9 +57,11 @@ _STYLE = (
 )
 # The confirmation page holds a live link in its address: keep it out of caches, other sites'
 # Referer headers and other sites' frames (a framed "Accept" button is a clickjacking target). Its
-# one style block is allowed by its hash, nothing else inline.
+# one style block is allowed by its hash, nothing else inline. `same-origin`, not `no-referrer`:
+# under `no-referrer` a browser's own form post says `Origin: null`, which the confirmation must
+# refuse as it cannot tell it from another site's (seen in Chromium: nobody could confirm).
 _STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
                  "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; "
                                             "form-action 'self'; frame-ancestors 'none'"}
 
