@@ -154,12 +154,17 @@ def test_renewals_are_consecutive_and_never_empty(interval):
 def test_on_a_yearly_plan_a_monthly_item_costs_twelve_months_a_period():
     from crm_seats.domain.prices import PriceList, unit_price
 
+    import calendar
+
+    leap = date.today().year + 1
+    while not calendar.isleap(leap):  # the next leap year: its year from March 1 before has 366 days
+        leap += 1
     prices = PriceList.of({}, "USD")
-    yearly = plan(date(2027, 3, 1), date(2028, 3, 1), interval=Y)
-    monthly = plan(date(2027, 3, 1), date(2027, 4, 1))
+    yearly = plan(date(leap - 1, 3, 1), date(leap, 3, 1), interval=Y)
+    monthly = plan(date(leap - 1, 3, 1), date(leap - 1, 4, 1))
     assert unit_price("addon:ai_assistant", yearly, prices) == (12 * 2500, "USD")
     assert unit_price("addon:ai_assistant", monthly, prices) == (2500, "USD")
     assert unit_price("seat", yearly, prices) == (4900, "USD")  # a seat's price is the plan's, per period
     # Bought with 100 of the year's 366 days left: 30000 × 100 / 366 = 8196.72, not a month's 2500 × 100 / 366.
     price, _ = unit_price("addon:ai_assistant", yearly, prices)
-    assert cost(yearly, date(2028, 3, 1) - timedelta(days=100), price=price)[:3] == (8197, 100, 366)
+    assert cost(yearly, date(leap, 3, 1) - timedelta(days=100), price=price)[:3] == (8197, 100, 366)

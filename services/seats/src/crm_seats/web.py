@@ -24,7 +24,7 @@ from .domain import policy
 from .domain.entitlements import entitlements
 from .domain.invoices import following, invoices, upcoming
 from .domain.ledger import Subscription
-from .domain.prices import PriceError, quote, unit_price
+from .domain.prices import PriceError, quote, renewal_lines, unit_price
 
 # Members buy these themselves: a private instance, add-ons and calling for an instance of theirs.
 MEMBER_ITEMS = ("package:", "addon:", "calling:")
@@ -165,13 +165,9 @@ async def invoices_of(request: Request):
         next_invoice = None
         if sub is not None and (ahead := following(sub, _today(request, sub))) is not None:
             after, period = ahead
+            held = await repository.recurring_items(conn, account_id, period.start)
             prices = await repository.price_list(conn, account_id)
-            lines = []
-            for item in await repository.recurring_items(conn, account_id, period.start):
-                price, currency = unit_price(item["item"], after, prices)
-                lines.append({"item": item["item"], "user_id": item["user_id"], "instance_id": item["instance_id"],
-                              "amount_cents": price, "currency": currency})
-            next_invoice = upcoming(after, period, lines)
+            next_invoice = upcoming(after, period, renewal_lines(held, after, prices))
     return json_response({"account_id": account_id, **invoices(periods, charges), "upcoming": next_invoice})
 
 

@@ -108,3 +108,13 @@ def quote(item: str, unit_price_cents: int, currency: str, sub: Subscription, on
     p = prorate(unit_price_cents, period.start, period.end, on)
     return Quote(item, p.amount_cents, currency, unit_price_cents, p.days_remaining, p.days_in_period,
                  period.start, period.end)
+
+
+def renewal_lines(held: list[dict], sub: Subscription, prices: PriceList) -> list[dict]:
+    """Each recurring item held (`repository.recurring_items`) with what renewing it for one period
+    costs today: its price per period and currency."""
+    lines = []
+    for item in held:
+        price, currency = unit_price(item["item"], sub, prices)
+        lines.append({**item, "amount_cents": price, "currency": currency})
+    return lines

@@ -13,7 +13,7 @@ from crm_runtime.handlers import HandlerContext
 from .. import repository
 from ..domain.ledger import Subscription
 from ..domain.periods import Period
-from ..domain.prices import quote, unit_price
+from ..domain.prices import quote, renewal_lines
 
 async def renew(ctx: HandlerContext, sub: Subscription) -> Subscription:
     """`sub` moved into the period containing today; each period entered on the way is recorded
@@ -41,14 +41,9 @@ async def _bill_recurring(ctx: HandlerContext, sub: Subscription, period: Period
     held = await repository.recurring_items(ctx.conn, sub.account_id, period.start)
     if not held:
         return
-    prices = await repository.price_list(ctx.conn, sub.account_id)
-    rows = []
-    for item in held:
-        price, currency = unit_price(item["item"], sub, prices)
-        rows.append({**item, "charge_id": ctx.derived_id("chg", item["renews"], period.start.isoformat()),
-                     "amount_cents": price, "currency": currency,
-                     "description": f"{item['item']} renewed for instance {item['instance_id']}: "
-                                    f"{period.start} to {period.end}"})
+    rows = [{**line, "charge_id": ctx.derived_id("chg", line["renews"], period.start.isoformat()),
+             "description": f"{line['item']} renewed for instance {line['instance_id']}: {period.start} to {period.end}"}
+            for line in renewal_lines(held, sub, await repository.price_list(ctx.conn, sub.account_id))]
     written = set(await repository.insert_renewal_charges(ctx.conn, sub.account_id, rows, period_start=period.start,
                                                           period_end=period.end, cause_id=ctx.message.id))
     for row in rows:
