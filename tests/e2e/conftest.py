@@ -25,14 +25,18 @@ class Platform:
 
     # --- commands ----------------------------------------------------------------------------
 
-    async def enterprise(self, account_id: str, *, seats_total: int = 2, opt_in: bool = True,
+    async def enterprise(self, account_id: str, *, seats_total: int = 3, opt_in: bool = True,
                          tier: str = "enterprise") -> None:
+        """An account whose owner holds one of its `seats_total` seats (the rest are free)."""
         cmd = await self.bus.command(identity.CreateAccount(
             account_id=account_id, name=f"Brokerage {account_id}", tier=tier,
             owner={"user_id": f"{account_id}_owner", "email": "owner@example.com",
                    "first_name": "Olive", "last_name": "Owner"}), accountid=account_id)
         await self.bus.wait_event("identity.account.created", correlationid=cmd.id)
         await self.subscription(account_id, seats_total)
+        # The owner's seat: taken by whichever of the creation and the plan reaches seats last.
+        await self.bus.wait_event("seats.seat.reserved", where=lambda e: e.accountid == account_id
+                                  and e.data["user_id"] == f"{account_id}_owner")
         if opt_in:
             cmd = await self.bus.command(identity.SetOptIn(enabled=True), accountid=account_id)
             await self.bus.wait_event("identity.account.opt_in_changed", correlationid=cmd.id)

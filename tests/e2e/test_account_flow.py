@@ -69,9 +69,13 @@ async def test_account_created_and_seat_ledger_opened(stack, bus, account_id):
     sub = await bus.command(subscription(total=5), accountid=account_id)
     [changed] = await bus.wait_event("seats.subscription.changed", correlationid=sub.id)
     assert changed.causationid == sub.id and changed.data["seats_total"] == 5
-    ledger = await seat_ledger(stack, account_id, until=lambda b: b["summary"]["seats_total"] == 5)
-    assert ledger["summary"]["seats_available"] == 5
-    assert [h["change"] for h in ledger["history"]] == ["account_opened", "subscription_set"]  # waited in between
+    ledger = await seat_ledger(stack, account_id, until=lambda b: b["summary"]["seats_used"] == 1)
+    # The owner sits in one of the seats from the first subscription, and the ledger names them.
+    assert ledger["summary"]["owner"] == {"user_id": f"{account_id}_owner", "holds_seat": True}
+    assert (ledger["summary"]["seats_total"], ledger["summary"]["seats_available"]) == (5, 4)
+    assert [(h["change"], h["user_id"], h["account_owner"]) for h in ledger["history"]] == [
+        ("account_opened", None, False), ("subscription_set", None, False),  # waited in between
+        ("reserved", f"{account_id}_owner", True)]
 
 
 async def test_a_command_delivered_twice_changes_state_once_and_is_answered_once(stack, bus, account_id):
@@ -279,7 +283,7 @@ async def test_the_seat_ledger_names_the_person_behind_each_change(platform, new
     """"Allows account admins to add agents": each seat taken or given back names who did it — the
     admin who added or deactivated the member, the member who accepted their invitation."""
     acc = new_account_id()
-    await platform.enterprise(acc, seats_total=3)
+    await platform.enterprise(acc, seats_total=4)
     await platform.active(acc, "ada", role="admin")
     added = await platform.send(acc, identity.AddMember(
         user_id="bo", email="bo@example.com", first_name="Bo", last_name="B", user_type="platform",

@@ -37,12 +37,12 @@ async def accept(platform, account_id: str, user_id: str):
 async def test_a_period_that_ended_renews_and_the_upgrade_costs_its_quote(platform, account_id):
     today = dates.today()
     two_back, last, this, following = (dates.month_start(today, m) for m in (-2, -1, 0, 1))
-    await platform.enterprise(account_id, seats_total=1)
+    await platform.enterprise(account_id, seats_total=2)  # the owner's and one more
     # Billing sets the period of two months ago: it ended, so it renews twice, at once.
-    await platform.subscription(account_id, 1, period_start=two_back.isoformat(), period_end=last.isoformat())
+    await platform.subscription(account_id, 2, period_start=two_back.isoformat(), period_end=last.isoformat())
     renewed = await platform.bus.wait_event("seats.period.renewed", count=2, where=lambda e: e.accountid == account_id)
     assert [(e.data["period_start"], e.data["period_end"], e.data["seats_total"]) for e in renewed] == [
-        (last.isoformat(), this.isoformat(), 1), (this.isoformat(), following.isoformat(), 1)]
+        (last.isoformat(), this.isoformat(), 2), (this.isoformat(), following.isoformat(), 2)]
 
     expected = this_month_price(4900)
     assert expected > 0
@@ -65,8 +65,8 @@ async def test_a_period_that_ended_renews_and_the_upgrade_costs_its_quote(platfo
     bills = (await get(platform, "seats", "/v1/invoices", account_id=account_id)).json()
     assert [(b["period_start"], b["recurring"]["amount_cents"], [c["amount_cents"] for c in b["charges"]],
              b["total_cents"]) for b in bills["invoices"]] == [
-        (two_back.isoformat(), 4900, [], 4900), (last.isoformat(), 4900, [], 4900),
-        (this.isoformat(), 4900, [expected], 4900 + expected)]
+        (two_back.isoformat(), 9800, [], 9800), (last.isoformat(), 9800, [], 9800),
+        (this.isoformat(), 9800, [expected], 9800 + expected)]
 
 
 async def test_a_package_quote_is_for_members_and_equals_its_charge(platform, account_id):
@@ -89,16 +89,17 @@ async def test_a_package_quote_is_for_members_and_equals_its_charge(platform, ac
 
 
 async def test_racing_acceptances_never_pass_the_auto_upgrade_limit(platform, account_id):
-    n, paid, limit = 50, 2, 5
+    n, paid, limit = 50, 2, 5  # the owner holds one of the paid seats: limit - 1 are for agents
     await platform.enterprise(account_id, seats_total=paid)
     await platform.subscription(account_id, paid, auto_upgrade={"mode": "limit", "max_seats": limit})
     users = [f"agent{i:02d}" for i in range(n)]
     await asyncio.gather(*(accept(platform, account_id, u) for u in users))
     answered = await platform.bus.wait_event(
-        "seats.seat.reserved", count=limit, timeout=120, where=lambda e: e.accountid == account_id)
+        "seats.seat.reserved", count=limit - 1, timeout=120,
+        where=lambda e: e.accountid == account_id and e.data["user_id"] in users)
     denied = await platform.bus.wait_event(
-        "seats.seat.denied", count=n - limit, timeout=120, where=lambda e: e.accountid == account_id)
-    assert len({e.data["user_id"] for e in answered}) == limit
+        "seats.seat.denied", count=n - (limit - 1), timeout=120, where=lambda e: e.accountid == account_id)
+    assert len({e.data["user_id"] for e in answered}) == limit - 1
     assert {e.data["reason"] for e in denied} == {"auto_upgrade_limit_reached"}
     assert len(platform.events(account_id, "seats.account.upgraded")) == limit - paid
     ledger = await platform.seats(account_id)
@@ -119,7 +120,7 @@ async def test_racing_acceptances_never_pass_the_auto_upgrade_limit(platform, ac
 
 
 async def test_dormant_seats_and_a_reduction_at_the_next_renewal(platform, account_id):
-    await platform.enterprise(account_id, seats_total=4)
+    await platform.enterprise(account_id, seats_total=5)
     await platform.active(account_id, "ann")
     await platform.answer(await platform.add(account_id, "bob", activation="immediate"), "seats.seat.reserved")
     await platform.status(account_id, "bob", "pending_activation")
@@ -128,25 +129,25 @@ async def test_dormant_seats_and_a_reduction_at_the_next_renewal(platform, accou
     assert dormant.status_code == 200, dormant.text
     assert [(s["user_id"], s["status"], s["cost_per_period_cents"]) for s in dormant.json()["seats"]] == [
         ("bob", "pending_activation", 4900)]
-    # Got today: not dormant yet at 30 days.
+    # The owner (always active) is not dormant; got today: not dormant yet at 30 days.
     assert (await get(platform, "seats", "/v1/seats/dormant", account_id=account_id)).json()["seats"] == []
     assert (await get(platform, "seats", "/v1/seats/dormant", user="bob", account_id=account_id)).status_code == 403
 
-    too_far = await platform.send(account_id, seats.ScheduleReduction(seats_total=1))
+    too_far = await platform.send(account_id, seats.ScheduleReduction(seats_total=2))  # owner, ann, bob hold 3
     assert await platform.rejected(too_far, "seats") == "below_seats_in_use"
-    scheduled = await platform.answer(await platform.send(account_id, seats.ScheduleReduction(seats_total=2)),
+    scheduled = await platform.answer(await platform.send(account_id, seats.ScheduleReduction(seats_total=3)),
                                       "seats.subscription.reduction_scheduled")
-    assert scheduled.data == {"seats_total": 2, "effective_on": dates.month_start(dates.today(), 1).isoformat()}
+    assert scheduled.data == {"seats_total": 3, "effective_on": dates.month_start(dates.today(), 1).isoformat()}
     summary = (await platform.seats(account_id))["summary"]
-    assert (summary["seats_total"], summary["scheduled_seats_total"]) == (4, 2)
+    assert (summary["seats_total"], summary["scheduled_seats_total"]) == (5, 3)
 
 
 async def test_an_upgrade_in_a_year_long_period(platform, account_id):
     today = dates.today()
     start = dates.month_start(today)
     end = start.replace(year=start.year + 1)
-    await platform.enterprise(account_id, seats_total=0)
-    await platform.subscription(account_id, 0, interval="year", period_start=start.isoformat(),
+    await platform.enterprise(account_id, seats_total=1)  # the owner's: u1's is bought
+    await platform.subscription(account_id, 1, interval="year", period_start=start.isoformat(),
                                 period_end=end.isoformat())
     charge = await platform.answer(await accept(platform, account_id, "u1"), "seats.charge.created")
     assert charge.data["amount_cents"] == prorated(4900, start, end) > 0
@@ -169,3 +170,26 @@ async def test_a_command_dated_next_year_is_handled_in_todays_period(platform, a
     summary = (await platform.seats(account_id))["summary"]
     start, end = dates.this_month()
     assert (summary["period_start"], summary["period_end"]) == (start.isoformat(), end.isoformat())
+
+
+async def test_a_cancelled_add_on_runs_to_the_period_end_and_leaves_the_next_invoice(platform, account_id):
+    await platform.enterprise(account_id, seats_total=3)
+    for user in ("ann", "bob"):
+        await platform.active(account_id, user)
+    team = (await platform.bought(account_id, "ann", "crm_idx_team")).data["instance_id"]
+    await platform.answer(await platform.send(account_id, seats.PurchaseAddon(instance_id=team, addon="cma",
+                                                                              buyer_user_id="ann")),
+                          "seats.addon.purchased")
+
+    by_bob = await platform.send(account_id, seats.CancelAddon(instance_id=team, addon="cma", by_user_id="bob"))
+    assert await platform.rejected(by_bob, "seats") == "not_account_admin"  # neither its buyer nor an admin
+    stopped = await platform.answer(await platform.send(
+        account_id, seats.CancelAddon(instance_id=team, addon="cma", by_user_id="ann")), "seats.addon.cancelled")
+    assert stopped.data["ends_on"] == dates.month_start(dates.today(), 1).isoformat()  # the plan renews on the 1st
+    await platform.stack.settled()
+
+    held = (await get(platform, "seats", "/v1/entitlements", user="ann", instance_id=team)).json()["items"]
+    assert next(i for i in held if i["item"] == "addon:cma")["available"]  # paid for to the period's end
+    upcoming = (await get(platform, "seats", "/v1/invoices", account_id=account_id)).json()["upcoming"]
+    assert [(r["item"], r["amount_cents"]) for r in upcoming["renewals"]] == [("package:crm_idx_team", 14900)]
+    assert upcoming["total_cents"] == 3 * 4900 + 14900

@@ -225,7 +225,7 @@ async def test_every_refused_invitation_names_its_reason(platform, new_account_i
 
 async def test_two_invitations_accepted_at_once_both_join(platform, new_account_id):
     acc = new_account_id()
-    await platform.enterprise(acc, seats_total=3)
+    await platform.enterprise(acc, seats_total=4)
     for user in ("ann", "bob", "cy"):
         await platform.active(acc, user)
     ins = (await platform.bought(acc, "ann")).data["instance_id"]
@@ -247,7 +247,7 @@ async def test_two_invitations_accepted_at_once_both_join(platform, new_account_
 async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_out_of_every_instance(
         platform, new_account_id):
     acc = new_account_id()
-    await platform.enterprise(acc, seats_total=3)
+    await platform.enterprise(acc, seats_total=4)
     for user in ("ann", "bob", "cy"):
         await platform.active(acc, user)
     a = (await platform.bought(acc, "ann")).data["instance_id"]
@@ -286,7 +286,7 @@ async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_o
 
 async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_owner_only(platform, new_account_id):
     acc = new_account_id()
-    await platform.enterprise(acc, seats_total=2)
+    await platform.enterprise(acc, seats_total=3)
     await platform.active(acc, "ann")
     await platform.active(acc, "bob")
     ins = (await platform.bought(acc, "ann")).data["instance_id"]
@@ -407,7 +407,7 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
 
 async def test_every_refused_purchase_names_its_reason(platform, new_account_id):
     acc = new_account_id()
-    await platform.enterprise(acc, seats_total=2)
+    await platform.enterprise(acc, seats_total=3)
     await platform.active(acc, "ann")
     await platform.active(acc, "bob")
     a = (await platform.bought(acc, "ann")).data["instance_id"]

@@ -55,7 +55,7 @@ async def test_a_person_opens_the_link_confirms_on_the_page_and_holds_a_seat(pla
     from selenium.webdriver.support.ui import WebDriverWait
 
     acc = new_account_id()
-    await platform.enterprise(acc, seats_total=1)
+    await platform.enterprise(acc, seats_total=2)
     user = "pia"
     link = await _link_in_mail(platform, acc, user)
     screens = platform.stack.root / ".run" / "screens"
@@ -86,5 +86,5 @@ async def test_a_person_opens_the_link_confirms_on_the_page_and_holds_a_seat(pla
         driver.save_screenshot(str(screens / f"invitation-{size}-accepted.png"))
     finally:
         driver.quit()
-    await platform.status(acc, user, "pending_activation")  # seated: the owner's one seat was free
-    assert (await platform.seats(acc))["summary"]["seats_used"] == 1
+    await platform.status(acc, user, "pending_activation")  # seated in the one seat beside the owner's
+    assert (await platform.seats(acc))["summary"]["seats_used"] == 2

@@ -79,7 +79,7 @@ async def test_the_owner_is_mailed_the_new_total_and_the_charge(platform, stack,
         owner={"user_id": "olive", "email": owner, "first_name": "Olive", "last_name": "Owner"}),
         accountid=account_id)
     await platform.answer(cmd, "identity.account.created")
-    await platform.subscription(account_id, 1)
+    await platform.subscription(account_id, 2)  # Olive's seat and one more
     await platform.answer(await platform.send(account_id, identity.SetOptIn(enabled=True)),
                           "identity.account.opt_in_changed")
     taken = await platform.add(account_id, "first", activation="immediate")
@@ -88,11 +88,11 @@ async def test_the_owner_is_mailed_the_new_total_and_the_charge(platform, stack,
     await platform.click(platform.stack.invitation_link(await platform.invitation(account_id, "second")))
     charge = (await bus.wait_event("seats.charge.created", where=lambda e: e.accountid == account_id))[0]
     mail = await wait_mail(stack, owner)
-    assert mail["Subject"] == "Lane Realty now has 2 seats"
+    assert mail["Subject"] == "Lane Realty now has 3 seats"
     body = html_of(mail)
     amount = f"{this_month_price(4900) / 100:.2f} USD"
     assert charge.data["amount_cents"] == this_month_price(4900)
-    assert "Hi Olive" in body and "from 1 to 2 seats" in body and amount in body
+    assert "Hi Olive" in body and "from 2 to 3 seats" in body and amount in body
 
 
 async def test_a_custom_template_is_used_an_invalid_one_refused_and_data_escaped(platform, stack, account_id):
@@ -296,7 +296,7 @@ async def test_a_member_without_a_seat_is_told_to_the_owner_and_every_active_adm
         owner={"user_id": olive, "email": owner, "first_name": "Olive", "last_name": "Owner"}),
         accountid=account_id)
     await platform.answer(cmd, "identity.account.created")
-    await platform.subscription(account_id, 3)
+    await platform.subscription(account_id, 4)  # Olive's, Ada's, Amy's and Ian's
     await platform.active(account_id, ada, role="admin")
     await platform.active(account_id, amy)
     await platform.status(account_id, ada, "active")
@@ -305,7 +305,7 @@ async def test_a_member_without_a_seat_is_told_to_the_owner_and_every_active_adm
         "seats.seat.reserved")  # not active
     full = await platform.add(account_id, zed, activation="immediate", email=agent)
     denied = await platform.answer(full, "seats.seat.denied")
-    assert denied.data == {"user_id": zed, "reason": "no_seat_available", "seats_used": 3, "seats_total": 3}
+    assert denied.data == {"user_id": zed, "reason": "no_seat_available", "seats_used": 4, "seats_total": 4}
     alerted = await platform.answer(full, "identity.account.owner_alerted")
 
     sent = await bus.wait_event("notifications.email.sent", count=2, correlationid=full.id,
@@ -313,7 +313,7 @@ async def test_a_member_without_a_seat_is_told_to_the_owner_and_every_active_adm
     assert sorted(e.data["to"] for e in sent) == sorted([owner, f"{ada}@example.com"])
     mail = await wait_mail(stack, owner)
     assert mail["Subject"] == f"Agent {zed} is waiting for a seat in Cove Realty"
-    assert "Hi Olive" in html_of(mail) and "3 of 3 seats are in use" in html_of(mail)
+    assert "Hi Olive" in html_of(mail) and "4 of 4 seats are in use" in html_of(mail)
     await stack.settled()
     def alerts(address: str) -> list:
         return [m for m in mails_to(stack, address) if "waiting for a seat" in m["Subject"]]

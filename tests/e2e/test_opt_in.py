@@ -38,33 +38,34 @@ async def test_opt_in_requests_need_the_setting_and_the_setting_needs_enterprise
 
 
 async def test_immediate_add_with_a_free_seat(platform, account_id):
-    await platform.enterprise(account_id, seats_total=1)
+    await platform.enterprise(account_id, seats_total=2)
     cmd = await platform.add(account_id, "u1", activation="immediate")
     added = await platform.answer(cmd, "identity.member.added")
     assert added.data["status"] == "pending_seat"
     reserved = await platform.answer(cmd, "seats.seat.reserved")
-    assert reserved.data == {"user_id": "u1", "seats_used": 1, "seats_total": 1, "auto_upgraded": False}
+    assert reserved.data == {"user_id": "u1", "seats_used": 2, "seats_total": 2, "auto_upgraded": False,
+                             "account_owner": False}
     invitation = await platform.answer(cmd, "identity.invitation.issued")
     assert invitation.data["kind"] == "standard"
     await platform.status(account_id, "u1", "pending_activation")
 
 
 async def test_immediate_add_without_a_free_seat_keeps_the_member_and_tells_the_owner(platform, account_id):
-    await platform.enterprise(account_id, seats_total=1)
+    await platform.enterprise(account_id, seats_total=2)
     first = await platform.add(account_id, "u1", activation="immediate")
     await platform.answer(first, "seats.seat.reserved")
     second = await platform.add(account_id, "u2", activation="immediate")
     denied = await platform.answer(second, "seats.seat.denied")
-    assert denied.data == {"user_id": "u2", "reason": "no_seat_available", "seats_used": 1, "seats_total": 1}
+    assert denied.data == {"user_id": "u2", "reason": "no_seat_available", "seats_used": 2, "seats_total": 2}
     alert = await platform.answer(second, "identity.account.owner_alerted")
     assert alert.data["owner_user_id"] == f"{account_id}_owner" and alert.data["user_id"] == "u2"
     await platform.status(account_id, "u2", "seat_unavailable")
-    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 2
 
-    await platform.subscription(account_id, 2)  # billing bought one more seat
+    await platform.subscription(account_id, 3)  # billing bought one more seat
     again = await platform.send(account_id, identity.ReactivateMember(by_user_id=f"{account_id}_owner", user_id="u2"))
     reserved = await platform.answer(again, "seats.seat.reserved")
-    assert reserved.data["seats_used"] == 2 and reserved.data["auto_upgraded"] is False
+    assert reserved.data["seats_used"] == 3 and reserved.data["auto_upgraded"] is False
     invitation = await platform.answer(again, "identity.invitation.issued")
     assert invitation.data["kind"] == "standard"
     await platform.status(account_id, "u2", "pending_activation")
@@ -74,7 +75,7 @@ async def test_immediate_add_without_a_free_seat_keeps_the_member_and_tells_the_
 
 
 async def test_opt_in_add_uses_no_seat_and_sends_a_link(platform, account_id):
-    await platform.enterprise(account_id, seats_total=2)
+    await platform.enterprise(account_id, seats_total=3)
     cmd = await platform.add(account_id, "u1", activation="opt_in")
     added = await platform.answer(cmd, "identity.member.added")
     assert added.data["status"] == "pending_opt_in"
@@ -82,12 +83,12 @@ async def test_opt_in_add_uses_no_seat_and_sends_a_link(platform, account_id):
     assert invitation.data["kind"] == "opt_in"
     assert platform.stack.invitation_link(invitation).startswith(platform.stack.http("identity") + "/invitations/accept?token=")
     summary = (await platform.seats(account_id))["summary"]
-    assert (summary["seats_used"], summary["seats_pending_opt_in"], summary["seats_available"]) == (0, 1, 2)
-    assert not platform.events(account_id, "seats.seat.reserved")
+    assert (summary["seats_used"], summary["seats_pending_opt_in"], summary["seats_available"]) == (1, 1, 2)  # the owner's seat
+    assert not platform.events(account_id, "seats.seat.reserved", "u1")
 
 
 async def test_clicking_the_link_reserves_a_free_seat(platform, account_id):
-    await platform.enterprise(account_id, seats_total=1)
+    await platform.enterprise(account_id, seats_total=2)
     await platform.add(account_id, "u1")
     invitation = await platform.invitation(account_id, "u1")
     page = await platform.click(platform.stack.invitation_link(invitation))
@@ -101,7 +102,7 @@ async def test_clicking_the_link_reserves_a_free_seat(platform, account_id):
 
 
 async def test_accepting_with_no_free_seat_upgrades_the_account_then_reserves(platform, account_id):
-    await platform.enterprise(account_id, seats_total=1)
+    await platform.enterprise(account_id, seats_total=2)
     taken = await platform.add(account_id, "u0", activation="immediate")
     await platform.answer(taken, "seats.seat.reserved")
     await platform.add(account_id, "u1")
@@ -109,12 +110,13 @@ async def test_accepting_with_no_free_seat_upgrades_the_account_then_reserves(pl
     accept = await platform.send(account_id, identity.AcceptInvitation(token=token_of(platform, invitation)))
 
     upgraded = await platform.answer(accept, "seats.account.upgraded")
-    assert upgraded.data == {"from_total": 1, "to_total": 2, "unit_price_cents": 4900,
+    assert upgraded.data == {"from_total": 2, "to_total": 3, "unit_price_cents": 4900,
                              "reason": "opt_in_accepted", "user_id": "u1"}
     charge = await platform.answer(accept, "seats.charge.created")
     assert charge.data["amount_cents"] == this_month_price(4900)
     reserved = await platform.answer(accept, "seats.seat.reserved")
-    assert reserved.data == {"user_id": "u1", "seats_used": 2, "seats_total": 2, "auto_upgraded": True}
+    assert reserved.data == {"user_id": "u1", "seats_used": 3, "seats_total": 3, "auto_upgraded": True,
+                             "account_owner": False}
     order = [e.type for e in platform.bus.events(lambda e: e.correlationid == accept.id
                                                  and e.type.startswith("seats."))]
     assert order == ["seats.account.upgraded", "seats.charge.created", "seats.seat.reserved"]
@@ -131,7 +133,7 @@ async def test_accepting_with_no_free_seat_upgrades_the_account_then_reserves(pl
 
 async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes_nothing(
         platform, stack, account_id):
-    await platform.enterprise(account_id, seats_total=5)
+    await platform.enterprise(account_id, seats_total=6)
     for user in ("used", "expired", "resent"):
         await platform.add(account_id, user)
     used = await platform.invitation(account_id, "used")
@@ -170,7 +172,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
 
     members = {m["user_id"]: m["status"] for m in await platform.members(account_id)}
     assert members == {"used": "pending_activation", "expired": "pending_opt_in", "resent": "pending_opt_in"}
-    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 2
     # The resent link still works.
     assert (await platform.click(platform.stack.invitation_link(second))).status_code == 200
     await platform.status(account_id, "resent", "pending_activation")
@@ -180,7 +182,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
 
 
 async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, account_id):
-    await platform.enterprise(account_id, seats_total=2)
+    await platform.enterprise(account_id, seats_total=3)
     await platform.add(account_id, "opt")
     await platform.click(platform.stack.invitation_link((await platform.invitation(account_id, "opt"))))
     await platform.status(account_id, "opt", "pending_activation")
@@ -198,7 +200,7 @@ async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, 
         released = await platform.answer(off, "seats.seat.released")
         assert released.data["user_id"] == user
         await platform.status(account_id, user, "inactive")
-    assert (await platform.seats(account_id))["summary"]["seats_used"] == 0
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1  # the owner's
 
     back = await platform.send(account_id, identity.ReactivateMember(by_user_id=f"{account_id}_owner", user_id="opt"))
     await platform.status(account_id, "opt", "pending_opt_in")
@@ -210,7 +212,7 @@ async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, 
     back = await platform.send(account_id, identity.ReactivateMember(by_user_id=f"{account_id}_owner", user_id="imm"))
     assert (await platform.answer(back, "seats.seat.reserved")).data["user_id"] == "imm"
     await platform.status(account_id, "imm", "pending_activation")
-    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 2
 
 
 async def test_an_opt_in_member_is_reactivated_after_the_account_turned_opt_in_off(platform, account_id):
@@ -269,7 +271,7 @@ async def test_import_answers_every_row(platform, account_id):
 
 
 async def test_groups_and_converting_display_only_members(platform, account_id):
-    await platform.enterprise(account_id, seats_total=1)
+    await platform.enterprise(account_id, seats_total=2)
     office = await platform.send(account_id, identity.CreateGroup(group_id="north", name="North Office",
                                                                    parent_group_id=None))
     await platform.answer(office, "identity.group.created")
@@ -285,7 +287,7 @@ async def test_groups_and_converting_display_only_members(platform, account_id):
         added = await platform.add(account_id, user, activation=None, user_type="display_only", group_id="north")
         assert (await platform.answer(added, "identity.member.added")).data["status"] == "display_only"
     await platform.stack.settled()
-    assert (await platform.seats(account_id))["summary"]["seats_used"] == 0  # display-only holds no seat
+    assert (await platform.seats(account_id))["summary"]["seats_used"] == 1  # the owner's; display-only holds none
 
     now_platform = await platform.send(account_id, identity.ConvertMember(by_user_id=f"{account_id}_owner", user_id="shown1", activation="immediate",
                                                                           group_id="north-a"))
@@ -353,13 +355,14 @@ async def test_duplicated_commands_and_events_change_nothing_twice(platform, bus
     await platform.stack.settled()
 
     ledger = await platform.seats(account_id)
-    assert ledger["summary"]["seats_total"] == 1 and ledger["summary"]["seats_used"] == 1
-    assert len(ledger["charges"]) == 1 and len(ledger["holders"]) == 1
+    assert ledger["summary"]["seats_total"] == 2 and ledger["summary"]["seats_used"] == 2
+    # With no seat in the plan, the owner's was bought too: two of each, never more.
+    assert len(ledger["charges"]) == 2 and len(ledger["holders"]) == 2
     # account_opened and subscription_set come from two topics, so either may be first.
     assert sorted(h["change"] for h in ledger["history"]) == [
-        "account_opened", "reserved", "subscription_set", "upgraded"]
+        "account_opened", "reserved", "reserved", "subscription_set", "upgraded", "upgraded"]
     assert len({e.id for e in platform.events(account_id, "identity.invitation.issued")}) == 1
-    assert len({e.id for e in platform.events(account_id, "seats.seat.reserved")}) == 1
+    assert len({e.id for e in platform.events(account_id, "seats.seat.reserved")}) == 2
     changes = {e.id for e in platform.events(account_id, "identity.member.status_changed", "u1")}
     assert len(changes) == 2  # pending_opt_in -> pending_seat -> pending_activation, once each
     assert reserved.data["auto_upgraded"] is True

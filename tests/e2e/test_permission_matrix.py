@@ -190,6 +190,7 @@ def _command(type_: str, w: World, actor: str | None, target: str | None):
         "identity.api_key.revoke": lambda: identity.RevokeApiKey(instance_id=ins, key_id="key_missing",
                                                                  by_user_id=actor),
         "seats.addon.purchase": lambda: seats.PurchaseAddon(instance_id=ins, addon="ai_assistant", buyer_user_id=actor),
+        "seats.addon.cancel": lambda: seats.CancelAddon(instance_id=ins, addon="ai_assistant", by_user_id=actor),
         "seats.calling_package.purchase": lambda: seats.PurchaseCallingPackage(
             instance_id=ins, package_id="calling_basic", buyer_user_id=actor, assigned_user_id=actor),
         "seats.integration.connect": lambda: seats.ConnectIntegration(user_id=actor, integration="gmail"),

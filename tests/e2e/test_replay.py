@@ -20,7 +20,7 @@ MACHINERY = {"inbox", "outbox", "outbox_dead", "schema_migrations"}
 
 async def story(platform, acc: str) -> None:
     """Seats, upgrades, releases, a private instance, a price change, add-ons, calling, integrations."""
-    await platform.enterprise(acc, seats_total=1)
+    await platform.enterprise(acc, seats_total=2)  # the owner's and ann's
     await platform.active(acc, "ann")
     invited = await platform.answer(await platform.add(acc, "bob", activation="opt_in"), "identity.invitation.issued")
     await platform.click(platform.stack.invitation_link(invited))  # no seat free: the account is upgraded
@@ -90,4 +90,5 @@ async def test_seats_replayed_into_a_fresh_database_rebuilds_the_same_state(plat
     async with httpx.AsyncClient(timeout=5) as client:  # and the read side agrees with itself
         summary = (await client.get(f"{stack.http('seats')}/v1/seats", params={"account_id": accounts[0]},
                                      headers=stack.as_operator())).json()
-    assert summary["summary"]["seats_total"] == 2 and summary["summary"]["seats_used"] == 1
+    # The owner's, ann's (released) and bob's (bought): three paid for, two held.
+    assert summary["summary"]["seats_total"] == 3 and summary["summary"]["seats_used"] == 2

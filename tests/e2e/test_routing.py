@@ -50,7 +50,7 @@ async def decisions(platform, lid: str, type_: str, count: int = 1, timeout: flo
 
 async def team(platform, acc: str, *agents: str, package: str = "crm_idx_team", owner: str = "ann") -> dict:
     """An Enterprise account whose member `owner` bought an instance that `agents` joined."""
-    await platform.enterprise(acc, seats_total=len(agents) + 2)
+    await platform.enterprise(acc, seats_total=len(agents) + 3)  # the owner's, ann's, the agents' and one
     for user in (owner, *agents):
         await platform.active(acc, user)
     created = (await platform.bought(acc, owner, package)).data

@@ -17,11 +17,11 @@ from crm_contracts import event_caused_by, identity, seats
 
 pytestmark = pytest.mark.stack
 
-N, K = 50, 10
+N, K = 50, 10  # acceptances, and seats free for them (the plan has one more: the owner's)
 
 
 async def race(platform, account_id: str) -> None:
-    await platform.enterprise(account_id, seats_total=K)
+    await platform.enterprise(account_id, seats_total=K + 1)
     users = [f"agent{i:02d}" for i in range(N)]
     await asyncio.gather(*(platform.add(account_id, u) for u in users))
     invitations = await asyncio.gather(*(platform.invitation(account_id, u) for u in users))
@@ -32,11 +32,12 @@ async def race(platform, account_id: str) -> None:
     results = await asyncio.gather(*clicks, *commands)
     assert all(r.status_code == 200 for r in results[:len(clicks)])
     await platform.bus.wait_event("seats.seat.reserved", count=N, timeout=120,
-                                  where=lambda e: e.accountid == account_id)
+                                  where=lambda e: e.accountid == account_id and not e.data["account_owner"])
 
 
 async def check_ledger(platform, account_id: str) -> None:
-    reserved = platform.events(account_id, "seats.seat.reserved")
+    owner = f"{account_id}_owner"
+    reserved = [e for e in platform.events(account_id, "seats.seat.reserved") if e.data["user_id"] != owner]
     by_user = {e.data["user_id"]: e for e in reserved}
     assert len(by_user) == N == len({e.id for e in reserved})
     assert sum(not e.data["auto_upgraded"] for e in by_user.values()) == K
@@ -44,23 +45,24 @@ async def check_ledger(platform, account_id: str) -> None:
     upgrades = {e.id: e for e in platform.events(account_id, "seats.account.upgraded")}
     charges = {e.id: e for e in platform.events(account_id, "seats.charge.created")}
     assert len(upgrades) == len(charges) == N - K
-    assert sorted(e.data["to_total"] for e in upgrades.values()) == list(range(K + 1, N + 1))
+    assert sorted(e.data["to_total"] for e in upgrades.values()) == list(range(K + 2, N + 2))
     assert all(e.data["unit_price_cents"] == 4900 for e in upgrades.values())
     assert all(e.data["seats_used"] <= e.data["seats_total"] for e in reserved)
 
     ledger = await platform.seats(account_id)
     summary = ledger["summary"]
-    assert (summary["seats_total"], summary["seats_used"], summary["seats_available"]) == (N, N, 0)
+    assert (summary["seats_total"], summary["seats_used"], summary["seats_available"]) == (N + 1, N + 1, 0)
     assert summary["seats_pending_opt_in"] == 0
     # Reconcile the summary with the ledger: holders, history and charges tell the same story.
     assert len(ledger["holders"]) == summary["seats_used"]
     changes = [h["change"] for h in ledger["history"]]
     assert changes.count("reserved") - changes.count("released") == summary["seats_used"]
-    # Each reservation's line names whom it seated and the count after it: 1, 2, … N in order.
+    # Each reservation's line names whom it seated and the count after it: 1 (the owner), 2, … N + 1.
     lines = [h for h in ledger["history"] if h["change"] == "reserved"]
-    assert [h["seats_used"] for h in lines] == list(range(1, N + 1))
-    assert {h["user_id"] for h in lines} == set(by_user)
-    assert K + changes.count("upgraded") == summary["seats_total"]
+    assert [h["seats_used"] for h in lines] == list(range(1, N + 2))
+    assert (lines[0]["user_id"], lines[0]["account_owner"]) == (owner, True)
+    assert {h["user_id"] for h in lines[1:]} == set(by_user)
+    assert K + 1 + changes.count("upgraded") == summary["seats_total"]
     assert {h["charge_id"] for h in ledger["history"] if h["change"] == "upgraded"} == {
         c["charge_id"] for c in ledger["charges"]}
     assert all(h["seats_used"] <= h["seats_total"] for h in ledger["history"])

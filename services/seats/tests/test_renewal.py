@@ -5,15 +5,12 @@ renewed period — on days the test chose, with amounts written out."""
 from __future__ import annotations
 
 import calendar
-import json
 import uuid
 from datetime import UTC, date, datetime
 
 import pytest
 
 from crm_contracts import command, event_caused_by, identity, seats
-from crm_testing.databases import scratch_database
-from crm_runtime import db
 from crm_runtime.batches import BatchProcessor
 from crm_runtime.settings import ServiceSettings
 from crm_seats import repository
@@ -22,22 +19,6 @@ from crm_seats.handlers import handlers
 from crm_seats.settings import SeatsSettings
 
 pytestmark = pytest.mark.stack
-
-
-class Clock:
-    """A clock the test sets: every handler's "today"."""
-
-    def __init__(self, day: date) -> None:
-        self.day = day
-
-    def __call__(self, _message) -> datetime:
-        return datetime(self.day.year, self.day.month, self.day.day, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-async def pool(stack):
-    async with scratch_database(stack, "crm_seats_renewal", [("seats", db.migrations_of("crm_seats"))]) as pool:
-        yield pool
 
 
 def next_common_year() -> int:
@@ -56,13 +37,8 @@ def day(month: int, dom: int, year: int = Y) -> date:
     return date(year, month, dom)
 
 
-async def events(pool, account_id: str, type_: str) -> list[dict]:
-    rows = await pool.fetch("SELECT payload FROM outbox WHERE key = $1 AND type = $2 ORDER BY id", account_id, type_)
-    return [json.loads(r["payload"])["data"] for r in rows]
-
-
-async def test_after_the_period_ends_a_reduction_applies_and_charges_fall_in_the_new_period(pool):
-    clock = Clock(day(1, 20))
+async def test_after_the_period_ends_a_reduction_applies_and_charges_fall_in_the_new_period(pool, clock, published):
+    clock.day = day(1, 20)
     processor = BatchProcessor("seats", handlers, None, group="renewal-test", settings=ServiceSettings(),
                                pool=pool, clock=clock)
     acc = "acc_" + uuid.uuid4().hex[:10]
@@ -84,20 +60,20 @@ async def test_after_the_period_ends_a_reduction_applies_and_charges_fall_in_the
     for user in ("a", "b"):
         await processor.handle_message(accepted(user))
     await handle(seats.ScheduleReduction(seats_total=3))
-    assert await events(pool, acc, "seats.subscription.reduction_scheduled") == [
+    assert await published(acc, "seats.subscription.reduction_scheduled") == [
         {"seats_total": 3, "effective_on": f"{Y}-01-31"}]
 
     # February 10: the anchor's February boundary is the 28th, so the period is Jan 31 .. Feb 28
     # (28 days), and the reduction applies at the renewal.
     clock.day = day(2, 10)
     await processor.handle_message(accepted("c"))  # a free seat of the three: no upgrade
-    assert await events(pool, acc, "seats.period.renewed") == [
+    assert await published(acc, "seats.period.renewed") == [
         {"period_start": f"{Y}-01-31", "period_end": f"{Y}-02-28", "seats_total": 3, "seat_price_cents": 6200,
          "currency": "USD"}]
-    assert await events(pool, acc, "seats.subscription.reduced") == [
+    assert await published(acc, "seats.subscription.reduced") == [
         {"from_total": 4, "to_total": 3, "period_start": f"{Y}-01-31"}]
     await processor.handle_message(accepted("d"))  # none free: upgraded, 6200 × 18 / 28 = 3985.71
-    [charge] = await events(pool, acc, "seats.charge.created")
+    [charge] = await published(acc, "seats.charge.created")
     assert (charge["amount_cents"], charge["period_start"], charge["period_end"], charge["charged_on"],
             charge["proration"]) == (3986, f"{Y}-01-31", f"{Y}-02-28", f"{Y}-02-10",
                                      {"days_remaining": 18, "days_in_period": 28})
@@ -106,10 +82,10 @@ async def test_after_the_period_ends_a_reduction_applies_and_charges_fall_in_the
     # seat costs 6200 × 30 / 31 = 6000; each period entered is published once.
     clock.day = day(3, 1)
     await processor.handle_message(accepted("e"))
-    renewed = await events(pool, acc, "seats.period.renewed")
+    renewed = await published(acc, "seats.period.renewed")
     assert [(r["period_start"], r["period_end"], r["seats_total"]) for r in renewed] == [
         (f"{Y}-01-31", f"{Y}-02-28", 3), (f"{Y}-02-28", f"{Y}-03-31", 4)]
-    assert [c["amount_cents"] for c in await events(pool, acc, "seats.charge.created")] == [3986, 6000]
+    assert [c["amount_cents"] for c in await published(acc, "seats.charge.created")] == [3986, 6000]
 
     async with pool.acquire() as conn:
         bills = invoices(await repository.billing_periods(conn, acc), await repository.charges(conn, acc))
@@ -129,7 +105,7 @@ class At:
         return self.instant
 
 
-async def test_the_billing_day_is_the_accounts_own_at_2330_local(pool):
+async def test_the_billing_day_is_the_accounts_own_at_2330_local(pool, published):
     """Los Angeles, 23:30 on the last day of the period is 07:30 the next day in UTC: the upgrade
     made then is still charged in the period that ends that local day, for its last day."""
     from zoneinfo import ZoneInfo
@@ -148,12 +124,12 @@ async def test_the_billing_day_is_the_accounts_own_at_2330_local(pool):
         accepted = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
         await processor.handle_message(event_caused_by(accepted, identity.InvitationAccepted(
             user_id=user, invitation_id=f"inv_{user}", kind="opt_in"), source="crm/identity"))
-    [charge] = await events(pool, acc, "seats.charge.created")
+    [charge] = await published(acc, "seats.charge.created")
     # Jan 1 .. Feb 1 is 31 days; on Jan 31 one is left: 3100 × 1 / 31 = 100.
     assert (charge["charged_on"], charge["period_end"], charge["amount_cents"], charge["proration"]) == (
         f"{Y}-01-31", f"{Y}-02-01", 100, {"days_remaining": 1, "days_in_period": 31})
-    assert await events(pool, acc, "seats.period.renewed") == []
-    [changed] = await events(pool, acc, "seats.subscription.changed")
+    assert await published(acc, "seats.period.renewed") == []
+    [changed] = await published(acc, "seats.subscription.changed")
     assert changed["time_zone"] == "America/Los_Angeles"
 
     unknown = command(seats.SetSubscription(seats_total=1, seat_price_cents=3100, currency="USD",
@@ -171,12 +147,13 @@ def next_leap_year() -> int:
     return year
 
 
-async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the_instance_is_cancelled(pool):
+async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the_instance_is_cancelled(
+        pool, clock, published):
     """Anchored on the 15th of a leap year's January: Jan 15 .. Feb 15 (31 days), Feb 15 .. Mar 15
     (29 days), Mar 15 .. Apr 15 (31 days). Bought on Jan 25 with 21 of 31 days left, each item is
     charged pro-rated once, then in full at every renewal while it is held."""
     leap = next_leap_year()
-    clock = Clock(date(leap, 1, 25))
+    clock.day = date(leap, 1, 25)
     processor = BatchProcessor("seats", handlers, None, group="recurring-test", settings=SeatsSettings(),
                                pool=pool, clock=clock)
     acc = "acc_" + uuid.uuid4().hex[:10]
@@ -193,7 +170,7 @@ async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the
 
     await fact(identity.AccountCreated(account_id=acc, tier="enterprise", enterprise_instance_id=ent,
                                        owner_user_id="olive"))
-    await handle(seats.SetSubscription(seats_total=1, seat_price_cents=1000, currency="USD",
+    await handle(seats.SetSubscription(seats_total=2, seat_price_cents=1000, currency="USD",
                                        period_start=date(leap, 1, 15), period_end=date(leap, 2, 15)))
     await fact(identity.MemberAdded(user_id="ann", user_type="platform", activation="immediate", status="active",
                                     group_id=None, email="ann@example.com"))
@@ -213,10 +190,10 @@ async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the
     await fact(identity.InstanceCancelled(instance_id=team, by_user_id="ann",
                                           read_only_until=datetime(leap, 4, 1, tzinfo=UTC)))
     clock.day = date(leap, 4, 20)
-    await handle(seats.ScheduleReduction(seats_total=0))  # any message of the account renews it
+    await handle(seats.ScheduleReduction(seats_total=1))  # any message of the account renews it
 
     charges = [(c["item"], c["period_start"], c["amount_cents"], c["proration"]["days_remaining"])
-               for c in await events(pool, acc, "seats.charge.created")]
+               for c in await published(acc, "seats.charge.created")]
     jan, feb, mar, apr = (f"{leap}-01-15", f"{leap}-02-15", f"{leap}-03-15", f"{leap}-04-15")
     assert charges == [
         ("package:crm_idx_team", jan, 10094, 21),   # 14900 × 21 / 31 = 10093.55
@@ -234,9 +211,74 @@ async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the
     assert [(b["period_start"].isoformat(), sorted((c["item"], c["amount_cents"]) for c in b["charges"]),
              b["total_cents"]) for b in bills["invoices"]] == [
         (jan, [("addon:ai_assistant", 1694), ("calling:calling_pro", 2642), ("package:crm_idx_team", 10094)],
-         1000 + 10094 + 1694 + 2642),
+         2 * 1000 + 10094 + 1694 + 2642),
         (feb, [("addon:ai_assistant", 2500), ("addon:home_report", 1241), ("calling:calling_pro", 3900),
-               ("package:crm_idx_team", 14900)], 1000 + 2500 + 3900 + 14900 + 1241),
-        (mar, [("calling:calling_pro", 3900)], 1000 + 3900),
-        (apr, [("calling:calling_pro", 3900)], 1000 + 3900),
+               ("package:crm_idx_team", 14900)], 2 * 1000 + 2500 + 3900 + 14900 + 1241),
+        (mar, [("calling:calling_pro", 3900)], 2 * 1000 + 3900),
+        (apr, [("calling:calling_pro", 3900)], 2 * 1000 + 3900),
+    ]
+
+
+async def test_a_cancelled_add_on_runs_to_the_end_of_its_period_and_is_not_renewed(pool, clock, published):
+    """Jan 15 .. Feb 15 (31 days), Feb 15 .. Mar 15 (28), Mar 15 .. Apr 15 (31), in a common year."""
+    clock.day = day(1, 25)
+    processor = BatchProcessor("seats", handlers, None, group="addon-cancel-test", settings=SeatsSettings(),
+                               pool=pool, clock=clock)
+    acc = "acc_" + uuid.uuid4().hex[:10]
+    team = f"ins_team_{acc}"
+
+    async def handle(data, *, rejected: str | None = None):
+        outcome = await processor.handle_message(command(data, source="test", accountid=acc))
+        assert (outcome.name, outcome.reason) == (("rejected", rejected) if rejected else ("handled", None)), outcome
+
+    async def fact(data):
+        cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
+        assert (await processor.handle_message(event_caused_by(cause, data, source="crm/identity"))).name == "handled"
+
+    async def held_by_ann() -> list[str]:
+        async with pool.acquire() as conn:
+            return sorted((await repository.entitlement_facts(conn, acc, "ann", team, clock.day))[0])
+
+    await fact(identity.AccountCreated(account_id=acc, tier="enterprise", enterprise_instance_id=f"ins_{acc}",
+                                       owner_user_id="olive"))
+    await handle(seats.SetSubscription(seats_total=3, seat_price_cents=1000, currency="USD",
+                                       period_start=day(1, 15), period_end=day(2, 15)))
+    for user in ("ann", "bob"):
+        await fact(identity.MemberAdded(user_id=user, user_type="platform", activation="immediate", status="active",
+                                        group_id=None, email=f"{user}@example.com"))
+    await fact(identity.InstanceCreated(instance_id=team, owner_user_id="ann", package="crm_idx_team", name="Team",
+                                        parsing_email="team@example.com", website_id=None))
+    await fact(identity.InstanceMemberJoined(instance_id=team, user_id="ann", role="owner"))
+    await handle(seats.PurchaseAddon(instance_id=team, addon="ai_assistant", buyer_user_id="ann"))
+
+    clock.day = day(2, 20)
+    await handle(seats.CancelAddon(instance_id=team, addon="ai_assistant", by_user_id="bob"),
+                 rejected="not_account_admin")  # neither its buyer nor an admin
+    await handle(seats.CancelAddon(instance_id=team, addon="home_report", by_user_id="ann"),
+                 rejected="not_account_admin")  # none held: only the account's admins learn that
+    await handle(seats.CancelAddon(instance_id=team, addon="home_report", by_user_id="olive"), rejected="addon_not_active")
+    await handle(seats.CancelAddon(instance_id=team, addon="ai_assistant", by_user_id="ann"))
+    await handle(seats.CancelAddon(instance_id=team, addon="ai_assistant", by_user_id="olive"),
+                 rejected="addon_already_cancelled")
+    [cancelled] = await published(acc, "seats.addon.cancelled")
+    assert (cancelled["by_user_id"], cancelled["buyer_user_id"], cancelled["ends_on"]) == ("ann", "ann", f"{Y}-03-15")
+    assert await held_by_ann() == ["ai_assistant"]  # paid for to Mar 15, usable to then
+
+    clock.day = day(3, 1)  # bought again before it stopped: it goes on, nothing more is charged
+    await handle(seats.PurchaseAddon(instance_id=team, addon="ai_assistant", buyer_user_id="ann"))
+    await handle(seats.CancelAddon(instance_id=team, addon="ai_assistant", by_user_id="olive"))  # the owner may
+
+    clock.day = day(3, 20)
+    assert await held_by_ann() == []
+    await handle(seats.CancelAddon(instance_id=team, addon="ai_assistant", by_user_id="ann"), rejected="addon_not_active")
+    await handle(seats.PurchaseAddon(instance_id=team, addon="ai_assistant", buyer_user_id="ann"))  # a new purchase
+    assert await held_by_ann() == ["ai_assistant"]
+
+    assert [p["resumed"] for p in await published(acc, "seats.addon.purchased")] == [False, True, False]
+    charges = [(c["item"], c["period_start"], c["amount_cents"]) for c in await published(acc, "seats.charge.created")
+               if c["item"] == "addon:ai_assistant"]
+    assert charges == [
+        ("addon:ai_assistant", f"{Y}-01-15", 1694),  # 2500 × 21 / 31 = 1693.55
+        ("addon:ai_assistant", f"{Y}-02-15", 2500),  # renewed: held when February's period began
+        ("addon:ai_assistant", f"{Y}-03-15", 2097),  # not renewed on Mar 15; bought anew: 2500 × 26 / 31
     ]

@@ -98,6 +98,16 @@ class PurchaseAddon(BaseModel):
     buyer_user_id: str = Field(min_length=1, max_length=200)
 
 
+@message("seats.addon.cancel", on=COMMANDS)
+class CancelAddon(BaseModel):
+    """Stop an add-on at the end of the billing period it is cancelled in: usable and paid for to
+    then, not renewed after (no credit for the days left). Who bought it, or the account's admins."""
+
+    instance_id: str = Field(min_length=1, max_length=200)
+    addon: str = Field(min_length=1, max_length=100)
+    by_user_id: str = Field(min_length=1, max_length=200)
+
+
 @message("seats.calling_package.purchase", on=COMMANDS)
 class PurchaseCallingPackage(BaseModel):
     """Buy a calling/texting package for an agent (PI9): usable on every instance of the agent
@@ -188,12 +198,13 @@ class SubscriptionReduced(BaseModel):
 
 @message("seats.seat.reserved", on=EVENTS)
 class SeatReserved(BaseModel):
-    """A member holds a seat."""
+    """A member holds a seat, or the account's owner (who holds one from the first subscription)."""
 
     user_id: str
     seats_used: int
     seats_total: int
     auto_upgraded: bool
+    account_owner: bool = False
 
 
 @message("seats.seat.released", on=EVENTS)
@@ -224,7 +235,8 @@ class AccountUpgraded(BaseModel):
     from_total: int
     to_total: int
     unit_price_cents: int
-    reason: str
+    reason: str = Field(description="opt_in_accepted (a member accepted with no seat free) or account_owner "
+                                    "(the owner's own seat, bought with the first subscription)")
     user_id: str
 
 
@@ -263,12 +275,25 @@ class PriceListChanged(BaseModel):
 
 @message("seats.addon.purchased", on=EVENTS)
 class AddonPurchased(BaseModel):
-    """An add-on is active on an instance."""
+    """An add-on is active on an instance (`resumed`: bought again before a cancellation took
+    effect, so it simply goes on and nothing more is charged; `charge_id` is the charge it runs on)."""
 
     instance_id: str
     addon: str
     buyer_user_id: str
     charge_id: str
+    resumed: bool = False
+
+
+@message("seats.addon.cancelled", on=EVENTS)
+class AddonCancelled(BaseModel):
+    """An add-on stops after `ends_on` (the end of the period it was cancelled in): no renewal after."""
+
+    instance_id: str
+    addon: str
+    buyer_user_id: str
+    by_user_id: str
+    ends_on: date
 
 
 @message("seats.calling_package.purchased", on=EVENTS)

@@ -148,6 +148,12 @@ async def invitation_issued(ctx: HandlerContext, event: InvitationIssued) -> Non
 
 @handlers.on(AccountUpgraded)
 async def account_upgraded(ctx: HandlerContext, event: AccountUpgraded) -> None:
+    if event.reason == "account_owner":
+        # The owner's own seat comes with the subscription they chose: an item in the center, no
+        # e-mail about someone else's acceptance (its charge is on the invoice).
+        await _notify_owner(ctx, "seats_upgraded", f"Seats upgraded to {event.to_total}",
+                            "Your own seat was added: the account's owner sits in one of its seats.")
+        return
     await repository.record_upgrade(ctx.conn, ctx.message.causationid or ctx.message.id, event.model_dump())
     await _notify_owner(ctx, "seats_upgraded", f"Seats upgraded to {event.to_total}",
                         f"{event.user_id} accepted an invitation with no free seat; one seat was added.")
@@ -254,6 +260,8 @@ async def set_template(ctx: HandlerContext, cmd: SetTemplate) -> None:
 
 @handlers.on(SeatReserved)
 async def seat_reserved(ctx: HandlerContext, event: SeatReserved) -> None:
+    if event.account_owner:
+        return  # the owner's own seat comes with the plan they chose: nothing to tell them
     await _notify_owner(ctx, "seat_reserved", f"{event.user_id} took a seat",
                         f"{event.seats_used} of {event.seats_total} seats are in use.")
 

@@ -86,9 +86,10 @@ async def seat_ledger(request: Request):
     account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id)
+        holders = await repository.holders(conn, account_id)
         return json_response({
-            "summary": repository.summary(sub, await repository.pending_opt_in(conn, account_id)),
-            "holders": await repository.holders(conn, account_id),
+            "summary": repository.summary(sub, await repository.pending_opt_in(conn, account_id), holders),
+            "holders": holders,
             "charges": await repository.charges(conn, account_id),
             "history": await repository.history(conn, account_id)})
 
@@ -100,7 +101,10 @@ async def entitlements_of(request: Request):
         user_id, instance_id, found = await _user_in_instance(conn, request)
         account_id = found["account_id"]
         member = (await repository.membership(conn, account_id, instance_id, [user_id]))[user_id]
-        addons, calling, integrations = await repository.entitlement_facts(conn, account_id, user_id, instance_id)
+        sub = await repository.get_subscription(conn, account_id)
+        today = _today(request, sub) if sub else service(request).clock(None).date()
+        addons, calling, integrations = await repository.entitlement_facts(conn, account_id, user_id, instance_id,
+                                                                           today)
     items = entitlements(user_id, instance_id, member=member, addons_here=addons, calling=calling,
                          integrations=integrations)
     return json_response({"user_id": user_id, "instance_id": instance_id, "account_id": account_id,

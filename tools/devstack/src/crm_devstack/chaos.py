@@ -55,7 +55,7 @@ def wave(tag: str, accounts: int = ACCOUNTS_PER_WAVE) -> Wave:
             owner={"user_id": f"{acc}_o", "email": "owner@example.com", "first_name": "O", "last_name": "C"}),
             source="chaos", accountid=acc))
         w.commands.append(command(seats.SetSubscription(
-            seats_total=2, seat_price_cents=4900, currency="USD", **period_args()), source="chaos", accountid=acc))
+            seats_total=3, seat_price_cents=4900, currency="USD", **period_args()), source="chaos", accountid=acc))
         for i in range(3):
             add = command(identity.AddMember(user_id=f"{acc}_m{i}", email=f"m{i}@example.com", first_name="M",
                                              last_name=str(i), user_type="platform", activation="immediate",

@@ -95,9 +95,10 @@ class Story(RoutingChapter):
             account_id=acc, name="Harbor Realty", tier="enterprise",
             owner={"user_id": self.user["olive"], "email": "olive@example.com", "first_name": "Olive", "last_name": "Owner"}),
             "identity.account.created")
-        await self.step(f"Billing sets 2 seats at $49.00 a month from {self.plan['period_start']} (renewed since)",
-                        seats.SetSubscription(seats_total=2, seat_price_cents=4900, currency="USD", **self.plan),
-                        "seats.subscription.changed")
+        await self.step(f"Billing sets 3 seats at $49.00 a month from {self.plan['period_start']} (renewed since); "
+                        "Olive, the owner, sits in one of them",
+                        seats.SetSubscription(seats_total=3, seat_price_cents=4900, currency="USD", **self.plan),
+                        "seats.seat.reserved")
         await self.step("Support enables agent opt-in", identity.SetOptIn(enabled=True),
                         "identity.account.opt_in_changed")
         await self.stack.settled()
@@ -117,7 +118,7 @@ class Story(RoutingChapter):
         async with httpx.AsyncClient(timeout=10) as client:
             for user in links:
                 console.rule(f"[bold]{user} clicks the link in the e-mail")
-                if user == "cy":  # both seats are taken: this acceptance buys one
+                if user == "cy":  # Olive's, Ana's and Ben's: every seat is taken, this acceptance buys one
                     quoted = await self.quote("olive", "seat")
                 page, confirmed = await people.accept(client, links[user])
                 console.print(f"  GET {links[user][:60]}… → {page.status_code} (a page asking to confirm); "
@@ -150,6 +151,8 @@ class Story(RoutingChapter):
         console.print(f"  total {s['seats_total']}  used {s['seats_used']}  pending opt-in "
                       f"{s['seats_pending_opt_in']}  available {s['seats_available']}  "
                       f"charges {[c['amount_cents'] for c in ledger['charges']]}")
+        console.print("  holders: " + ", ".join(h["user_id"] + (" (the account owner)" if h["account_owner"] else "")
+                                                for h in ledger["holders"]))
         await self.billing()
         console.rule("[bold]The last acceptance, traced: crm trace " + str(self.last_acceptance))
         await self.stack.settled()
@@ -170,8 +173,12 @@ class Story(RoutingChapter):
             for c in bill["charges"]:
                 console.print(f"  {c['charged_on']}  {c['item']:<24} {c['amount_cents'] / 100:>8.2f}")
             console.print(f"  total {bill['total_cents'] / 100:.2f}")
-        await self.step("Billing schedules 4 seats from the next renewal",
-                        seats.ScheduleReduction(seats_total=4), "seats.subscription.reduction_scheduled")
+        await self.step("Billing schedules 5 seats from the next renewal",
+                        seats.ScheduleReduction(seats_total=5), "seats.subscription.reduction_scheduled")
+        [stopped] = await self.step("Ana cancels the CMA add-on: it runs to the end of this period, then stops",
+                                    seats.CancelAddon(instance_id=self.team["instance_id"], addon="cma",
+                                                      by_user_id=self.user["ana"]), "seats.addon.cancelled")
+        console.print(f"  [yellow]addon:cma ends on {stopped.data['ends_on']}; not renewed after[/]")
         async with httpx.AsyncClient(timeout=5) as client:
             ahead = (await client.get(f"{self.stack.http('seats')}/v1/invoices", params={"account_id": self.account},
                                       headers=self.stack.as_user(self.user["olive"]))).json()["upcoming"]
@@ -198,8 +205,8 @@ class Story(RoutingChapter):
 
     async def private_instance(self) -> None:
         u = self.user
-        await self.step("Billing raises the account to 5 seats", seats.SetSubscription(
-            seats_total=5, seat_price_cents=4900, currency="USD", **self.plan), "seats.subscription.changed")
+        await self.step("Billing raises the account to 6 seats", seats.SetSubscription(
+            seats_total=6, seat_price_cents=4900, currency="USD", **self.plan), "seats.subscription.changed")
         for group, name in (("north", "North office"), ("south", "South office")):
             await self.step(f"Create group {name}", identity.CreateGroup(group_id=group, name=name,
                                                                         parent_group_id=None), "identity.group.created")

@@ -43,6 +43,7 @@ class Subscription:
     auto_upgrade_max: int | None = None
     scheduled_seats_total: int | None = None
     time_zone: str = "UTC"
+    owner_user_id: str | None = None
 
     def day_at(self, instant: datetime) -> date:
         """The account's billing day at `instant`: its own calendar day, in its time zone."""
@@ -128,11 +129,16 @@ class Subscription:
     def release(self) -> Subscription:
         return replace(self, seats_used=self.seats_used - 1)
 
-    def upgrade_one(self) -> Subscription:
+    def upgrade_one(self, *, for_owner: bool = False) -> Subscription:
         """Raise the total by exactly the one missing seat (charged at the current unit price,
-        pro-rated: `prices.charge`), within the limit the account set on automatic upgrades."""
+        pro-rated: `prices.charge`), within the limit the account set on automatic upgrades.
+
+        The owner's own seat is bought whatever that limit: the limit governs the seats others'
+        acceptances add, and an account whose owner holds no seat has nobody to use it."""
         if not self.has_plan:
             raise LedgerError("no_subscription", f"account {self.account_id} has no subscription to upgrade")
+        if for_owner:
+            return replace(self, seats_total=self.seats_total + 1)
         if self.auto_upgrade_mode == "off":
             raise LedgerError("auto_upgrade_off", f"account {self.account_id} does not add seats automatically")
         if self.auto_upgrade_mode == "limit" and self.seats_total + 1 > (self.auto_upgrade_max or 0):

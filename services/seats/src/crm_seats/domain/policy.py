@@ -30,6 +30,8 @@ COMMANDS: dict[str, Action] = {a.name: a for a in (
            "our choice: the billing system records the owner's decision", system="billing"),
     Action("seats.price_list.set", P.SYSTEM, True, system="billing"),
     Action("seats.addon.purchase", P.YOURSELF, True, _BUYS, about_others=False),
+    Action("seats.addon.cancel", P.YOURSELF_OR_ADMIN, True,
+           "our choice: who bought an add-on stops it, and the account's admins stop any"),
     Action("seats.calling_package.purchase", P.YOURSELF, True, _BUYS, about_others=False),
     Action("seats.integration.connect", P.YOURSELF, True, "a person connects their own integrations", about_others=False),
     Action("seats.integration.disconnect", P.YOURSELF, True, "a person disconnects their own integrations", about_others=False),

@@ -11,7 +11,14 @@ from ..domain import policy
 
 
 async def permitted(ctx: HandlerContext, actor: str) -> None:
-    facts = await access.facts(ctx.conn, ctx.message.accountid, actor, about_user_id=actor)
+    """Go on when the policy lets `actor` do this command about themselves."""
+    await permitted_about(ctx, actor, actor)
+
+
+async def permitted_about(ctx: HandlerContext, actor: str, about: str | None) -> None:
+    """Go on when the policy lets `actor` do this command about the person `about` (None: nobody
+    known, so only what they may do about anyone)."""
+    facts = await access.facts(ctx.conn, ctx.message.accountid, actor, about_user_id=about)
     if not (decision := policy.command(ctx.message.type, facts)):
         raise Rejected(decision.reason, decision.message)
 

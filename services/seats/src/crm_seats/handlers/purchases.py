@@ -16,7 +16,9 @@ from crm_contracts.seats import (
     ADDONS,
     CALLING_PACKAGES,
     INTEGRATIONS,
+    AddonCancelled,
     AddonPurchased,
+    CancelAddon,
     CallingPackagePurchased,
     ConnectIntegration,
     DisconnectIntegration,
@@ -33,7 +35,7 @@ from ..domain.entitlements import CallingPurchase
 from ..domain.prices import DEFAULT_PRICES, unit_price
 from ..settings import SeatsSettings
 from .billing import charge, subscription
-from .gate import permitted, system
+from .gate import permitted, permitted_about, system
 
 handlers = Handlers()
 
@@ -102,17 +104,48 @@ async def purchase_addon(ctx: HandlerContext, cmd: PurchaseAddon) -> None:
         raise Rejected("unknown_addon", f"no add-on {cmd.addon!r}; add-ons are {', '.join(ADDONS)}")
     sub = await subscription(ctx)
     await members_of(ctx, cmd.instance_id, buyer=cmd.buyer_user_id)
+    # Read under the subscription's row lock (taken above): two purchases racing are one.
+    held = await repository.addon(ctx.conn, cmd.instance_id, cmd.addon)
+    if held is not None and held["ends_on"] is None:
+        raise Rejected("addon_already_active", f"{cmd.addon} is already active on instance {cmd.instance_id}")
+    if held is not None and held["ends_on"] > sub.day_at(ctx.now()):
+        # Cancelled, but paid for to the end of this period: it simply goes on, charged nothing more.
+        await repository.end_addon(ctx.conn, cmd.instance_id, cmd.addon, None)
+        await ctx.emit(AddonPurchased(instance_id=cmd.instance_id, addon=cmd.addon, buyer_user_id=held["buyer_user_id"],
+                                      charge_id=held["charge_id"], resumed=True),
+                       subject=cmd.buyer_user_id, instanceid=cmd.instance_id)
+        return
     item = f"addon:{cmd.addon}"
     price, currency = unit_price(item, sub, await repository.price_list(ctx.conn, sub.account_id))
     charge_id = await charge(ctx, sub, user_id=cmd.buyer_user_id, price_cents=price, currency=currency,
                               what=f"add-on {cmd.addon} for instance {cmd.instance_id}",
                               item=item, instance_id=cmd.instance_id)
     assert charge_id is not None
-    if not await repository.insert_addon(ctx.conn, sub.account_id, cmd.instance_id, cmd.addon, cmd.buyer_user_id,
-                                         charge_id):
-        raise Rejected("addon_already_active", f"{cmd.addon} is already active on instance {cmd.instance_id}")
+    await repository.put_addon(ctx.conn, sub.account_id, cmd.instance_id, cmd.addon, cmd.buyer_user_id, charge_id)
     await ctx.emit(AddonPurchased(instance_id=cmd.instance_id, addon=cmd.addon, buyer_user_id=cmd.buyer_user_id,
                                   charge_id=charge_id), subject=cmd.buyer_user_id, instanceid=cmd.instance_id)
+
+
+@handlers.on(CancelAddon)
+async def cancel_addon(ctx: HandlerContext, cmd: CancelAddon) -> None:
+    """Stopped from the next period: the period it is cancelled in is paid for and it runs to its
+    end (the same rule as a cancelled instance); nothing is credited."""
+    sub = await subscription(ctx)
+    held = await repository.addon(ctx.conn, cmd.instance_id, cmd.addon)
+    found = held is not None and held["account_id"] == sub.account_id
+    # Who bought it may stop it, and the account's admins; that none is held, only admins learn.
+    await permitted_about(ctx, cmd.by_user_id, held["buyer_user_id"] if found else None)
+    today = sub.day_at(ctx.now())
+    if not found or (held["ends_on"] is not None and held["ends_on"] <= today):
+        raise Rejected("addon_not_active", f"{cmd.addon!r} is not active on instance {cmd.instance_id}")
+    if held["ends_on"] is not None:
+        raise Rejected("addon_already_cancelled", f"{cmd.addon} on instance {cmd.instance_id} already stops "
+                       f"on {held['ends_on']}; buying it again before then keeps it")
+    assert sub.period_end is not None  # an add-on was charged, so the account has a plan
+    await repository.end_addon(ctx.conn, cmd.instance_id, cmd.addon, sub.period_end)
+    await ctx.emit(AddonCancelled(instance_id=cmd.instance_id, addon=cmd.addon, buyer_user_id=held["buyer_user_id"],
+                                  by_user_id=cmd.by_user_id, ends_on=sub.period_end),
+                   subject=cmd.by_user_id, instanceid=cmd.instance_id)
 
 
 @handlers.on(PurchaseCallingPackage)

@@ -32,36 +32,40 @@ from .gate import system
 handlers = Handlers()
 
 
-async def _upgrade(ctx: HandlerContext, sub: Subscription, user_id: str) -> Subscription:
+async def _upgrade(ctx: HandlerContext, sub: Subscription, user_id: str, *, for_owner: bool) -> Subscription:
     """Buy the one missing seat at the current price and record its pro-rated charge."""
-    upgraded = sub.upgrade_one()
+    upgraded = sub.upgrade_one(for_owner=for_owner)
+    reason = "account_owner" if for_owner else "opt_in_accepted"
     await ctx.emit(AccountUpgraded(from_total=sub.seats_total, to_total=upgraded.seats_total,
-                                   unit_price_cents=sub.seat_price_cents, reason="opt_in_accepted",
+                                   unit_price_cents=sub.seat_price_cents, reason=reason,
                                    user_id=user_id), subject=user_id)
+    what = f"1 seat added automatically for {'the account owner ' if for_owner else ''}{user_id}"
     charge_id = await charge(ctx, sub, user_id=user_id, price_cents=sub.seat_price_cents, currency=sub.currency,
-                              what=f"1 seat added automatically for {user_id}")
+                              what=what)
     await repository.append_ledger(ctx.conn, upgraded, change="upgraded", cause=ctx.message, user_id=user_id,
                                    charge_id=charge_id)
     return upgraded
 
 
 async def _seat(ctx: HandlerContext, user_id: str, *, may_upgrade: bool) -> None:
-    """Reserve a seat for `user_id`; with none free, upgrade (opt-in) or deny (immediate).
+    """Reserve a seat for `user_id`; with none free, upgrade (opt-in, and the account's owner) or
+    deny (immediate).
 
     The subscription row lock makes concurrent requests for one account take turns, so the
     last free seat is given once and each upgrade buys exactly one seat (never past the limit
-    the account set on automatic upgrades).
+    the account set on automatic upgrades, but for the owner's own seat).
     """
     sub = await subscription(ctx)
+    owner = user_id == sub.owner_user_id
     if await repository.holds_seat(ctx.conn, sub.account_id, user_id):
         # Asked again for a seat already held: confirm it, take nothing more.
         await ctx.emit(SeatReserved(user_id=user_id, seats_used=sub.seats_used, seats_total=sub.seats_total,
-                                    auto_upgraded=False), subject=user_id)
+                                    auto_upgraded=False, account_owner=owner), subject=user_id)
         return
     auto_upgraded = False
-    if sub.available <= 0 and may_upgrade:
+    if sub.available <= 0 and (may_upgrade or owner):
         try:
-            sub = await _upgrade(ctx, sub, user_id)
+            sub = await _upgrade(ctx, sub, user_id, for_owner=owner)
             auto_upgraded = True
         except LedgerError as err:
             await _deny(ctx, sub, user_id, err.reason)
@@ -75,8 +79,16 @@ async def _seat(ctx: HandlerContext, user_id: str, *, may_upgrade: bool) -> None
                                 on=sub.day_at(ctx.now()))
     await repository.save_subscription(ctx.conn, reserved)
     await repository.append_ledger(ctx.conn, reserved, change="reserved", cause=ctx.message, user_id=user_id)
-    await ctx.emit(SeatReserved(user_id=user_id, seats_used=reserved.seats_used,
-                                seats_total=reserved.seats_total, auto_upgraded=auto_upgraded), subject=user_id)
+    await ctx.emit(SeatReserved(user_id=user_id, seats_used=reserved.seats_used, seats_total=reserved.seats_total,
+                                auto_upgraded=auto_upgraded, account_owner=owner), subject=user_id)
+
+
+async def _seat_owner(ctx: HandlerContext, sub: Subscription) -> None:
+    """The owner is a platform user of the account from the moment it has a subscription: they
+    sit in one of the seats it pays for (one is bought when none is free)."""
+    if sub.has_plan and sub.owner_user_id is not None \
+            and not await repository.holds_seat(ctx.conn, sub.account_id, sub.owner_user_id):
+        await _seat(ctx, sub.owner_user_id, may_upgrade=True)
 
 
 async def _deny(ctx: HandlerContext, sub: Subscription, user_id: str, reason: str) -> None:
@@ -107,6 +119,7 @@ async def open_ledger(ctx: HandlerContext, event: AccountCreated) -> None:
     await repository.append_ledger(ctx.conn, sub, change="account_opened", cause=ctx.message)
     await repository.upsert_instance(ctx.conn, event.enterprise_instance_id, event.account_id, "enterprise",
                                      event.owner_user_id, None, event.name)
+    await _seat_owner(ctx, sub)  # a subscription set before the account's creation reached seats
 
 
 @handlers.on(MemberAdded)
@@ -155,7 +168,7 @@ async def set_subscription(ctx: HandlerContext, cmd: SetSubscription) -> None:
     await repository.record_period(ctx.conn, changed, ctx.message)
     await repository.append_ledger(ctx.conn, changed, change="subscription_set", cause=ctx.message)
     await ctx.emit(SubscriptionChanged(seats_used=changed.seats_used, **cmd.model_dump()))
-    await renew(ctx, changed)
+    await _seat_owner(ctx, await renew(ctx, changed))
 
 
 @handlers.on(ScheduleReduction)

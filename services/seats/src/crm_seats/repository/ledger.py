@@ -13,7 +13,7 @@ from ..domain.ledger import Subscription, acted_by
 
 
 _COLUMNS = ("account_id, seats_total, seats_used, seat_price_cents, currency, period_start, period_end, anchor, "
-            "billing_interval AS interval, auto_upgrade_mode, auto_upgrade_max, scheduled_seats_total, time_zone")
+            "billing_interval AS interval, auto_upgrade_mode, auto_upgrade_max, scheduled_seats_total, time_zone, owner_user_id")
 
 
 async def lock_subscription(conn: asyncpg.Connection, account_id: str) -> Subscription:
@@ -91,16 +91,18 @@ async def append_ledger(conn: asyncpg.Connection, sub: Subscription, *, change: 
 
 async def history(conn: asyncpg.Connection, account_id: str) -> list[dict]:
     rows = await conn.fetch(
-        """SELECT change, user_id, seats_total, seats_used, cause_event_id, cause_type, actor, by_user_id,
-                  charge_id, at
-           FROM seat_ledger WHERE account_id = $1 ORDER BY id""",
+        """SELECT l.change, l.user_id, (l.user_id = s.owner_user_id) IS TRUE AS account_owner, l.seats_total,
+                  l.seats_used, l.cause_event_id, l.cause_type, l.actor, l.by_user_id, l.charge_id, l.at
+           FROM seat_ledger l JOIN subscriptions s USING (account_id) WHERE l.account_id = $1 ORDER BY l.id""",
         account_id,
     )
     return [dict(r) for r in rows]
 
 
-def summary(sub: Subscription, pending_opt_in: int) -> dict:
-    return {"account_id": sub.account_id, "seats_total": sub.seats_total, "seats_used": sub.seats_used,
+def summary(sub: Subscription, pending_opt_in: int, holders: list[dict]) -> dict:
+    """The counts, and the owner named with whether they sit in one of the seats counted."""
+    owner = {"user_id": sub.owner_user_id, "holds_seat": any(h["account_owner"] for h in holders)}
+    return {"account_id": sub.account_id, "owner": owner, "seats_total": sub.seats_total, "seats_used": sub.seats_used,
             "seats_pending_opt_in": pending_opt_in, "seats_available": sub.available,
             "seat_price_cents": sub.seat_price_cents,
             "currency": sub.currency, "period_start": sub.period_start, "period_end": sub.period_end,
@@ -123,11 +125,13 @@ async def add_holder(conn: asyncpg.Connection, account_id: str, user_id: str, *,
 
 
 async def dormant_holders(conn: asyncpg.Connection, account_id: str, held_since: date) -> list[dict]:
-    """Holders who got their seat on or before `held_since` and are not active."""
+    """Holders who got their seat on or before `held_since` and are not active (the owner always is)."""
     rows = await conn.fetch(
         """SELECT h.user_id, h.reserved_on, coalesce(m.status, 'unknown') AS status FROM seat_holders h
+           JOIN subscriptions s ON s.account_id = h.account_id
            LEFT JOIN member_statuses m ON m.account_id = h.account_id AND m.user_id = h.user_id
            WHERE h.account_id = $1 AND h.reserved_on <= $2 AND m.status IS DISTINCT FROM 'active'
+             AND h.user_id IS DISTINCT FROM s.owner_user_id
            ORDER BY h.reserved_on, h.user_id""", account_id, held_since)
     return [dict(r) for r in rows]
 
@@ -137,8 +141,11 @@ async def remove_holder(conn: asyncpg.Connection, account_id: str, user_id: str)
 
 
 async def holders(conn: asyncpg.Connection, account_id: str) -> list[dict]:
-    rows = await conn.fetch("SELECT user_id, auto_upgraded, cause_event_id, reserved_at FROM seat_holders "
-                            "WHERE account_id = $1 ORDER BY reserved_at, user_id", account_id)
+    rows = await conn.fetch(
+        """SELECT h.user_id, (h.user_id = s.owner_user_id) IS TRUE AS account_owner, h.auto_upgraded,
+                  h.cause_event_id, h.reserved_at
+           FROM seat_holders h JOIN subscriptions s USING (account_id)
+           WHERE h.account_id = $1 ORDER BY h.reserved_at, h.user_id""", account_id)
     return [dict(r) for r in rows]
 
 

@@ -88,11 +88,26 @@ async def close_instance(conn: asyncpg.Connection, instance_id: str, owner_user_
 # --- purchases ------------------------------------------------------------------------------
 
 
-async def insert_addon(conn: asyncpg.Connection, account_id: str, instance_id: str, addon: str, buyer: str,
-                       charge_id: str) -> bool:
-    return bool(await conn.fetchval(
+async def addon(conn: asyncpg.Connection, instance_id: str, addon: str) -> asyncpg.Record | None:
+    """The add-on's row on the instance (bought once, perhaps cancelled: `ends_on`), if ever bought."""
+    return await conn.fetchrow("SELECT account_id, buyer_user_id, charge_id, ends_on FROM addons "
+                               "WHERE instance_id = $1 AND addon = $2", instance_id, addon)
+
+
+async def put_addon(conn: asyncpg.Connection, account_id: str, instance_id: str, addon: str, buyer: str,
+                    charge_id: str) -> None:
+    """The add-on bought: a new row, or one whose cancellation has taken effect bought anew."""
+    await conn.execute(
         """INSERT INTO addons (instance_id, addon, account_id, buyer_user_id, charge_id) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO NOTHING RETURNING true""", instance_id, addon, account_id, buyer, charge_id))
+           ON CONFLICT (instance_id, addon) DO UPDATE SET buyer_user_id = EXCLUDED.buyer_user_id,
+               charge_id = EXCLUDED.charge_id, ends_on = NULL, purchased_at = now()""",
+        instance_id, addon, account_id, buyer, charge_id)
+
+
+async def end_addon(conn: asyncpg.Connection, instance_id: str, addon: str, ends_on: date | None) -> None:
+    """Set (a cancellation) or clear (bought again before it took effect) the day the add-on stops."""
+    await conn.execute("UPDATE addons SET ends_on = $3 WHERE instance_id = $1 AND addon = $2",
+                       instance_id, addon, ends_on)
 
 
 async def insert_calling_package(conn: asyncpg.Connection, account_id: str, p: CallingPurchase,
@@ -123,9 +138,12 @@ async def set_integration(conn: asyncpg.Connection, account_id: str, user_id: st
                            account_id, user_id, integration)
 
 
-async def entitlement_facts(conn: asyncpg.Connection, account_id: str, user_id: str,
-                            instance_id: str) -> tuple[dict[str, str], list[CallingPurchase], set[str]]:
-    addons = await conn.fetch("SELECT addon, buyer_user_id FROM addons WHERE instance_id = $1", instance_id)
+async def entitlement_facts(conn: asyncpg.Connection, account_id: str, user_id: str, instance_id: str,
+                            today: date) -> tuple[dict[str, str], list[CallingPurchase], set[str]]:
+    """What the user has on the instance `today`: its add-ons not yet stopped, their calling
+    packages and integrations."""
+    addons = await conn.fetch("SELECT addon, buyer_user_id FROM addons WHERE instance_id = $1 "
+                              "AND (ends_on IS NULL OR ends_on > $2)", instance_id, today)
     calling = await conn.fetch(
         """SELECT purchase_id, package_id, buyer_user_id, assigned_user_id, instance_id, number_kind
            FROM calling_packages WHERE account_id = $1 AND assigned_user_id = $2 ORDER BY purchased_at""",
@@ -153,6 +171,7 @@ async def recurring_items(conn: asyncpg.Connection, account_id: str, period_star
            FROM addons a JOIN charges c ON c.charge_id = a.charge_id
                 LEFT JOIN instances i ON i.instance_id = a.instance_id
            WHERE a.account_id = $1 AND c.period_end <= $2 AND (i.cancelled_on IS NULL OR i.cancelled_on >= $2)
+             AND (a.ends_on IS NULL OR a.ends_on > $2)
            UNION ALL
            SELECT 'calling:' || p.purchase_id, 'calling:' || p.package_id, p.buyer_user_id, p.instance_id
            FROM calling_packages p JOIN charges c ON c.charge_id = p.charge_id

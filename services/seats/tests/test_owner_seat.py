@@ -1,0 +1,110 @@
+"""The account's owner sits in one of the seats the account pays for ("Platform Users are active
+agents on your account … sitting in one of the seats you are paying for"), from the moment it has a
+subscription, whichever of the two reaches seats first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from crm_contracts import command, event_caused_by, identity, seats
+from crm_runtime.batches import BatchProcessor
+from crm_seats import repository
+from crm_seats.handlers import handlers
+from crm_seats.settings import SeatsSettings
+
+pytestmark = pytest.mark.stack
+
+YEAR = date.today().year + 1
+
+
+@pytest.fixture
+def account(pool, clock):
+    processor = BatchProcessor("seats", handlers, None, group="owner-seat-test", settings=SeatsSettings(),
+                               pool=pool, clock=clock)
+    acc = "acc_" + uuid.uuid4().hex[:10]
+
+    async def handle(data, *, rejected: str | None = None) -> None:
+        outcome = await processor.handle_message(command(data, source="test", accountid=acc))
+        assert (outcome.name, outcome.reason) == (("rejected", rejected) if rejected else ("handled", None)), outcome
+
+    async def fact(data) -> None:
+        cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
+        outcome = await processor.handle_message(event_caused_by(cause, data, source="crm/identity"))
+        assert outcome.name == "handled", outcome
+
+    async def ledger() -> tuple[dict, list[dict], list[dict]]:
+        async with pool.acquire() as conn:
+            sub = await repository.get_subscription(conn, acc)
+            holders = await repository.holders(conn, acc)
+            return (repository.summary(sub, 0, holders), holders, await repository.history(conn, acc))
+
+    handle.fact, handle.ledger, handle.id = fact, ledger, acc
+    return handle
+
+
+def created(acc: str) -> identity.AccountCreated:
+    return identity.AccountCreated(account_id=acc, tier="enterprise", enterprise_instance_id=f"ins_{acc}",
+                                   owner_user_id="olive")
+
+
+def plan(seats_total: int, **more) -> seats.SetSubscription:
+    return seats.SetSubscription(seats_total=seats_total, seat_price_cents=3100, currency="USD",
+                                 period_start=date(YEAR, 1, 1), period_end=date(YEAR, 2, 1), **more)
+
+
+async def test_the_owner_takes_one_of_the_seats_paid_for_and_members_the_rest(account, clock, published):
+    clock.day = date(YEAR, 1, 5)
+    await account.fact(created(account.id))
+    assert await published(account.id, "seats.seat.reserved") == []  # no subscription, no seat yet
+    await account(plan(2))
+    await account.fact(identity.InvitationAccepted(user_id="ann", invitation_id="inv_ann", kind="opt_in"))
+
+    assert [(e["user_id"], e["seats_used"], e["seats_total"], e["auto_upgraded"], e["account_owner"])
+            for e in await published(account.id, "seats.seat.reserved")] == [
+        ("olive", 1, 2, False, True), ("ann", 2, 2, False, False)]
+    assert await published(account.id, "seats.account.upgraded") == []
+    summary, holders, history = await account.ledger()
+    assert (summary["owner"], summary["seats_used"], summary["seats_available"]) == (
+        {"user_id": "olive", "holds_seat": True}, 2, 0)
+    assert [(h["user_id"], h["account_owner"]) for h in holders] == [("olive", True), ("ann", False)]
+    assert [(h["change"], h["user_id"], h["account_owner"]) for h in history if h["change"] == "reserved"] == [
+        ("reserved", "olive", True), ("reserved", "ann", False)]
+
+    # A plan set again is not a second seat for the owner, nor one below the seats held.
+    await account(plan(3))
+    assert len(await published(account.id, "seats.seat.reserved")) == 2
+    await account(plan(1), rejected="seats_below_used")
+
+
+async def test_with_no_seat_free_the_owners_seat_is_bought_even_with_automatic_upgrades_off(
+        account, clock, published):
+    """Set before the account's creation reaches seats, with no seats and upgrades off: the owner's
+    seat is bought at creation, pro-rated — Jan 1 .. Feb 1 is 31 days, on Jan 22 ten are left:
+    3100 × 10 / 31 = 1000."""
+    clock.day = date(YEAR, 1, 22)
+    await account(plan(0, auto_upgrade=seats.AutoUpgrade(mode="off")))
+    assert await published(account.id, "seats.seat.reserved") == []  # whose seat: not known yet
+    await account.fact(created(account.id))
+
+    [upgraded] = await published(account.id, "seats.account.upgraded")
+    assert (upgraded["from_total"], upgraded["to_total"], upgraded["reason"], upgraded["user_id"]) == (
+        0, 1, "account_owner", "olive")
+    [charge] = await published(account.id, "seats.charge.created")
+    assert (charge["amount_cents"], charge["proration"]) == (1000, {"days_remaining": 10, "days_in_period": 31})
+    [reserved] = await published(account.id, "seats.seat.reserved")
+    assert (reserved["user_id"], reserved["seats_used"], reserved["seats_total"], reserved["auto_upgraded"],
+            reserved["account_owner"]) == ("olive", 1, 1, True, True)
+
+    # A member accepting now is refused as the account chose: its upgrades are off.
+    await account.fact(identity.InvitationAccepted(user_id="ann", invitation_id="inv_ann", kind="opt_in"))
+    [denied] = await published(account.id, "seats.seat.denied")
+    assert (denied["user_id"], denied["reason"]) == ("ann", "auto_upgrade_off")
+    summary, _, history = await account.ledger()
+    assert (summary["owner"], summary["seats_total"], summary["seats_used"]) == (
+        {"user_id": "olive", "holds_seat": True}, 1, 1)
+    assert [(h["change"], h["user_id"], h["account_owner"]) for h in history] == [
+        ("subscription_set", None, False), ("account_opened", None, False), ("upgraded", "olive", True),
+        ("reserved", "olive", True), ("denied", "ann", False)]
