@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STACK  := $(VENV)/bin/crm-stack
 PYPROJECTS := $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
-.PHONY: install up down restart chaos soak status logs demo bench test test-sasl test-cluster unit contracts contracts-check \
+.PHONY: install up down restart chaos soak status logs demo bench test test-sasl test-cluster unit lint contracts contracts-check \
         images compose-up compose-down test-compose test-containers
 
 # CRM_STACK=compose: `make demo` and `make test` use the containers of docker-compose.yml (after
@@ -75,6 +75,10 @@ contracts: install  ## regenerate JSON Schema and AsyncAPI from libs/contracts, 
 
 contracts-check: install  ## fail on stale generated files or a breaking change to a released topic version
 	$(PY) -m crm_contracts.generate --check
+
+lint: install  ## ruff and mypy as pyproject.toml sets them; any finding fails
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy libs/*/src services/*/src
 
 unit: install  ## tests that need no broker or database
 	$(PY) -m pytest -m "not stack"

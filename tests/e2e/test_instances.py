@@ -304,7 +304,7 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_o
         listed = (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.as_user("ann"))).json()["keys"]
         assert [(k["key_id"], k["name"], k["last_four"], k["revoked"]) for k in listed] == [
             (issued["key_id"], "website form", key[-4:], False)]
-        assert key not in r.text.replace(key, "", 1) and all("key" != f for f in listed[0])
+        assert key not in r.text.replace(key, "", 1) and all(f != "key" for f in listed[0])
 
         event = (await platform.bus.wait_event("identity.api_key.issued",
                                                where=lambda e: e.data["key_id"] == issued["key_id"]))[0]

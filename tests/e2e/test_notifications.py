@@ -16,6 +16,7 @@ import pytest
 from crm_contracts import command, identity, notifications, routing
 from crm_devstack.mailserver import stored_for
 from crm_runtime.faults import CRASH_AFTER_SEND
+from crm_devstack.waiting import eventually
 from money import this_month_price
 
 pytestmark = pytest.mark.stack
@@ -146,10 +147,8 @@ async def test_killed_between_sending_and_recording_the_person_still_gets_one_e_
         stack.start_service("notifications", env={CRASH_AFTER_SEND: address})
         await stack.wait_healthy("notifications")
         add = await platform.add(account_id, "crash", email=address)
-        deadline = time.monotonic() + 60
-        while stack.service_pid("notifications") and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        assert stack.service_pid("notifications") is None, "notifications did not reach the crash point"
+        await eventually(lambda: stack.service_pid("notifications") is None, timeout=60,
+                         what="notifications reaching the crash point")
     finally:
         stack.start_service("notifications")
         await stack.wait_healthy("notifications")

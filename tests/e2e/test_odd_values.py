@@ -49,7 +49,7 @@ async def test_out_of_range_query_values_are_answered_422_naming_the_parameter(p
         ("identity", f"/v1/instances/{ins}/candidates", {"after": "u" * 1000}, "after"),
     ]
     answers = [(params, await ask(platform, service, path, **params)) for service, path, params, _ in cases]
-    for (service, path, params, name), (_, r) in zip(cases, answers):
+    for (service, path, params, name), (_, r) in zip(cases, answers, strict=True):
         assert r.status_code == 422, (service, path, params, r.status_code, r.text)
         assert r.json()["parameter"] == name and r.json()["error"] == "invalid_query", r.text
     # The same routes still answer what is in range.

@@ -184,7 +184,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
 async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, account_id):
     await platform.enterprise(account_id, seats_total=3)
     await platform.add(account_id, "opt")
-    await platform.click(platform.stack.invitation_link((await platform.invitation(account_id, "opt"))))
+    await platform.click(platform.stack.invitation_link(await platform.invitation(account_id, "opt")))
     await platform.status(account_id, "opt", "pending_activation")
     imm = await platform.add(account_id, "imm", activation="immediate")
     await platform.answer(imm, "seats.seat.reserved")

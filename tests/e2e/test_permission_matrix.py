@@ -10,7 +10,6 @@ libs/contracts/tests/test_permission_model.py."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass, field
 
@@ -19,7 +18,6 @@ import pytest
 
 from crm_contracts import identity, notifications, organisation, routing, seats
 from crm_contracts.calls import SetCallSettings
-from crm_contracts.leads import LeadCaptured
 from crm_contracts.permissions import COLUMNS, cell, scenarios
 from crm_devstack import permissions_doc
 from crm_identity.domain.accounts import enterprise_instance_id

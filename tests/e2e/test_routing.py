@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from itertools import pairwise
 import uuid
 from collections import Counter
 
@@ -291,7 +292,7 @@ async def test_round_robin_is_fair_and_weighted_is_proportional(platform, new_ac
     rr_users = [(await outcome(platform, lid)).data["user_id"] for lid in rr]
     w_users = [(await outcome(platform, lid)).data["user_id"] for lid in w]
     assert Counter(rr_users) == {"ann": 3, "bob": 3, "cy": 3}
-    assert all(a != b for a, b in zip(rr_users, rr_users[1:]))  # a rotation, not runs
+    assert all(a != b for a, b in pairwise(rr_users))  # a rotation, not runs
     assert Counter(w_users) == {"bob": 6, "cy": 2}
     explanation = (await outcome(platform, rr[0])).data["explanation"]
     assert "position" in explanation["chosen"]["why"] and len(explanation["candidates"]) == 3
@@ -489,8 +490,6 @@ async def handled_leads(platform, replica: int) -> float:
 
 
 async def test_timers_pending_when_routing_is_killed_fire_once_after_it_returns(platform, new_account_id):
-    import os
-    import signal
 
     if not platform.stack.owns_parts:
         pytest.skip("the services are not ours to kill")

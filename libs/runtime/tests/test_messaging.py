@@ -17,6 +17,7 @@ from crm_runtime.batches import BatchProcessor
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
 from crm_runtime.relay import OutboxRelay
 from crm_runtime.settings import ServiceSettings
+from crm_devstack.waiting import eventually
 
 pytestmark = pytest.mark.stack
 
@@ -487,8 +488,7 @@ async def test_a_woken_relay_gathers_the_commits_that_follow_into_one_pass(stack
     relay = OutboxRelay(SERVICE, pool, producer, dsn=dsn, gather_s=0.4)
     running = asyncio.create_task(relay.run())
     try:
-        while not relay.leader:  # listening, and holding the relay lock
-            await asyncio.sleep(0.05)
+        await eventually(lambda: relay.leader, timeout=30, every=0.05, what="the relay listening and holding its lock")
         await asyncio.sleep(0.1)
         events = [group_created(account_id, f"gathered{i}") for i in range(3)]
         for event in events:  # three commits, each with its NOTIFY, well inside the gathering time

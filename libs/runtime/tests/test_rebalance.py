@@ -16,6 +16,7 @@ from crm_runtime.lanes import PartitionedConsumer
 from crm_runtime.batches import BatchProcessor
 from crm_runtime.handlers import HandlerContext, Handlers
 from crm_runtime.settings import ServiceSettings
+from crm_devstack.waiting import eventually
 
 pytestmark = pytest.mark.stack
 
@@ -102,8 +103,8 @@ async def test_a_rebalance_mid_batch_redoes_nothing_finished_and_skips_nothing(s
 
     first = consumer("first")
     await first.start()
-    while len(first.consumer.assignment()) < len(before):
-        await asyncio.sleep(0.1)
+    await eventually(lambda: len(first.consumer.assignment()) >= len(before), timeout=60,
+                     what="the first consumer holding every partition")
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     second = consumer("second")
@@ -118,12 +119,10 @@ async def test_a_rebalance_mid_batch_redoes_nothing_finished_and_skips_nothing(s
         ends = await end_offsets(stack.bootstrap, list(before))
         await asyncio.sleep(0.5)  # the first consumer has taken batches holding the slow records
         await second.start()
-        deadline = asyncio.get_running_loop().time() + 60
-        while sum(outcomes.values()) < len(cmds) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.2)
-        while not second.consumer.assignment() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.2)
-        assert second.consumer.assignment(), "the second consumer never got partitions"
+        await eventually(lambda: sum(outcomes.values()) >= len(cmds), timeout=60, every=0.2,
+                         what="every command handled")
+        await eventually(lambda: second.consumer.assignment(), timeout=60, every=0.2,
+                         what="the second consumer getting partitions")
     finally:
         await first.stop()
         await second.stop()

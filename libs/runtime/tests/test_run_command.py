@@ -13,12 +13,12 @@ from crm_runtime.http import Answer, run_command
 
 
 class Processor:
-    def __init__(self, outcome=None, fails: bool = False) -> None:
+    def __init__(self, outcome=None, fails: BaseException | None = None) -> None:
         self.outcome, self.fails = outcome, fails
 
     async def handle_message(self, message):
-        if self.fails:
-            raise ConnectionError("database away")
+        if self.fails is not None:
+            raise self.fails
         return self.outcome
 
 
@@ -44,6 +44,16 @@ async def test_a_refusal_answers_its_reason_with_the_mapped_status_or_409():
 
 async def test_a_command_that_could_not_be_handled_asks_to_try_again():
     with pytest.raises(Answer) as answer:
-        await run_command(Processor(fails=True), MESSAGE)
+        await run_command(Processor(fails=ConnectionError("database away")), MESSAGE)
     response = answer.value.response(REQUEST)
     assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("bug", [KeyError("user_id"), RuntimeError("x.y.z failed: dead-lettered")])
+async def test_a_handlers_fault_is_a_server_error_not_an_invitation_to_try_again(bug):
+    """Trying again would fail again: 500, and no Retry-After."""
+    with pytest.raises(Answer) as answer:
+        await run_command(Processor(fails=bug), MESSAGE)
+    response = answer.value.response(REQUEST)
+    assert response.status_code == 500 and "Retry-After" not in response.headers
+    assert json.loads(response.body)["error"] == "internal_error"

@@ -43,7 +43,7 @@ def _next_dst_change(zone: str) -> date:
     offset = datetime.combine(day, time(12), tzinfo=tz).utcoffset()
     for _ in range(400):
         day += timedelta(days=1)
-        if (now := datetime.combine(day, time(12), tzinfo=tz).utcoffset()) != offset:
+        if datetime.combine(day, time(12), tzinfo=tz).utcoffset() != offset:
             return day
     raise AssertionError("no daylight-saving change within a year")
 

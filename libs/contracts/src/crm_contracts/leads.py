@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -16,7 +16,7 @@ CAPTURED = topic(
 )
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     WEBSITE = "website"
     ZILLOW = "zillow"
     PARSING_EMAIL = "parsing_email"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -19,13 +19,13 @@ EVENTS = topic(
 )
 
 
-class TemplateName(str, Enum):
+class TemplateName(StrEnum):
     OPT_IN_INVITATION = "opt_in_invitation"
     STANDARD_INVITATION = "standard_invitation"
     INSTANCE_INVITATION = "instance_invitation"
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     WEB = "web"
     MOBILE = "mobile"
 

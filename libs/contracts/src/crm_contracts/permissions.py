@@ -21,10 +21,10 @@ Pure: no I/O, no clock; the facts carry everything.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     """What an action needs; the value is the name refusals use."""
 
     PUBLIC = "public"  # anyone, without a token (the invitation page: the link is the secret)
@@ -293,7 +293,8 @@ def scenarios(action: Action) -> list[tuple[str, str | None, bool]]:
     if p in INSTANCE_SCOPED:
         return [("on E", "E", False), ("on P", "P", False)]
     if p in PERSONAL:
-        return [("about themselves", None, True)] + ([("about another", None, False)] if action.about_others else [])
+        rows: list[tuple[str, str | None, bool]] = [("about themselves", None, True)]
+        return rows + ([("about another", None, False)] if action.about_others else [])
     return [("", None, False)]
 
 

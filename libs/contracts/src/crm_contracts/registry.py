@@ -6,8 +6,10 @@ The registry is filled by the `message` decorator in the per-service modules; im
 
 from __future__ import annotations
 
+import builtins
+
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from .envelope import CloudEvent
 
 
-class KeyRule(str, Enum):
+class KeyRule(StrEnum):
     ACCOUNT = "accountid"
     INSTANCE = "instanceid"
 
@@ -30,7 +32,7 @@ class KeyRule(str, Enum):
         return event.instanceid or event.accountid
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     COMMANDS = "commands"
     EVENTS = "events"
 
@@ -54,9 +56,9 @@ class Topic:
 
 @dataclass(frozen=True)
 class MessageSpec:
-    type: str
+    type: str  # the CloudEvents `type` it travels as
     topic: Topic
-    model: type[BaseModel]
+    model: builtins.type[BaseModel]  # `type` above is the field: the builtin by its full name
     description: str
 
 

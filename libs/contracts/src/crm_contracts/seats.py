@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -22,12 +22,12 @@ EVENTS = topic(
 Currency = Field(pattern=r"^[A-Z]{3}$")
 
 
-class Interval(str, Enum):
+class Interval(StrEnum):
     MONTH = "month"
     YEAR = "year"
 
 
-class AutoUpgradeMode(str, Enum):
+class AutoUpgradeMode(StrEnum):
     ON = "on"        # an accepted opt-in with no free seat buys one (AO9)
     OFF = "off"      # it waits as seat_unavailable instead (AO10)
     LIMIT = "limit"  # seats are bought automatically up to `max_seats` in total
@@ -84,7 +84,7 @@ CALLING_PACKAGES = ("calling_basic", "calling_pro", "texting", "calling_texting_
 PACKAGES = ("crm_only", "crm_idx_solo", "crm_idx_team")
 
 
-class NumberKind(str, Enum):
+class NumberKind(StrEnum):
     PERSONAL = "personal"  # usable on every instance of the user
     COMPANY = "company"    # usable only on the instance it was bought on
 

@@ -101,6 +101,7 @@ class DeadLetters:
             assert producer is not None, "the service starts its producer before consuming"
             sends = []
             for i in items:
+                assert i.record is not None and i.dead is not None, "only records from a topic are dead-lettered"
                 value, headers = fitted(i.record.value, i.record.key, self.headers(i.record, i.dead))
                 sends.append(await producer.send(f"{i.record.topic}.dlq", value, key=i.record.key, headers=headers))
             await asyncio.gather(*sends)

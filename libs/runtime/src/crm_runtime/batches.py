@@ -93,7 +93,8 @@ class BatchProcessor:
         try:
             await self._settle([i for i in items if i.outcome is None], where)
             dead = [i for i in items if i.dead is not None]
-            await self._answer_unreadable([i for i in dead if i.message is not None and i.dead.reason in SENDERS_FAULTS],
+            await self._answer_unreadable([i for i in dead if i.message is not None and i.dead is not None
+                                           and i.dead.reason in SENDERS_FAULTS],
                                           where)
             await self.dead_letters.publish(self.producer, dead, self._troubled(where, dead))
         finally:

@@ -39,7 +39,7 @@ def is_timeout(exc: BaseException) -> bool:
 
 
 def sqlstate_is_transient(state: str | None) -> bool:
-    return bool(state) and (state in _TRANSIENT_STATES or state[:2] in _TRANSIENT_CLASSES)
+    return state is not None and (state in _TRANSIENT_STATES or state[:2] in _TRANSIENT_CLASSES)
 
 
 def classify(exc: BaseException, conn: asyncpg.Connection | None = None) -> Fault:

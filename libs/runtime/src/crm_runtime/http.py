@@ -173,13 +173,17 @@ def _available(endpoint: Endpoint) -> Endpoint:
 async def run_command(processor: Any, message: Any, statuses: dict[str, int] | None = None) -> None:
     """Hand a command given over HTTP to the service's own handler, as if it came from its topic
     (same inbox, outbox and rejection answer). Returns when it took effect; else raises the answer:
-    the refusal with its reason (`statuses` maps reasons to HTTP codes, 409 otherwise), or 503 when
-    it could not be handled now."""
+    the refusal with its reason (`statuses` maps reasons to HTTP codes, 409 otherwise), 503 when the
+    database or broker could not be reached (trying again will do), 500 when the handler itself
+    failed (trying again would fail again)."""
     try:
         outcome = await processor.handle_message(message)
-    except Exception:
+    except Exception as exc:
         log.exception("http_command_failed", type=message.type)
-        raise Answer(503, "unavailable", "try again shortly", headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        if (away := unreachable(exc)) is not None:
+            raise Answer(503, f"{away}_unavailable", "try again shortly",
+                         headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+        raise Answer(500, "internal_error", "the command failed; it was logged") from None
     if outcome.name == "rejected":
         raise Answer((statuses or {}).get(outcome.reason or "", 409), outcome.reason or "rejected", outcome.detail)
 

@@ -37,7 +37,7 @@ class Passes:
         """All items in one transaction; any handler exception rolls it all back (`HandlerRaised`)."""
         results: list[tuple[Item, Outcome]] = []
         async with conn.transaction():
-            fresh = await inbox.claim_many(conn, self.service, [i.message for i in items])  # type: ignore[misc]
+            fresh = await inbox.claim_many(conn, self.service, [i.message for i in items])
             staged: list[CloudEvent] = []
             for item in items:
                 message = item.message
@@ -136,5 +136,5 @@ class Passes:
     async def _reject(self, conn: asyncpg.Connection, item: Item, refused: Rejected
                       ) -> tuple[Outcome, None, list[CloudEvent]]:
         # The handler's writes are rolled back with its savepoint; only the answer and the inbox row stay.
-        await inbox.claim(conn, self.service, item.message)  # type: ignore[arg-type]
+        await inbox.claim(conn, self.service, item.message)
         return rejected_outcome(item, refused), None, rejection(item, refused, self.service)

@@ -16,7 +16,6 @@ the bootstrap node ids change. Remove it once aiokafka rebootstraps by itself.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import types
 from typing import TypeVar
@@ -53,7 +52,7 @@ def rebootstrapping(owner: Owner) -> Owner:
                 continue
             try:
                 metadata = await conn.send(request)
-            except (KafkaError, asyncio.TimeoutError):
+            except (TimeoutError, KafkaError):
                 continue
             finally:
                 # Used once: from here on the client talks to the brokers the answer names.

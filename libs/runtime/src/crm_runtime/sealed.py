@@ -14,6 +14,7 @@ import hashlib
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -33,8 +34,11 @@ def _key_id(public_key) -> str:
 
 class Sealer:
     def __init__(self, public_pem: bytes) -> None:
-        self._key = serialization.load_pem_public_key(public_pem)
-        self.key_id = _key_id(self._key)
+        key = serialization.load_pem_public_key(public_pem)
+        if not isinstance(key, rsa.RSAPublicKey):  # OAEP needs RSA: say so, not fail at the first seal
+            raise ValueError(f"the sealing key must be an RSA public key, not {type(key).__name__}")
+        self._key = key
+        self.key_id = _key_id(key)
 
     @classmethod
     def from_file(cls, path: str) -> Sealer:
@@ -47,8 +51,11 @@ class Sealer:
 
 class Opener:
     def __init__(self, private_pem: bytes) -> None:
-        self._key = serialization.load_pem_private_key(private_pem, password=None)
-        self.key_id = _key_id(self._key.public_key())
+        key = serialization.load_pem_private_key(private_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"the opening key must be an RSA private key, not {type(key).__name__}")
+        self._key = key
+        self.key_id = _key_id(key.public_key())
 
     @classmethod
     def from_file(cls, path: str) -> Opener:
@@ -74,11 +81,11 @@ def configured(kind: type[Sealer] | type[Opener], path: str, setting: str) -> Se
     setting is empty (the service cannot issue or send invitations without it)."""
     if not path:
         raise RuntimeError(f"{setting} is not set: invitation tokens cannot be sealed or opened")
-    return _load(kind, path)
+    return _load(kind, path)  # type: ignore[arg-type]  # a class is hashable; functools.cache's typing misses it
 
 
 @cache
-def _load(kind, path: str):
+def _load(kind: Any, path: str) -> Sealer | Opener:  # Any: a class is hashable, which mypy's cache typing misses
     return kind.from_file(path)
 
 

@@ -90,8 +90,8 @@ class Service:
                                  keep_inbox_s=self.settings.inbox_keep_s, gather_s=self.settings.relay_gather_ms / 1000)
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]
-        if self._prepare is not None:  # e.g. a read model rebuilt before the group consumes anything
-            await self._until_up("prepare_failed", lambda: self._prepare(self))
+        if (prepare := self._prepare) is not None:  # e.g. a read model rebuilt before the group consumes anything
+            await self._until_up("prepare_failed", lambda: prepare(self))
         self.consumer = PartitionedConsumer(self.consumes, self.processor, self.settings, group=self.group,
                                             client_id=self.client_id)
         await self._until_up("kafka_unavailable", self.consumer.start)

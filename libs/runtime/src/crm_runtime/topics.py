@@ -3,6 +3,8 @@ on purpose: read models are built from the beginning of events topics, so those 
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
@@ -54,10 +56,8 @@ async def ensure_topics(kafka: str | dict, partitions: int = PARTITIONS, replica
         new = [NewTopic(n, partitions, replication, topic_configs=topic_configs(n, replication))
                for n in wanted if n not in existing]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another starter won the race: they exist
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another starter won the race; the topics exist either way
         old = [n for n in wanted if n in existing]
         if old:
             # AlterConfigs replaces a topic's whole configuration: everything set here goes in each time.

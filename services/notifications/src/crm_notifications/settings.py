@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import Field
 
 from crm_runtime.sealed import Opener, configured
+from crm_runtime.settings import ServiceSettings
 
 LEASE_PAST_DEADLINE = 1.5  # the lease outlasts the send's deadline by half, for the commit of "sent"
-from crm_runtime.settings import ServiceSettings
 
 
 class NotificationSettings(ServiceSettings):

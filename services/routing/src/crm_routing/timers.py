@@ -44,7 +44,7 @@ async def fire_due(pool: asyncpg.Pool, processor: BatchProcessor) -> int:
 
 
 async def run(svc: Service) -> None:
-    interval = svc.settings.timer_poll_s  # type: ignore[attr-defined]
+    interval = svc.settings.timer_poll_s
     while True:
         try:
             if svc.ready:

@@ -123,7 +123,8 @@ class Bench:
 
     async def loop_burst(self, mode: str) -> Run:
         group = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
-        proc = subprocess.Popen([sys.executable, "-m", "crm_devstack.loops", mode, str(self.count), group],
+        # Popen returns once the process starts; its output is read in a thread below.
+        proc = subprocess.Popen([sys.executable, "-m", "crm_devstack.loops", mode, str(self.count), group],  # noqa: ASYNC220
                                 stdout=subprocess.PIPE, text=True)
         try:
             ready = await asyncio.to_thread(proc.stdout.readline)

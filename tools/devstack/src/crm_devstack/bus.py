@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from crm_contracts import TOPICS, CloudEvent, command
 from crm_runtime.rebootstrap import rebootstrapping
 from crm_runtime.settings import client_args
+import contextlib
 
 
 @dataclass(frozen=True)
@@ -155,10 +156,8 @@ class Bus:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"{missing} after {timeout}s")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._arrived.wait(), left)
-                except TimeoutError:
-                    pass
 
     async def wait_answered(self, type_: str, correlation_ids: set[str], timeout: float = 30.0) -> None:
         """Until an event of `type_` was seen for every one of `correlation_ids`."""

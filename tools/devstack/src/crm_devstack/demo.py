@@ -37,7 +37,7 @@ from . import people
 from .bus import Bus
 from crm_cli.lines import describe_record
 from .demo_routing import RoutingChapter
-from .stack import current
+from .stack import Stack, current
 from . import dates
 
 console = Console(highlight=False, soft_wrap=True)

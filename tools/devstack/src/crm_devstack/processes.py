@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+import contextlib
 
 
 def alive(pid: int | None) -> bool:
@@ -80,7 +81,5 @@ def stop_together(pid_files: list[Path], *, timeout: float = 20.0, sig: int = si
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

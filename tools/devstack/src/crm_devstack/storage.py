@@ -5,6 +5,8 @@ and the brokers from these, per command."""
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncio
 from dataclasses import dataclass
 
@@ -38,10 +40,8 @@ def kafka_log_bytes(stack: Stack) -> int:
         data = stack.run / stack.kafka_name(node) / "data"
         for segment in data.glob("*-[0-9]*/*.log") if data.exists() else ():
             if not segment.parent.name.startswith("__"):
-                try:
+                with contextlib.suppress(OSError):  # a segment deleted by retention while we looked
                     total += segment.stat().st_size
-                except OSError:  # a segment deleted by retention while we looked
-                    pass
     return total
 
 

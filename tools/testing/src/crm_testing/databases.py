@@ -38,7 +38,7 @@ async def scratch_database(stack: Stack, prefix: str, migrations: list[tuple[str
 async def seq_scans(conn: asyncpg.Connection | asyncpg.Pool, sql: str, *args) -> set[str]:
     """The tables `sql` would read whole (its plan's sequential scans), found with EXPLAIN — the
     statement is planned, not run."""
-    plan = json.loads((await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args)))
+    plan = json.loads(await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args))
     found: set[str] = set()
 
     def walk(node) -> None:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from ..common import MAX_IMPORT_ROWS, Id, OptionalId
 from ..registry import message
-from .vocabulary import *  # noqa: F403 - the shared words
+from .vocabulary import COMMANDS, Activation, Package, Person, Tier, UserType
 
 
 # Who acts: the person on whose behalf the command is sent. Optional on the wire (the field came

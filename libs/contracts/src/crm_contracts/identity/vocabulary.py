@@ -3,9 +3,9 @@ member statuses, invitation kinds, packages, a person."""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr
 
 from ..common import Id
 from ..registry import Direction, topic
@@ -20,22 +20,22 @@ EVENTS = topic(
 )
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     ENTERPRISE = "enterprise"
     TEAM = "team"
 
 
-class UserType(str, Enum):
+class UserType(StrEnum):
     PLATFORM = "platform"
     DISPLAY_ONLY = "display_only"
 
 
-class Activation(str, Enum):
+class Activation(StrEnum):
     IMMEDIATE = "immediate"
     OPT_IN = "opt_in"
 
 
-class MemberStatus(str, Enum):
+class MemberStatus(StrEnum):
     DISPLAY_ONLY = "display_only"
     PENDING_OPT_IN = "pending_opt_in"
     PENDING_SEAT = "pending_seat"
@@ -45,13 +45,13 @@ class MemberStatus(str, Enum):
     INACTIVE = "inactive"
 
 
-class InvitationKind(str, Enum):
+class InvitationKind(StrEnum):
     STANDARD = "standard"
     OPT_IN = "opt_in"
     INSTANCE = "instance"
 
 
-class Package(str, Enum):
+class Package(StrEnum):
     CRM_ONLY = "crm_only"
     CRM_IDX_SOLO = "crm_idx_solo"
     CRM_IDX_TEAM = "crm_idx_team"

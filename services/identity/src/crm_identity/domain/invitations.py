@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from crm_contracts.common import Refused
 from crm_contracts.identity import InvitationKind
@@ -17,7 +17,7 @@ from crm_contracts.identity import InvitationKind
 DEFAULT_TTL = timedelta(days=7)
 
 
-class State(str, Enum):
+class State(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     SUPERSEDED = "superseded"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from crm_contracts.common import Refused
 from crm_contracts.identity import Activation, MemberRow, MemberStatus, UserType
@@ -26,7 +26,7 @@ class MemberError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
 
 
-class Move(str, Enum):
+class Move(StrEnum):
     """What can happen to a member; the value is the reason published with the change."""
 
     OPT_IN_ACCEPTED = "invitation_accepted"

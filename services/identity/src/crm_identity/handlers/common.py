@@ -52,7 +52,7 @@ async def invite(ctx: HandlerContext, account: Account, member: Member, kind: In
                   instance: Instance | None = None, role: str | None = None) -> None:
     """Issue a fresh invitation; any earlier pending link of the member (to the account, or to
     `instance`) stops working."""
-    settings: IdentitySettings = ctx.settings  # type: ignore[assignment] - identity's Service is built with them
+    settings: IdentitySettings = ctx.settings  # identity's Service is built with them
     instance_id = instance.instance_id if instance else None
     await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.SUPERSEDED,
                                                instance_id=instance_id)

@@ -89,7 +89,7 @@ async def _step_down(ctx: HandlerContext, account: Account, instance: Instance, 
 
 @handlers.on(CancelInstance)
 async def cancel_instance(ctx: HandlerContext, cmd: CancelInstance) -> None:
-    account = await load_account(ctx)
+    await load_account(ctx)  # the account row lock orders this against the account's other commands
     instance = await _open_private(ctx, cmd.instance_id)
     await permitted(ctx, cmd.by_user_id, instance=instance)
     until = now() + timedelta(days=READ_ONLY_DAYS)

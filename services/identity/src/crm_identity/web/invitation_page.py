@@ -71,9 +71,8 @@ def _page(status: int, title: str, text: str, form: str = "", details: str = "")
     return html_response(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<title>{t}</title><style>{s}</style></head>"
-        "<body><main><div class='card'><h1>{t}</h1><p>{x}</p>{d}{f}</div></main></body></html>".format(
-            t=escape(title), x=escape(text), d=details, f=form, s=_STYLE),
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><main><div class='card'><h1>{escape(title)}</h1><p>{escape(text)}</p>{details}{form}</div></main></body></html>",
         status, headers=_PAGE_HEADERS)
 
 

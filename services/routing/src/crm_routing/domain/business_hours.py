@@ -56,7 +56,7 @@ def parse(time_zone: str, week: dict[str, list[list[str]]], holidays: list[str] 
             pairs = sorted((_clock(o), _clock(c)) for o, c in spans)
         except (ValueError, TypeError):
             raise HoursError("invalid_business_hours", f"week.{day}: spans are [\"HH:MM\", \"HH:MM\"]") from None
-        for (o, c), nxt in zip(pairs, [*pairs[1:], None]):
+        for (o, c), nxt in zip(pairs, [*pairs[1:], None], strict=True):
             if o >= c:
                 raise HoursError("invalid_business_hours", f"week.{day}: {o:%H:%M} is not before {c:%H:%M}")
             if nxt is not None and nxt[0] < c:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -19,7 +19,7 @@ MAX_VERSION_STEP = 1000
 Values = Annotated[list[Label], Field(max_length=1000)] | None
 
 
-class Strategy(str, Enum):
+class Strategy(StrEnum):
     ROUND_ROBIN = "round_robin"
     WEIGHTED = "weighted"
     FIRST_TO_CLAIM = "first_to_claim"
@@ -68,8 +68,7 @@ class Step(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> Step:
-        if self.strategy is Strategy.WEIGHTED:
-            if not self.weights or any(w <= 0 for w in self.weights.values()):
+        if self.strategy is Strategy.WEIGHTED and (not self.weights or any(w <= 0 for w in self.weights.values())):
                 raise ValueError("weighted needs weights: {user_id: positive integer}")
         if self.strategy is Strategy.SPECIFIC_AGENT and not self.agent:
             raise ValueError("specific_agent needs agent")
@@ -102,7 +101,7 @@ def parse(raw: list[dict[str, Any]], version: int) -> RuleSet:
         rules = list(_indexed(raw))
     except _AtIndex as bad:
         error = bad.error.errors()[0]
-        path = ".".join(str(p) for p in ("rules[%d]" % bad.index, *error["loc"]))
+        path = ".".join(str(p) for p in (f"rules[{bad.index}]", *error["loc"]))
         raise RulesError("invalid_rules", f"{path}: {error['msg']}") from None
     ids = [r.id for r in rules]
     if len(set(ids)) != len(ids):

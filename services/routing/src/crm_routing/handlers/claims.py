@@ -67,7 +67,7 @@ async def claim_expired(ctx: HandlerContext, cmd: ClaimExpired) -> None:
              "escalated": f"step {lead['step']} was not claimed in time"}
     step = lead["step"] or 0
     if rule is None:  # e.g. the solo owner's own lead: nothing further than the pond
-        decision = decide_step(rulebook.Rule(id=lead["rule_id"] or "none", steps=[rulebook.Step(strategy="pond")]),
+        decision = decide_step(rulebook.Rule(id=lead["rule_id"] or "none", steps=[rulebook.Step(strategy=rulebook.Strategy.POND)]),
                                1, roster, states, story=story)
     elif lead["state"] == "assigned" and rule.steps[step].strategy.value in ("round_robin", "weighted"):
         # The next agent of the same rotation first; once everyone had it, the next step.

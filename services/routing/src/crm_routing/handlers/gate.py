@@ -52,6 +52,8 @@ async def key_permitted(ctx: HandlerContext, lead: dict[str, Any], key_id: str) 
     if key is None or key["revoked"] or key["instance_id"] != lead["instance_id"]:
         raise Rejected("not_permitted", f"API key {key_id} is revoked or not of instance {lead['instance_id']}")
     row = await repository.get_instance(ctx.conn, lead["instance_id"])
+    if row is None:  # the lead names an instance routing has no row of: nothing to act on
+        raise Rejected("unknown_instance", f"no instance {lead['instance_id']}")
     _decide(ctx, Facts(api_key=True, instance_kind=row["kind"], instance_state=access.instance_state(
         row["read_only_until"])))
 

@@ -206,7 +206,7 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     system(ctx)
     instance_id, reason, why, target = await _target(ctx, cmd)
     context = await repository.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
-    if context is None:
+    if instance_id is None or context is None:
         return await _lead_rejected(ctx, cmd.lead_id, reason, why)
     if context["account_id"] != ctx.message.accountid:  # records stay in their account
         return await _lead_rejected(ctx, cmd.lead_id, "not_in_account",

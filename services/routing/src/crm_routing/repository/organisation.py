@@ -62,7 +62,7 @@ async def replace_pipeline(conn: asyncpg.Connection, instance_id: str, stages: l
     stuck = [(stage, n) for stage, n in sorted(counts.items()) if stage not in moves]
     if stuck:
         return stuck
-    for stage, n in counts.items():
+    for stage in counts:
         await conn.execute("UPDATE leads SET stage_id = $3, updated_at = now() WHERE instance_id = $1 AND stage_id = $2",
                            instance_id, stage, moves[stage])
     await conn.execute(
@@ -158,7 +158,7 @@ _LEAD_COLUMNS = "l.lead_id, l.stage_id, l.source, l.tags, l.user_id, l.state, l.
 async def segment_leads(conn: asyncpg.Connection, instance_id: str, filter_: dict[str, Any], *,
                         after: tuple[datetime, str] | None, limit: int) -> list[dict]:
     """The instance's leads the filter matches, newest first, after the keyset `after`."""
-    where, args = ["l.instance_id = $1"], [instance_id]
+    where, args = ["l.instance_id = $1"], list[Any]([instance_id])
     for name, value in filter_.items():
         if value is None or name not in _CONDITIONS:
             continue

@@ -59,7 +59,9 @@ class Subscription:
 
     @property
     def period(self) -> Period | None:
-        return Period(self.period_start, self.period_end) if self.has_plan else None
+        if self.period_start is None or self.period_end is None:
+            return None
+        return Period(self.period_start, self.period_end)
 
     def set_plan(self, *, seats_total: int, seat_price_cents: int, currency: str, period_start: date,
                  period_end: date, interval: str = Interval.MONTH.value, auto_upgrade_mode: str = "on",
@@ -75,11 +77,11 @@ class Subscription:
             raise LedgerError("currency_change_not_allowed",
                               f"seats are held in {self.currency}; cannot switch to {currency}")
         anchor = period_start
-        if self.anchor == anchor and self.interval == interval and self.has_plan \
-                and self.period_start >= period_end:
+        if self.anchor == anchor and self.interval == interval and (current := self.period) is not None \
+                and current.start >= period_end:
             # The same billing cycle, renewed past the first period already: the new seats and price
             # apply from the current period on, and no period is entered (or published) twice.
-            period_start, period_end = self.period_start, self.period_end
+            period_start, period_end = current.start, current.end
         # A new plan supersedes a reduction scheduled under the old one.
         return replace(self, seats_total=seats_total, seat_price_cents=seat_price_cents, currency=currency,
                        period_start=period_start, period_end=period_end, anchor=anchor,
@@ -90,9 +92,9 @@ class Subscription:
     def renewed_to(self, day: date) -> tuple[Subscription, list[Renewal]]:
         """The subscription in the period containing `day`, and each period entered on the way.
         A scheduled reduction applies at the first renewal, down to the seats held then at most."""
-        if not self.has_plan or self.anchor is None:
+        if (current := self.period) is None or self.anchor is None:
             return self, []
-        entered = periods_until(self.anchor, Interval(self.interval), self.period, day)
+        entered = periods_until(self.anchor, Interval(self.interval), current, day)
         if not entered:
             return self, []
         sub, renewals = self, []

@@ -132,11 +132,12 @@ async def cancel_addon(ctx: HandlerContext, cmd: CancelAddon) -> None:
     end (the same rule as a cancelled instance); nothing is credited."""
     sub = await subscription(ctx)
     held = await repository.addon(ctx.conn, cmd.instance_id, cmd.addon)
-    found = held is not None and held["account_id"] == sub.account_id
+    if held is not None and held["account_id"] != sub.account_id:
+        held = None  # another account's instance: as if none were held
     # Who bought it may stop it, and the account's admins; that none is held, only admins learn.
-    await permitted_about(ctx, cmd.by_user_id, held["buyer_user_id"] if found else None)
+    await permitted_about(ctx, cmd.by_user_id, held["buyer_user_id"] if held is not None else None)
     today = sub.day_at(ctx.now())
-    if not found or (held["ends_on"] is not None and held["ends_on"] <= today):
+    if held is None or (held["ends_on"] is not None and held["ends_on"] <= today):
         raise Rejected("addon_not_active", f"{cmd.addon!r} is not active on instance {cmd.instance_id}")
     if held["ends_on"] is not None:
         raise Rejected("addon_already_cancelled", f"{cmd.addon} on instance {cmd.instance_id} already stops "
@@ -184,7 +185,7 @@ async def give_bridge_number(ctx: HandlerContext, account_id: str, user_id: str)
     (`number_pool_empty`) — and the purchase with it — when the pool has none left."""
     if await repository.bridge_number(ctx.conn, account_id, user_id) is not None:
         return
-    settings: SeatsSettings = ctx.settings  # type: ignore[assignment] - seats' Service is built with them
+    settings: SeatsSettings = ctx.settings  # seats' Service is built with them
     for _ in range(TRIES):
         number = await repository.take_bridge_number(
             ctx.conn, account_id, user_id, prefix=settings.bridge_number_prefix,
