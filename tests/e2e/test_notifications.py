@@ -10,6 +10,7 @@ import uuid
 from email import message_from_bytes
 from email.policy import default
 
+import asyncpg
 import httpx
 import pytest
 
@@ -166,7 +167,17 @@ async def test_an_smtp_outage_ends_in_delivery_after_recovery(platform, stack, a
     try:
         add = await platform.add(account_id, "outage", email=address)
         await platform.answer(add, "identity.invitation.issued")
-        await asyncio.sleep(2)  # several attempts fail meanwhile
+
+        async def failed_twice() -> bool:
+            conn = await asyncpg.connect(stack.database_url("notifications"))
+            try:
+                return await conn.fetchval("SELECT coalesce(max(attempts), 0) >= 2 FROM emails WHERE to_address = $1 "
+                                           "AND status = 'pending'", address)
+            finally:
+                await conn.close()
+
+        # Two attempts failed and the e-mail is still pending: nothing was said sent or failed.
+        await eventually(failed_twice, timeout=30, what="two failed attempts to send")
         assert not platform.bus.events(lambda e: e.type.startswith("notifications.email") and e.data.get("to") == address)
     finally:
         stack.start_mail()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import httpx
 import pytest
 
 from crm_contracts import identity
 from crm_devstack.stack import SERVICES
+from crm_devstack.waiting import eventually
 
 pytestmark = pytest.mark.stack
 
@@ -17,13 +17,16 @@ async def test_a_database_outage_delays_commands_but_neither_loses_nor_dead_lett
         platform, stack, bus, account_id):
     if not stack.owns_parts:
         pytest.skip("the database is not ours to stop")
+    retried = stack.log_text("identity").count("batch_retry_transient")
     stack.stop_postgres()
     try:
         cmd = await bus.command(identity.CreateAccount(
             account_id=account_id, name="Outage Realty", tier="enterprise",
             owner={"user_id": "o", "email": "o@example.com", "first_name": "O", "last_name": "P"}),
             accountid=account_id)
-        await asyncio.sleep(3)  # identity keeps retrying meanwhile
+        # Identity took the command and failed on it twice (its retries say so): it is held, not answered.
+        await eventually(lambda: stack.log_text("identity").count("batch_retry_transient") >= retried + 2,
+                         timeout=30, what="identity retrying the command while the database is down")
         assert not bus.events(lambda e: e.correlationid == cmd.id)
         async with httpx.AsyncClient(timeout=5) as client:
             health = await client.get(stack.http("identity") + "/health")

@@ -98,7 +98,7 @@ NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 
 
 def test_an_invitation_keeps_only_a_hash_and_expires():
-    inv, token = issue("acc", "u1", InvitationKind.OPT_IN, NOW)
+    inv, token = issue("acc", "u1", InvitationKind.OPT_IN, NOW, invitation_id="inv_1")
     assert len(token) >= 40 and inv.token_hash == hash_token(token) and token not in inv.token_hash
     assert inv.expires_at == NOW + timedelta(days=7)
     assert inv.accept(NOW + timedelta(days=6)).state is State.ACCEPTED
@@ -115,14 +115,14 @@ def test_an_invitation_keeps_only_a_hash_and_expires():
 def test_each_dead_link_has_its_own_reason(state, reason):
     from dataclasses import replace
 
-    inv, _ = issue("acc", "u1", InvitationKind.OPT_IN, NOW)
+    inv, _ = issue("acc", "u1", InvitationKind.OPT_IN, NOW, invitation_id="inv_1")
     with pytest.raises(InvitationError) as err:
         replace(inv, state=state).accept(NOW)
     assert err.value.reason == reason
 
 
 def test_tokens_are_unguessable_and_distinct():
-    tokens = {issue("acc", "u1", InvitationKind.OPT_IN, NOW)[1] for _ in range(200)}
+    tokens = {issue("acc", "u1", InvitationKind.OPT_IN, NOW, invitation_id="inv_1")[1] for _ in range(200)}
     assert len(tokens) == 200
 
 

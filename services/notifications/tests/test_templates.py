@@ -67,8 +67,17 @@ def test_the_text_part_keeps_the_link():
     assert "Launch CRM: http://127.0.0.1:8001/invitations/accept?token=abc&x=1" in text and "<" not in text
 
 
-def test_placeholder_lists_cover_the_three_customisable_templates():
-    assert {"opt_in_invitation", "standard_invitation", "instance_invitation"} <= set(PLACEHOLDERS)
+def test_every_placeholder_a_default_template_uses_is_one_its_list_offers():
+    """An admin is offered `PLACEHOLDERS[name]`: a default using one that is not listed could not be
+    written back by them, and one the list lacks is never filled for them."""
+    import string
+
+    from crm_notifications.domain.templates import DEFAULTS
+
+    for name, template in DEFAULTS.items():
+        used = {field for text in (template.subject, template.body)
+                for _, field, _, _ in string.Formatter().parse(text) if field}
+        assert used and used <= PLACEHOLDERS[name], (name, used - PLACEHOLDERS[name])
 
 
 def test_web_hears_every_instance_mobile_only_the_one_it_is_in():

@@ -37,8 +37,9 @@ async def test_counts_follow_filing_and_reading_and_equal_a_recount(pool):
         await conn.execute("INSERT INTO instance_members (instance_id, user_id) VALUES ('quiet', $1)", me)
         seen = []
         for n, (user, instance) in enumerate([(me, "home"), (me, "home"), (me, "team"), (me, "home"), (other, "home")]):
-            filed = await repository.file_notification(conn, account_id="acc", user_id=user, instance_id=instance,
-                                                       kind="k", title="t", body="b", cause=cause)
+            filed = await repository.file_notification(conn, notification_id=f"ntf_{n}", account_id="acc",
+                                                       user_id=user, instance_id=instance, kind="k", title="t",
+                                                       body="b", cause=cause)
             ids[n] = filed.notification_id
             # What filing answers (read in its own statement) is what a read after it finds.
             assert filed.unread == await repository.unread_counts(conn, user)

@@ -13,5 +13,6 @@ def test_parsed_rule_sets_are_bounded_and_keep_the_recently_used(monkeypatch):
         assert leads._parsed("inst-0", 1, []) is first  # used every time: never the one to go
     assert len(leads._PARSED) == 3
     assert list(leads._PARSED) == [("inst-4", 1), ("inst-5", 1), ("inst-0", 1)]
-    assert leads._parsed("inst-1", 1, []) is not None and ("inst-1", 1) in leads._PARSED
-    assert len(leads._PARSED) == 3
+    again = leads._parsed("inst-1", 1, [])  # pushed out before: parsed anew, pushing out the oldest
+    assert again.version == 1
+    assert list(leads._PARSED) == [("inst-5", 1), ("inst-0", 1), ("inst-1", 1)]

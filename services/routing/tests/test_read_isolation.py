@@ -19,6 +19,7 @@ from crm_routing.web import routes
 from crm_runtime import db
 from crm_runtime.auth import Caller
 from crm_runtime.batches import BatchProcessor
+from crm_runtime.handlers import platform_time
 from crm_runtime.settings import ServiceSettings
 from crm_testing.databases import scratch_database
 
@@ -55,7 +56,7 @@ async def service(stack):
         processor = BatchProcessor("routing", handlers, None, group="reads-test", settings=ServiceSettings(),
                                    pool=pool)
         app = Starlette(routes=routes())
-        app.state.service = type("Svc", (), {"pool": pool, "processor": processor})()
+        app.state.service = type("Svc", (), {"pool": pool, "processor": processor, "clock": staticmethod(platform_time)})()
         app.state.verifier = Verifier()
         yield processor, app
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterable
 
 CRASH_BEFORE_COMMIT = "CRM_FAULT_CRASH_BEFORE_COMMIT"
@@ -27,6 +28,10 @@ ARMED = bool(_armed)
 def _crash_if(variable: str, keys: Iterable[str]) -> None:
     wanted = _armed.get(variable)
     if wanted and wanted in keys:
+        # Said before dying, so a test tells this death from any other (its exit status may be
+        # reaped by whoever started the process before the test can read it).
+        sys.stderr.write(f"fault_injected {variable}\n")
+        sys.stderr.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
 

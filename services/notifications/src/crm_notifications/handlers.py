@@ -60,7 +60,8 @@ async def _notify(ctx: HandlerContext, user_id: str, instance_id: str, kind: str
     """File a notification in the instance it concerns (`path`: where clicking it leads there), queue
     its pushes, publish unread counts."""
     filed = await repository.file_notification(
-        ctx.conn, account_id=ctx.message.accountid, user_id=user_id, instance_id=instance_id, kind=kind,
+        ctx.conn, notification_id=ctx.derived_id("ntf", user_id, instance_id, kind),
+        account_id=ctx.message.accountid, user_id=user_id, instance_id=instance_id, kind=kind,
         title=title, body=body, cause=ctx.message, path=path)
     await repository.queue_pushes(ctx.conn, filed, devices_to_push(instance_id, filed.sessions), user_id=user_id,
                                   instance_id=instance_id, title=title, body=body, cause=ctx.message, path=path)

@@ -117,12 +117,12 @@ def check_mls(package: Package, mls_id: str | None) -> None:
 
 
 def new_instance(account_id: str, owner_user_id: str, package: Package, name: str,
-                 mls_id: str | None = None) -> Instance:
-    instance_id = "ins_" + uuid.uuid4().hex[:16]
+                 mls_id: str | None = None, *, instance_id: str, website_id: str) -> Instance:
+    """A private instance named `instance_id`, with the website `website_id` when its package has one."""
     website = CAPABILITIES[package].website
     return Instance(instance_id=instance_id, account_id=account_id, kind="private", owner_user_id=owner_user_id,
                     package=package.value, name=name, parsing_email=parsing_email(instance_id),
-                    website_id="web_" + uuid.uuid4().hex[:16] if website else None, mls_id=mls_id)
+                    website_id=website_id if website else None, mls_id=mls_id)
 
 
 def addresses(user_id: str, instance_id: str) -> tuple[str, str]:

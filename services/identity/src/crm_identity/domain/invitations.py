@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -61,11 +60,13 @@ class Invitation:
 
 
 def issue(account_id: str, user_id: str, kind: InvitationKind, now: datetime, *,
-          ttl: timedelta = DEFAULT_TTL, instance_id: str | None = None, role: str | None = None,
+          invitation_id: str, ttl: timedelta = DEFAULT_TTL, instance_id: str | None = None, role: str | None = None,
           new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> tuple[Invitation, str]:
-    """A new invitation and its token; the token is returned once and never stored."""
+    """A new invitation and its token; the token is returned once and never stored. The token is
+    the one value drawn at random (256 bits from the OS): it is the secret a link carries, so it must
+    not follow from anything on a topic."""
     token = new_token()
-    invitation = Invitation(invitation_id="inv_" + uuid.uuid4().hex, account_id=account_id, user_id=user_id,
+    invitation = Invitation(invitation_id=invitation_id, account_id=account_id, user_id=user_id,
                             kind=kind, token_hash=hash_token(token), state=State.PENDING,
                             expires_at=now + ttl, instance_id=instance_id, role=role)
     return invitation, token

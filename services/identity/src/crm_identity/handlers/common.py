@@ -3,7 +3,6 @@ there), moving a member with its event, inviting, joining an instance."""
 
 from __future__ import annotations
 
-from crm_contracts import now
 from crm_contracts.identity import (Activation, InstanceMemberJoined, InvitationIssued, InvitationKind,
                                     MemberStatus, MemberStatusChanged, UserType)
 from crm_runtime.handlers import HandlerContext, Rejected
@@ -56,7 +55,8 @@ async def invite(ctx: HandlerContext, account: Account, member: Member, kind: In
     instance_id = instance.instance_id if instance else None
     await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.SUPERSEDED,
                                                instance_id=instance_id)
-    invitation, token = issue(account.account_id, member.user_id, kind, now(), ttl=settings.invitation_ttl,
+    invitation, token = issue(account.account_id, member.user_id, kind, ctx.now(), ttl=settings.invitation_ttl,
+                              invitation_id=ctx.derived_id("inv", member.user_id, instance_id or ""),
                               instance_id=instance_id, role=role)
     await repository.insert_invitation(ctx.conn, invitation)
     await ctx.emit(InvitationIssued(

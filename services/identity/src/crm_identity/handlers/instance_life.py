@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from crm_contracts import now
 from crm_contracts.identity import (CancelInstance, InstanceCancelled, InstanceFrozen, InstanceMemberRemoved,
                                     InstanceMemberRoleChanged, InstanceOwnershipTransferred,
                                     TransferInstanceOwnership)
@@ -92,7 +91,7 @@ async def cancel_instance(ctx: HandlerContext, cmd: CancelInstance) -> None:
     await load_account(ctx)  # the account row lock orders this against the account's other commands
     instance = await _open_private(ctx, cmd.instance_id)
     await permitted(ctx, cmd.by_user_id, instance=instance)
-    until = now() + timedelta(days=READ_ONLY_DAYS)
+    until = ctx.now() + timedelta(days=READ_ONLY_DAYS)
     await repository.set_instance_status(ctx.conn, instance.instance_id, "cancelled", until)
     await repository.revoke_instance_invitations(ctx.conn, instance.instance_id)
     await ctx.emit(InstanceCancelled(instance_id=instance.instance_id, by_user_id=cmd.by_user_id,

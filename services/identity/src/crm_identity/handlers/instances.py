@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from crm_contracts import now
 from crm_contracts.identity import (InstanceCreated, InstanceMemberRemoved, InstanceMemberRoleChanged,
                                     InstanceRenamed, InvitationKind, InviteToInstance, PurchaseInstance,
                                     RemoveInstanceMember, RenameInstance, SetInstanceRole, Tier)
@@ -24,7 +23,8 @@ async def purchase_instance(ctx: HandlerContext, cmd: PurchaseInstance) -> None:
         raise Rejected("enterprise_required", "private instances are bought by members of Enterprise accounts")
     buyer = await who_can_sign_in(ctx, account, cmd.buyer_user_id)
     check_mls(cmd.package, cmd.mls_id)
-    instance = new_instance(account.account_id, buyer.user_id, cmd.package, cmd.name, cmd.mls_id)
+    instance = new_instance(account.account_id, buyer.user_id, cmd.package, cmd.name, cmd.mls_id,
+                            instance_id=ctx.derived_id("ins")[:20], website_id=ctx.derived_id("web")[:20])
     if not await repository.insert_instance(ctx.conn, instance):
         owned = await repository.owned_instance(ctx.conn, account.account_id, buyer.user_id)
         raise Rejected("instance_already_owned",
@@ -58,7 +58,7 @@ async def invite_to_instance(ctx: HandlerContext, cmd: InviteToInstance) -> None
     if await repository.instance_role(ctx.conn, instance.instance_id, invitee.user_id) is not None:
         raise Rejected("already_instance_member", f"{invitee.user_id} is already a member of {instance.name}")
     pending = await repository.pending_instance_invitation(ctx.conn, instance.instance_id, invitee.user_id)
-    if pending is not None and pending.expires_at > now():
+    if pending is not None and pending.expires_at > ctx.now():
         raise Rejected("already_invited", f"{invitee.user_id} has a pending invitation to {instance.name}")
     await invite(ctx, account, invitee, InvitationKind.INSTANCE, instance=instance, role=cmd.role)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from crm_contracts import now
 from crm_contracts.identity import (AcceptInvitation, InvitationAccepted, InvitationKind, JoinInstance, MemberStatus,
                                     ResendInvitation)
 from crm_runtime.handlers import HandlerContext, Handlers, Rejected
@@ -29,7 +28,7 @@ async def resend_invitation(ctx: HandlerContext, cmd: ResendInvitation) -> None:
 
 
 async def accept(ctx: HandlerContext, invitation: Invitation) -> None:
-    invitation.accept(now())
+    invitation.accept(ctx.now())
     account = await load_account(ctx)
     if invitation.kind is InvitationKind.INSTANCE:
         assert invitation.instance_id is not None and invitation.role is not None

@@ -30,14 +30,13 @@ class Filed:
     unread: dict[str, int]  # the user's unread per instance, this notification counted
 
 
-async def file_notification(conn: asyncpg.Connection, *, account_id: str, user_id: str, instance_id: str,
-                            kind: str, title: str, body: str, cause: CloudEvent,
+async def file_notification(conn: asyncpg.Connection, *, notification_id: str, account_id: str, user_id: str,
+                            instance_id: str, kind: str, title: str, body: str, cause: CloudEvent,
                             path: str = "/notifications") -> Filed:
     """File a notification and count it unread, and read the instance's name, the user's sessions
     and unread counts — one statement, one round trip (a lead's notification is on the hot path).
     The reads see the statement's snapshot, from before the insert: the new notification is added
     to its instance's count here."""
-    notification_id = "ntf_" + uuid.uuid4().hex
     row = await conn.fetchrow(
         """WITH filed AS (
                INSERT INTO notifications (notification_id, account_id, user_id, instance_id, kind, title, body,
@@ -70,7 +69,9 @@ async def queue_pushes(conn: asyncpg.Connection, filed: Filed, sessions: list[Se
            SELECT p.push_id, $2, $3, p.device_id, p.device, $4, $5, $6, $7, $8, $11, p.device_instance_id
            FROM unnest($1::text[], $9::text[], $10::text[], $12::text[]) AS p (push_id, device_id, device,
                                                                               device_instance_id)""",
-        ["psh_" + uuid.uuid4().hex for _ in sessions], filed.notification_id, user_id, instance_id,
+        # Named by the notification and the device: a replay of the same message files the same pushes.
+        ["psh_" + uuid.uuid5(uuid.NAMESPACE_OID, f"{filed.notification_id}/{s.device_id}").hex for s in sessions],
+        filed.notification_id, user_id, instance_id,
         filed.instance_name, title, body, cause.model_dump_json(),
         [s.device_id for s in sessions], [s.device for s in sessions], path, [s.instance_id for s in sessions])
 

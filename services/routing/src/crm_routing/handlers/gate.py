@@ -39,7 +39,7 @@ async def permitted(ctx: HandlerContext, instance_id: str, by_user_id: str | Non
     or about `about_user_id`); else the refusal."""
     instance = await instance_of(ctx, instance_id)
     row = await repository.actor(ctx.conn, instance_id, by_user_id or "")
-    facts = access.facts_of(row, by_user_id, account_id=ctx.message.accountid)
+    facts = access.facts_of(row, by_user_id, at=ctx.now(), account_id=ctx.message.accountid)
     facts = replace(facts, lead_holder=lead is not None and by_user_id is not None and lead["user_id"] == by_user_id,
                     yourself=about_user_id is not None and about_user_id == by_user_id)
     _decide(ctx, facts)
@@ -55,17 +55,17 @@ async def key_permitted(ctx: HandlerContext, lead: dict[str, Any], key_id: str) 
     if row is None:  # the lead names an instance routing has no row of: nothing to act on
         raise Rejected("unknown_instance", f"no instance {lead['instance_id']}")
     _decide(ctx, Facts(api_key=True, instance_kind=row["kind"], instance_state=access.instance_state(
-        row["read_only_until"])))
+        row["read_only_until"], ctx.now())))
 
 
 async def transfer_permitted(ctx: HandlerContext, lead: dict[str, Any], by_user_id: str, target: Any) -> None:
     """A transfer: the facts about the source instance and the lead, with the actor's place in the target."""
     row = await repository.actor(ctx.conn, lead["instance_id"], by_user_id)
     in_target = await repository.actor(ctx.conn, target["instance_id"], by_user_id)
-    facts = replace(access.facts_of(row, by_user_id, account_id=ctx.message.accountid),
+    facts = replace(access.facts_of(row, by_user_id, at=ctx.now(), account_id=ctx.message.accountid),
                     lead_holder=lead["user_id"] == by_user_id, target_kind=target["kind"],
                     target_role=in_target["role"] if in_target else None)
-    if facts.instance_state == "active" and access.instance_state(target["read_only_until"]) != "active":
+    if facts.instance_state == "active" and access.instance_state(target["read_only_until"], ctx.now()) != "active":
         raise Rejected("instance_cancelled", f"instance {target['instance_id']} was cancelled: it takes no leads")
     _decide(ctx, facts)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from crm_contracts import now, type_of
+from crm_contracts import type_of
 from crm_contracts.leads import Channel, LeadCaptured
 from crm_contracts.routing import (
     LeadAssigned,
@@ -82,14 +81,14 @@ def _outcome(lead: dict[str, Any], decision: Decision, rules_version: int | None
         claim_within_s=decision.claim_within_s)
 
 
-def _due(decision: Decision, hours: dict[str, Any] | None) -> datetime | None:
-    """When the claim timer of the decision falls due: plain seconds, or seconds of the instance's
-    business hours when the step says so and the instance has them."""
+def _due(decision: Decision, hours: dict[str, Any] | None, now: datetime) -> datetime | None:
+    """When the claim timer of the decision falls due, from `now`: plain seconds, or seconds of the
+    instance's business hours when the step says so and the instance has them."""
     if not decision.claim_within_s or decision.kind == "pool":
         return None
     if decision.business_hours and hours is not None:
-        return open_hours.due_at(now(), decision.claim_within_s, _hours(hours))
-    return now() + timedelta(seconds=decision.claim_within_s)
+        return open_hours.due_at(now, decision.claim_within_s, _hours(hours))
+    return now + timedelta(seconds=decision.claim_within_s)
 
 
 def _hours(raw: dict[str, Any]) -> open_hours.BusinessHours:
@@ -110,8 +109,8 @@ async def apply(ctx: HandlerContext, lead: dict[str, Any], decision: Decision, *
                                rules_version=rules_version)
     await repository.take_timer(ctx.conn, lead_id)
     hours = await repository.business_hours(ctx.conn, instance_id) if decision.business_hours else None
-    if (due := _due(decision, hours)) is not None:
-        await repository.set_timer(ctx.conn, "tmr_" + uuid.uuid4().hex, lead_id, due)
+    if (due := _due(decision, hours, ctx.now())) is not None:
+        await repository.set_timer(ctx.conn, ctx.derived_id("tmr", lead_id), lead_id, due)
     event = await ctx.emit(data, subject=lead_id, instanceid=instance_id, accountid=lead["account_id"])
     await repository.log(ctx.conn, lead_id, instance_id, event.type, event.data)
 
@@ -225,13 +224,13 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
         decision = replace(decision, explanation={"target": target, **decision.explanation})
     rules_version = rules.version if context["routing"] else None
     state, user_id, offered_to, data = _outcome(lead, decision, rules_version)
-    due = _due(decision, context["business_hours"])
+    due = _due(decision, context["business_hours"], ctx.now())
     if not await repository.record_new_lead(
             ctx.conn, lead_id=cmd.lead_id, instance_id=instance_id, account_id=context["account_id"],
             channel=cmd.channel.value, lead=captured, state=state, user_id=user_id, offered_to=offered_to,
             rule_id=decision.rule_id, step=decision.step, rules_version=rules_version,
             rotation_key=decision.state_key, rotation=decision.state,
-            timer_id="tmr_" + uuid.uuid4().hex if due else None, due_at=due,
+            timer_id=ctx.derived_id("tmr", cmd.lead_id) if due else None, due_at=due,
             log_type=type_of(data), log_data=data.model_dump(mode="json")):
         return await _lead_rejected(ctx, cmd.lead_id, *duplicate)
     await ctx.emit(data, subject=cmd.lead_id, instanceid=instance_id, accountid=context["account_id"])

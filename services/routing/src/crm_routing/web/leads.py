@@ -17,8 +17,9 @@ async def lead(request: Request):
     me = caller(request)
     async with service(request).pool.acquire() as conn:
         found = await repository.lead_with_history(conn, lead_id)
-        facts = (await access.lead_facts(conn, found["lead"], me.user_id, operator=me.operator) if found
-                 else access.facts_of(None, me.user_id, operator=me.operator))
+        at = service(request).clock(None)
+        facts = (await access.lead_facts(conn, found["lead"], me.user_id, at=at, operator=me.operator) if found
+                 else access.facts_of(None, me.user_id, at=at, operator=me.operator))
     allow(policy.route(action_name(request), facts))
     if found is None:
         raise Answer(404, "not_found", lead_id=lead_id)

@@ -99,7 +99,8 @@ async def _key(request: Request) -> dict:
         log.warning("open_api_key_refused", path=request.url.path, known=found is not None)
         raise _error(401, "invalid_api_key", "the API key is unknown or revoked",
                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    facts = Facts(api_key=True, instance_kind=found["kind"], instance_state=instance_state(found["read_only_until"]))
+    facts = Facts(api_key=True, instance_kind=found["kind"], instance_state=instance_state(found["read_only_until"],
+                                                                     service(request).clock(None)))
     if not (decision := policy.route(action_name(request), facts)):
         raise _error(decision.status, decision.reason, decision.message)
     row = {**dict(found), "key_hash": key_hash}
