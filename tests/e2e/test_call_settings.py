@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from crm_contracts import calls, seats
-from test_routing import team
+from routing_steps import team
 
 pytestmark = pytest.mark.stack
 

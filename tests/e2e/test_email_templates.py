@@ -59,7 +59,7 @@ async def test_a_sent_invitation_is_its_preview_with_the_real_link_byte_for_byte
     """The invitee and the account carry the preview's sample values (Jamie Rivera, Harbor & Bay
     Realty), so the e-mail sent must equal the preview but for the link, which only a real
     invitation has — `{last_name}` included, which sent e-mails once left blank."""
-    from test_notifications import html_of, unique_email, wait_mail
+    from mail_steps import html_of, unique_email, wait_mail
 
     from crm_contracts import identity
 

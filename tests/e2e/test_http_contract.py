@@ -21,8 +21,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from crm_devstack import openapi_doc
-from test_open_api import issue_key
-from test_routing import capture, outcome, team
+from routing_steps import issue_key
+from routing_steps import capture, outcome, team
 
 pytestmark = pytest.mark.stack
 

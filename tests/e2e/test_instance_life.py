@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from crm_contracts import identity, organisation, seats
-from test_routing import capture, outcome
+from routing_steps import capture, outcome
 
 pytestmark = pytest.mark.stack
 

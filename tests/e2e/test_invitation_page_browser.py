@@ -35,7 +35,7 @@ def browser(phone: bool):
 
 
 async def _link_in_mail(platform, acc: str, user: str) -> str:
-    from test_notifications import html_of, unique_email, wait_mail
+    from mail_steps import html_of, unique_email, wait_mail
 
     address = unique_email(user)
     added = await platform.send(acc, identity.AddMember(

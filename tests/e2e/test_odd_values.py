@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from crm_contracts import routing
-from test_routing import set_rules, team
+from routing_steps import set_rules, team
 
 pytestmark = pytest.mark.stack
 

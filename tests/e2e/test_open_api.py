@@ -13,15 +13,11 @@ from datetime import datetime
 import httpx
 import pytest
 
-from test_routing import capture, outcome, team
+from routing_steps import capture, outcome, team
+
+from routing_steps import issue_key
 
 pytestmark = pytest.mark.stack
-
-
-async def issue_key(platform, instance_id: str, user: str) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10) as client:
-        return await client.post(f"{platform.stack.http('identity')}/v1/instances/{instance_id}/api-keys",
-                                 json={"name": "crm sync"}, headers=platform.stack.as_user(user))
 
 
 class OpenApi:

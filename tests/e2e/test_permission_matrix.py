@@ -22,7 +22,7 @@ from crm_contracts.permissions import COLUMNS, cell, scenarios
 from crm_devstack import permissions_doc
 from crm_identity.domain.accounts import enterprise_instance_id
 from conftest import Platform
-from test_routing import capture, outcome, set_rules
+from routing_steps import capture, outcome, set_rules
 
 pytestmark = pytest.mark.stack
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from crm_contracts import identity, organisation, routing
-from test_routing import capture, outcome
+from routing_steps import capture, outcome
 
 pytestmark = pytest.mark.stack
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from crm_contracts import routing
-from test_routing import capture, outcome, team
+from routing_steps import capture, outcome, team
 
 pytestmark = pytest.mark.stack
 

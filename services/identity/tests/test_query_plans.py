@@ -50,24 +50,24 @@ async def pool(stack):
 
 @pytest.mark.parametrize("account_id", [None, "a42"])
 async def test_a_users_instances_are_found_by_index(pool, account_id):
-    assert await seq_scans(pool, repository.INSTANCES_OF, "u42_1", account_id) == set()
+    assert await seq_scans(pool, repository.instances.INSTANCES_OF, "u42_1", account_id) == set()
 
 
 async def test_a_pending_instance_invitation_is_found_by_index(pool):
-    assert await seq_scans(pool, repository.PENDING_INSTANCE_INVITATION, "p42", "u42_0") == set()
+    assert await seq_scans(pool, repository.invitations.PENDING_INSTANCE_INVITATION, "p42", "u42_0") == set()
 
 
 async def test_the_instances_found_are_the_users(pool):
     async with pool.acquire() as conn:
-        found = await repository.instances_of(conn, "u42_1", None)
-        owner = await repository.instances_of(conn, "o42", None)
+        found = await repository.instances.instances_of(conn, "u42_1", None)
+        owner = await repository.instances.instances_of(conn, "o42", None)
     assert sorted((r["instance_id"], r["role"]) for r in found) == [("e42", "agent"), ("p42", "agent")]
     assert [(r["instance_id"], r["owner"]) for r in owner] == [("e42", True)]
 
 
 async def test_whom_an_instance_may_invite_is_found_by_index(pool):
     args = ("p42", "a42", ["active"], datetime.now(UTC), "", 100)
-    assert await seq_scans(pool, repository.CANDIDATES, *args) == set()
-    found = await pool.fetch(repository.CANDIDATES, *args)
+    assert await seq_scans(pool, repository.instances.CANDIDATES, *args) == set()
+    found = await pool.fetch(repository.instances.CANDIDATES, *args)
     # Every member of a42 is in p42 already; only the account's owner is left to invite.
     assert [r["user_id"] for r in found] == ["o42"]

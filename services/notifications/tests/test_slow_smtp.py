@@ -74,7 +74,7 @@ async def queued(pool) -> tuple[str, str]:
     cause = command(identity.AcceptInvitation(token="t"), source="test", accountid="acc_slow")
     to = f"{uuid.uuid4().hex[:8]}@example.com"
     async with pool.acquire() as conn:
-        return to, await repository.queue_email(conn, account_id="acc_slow", template="seat_upgrade", to=to,
+        return to, await repository.emails.queue_email(conn, account_id="acc_slow", template="seat_upgrade", to=to,
                                                 subject="Hi", html="<p>Hi</p>", cause=cause)
 
 

@@ -37,22 +37,22 @@ async def test_counts_follow_filing_and_reading_and_equal_a_recount(pool):
         await conn.execute("INSERT INTO instance_members (instance_id, user_id) VALUES ('quiet', $1)", me)
         seen = []
         for n, (user, instance) in enumerate([(me, "home"), (me, "home"), (me, "team"), (me, "home"), (other, "home")]):
-            filed = await repository.file_notification(conn, notification_id=f"ntf_{n}", account_id="acc",
+            filed = await repository.center.file_notification(conn, notification_id=f"ntf_{n}", account_id="acc",
                                                        user_id=user, instance_id=instance, kind="k", title="t",
                                                        body="b", cause=cause)
             ids[n] = filed.notification_id
             # What filing answers (read in its own statement) is what a read after it finds.
-            assert filed.unread == await repository.unread_counts(conn, user)
+            assert filed.unread == await repository.center.unread_counts(conn, user)
             seen.append(filed.unread)
         assert seen[2] == {"home": 2, "quiet": 0, "team": 1} and seen[4] == {"home": 1}
-        assert await repository.unread_counts(conn, me) == {"home": 3, "quiet": 0, "team": 1}
+        assert await repository.center.unread_counts(conn, me) == {"home": 3, "quiet": 0, "team": 1}
         # Read two of home's, one twice over, one of the team's, and someone else's (not mine: no effect).
-        assert await repository.mark_read(conn, me, [ids[0], ids[1], ids[2], ids[4]]) == 3
-        assert await repository.mark_read(conn, me, [ids[0]]) == 0
-        assert await repository.unread_counts(conn, me) == {"home": 1, "quiet": 0, "team": 0}
-        assert await repository.unread_counts(conn, other) == {"home": 1}
+        assert await repository.center.mark_read(conn, me, [ids[0], ids[1], ids[2], ids[4]]) == 3
+        assert await repository.center.mark_read(conn, me, [ids[0]]) == 0
+        assert await repository.center.unread_counts(conn, me) == {"home": 1, "quiet": 0, "team": 0}
+        assert await repository.center.unread_counts(conn, other) == {"home": 1}
     for user in (me, other):
-        kept = await repository.unread_counts(pool, user)
+        kept = await repository.center.unread_counts(pool, user)
         assert {i: n for i, n in kept.items() if i != "quiet"} == await recount(pool, user)
 
 
@@ -63,4 +63,4 @@ async def test_counting_reads_an_index_not_the_tables(pool):
            INSERT INTO instance_members (instance_id, user_id)
            SELECT 'i' || (n % 50), 'u' || n FROM generate_series(1, $1) AS n ON CONFLICT DO NOTHING;
            ANALYZE unread_counts; ANALYZE instance_members""".replace("$1", str(ROWS)))
-    assert await seq_scans(pool, repository.UNREAD_COUNTS, "u42") == set()
+    assert await seq_scans(pool, repository.center.UNREAD_COUNTS, "u42") == set()

@@ -136,7 +136,7 @@ async def test_a_lead_never_leaves_its_instance_nor_reaches_an_ineligible_agent(
             continue
         lead_id, eligible = captured
         async with processor.pool.acquire() as conn:
-            found = await repository.lead_with_history(conn, lead_id)
+            found = await repository.leads.lead_with_history(conn, lead_id)
         assert found is not None and found["lead"]["instance_id"] == world.instances[a], found
         [decision] = [h for h in found["history"] if h["type"] in DECIDED]
         given_to = set(decision["data"].get("user_ids") or

@@ -34,7 +34,7 @@ async def _lead_with_timer(conn, instance_id: str, *, rules_version: int, due_ag
                               rules_version)
            VALUES ($1, $2, 'acc_t', 'manual', '{}', 'assigned', 'u1', 'r', 0, $3)""",
         lead_id, instance_id, rules_version)
-    await repository.set_timer(conn, "tmr_" + uuid.uuid4().hex, lead_id, now() - timedelta(seconds=due_ago_s))
+    await repository.leads.set_timer(conn, "tmr_" + uuid.uuid4().hex, lead_id, now() - timedelta(seconds=due_ago_s))
     return lead_id
 
 

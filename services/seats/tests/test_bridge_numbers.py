@@ -18,7 +18,7 @@ POOL = {"prefix": "+1555019", "digits": 4}
 async def _given(stack, order: list[tuple[str, str]], count: int) -> dict[tuple[str, str], str | None]:
     async with scratch_database(stack, "crm_seats_numbers", [("seats", db.migrations_of("crm_seats"))]) as pool, \
             pool.acquire() as conn:
-        return {who: await repository.take_bridge_number(conn, *who, **POOL, count=count) for who in order}
+        return {who: await repository.calls.take_bridge_number(conn, *who, **POOL, count=count) for who in order}
 
 
 async def test_a_user_gets_the_same_number_whatever_else_was_given_first(stack):
@@ -32,9 +32,9 @@ async def test_a_user_gets_the_same_number_whatever_else_was_given_first(stack):
 async def test_the_pool_gives_each_user_one_number_until_it_is_empty(stack):
     async with scratch_database(stack, "crm_seats_numbers", [("seats", db.migrations_of("crm_seats"))]) as pool, \
             pool.acquire() as conn:
-        take = lambda acc, user: repository.take_bridge_number(conn, acc, user, **POOL, count=2)  # noqa: E731
+        take = lambda acc, user: repository.calls.take_bridge_number(conn, acc, user, **POOL, count=2)  # noqa: E731
         first, second = await take("a1", "ann"), await take("a2", "ann")  # another account's ann is another user
         assert {first, second} == {"+15550190000", "+15550190001"}
         assert await take("a1", "ann") is None  # she has hers
-        assert await repository.bridge_number(conn, "a1", "ann") == first
+        assert await repository.calls.bridge_number(conn, "a1", "ann") == first
         assert await take("a1", "bob") is None  # none left

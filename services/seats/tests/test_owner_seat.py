@@ -37,9 +37,9 @@ def account(pool, clock):
 
     async def ledger() -> tuple[dict, list[dict], list[dict]]:
         async with pool.acquire() as conn:
-            sub = await repository.get_subscription(conn, acc)
-            holders = await repository.holders(conn, acc)
-            return (repository.summary(sub, 0, holders), holders, await repository.history(conn, acc))
+            sub = await repository.ledger.get_subscription(conn, acc)
+            holders = await repository.ledger.holders(conn, acc)
+            return (repository.ledger.summary(sub, 0, holders), holders, await repository.ledger.history(conn, acc))
 
     handle.fact, handle.ledger, handle.id = fact, ledger, acc
     return handle

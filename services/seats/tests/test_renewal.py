@@ -88,7 +88,7 @@ async def test_after_the_period_ends_a_reduction_applies_and_charges_fall_in_the
     assert [c["amount_cents"] for c in await published(acc, "seats.charge.created")] == [3986, 6000]
 
     async with pool.acquire() as conn:
-        bills = invoices(await repository.billing_periods(conn, acc), await repository.charges(conn, acc))
+        bills = invoices(await repository.ledger.billing_periods(conn, acc), await repository.ledger.charges(conn, acc))
     assert [(b["period_start"].isoformat(), b["recurring"]["amount_cents"],
              [c["amount_cents"] for c in b["charges"]], b["total_cents"]) for b in bills["invoices"]] == [
         (f"{Y - 1}-12-31", 4 * 6200, [], 24800), (f"{Y}-01-31", 3 * 6200, [3986], 18600 + 3986),
@@ -207,7 +207,7 @@ async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the
         ("calling:calling_pro", apr, 3900, 30),
     ]
     async with pool.acquire() as conn:
-        bills = invoices(await repository.billing_periods(conn, acc), await repository.charges(conn, acc))
+        bills = invoices(await repository.ledger.billing_periods(conn, acc), await repository.ledger.charges(conn, acc))
     assert [(b["period_start"].isoformat(), sorted((c["item"], c["amount_cents"]) for c in b["charges"]),
              b["total_cents"]) for b in bills["invoices"]] == [
         (jan, [("addon:ai_assistant", 1694), ("calling:calling_pro", 2642), ("package:crm_idx_team", 10094)],
@@ -237,7 +237,7 @@ async def test_a_cancelled_add_on_runs_to_the_end_of_its_period_and_is_not_renew
 
     async def held_by_ann() -> list[str]:
         async with pool.acquire() as conn:
-            return sorted((await repository.entitlement_facts(conn, acc, "ann", team, clock.day))[0])
+            return sorted((await repository.purchases.entitlement_facts(conn, acc, "ann", team, clock.day))[0])
 
     await fact(identity.AccountCreated(account_id=acc, tier="enterprise", enterprise_instance_id=f"ins_{acc}",
                                        owner_user_id="olive"))

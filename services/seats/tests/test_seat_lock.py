@@ -46,7 +46,7 @@ async def race(pool, monkeypatch, read_subscription) -> list[dict]:
     for acc in accounts:
         await processor.handle_message(command(seats.SetSubscription(
             seats_total=1, seat_price_cents=3000, currency="USD", **period_args()), source="test", accountid=acc))
-    monkeypatch.setattr(repository, "lock_subscription", read_subscription)
+    monkeypatch.setattr(repository.ledger, "lock_subscription", read_subscription)
 
     def accepted(acc: str, user: str):
         cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
@@ -73,7 +73,7 @@ def slowed(read):
 
 
 async def test_two_reservations_at_once_for_one_account_take_turns_on_the_lock(pool, monkeypatch):
-    for r in await race(pool, monkeypatch, slowed(repository.lock_subscription)):
+    for r in await race(pool, monkeypatch, slowed(repository.ledger.lock_subscription)):
         # One took the free seat, the other bought exactly the missing one.
         assert (r["seats_total"], r["seats_used"], r["holders"], r["charges"]) == (2, 2, 2, 1), r
 

@@ -15,7 +15,7 @@ async def facts(conn, account_id: str | None, user_id: str | None, *, operator: 
     if account_id is None and user_id is not None and not operator:
         # A person's own items span accounts: their best standing in any.
         found = standing_facts(user_id, None, about_user_id=about_user_id)
-        return replace(found, status=await repository.best_status(conn, user_id))
-    standing = (await repository.account_standing(conn, account_id, user_id)
+        return replace(found, status=await repository.emails.best_status(conn, user_id))
+    standing = (await repository.emails.account_standing(conn, account_id, user_id)
                 if account_id and user_id and not operator else None)
     return standing_facts(user_id, standing, operator=operator, about_user_id=about_user_id)

@@ -19,8 +19,8 @@ async def deliver(svc: Service) -> None:
 
 async def health(svc: Service) -> dict[str, object]:
     async with svc.pool.acquire() as conn:
-        return {"deliveries_due": await repository.deliveries_due(conn),
-                "deliveries_pending": await repository.deliveries_pending(conn)}
+        return {"deliveries_due": await repository.center.deliveries_due(conn),
+                "deliveries_pending": await repository.center.deliveries_pending(conn)}
 
 
 def service() -> Service:

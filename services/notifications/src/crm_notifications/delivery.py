@@ -113,12 +113,12 @@ class DeliveryWorker:
 
     async def deliver_emails(self) -> int:
         async with self.pool.acquire() as conn:
-            rows = await repository.claim_due_emails(conn, 20, lease_s=self.settings.email_lease_s)
+            rows = await repository.emails.claim_due_emails(conn, 20, lease_s=self.settings.email_lease_s)
         await asyncio.gather(*(self._deliver_email(r) for r in rows))
         return len(rows)
 
     async def _deliver_email(self, row: asyncpg.Record) -> None:
-        cause = repository.cause_of(row)
+        cause = repository.center.cause_of(row)
         try:
             await self.mailer.send(row)
         except Exception as exc:
@@ -126,7 +126,7 @@ class DeliveryWorker:
             error = f"{type(exc).__name__}: {exc}"
             if permanent or row["attempts"] >= self.settings.smtp_max_attempts:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    await repository.mark_email(conn, row["message_id"], "failed", error)
+                    await repository.emails.mark_email(conn, row["message_id"], "failed", error)
                     await outbox.stage(conn, SERVICE, event_caused_by(cause, EmailFailed(
                         to=row["to_address"], template=row["template"], cause_event_id=row["cause_event_id"],
                         error=error), source="crm/notifications", subject=row["message_id"]))
@@ -134,12 +134,12 @@ class DeliveryWorker:
             else:
                 at = datetime.now(UTC) + timedelta(seconds=self._delay(row["attempts"]))
                 async with self.pool.acquire() as conn:
-                    await repository.retry_email_at(conn, row["message_id"], at, error)
+                    await repository.emails.retry_email_at(conn, row["message_id"], at, error)
                 log.info("email_retry", message_id=row["message_id"], error=error, attempts=row["attempts"])
             return
         faults.crash_after_send(row["to_address"])
         async with self.pool.acquire() as conn, conn.transaction():
-            await repository.mark_email(conn, row["message_id"], "sent")
+            await repository.emails.mark_email(conn, row["message_id"], "sent")
             await outbox.stage(conn, SERVICE, event_caused_by(cause, EmailSent(
                 message_id=row["message_id"], to=row["to_address"], template=row["template"],
                 cause_event_id=row["cause_event_id"]), source="crm/notifications", subject=row["message_id"]))
@@ -147,14 +147,14 @@ class DeliveryWorker:
 
     async def deliver_pushes(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await repository.pending_pushes(conn, 50)
+            rows = await repository.center.pending_pushes(conn, 50)
             sent = []
             for row in rows:
-                cause = repository.cause_of(row)
+                cause = repository.center.cause_of(row)
                 # A crash after the provider call and before commit repeats the push: the push id
                 # goes with it so a device can drop the repeat.
                 await self.push.send(push_payload(dict(row)))
-                await repository.mark_push_sent(conn, row["push_id"])
+                await repository.center.mark_push_sent(conn, row["push_id"])
                 sent.append(event_caused_by(cause, PushSent(
                     notification_id=row["notification_id"], user_id=row["user_id"], device_id=row["device_id"],
                     instance_id=row["instance_id"], source_instance_name=row["instance_name"],

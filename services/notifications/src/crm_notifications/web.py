@@ -52,7 +52,7 @@ async def center(request: Request):
     async with service(request).pool.acquire() as conn:
         await _gate(request, conn, None, about_user_id=user_id)
         if asked.device_id is not None:
-            signed_in = await repository.session(conn, user_id, asked.device_id)
+            signed_in = await repository.center.session(conn, user_id, asked.device_id)
             if signed_in is None:
                 raise Answer(404, "unknown_device", f"no session of {user_id} on device {asked.device_id}")
             if signed_in.device == "mobile":
@@ -63,11 +63,11 @@ async def center(request: Request):
                                  f"device {asked.device_id} is signed into {signed_in.instance_id}; sign into "
                                  f"{here} to see its notifications")
                 here = signed_in.instance_id
-        unread = await repository.unread_counts(conn, user_id)
-        items = await repository.notification_center(conn, user_id, here)
+        unread = await repository.center.unread_counts(conn, user_id)
+        items = await repository.center.notification_center(conn, user_id, here)
         if here is None:
             return json_response({"user_id": user_id, "unread": unread, "items": items})
-        names = await repository.instance_names(conn, [i for i in unread if i != here])
+        names = await repository.center.instance_names(conn, [i for i in unread if i != here])
     elsewhere = [{"instance_id": i, "instance_name": names.get(i, i), "unread": n}
                  for i, n in unread.items() if i != here]
     return json_response({"user_id": user_id, "instance_id": here, "unread": unread, "items": items,
@@ -85,14 +85,14 @@ async def _read(request: Request, data, account_id: str | None) -> Response:
     await run_command(svc.processor, command(data, source="crm/notifications-web", accountid=account_id,
                                              subject=data.user_id))
     async with svc.pool.acquire() as conn:
-        return json_response({"user_id": data.user_id, "unread": await repository.unread_counts(conn, data.user_id)})
+        return json_response({"user_id": data.user_id, "unread": await repository.center.unread_counts(conn, data.user_id)})
 
 
 async def read_one(request: Request):
     """POST /v1/notifications/{notification_id}/read — the caller's own notification."""
     me, notification_id = caller(request).user_id, request.path_params["notification_id"]
     async with service(request).pool.acquire() as conn:
-        account_id = await repository.account_of_notification(conn, me, notification_id)
+        account_id = await repository.center.account_of_notification(conn, me, notification_id)
     return await _read(request, ReadNotifications(user_id=me, notification_ids=[notification_id]), account_id)
 
 
@@ -100,7 +100,7 @@ async def read_all(request: Request):
     """POST /v1/notifications/read-all?instance_id=… — every one of the caller's in that instance."""
     instance_id = query(request, InstanceQuery).instance_id
     async with service(request).pool.acquire() as conn:
-        account_id = await repository.account_of_instance(conn, instance_id)
+        account_id = await repository.center.account_of_instance(conn, instance_id)
     return await _read(request, ReadNotifications(user_id=caller(request).user_id, instance_id=instance_id),
                        account_id)
 
@@ -111,7 +111,7 @@ async def templates(request: Request):
     account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _gate(request, conn, account_id)
-        own = await repository.custom_templates(conn, account_id)
+        own = await repository.emails.custom_templates(conn, account_id)
     settable = {t.value for t in TemplateName}
     return json_response({"account_id": account_id, "templates": [
         {"kind": kind, "custom": kind in own, "settable": kind in settable,
@@ -127,7 +127,7 @@ async def template_preview(request: Request):
         await _gate(request, conn, account_id)
         if kind not in PLACEHOLDERS:
             raise Answer(404, "unknown_template", kind=kind)
-        template = await repository.template_for(conn, account_id, kind)
+        template = await repository.emails.template_for(conn, account_id, kind)
     subject, body = preview(template, kind)
     return json_response({"kind": kind, "subject": subject, "html": body})
 

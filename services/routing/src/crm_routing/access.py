@@ -24,7 +24,7 @@ def instance_state(read_only_until: Any, at: datetime) -> str:
 
 def facts_of(row: Mapping[str, Any] | None, user_id: str | None, *, at: datetime, account_id: str | None = None,
              operator: bool = False) -> Facts:
-    """The facts of `user_id` about the instance `row` (from `repository.actor`). A row of another
+    """The facts of `user_id` about the instance `row` (from `repository.organisation.actor`). A row of another
     account than `account_id` (the message's) says the person is not of that account."""
     if operator:
         return Facts(user_id=user_id, operator=True,
@@ -42,7 +42,7 @@ def facts_of(row: Mapping[str, Any] | None, user_id: str | None, *, at: datetime
 async def facts(conn, instance_id: str, user_id: str | None, *, at: datetime, account_id: str | None = None,
                 operator: bool = False) -> tuple[Facts, Any]:
     """The facts and the instance's row (None: no such instance)."""
-    row = await repository.actor(conn, instance_id, user_id or "") if instance_id else None
+    row = await repository.organisation.actor(conn, instance_id, user_id or "") if instance_id else None
     return facts_of(row, user_id, at=at, account_id=account_id, operator=operator), row
 
 

@@ -16,9 +16,9 @@ log = logs.get(__name__)
 async def rebuild_if_new(svc: Service) -> None:
     assert svc.pool is not None
     async with svc.pool.acquire() as conn:
-        if await repository.rebuilt(conn):
+        if await repository.roster.rebuilt(conn):
             return
     count = await replay.from_beginning(svc.processor, identity.EVENTS, svc.settings.kafka_args())
     async with svc.pool.acquire() as conn:
-        await repository.record_rebuild(conn, count)
+        await repository.roster.record_rebuild(conn, count)
     log.info("roster_rebuilt", events=count)

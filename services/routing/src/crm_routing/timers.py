@@ -21,7 +21,7 @@ log = logs.get(__name__)
 
 async def fire_due(pool: asyncpg.Pool, processor: BatchProcessor) -> int:
     async with pool.acquire() as conn:
-        due = await repository.due_timers(conn)
+        due = await repository.leads.due_timers(conn)
     for t in due:
         message = command(ClaimExpired(lead_id=t["lead_id"], timer_id=t["timer_id"]), source="crm/routing-timers",
                           accountid=t["account_id"], instanceid=t["instance_id"], subject=t["lead_id"],
@@ -37,7 +37,7 @@ async def fire_due(pool: asyncpg.Pool, processor: BatchProcessor) -> int:
             # Refused (its `routing.command.rejected` names the reason) or already answered: the
             # handler's rollback kept the timer, which would come back every pass; it ends here.
             async with pool.acquire() as conn:
-                await repository.take_timer(conn, t["lead_id"], t["timer_id"])
+                await repository.leads.take_timer(conn, t["lead_id"], t["timer_id"])
             log.warning("timer_ended", timer_id=t["timer_id"], lead_id=t["lead_id"], outcome=outcome.name,
                         reason=outcome.reason)
     return len(due)

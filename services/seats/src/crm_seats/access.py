@@ -10,6 +10,6 @@ from . import repository
 
 async def facts(conn, account_id: str | None, user_id: str | None, *, operator: bool = False,
                 about_user_id: str | None = None) -> Facts:
-    standing = (await repository.account_standing(conn, account_id, user_id)
+    standing = (await repository.ledger.account_standing(conn, account_id, user_id)
                 if account_id and user_id and not operator else None)
     return standing_facts(user_id, standing, operator=operator, about_user_id=about_user_id)

@@ -63,7 +63,7 @@ async def _decide(conn, request: Request, account_id: str | None, item: str | No
 async def _subscription(conn, request: Request, account_id: str, item: str | None = None) -> Subscription:
     """The account's subscription once the caller may read it (see `_decide`); 404 without one."""
     await _decide(conn, request, account_id, item)
-    if (sub := await repository.get_subscription(conn, account_id)) is None:
+    if (sub := await repository.ledger.get_subscription(conn, account_id)) is None:
         raise Answer(404, "not_found", account_id=account_id)
     return sub
 
@@ -73,7 +73,7 @@ async def _user_in_instance(conn, request: Request) -> tuple[str, str, Any]:
     know them: about themselves, or as the account's admins; 404 for an unknown instance."""
     asked = query(request, InstanceQuery)
     user_id, instance_id = asked.user_id or caller(request).user_id, asked.instance_id
-    found = await repository.instance_account(conn, instance_id)
+    found = await repository.purchases.instance_account(conn, instance_id)
     # Even about themselves, a caller learns an instance's account and MLS only if it is theirs.
     await _decide(conn, request, found["account_id"] if found else None, about_user_id=user_id)
     if found is None:
@@ -86,12 +86,12 @@ async def seat_ledger(request: Request):
     account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id)
-        holders = await repository.holders(conn, account_id)
+        holders = await repository.ledger.holders(conn, account_id)
         return json_response({
-            "summary": repository.summary(sub, await repository.pending_opt_in(conn, account_id), holders),
+            "summary": repository.ledger.summary(sub, await repository.ledger.pending_opt_in(conn, account_id), holders),
             "holders": holders,
-            "charges": await repository.charges(conn, account_id),
-            "history": await repository.history(conn, account_id)})
+            "charges": await repository.ledger.charges(conn, account_id),
+            "history": await repository.ledger.history(conn, account_id)})
 
 
 async def entitlements_of(request: Request):
@@ -100,10 +100,10 @@ async def entitlements_of(request: Request):
     async with service(request).pool.acquire() as conn:
         user_id, instance_id, found = await _user_in_instance(conn, request)
         account_id = found["account_id"]
-        member = (await repository.membership(conn, account_id, instance_id, [user_id]))[user_id]
-        sub = await repository.get_subscription(conn, account_id)
+        member = (await repository.purchases.membership(conn, account_id, instance_id, [user_id]))[user_id]
+        sub = await repository.ledger.get_subscription(conn, account_id)
         today = _today(request, sub) if sub else service(request).clock(None).date()
-        addons, calling, integrations = await repository.entitlement_facts(conn, account_id, user_id, instance_id,
+        addons, calling, integrations = await repository.purchases.entitlement_facts(conn, account_id, user_id, instance_id,
                                                                            today)
     items = entitlements(user_id, instance_id, member=member, addons_here=addons, calling=calling,
                          integrations=integrations)
@@ -117,7 +117,7 @@ async def prices(request: Request):
     account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _decide(conn, request, account_id)
-        found = await repository.price_list(conn, account_id)
+        found = await repository.purchases.price_list(conn, account_id)
     return json_response({"account_id": account_id, "currency": found.currency, "prices": found.prices})
 
 
@@ -149,7 +149,7 @@ async def quotes(request: Request):
             raise Answer(422, "invalid_query", f"on: a day from {QUOTE_DAYS_BACK} days ago to {QUOTE_DAYS_AHEAD} "
                          "days ahead", parameter="on")
         try:
-            price, currency = unit_price(item, sub, await repository.price_list(conn, account_id))
+            price, currency = unit_price(item, sub, await repository.purchases.price_list(conn, account_id))
         except PriceError as err:
             raise _bad_request(err.reason, err.message) from None
     return json_response({"account_id": account_id, **quote(item, price, currency, sub, on).as_dict()})
@@ -163,14 +163,14 @@ async def invoices_of(request: Request):
     account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await _decide(conn, request, account_id)
-        periods = await repository.billing_periods(conn, account_id)
-        charges = await repository.charges(conn, account_id)
-        sub = await repository.get_subscription(conn, account_id)
+        periods = await repository.ledger.billing_periods(conn, account_id)
+        charges = await repository.ledger.charges(conn, account_id)
+        sub = await repository.ledger.get_subscription(conn, account_id)
         next_invoice = None
         if sub is not None and (ahead := following(sub, _today(request, sub))) is not None:
             after, period = ahead
-            held = await repository.recurring_items(conn, account_id, period.start)
-            prices = await repository.price_list(conn, account_id)
+            held = await repository.purchases.recurring_items(conn, account_id, period.start)
+            prices = await repository.purchases.price_list(conn, account_id)
             next_invoice = upcoming(after, period, renewal_lines(held, after, prices))
     return json_response({"account_id": account_id, **invoices(periods, charges), "upcoming": next_invoice})
 
@@ -182,7 +182,7 @@ async def dormant(request: Request):
     account_id, days = wanted.account_id, wanted.days
     async with service(request).pool.acquire() as conn:
         sub = await _subscription(conn, request, account_id)
-        held = await repository.dormant_holders(conn, account_id, _today(request, sub) - timedelta(days=days))
+        held = await repository.ledger.dormant_holders(conn, account_id, _today(request, sub) - timedelta(days=days))
     return json_response({"account_id": account_id, "days": days, "currency": sub.currency, "seats": [
         {**h, "cost_per_period_cents": sub.seat_price_cents} for h in held]})
 
@@ -193,8 +193,8 @@ async def call_settings_of(request: Request):
     async with service(request).pool.acquire() as conn:
         user_id, instance_id, found = await _user_in_instance(conn, request)
         account_id = found["account_id"]
-        number = await repository.bridge_number(conn, account_id, user_id)
-        saved = await repository.call_settings(conn, instance_id, user_id)
+        number = await repository.calls.bridge_number(conn, account_id, user_id)
+        saved = await repository.calls.call_settings(conn, instance_id, user_id)
     return json_response({"user_id": user_id, "instance_id": instance_id, "bridge_number": number,
                           "same_on_every_instance": ["bridge_number", "personal_number"],
                           "settings": saved or CallSettings().model_dump(mode="json"), "custom": saved is not None})

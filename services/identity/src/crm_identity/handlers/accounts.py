@@ -30,10 +30,10 @@ async def create_account(ctx: HandlerContext, cmd: CreateAccount) -> None:
         raise Rejected("account_id_mismatch",
                        f"data.account_id {cmd.account_id!r} differs from accountid {ctx.message.accountid!r}")
     account = open_account(cmd)
-    if await repository.insert_account(ctx.conn, account):
+    if await repository.accounts.insert_account(ctx.conn, account):
         await ctx.emit(_account_created(account), subject=account.account_id)
         return
-    existing = await repository.get_account(ctx.conn, cmd.account_id)
+    existing = await repository.accounts.get_account(ctx.conn, cmd.account_id)
     assert existing is not None
     if not existing.same_request(cmd):
         raise Rejected("account_already_exists", f"account {cmd.account_id} already exists with other data")
@@ -47,7 +47,7 @@ async def set_opt_in(ctx: HandlerContext, cmd: SetOptIn) -> None:
     account = await load_account(ctx)
     if cmd.enabled and account.tier is not Tier.ENTERPRISE:
         raise Rejected("opt_in_requires_enterprise", "agent opt-in can be enabled only on Enterprise accounts")
-    await repository.set_opt_in(ctx.conn, account.account_id, cmd.enabled)
+    await repository.accounts.set_opt_in(ctx.conn, account.account_id, cmd.enabled)
     await ctx.emit(OptInChanged(account_id=account.account_id, enabled=cmd.enabled))
 
 
@@ -61,11 +61,11 @@ async def create_group(ctx: HandlerContext, cmd: CreateGroup) -> None:
         await load_instance(ctx, ctx.message.instanceid)  # unknown_instance, if so
         raise Rejected("groups_not_allowed_on_private_instance",
                        "a private instance is a Team account: it has no hierarchy groups")
-    existing = await repository.get_group(ctx.conn, account.account_id, cmd.group_id)
+    existing = await repository.accounts.get_group(ctx.conn, account.account_id, cmd.group_id)
     if existing is not None:
         if (existing["name"], existing["parent_group_id"]) != (cmd.name, cmd.parent_group_id):
             raise Rejected("group_already_exists", f"group {cmd.group_id} already exists with other data")
     else:
         await check_group(ctx, cmd.parent_group_id)
-        await repository.insert_group(ctx.conn, account.account_id, cmd.group_id, cmd.name, cmd.parent_group_id)
+        await repository.accounts.insert_group(ctx.conn, account.account_id, cmd.group_id, cmd.name, cmd.parent_group_id)
     await ctx.emit(GroupCreated(group_id=cmd.group_id, name=cmd.name, parent_group_id=cmd.parent_group_id))

@@ -28,7 +28,7 @@ async def issue_api_key(ctx: HandlerContext, cmd: IssueApiKey) -> None:
         raise Rejected("key_hash_required",
                        "issue keys over identity's HTTP API (it shows the key once), or send key_id, "
                        "key_hash and last_four of a key you made")
-    if not await repository.insert_api_key(ctx.conn, instance.instance_id, cmd.key_id, cmd.name, cmd.key_hash,
+    if not await repository.instances.insert_api_key(ctx.conn, instance.instance_id, cmd.key_id, cmd.name, cmd.key_hash,
                                            cmd.last_four):
         raise Rejected("api_key_exists", f"a key with id {cmd.key_id} or this hash exists already")
     await ctx.emit(ApiKeyIssued(instance_id=instance.instance_id, key_id=cmd.key_id, key_hash=cmd.key_hash,
@@ -38,7 +38,7 @@ async def issue_api_key(ctx: HandlerContext, cmd: IssueApiKey) -> None:
 @handlers.on(RevokeApiKey)
 async def revoke_api_key(ctx: HandlerContext, cmd: RevokeApiKey) -> None:
     instance = await _keys_of(ctx, cmd.instance_id, cmd.by_user_id)
-    revoked = await repository.revoke_api_key(ctx.conn, instance.instance_id, cmd.key_id)
+    revoked = await repository.instances.revoke_api_key(ctx.conn, instance.instance_id, cmd.key_id)
     if revoked is None:  # a key of another instance is unknown here too
         raise Rejected("unknown_api_key", f"instance {instance.instance_id} has no API key {cmd.key_id}")
     await ctx.emit(ApiKeyRevoked(instance_id=instance.instance_id, key_id=cmd.key_id, key_hash=revoked["key_hash"]),
@@ -47,4 +47,4 @@ async def revoke_api_key(ctx: HandlerContext, cmd: RevokeApiKey) -> None:
 
 @handlers.on(ApiKeyUsed)
 async def api_key_used(ctx: HandlerContext, event: ApiKeyUsed) -> None:
-    await repository.note_key_use(ctx.conn, event.key_id, event.used_at)
+    await repository.instances.note_key_use(ctx.conn, event.key_id, event.used_at)

@@ -17,21 +17,21 @@ from .gate import permitted
 
 
 async def load_account(ctx: HandlerContext, *, for_update: bool = True) -> Account:
-    account = await repository.get_account(ctx.conn, ctx.message.accountid, for_update=for_update)
+    account = await repository.accounts.get_account(ctx.conn, ctx.message.accountid, for_update=for_update)
     if account is None:
         raise Rejected("unknown_account", f"account {ctx.message.accountid} does not exist")
     return account
 
 
 async def load_member(ctx: HandlerContext, user_id: str) -> Member:
-    member = await repository.get_member(ctx.conn, ctx.message.accountid, user_id, for_update=True)
+    member = await repository.accounts.get_member(ctx.conn, ctx.message.accountid, user_id, for_update=True)
     if member is None:
         raise Rejected("unknown_member", f"no member {user_id} in account {ctx.message.accountid}")
     return member
 
 
 async def check_group(ctx: HandlerContext, group_id: str | None) -> None:
-    if group_id is not None and await repository.get_group(ctx.conn, ctx.message.accountid, group_id) is None:
+    if group_id is not None and await repository.accounts.get_group(ctx.conn, ctx.message.accountid, group_id) is None:
         raise Rejected("unknown_group", f"group {group_id} does not exist in account {ctx.message.accountid}")
 
 
@@ -40,7 +40,7 @@ async def move(ctx: HandlerContext, account: Account, member: Member, move: Move
                 by_user_id: str | None = None) -> Member:
     """Move the member and publish it, naming who acted (`by_user_id`: None when the platform did)."""
     moved = member.move(move, activation)
-    await repository.save_member(ctx.conn, moved)
+    await repository.accounts.save_member(ctx.conn, moved)
     await ctx.emit(MemberStatusChanged(user_id=member.user_id, instance_id=account.enterprise_instance_id,
                                        from_status=member.status, to_status=moved.status,
                                        reason=reason or move.value, by_user_id=by_user_id), subject=member.user_id)
@@ -53,12 +53,12 @@ async def invite(ctx: HandlerContext, account: Account, member: Member, kind: In
     `instance`) stops working."""
     settings: IdentitySettings = ctx.settings  # identity's Service is built with them
     instance_id = instance.instance_id if instance else None
-    await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.SUPERSEDED,
+    await repository.invitations.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.SUPERSEDED,
                                                instance_id=instance_id)
     invitation, token = issue(account.account_id, member.user_id, kind, ctx.now(), ttl=settings.invitation_ttl,
                               invitation_id=ctx.derived_id("inv", member.user_id, instance_id or ""),
                               instance_id=instance_id, role=role)
-    await repository.insert_invitation(ctx.conn, invitation)
+    await repository.invitations.insert_invitation(ctx.conn, invitation)
     await ctx.emit(InvitationIssued(
         user_id=member.user_id, invitation_id=invitation.invitation_id, kind=kind,
         accept_page_url=f"{settings.base_url()}/invitations/accept", sealed_token=settings.sealer.seal(token),
@@ -69,7 +69,7 @@ async def invite(ctx: HandlerContext, account: Account, member: Member, kind: In
 
 async def load_person(ctx: HandlerContext, account: Account, user_id: str) -> Member:
     """A user of the account: a member, or the account's owner (who is not a `members` row)."""
-    member = await repository.get_member(ctx.conn, account.account_id, user_id)
+    member = await repository.accounts.get_member(ctx.conn, account.account_id, user_id)
     if member is not None:
         return member
     if user_id == account.owner_user_id:
@@ -87,7 +87,7 @@ async def who_can_sign_in(ctx: HandlerContext, account: Account, user_id: str) -
 
 
 async def load_instance(ctx: HandlerContext, instance_id: str, *, for_update: bool = False) -> Instance:
-    instance = await repository.get_instance(ctx.conn, instance_id, for_update=for_update)
+    instance = await repository.instances.get_instance(ctx.conn, instance_id, for_update=for_update)
     if instance is None:
         raise Rejected("unknown_instance", f"no instance {instance_id}")
     if instance.account_id != ctx.message.accountid:  # records stay in their account
@@ -108,7 +108,7 @@ async def managed_instance(ctx: HandlerContext, instance_id: str, by_user_id: st
 
 async def join(ctx: HandlerContext, instance: Instance, user_id: str, role: str) -> None:
     sending, capture = addresses(user_id, instance.instance_id)
-    if await repository.add_instance_member(ctx.conn, instance, user_id, role, sending, capture):
+    if await repository.instances.add_instance_member(ctx.conn, instance, user_id, role, sending, capture):
         await ctx.emit(InstanceMemberJoined(instance_id=instance.instance_id, user_id=user_id, role=role,
                                             sending_email=sending, capture_email=capture),
                        subject=user_id, instanceid=instance.instance_id)

@@ -29,11 +29,11 @@ async def _open_private(ctx: HandlerContext, instance_id: str) -> Instance:
 
 async def freeze_owned_instance(ctx: HandlerContext, account: Account, user_id: str) -> None:
     """The deactivated user's instance stops taking members until an account admin decides."""
-    owned = await repository.owned_instance(ctx.conn, account.account_id, user_id)
+    owned = await repository.instances.owned_instance(ctx.conn, account.account_id, user_id)
     if owned is None or owned.status != "active":
         return
-    await repository.set_instance_status(ctx.conn, owned.instance_id, "frozen")
-    await repository.revoke_instance_invitations(ctx.conn, owned.instance_id)
+    await repository.instances.set_instance_status(ctx.conn, owned.instance_id, "frozen")
+    await repository.instances.revoke_instance_invitations(ctx.conn, owned.instance_id)
     await ctx.emit(InstanceFrozen(instance_id=owned.instance_id, owner_user_id=user_id),
                    subject=user_id, instanceid=owned.instance_id)
 
@@ -48,9 +48,9 @@ async def transfer_ownership(ctx: HandlerContext, cmd: TransferInstanceOwnership
     if heir.user_id == previous:  # handed back to an owner who can run it again
         if instance.status != "frozen":
             raise Rejected("already_owner", f"{heir.user_id} owns {instance.instance_id} already")
-        await repository.set_instance_status(ctx.conn, instance.instance_id, "active")
-    elif not await repository.hand_over(ctx.conn, instance, heir.user_id):
-        owned = await repository.owned_instance(ctx.conn, account.account_id, heir.user_id)
+        await repository.instances.set_instance_status(ctx.conn, instance.instance_id, "active")
+    elif not await repository.instances.hand_over(ctx.conn, instance, heir.user_id):
+        owned = await repository.instances.owned_instance(ctx.conn, account.account_id, heir.user_id)
         raise Rejected("instance_already_owned", f"{heir.user_id} already owns private instance "
                                                  f"{owned.instance_id if owned else ''}".strip())
     await ctx.emit(InstanceOwnershipTransferred(instance_id=instance.instance_id, from_user_id=previous,
@@ -63,10 +63,10 @@ async def transfer_ownership(ctx: HandlerContext, cmd: TransferInstanceOwnership
 
 async def _seat(ctx: HandlerContext, instance: Instance, user_id: str, role: str) -> None:
     """Give a user `role` in the instance, joining them first if they are not a member."""
-    had = await repository.instance_role(ctx.conn, instance.instance_id, user_id)
+    had = await repository.instances.instance_role(ctx.conn, instance.instance_id, user_id)
     if had is None:
         return await join(ctx, instance, user_id, role)
-    await repository.set_instance_role(ctx.conn, instance.instance_id, user_id, role)
+    await repository.instances.set_instance_role(ctx.conn, instance.instance_id, user_id, role)
     await ctx.emit(InstanceMemberRoleChanged(instance_id=instance.instance_id, user_id=user_id, from_role=had,
                                              role=role), subject=user_id, instanceid=instance.instance_id)
 
@@ -77,7 +77,7 @@ async def _step_down(ctx: HandlerContext, account: Account, instance: Instance, 
     try:
         check_can_sign_in(user_id, person.user_type, person.status)
     except InstanceError:  # they cannot sign in
-        role = await repository.remove_instance_member(ctx.conn, instance.instance_id, user_id)
+        role = await repository.instances.remove_instance_member(ctx.conn, instance.instance_id, user_id)
         if role is not None:
             await ctx.emit(InstanceMemberRemoved(instance_id=instance.instance_id, user_id=user_id, role=role,
                                                  reason="ownership_transferred"),
@@ -92,7 +92,7 @@ async def cancel_instance(ctx: HandlerContext, cmd: CancelInstance) -> None:
     instance = await _open_private(ctx, cmd.instance_id)
     await permitted(ctx, cmd.by_user_id, instance=instance)
     until = ctx.now() + timedelta(days=READ_ONLY_DAYS)
-    await repository.set_instance_status(ctx.conn, instance.instance_id, "cancelled", until)
-    await repository.revoke_instance_invitations(ctx.conn, instance.instance_id)
+    await repository.instances.set_instance_status(ctx.conn, instance.instance_id, "cancelled", until)
+    await repository.instances.revoke_instance_invitations(ctx.conn, instance.instance_id)
     await ctx.emit(InstanceCancelled(instance_id=instance.instance_id, by_user_id=cmd.by_user_id,
                                      read_only_until=until), instanceid=instance.instance_id)

@@ -25,8 +25,8 @@ async def purchase_instance(ctx: HandlerContext, cmd: PurchaseInstance) -> None:
     check_mls(cmd.package, cmd.mls_id)
     instance = new_instance(account.account_id, buyer.user_id, cmd.package, cmd.name, cmd.mls_id,
                             instance_id=ctx.derived_id("ins")[:20], website_id=ctx.derived_id("web")[:20])
-    if not await repository.insert_instance(ctx.conn, instance):
-        owned = await repository.owned_instance(ctx.conn, account.account_id, buyer.user_id)
+    if not await repository.instances.insert_instance(ctx.conn, instance):
+        owned = await repository.instances.owned_instance(ctx.conn, account.account_id, buyer.user_id)
         raise Rejected("instance_already_owned",
                        f"{buyer.user_id} already owns private instance {owned.instance_id if owned else ''}".strip())
     caps = instance.capabilities
@@ -43,7 +43,7 @@ async def purchase_instance(ctx: HandlerContext, cmd: PurchaseInstance) -> None:
 @handlers.on(RenameInstance)
 async def rename_instance(ctx: HandlerContext, cmd: RenameInstance) -> None:
     instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
-    await repository.rename_instance(ctx.conn, instance.instance_id, cmd.name)
+    await repository.instances.rename_instance(ctx.conn, instance.instance_id, cmd.name)
     await ctx.emit(InstanceRenamed(instance_id=instance.instance_id, name=cmd.name), instanceid=instance.instance_id)
 
 
@@ -55,9 +55,9 @@ async def invite_to_instance(ctx: HandlerContext, cmd: InviteToInstance) -> None
     instance.check_accepts_members()
     check_profile(cmd.role)
     invitee = await who_can_sign_in(ctx, account, cmd.user_id)
-    if await repository.instance_role(ctx.conn, instance.instance_id, invitee.user_id) is not None:
+    if await repository.instances.instance_role(ctx.conn, instance.instance_id, invitee.user_id) is not None:
         raise Rejected("already_instance_member", f"{invitee.user_id} is already a member of {instance.name}")
-    pending = await repository.pending_instance_invitation(ctx.conn, instance.instance_id, invitee.user_id)
+    pending = await repository.invitations.pending_instance_invitation(ctx.conn, instance.instance_id, invitee.user_id)
     if pending is not None and pending.expires_at > ctx.now():
         raise Rejected("already_invited", f"{invitee.user_id} has a pending invitation to {instance.name}")
     await invite(ctx, account, invitee, InvitationKind.INSTANCE, instance=instance, role=cmd.role)
@@ -68,7 +68,7 @@ async def remove_instance_member(ctx: HandlerContext, cmd: RemoveInstanceMember)
     instance = await managed_instance(ctx, cmd.instance_id, cmd.by_user_id)
     if cmd.user_id == instance.owner_user_id:
         raise Rejected("cannot_remove_owner", "the owner cannot be removed from their instance")
-    role = await repository.remove_instance_member(ctx.conn, instance.instance_id, cmd.user_id)
+    role = await repository.instances.remove_instance_member(ctx.conn, instance.instance_id, cmd.user_id)
     if role is None:
         raise Rejected("not_instance_member", f"{cmd.user_id} is not a member of {instance.name}")
     await ctx.emit(InstanceMemberRemoved(instance_id=instance.instance_id, user_id=cmd.user_id, role=role,
@@ -83,10 +83,10 @@ async def set_instance_role(ctx: HandlerContext, cmd: SetInstanceRole) -> None:
     if cmd.user_id == instance.owner_user_id:
         raise Rejected("cannot_change_owner_role", "the owner's role is owner")
     check_profile(cmd.role)
-    role = await repository.instance_role(ctx.conn, instance.instance_id, cmd.user_id)
+    role = await repository.instances.instance_role(ctx.conn, instance.instance_id, cmd.user_id)
     if role is None:
         raise Rejected("not_instance_member", f"{cmd.user_id} is not a member of {instance.name}")
-    await repository.set_instance_role(ctx.conn, instance.instance_id, cmd.user_id, cmd.role)
+    await repository.instances.set_instance_role(ctx.conn, instance.instance_id, cmd.user_id, cmd.role)
     await ctx.emit(InstanceMemberRoleChanged(instance_id=instance.instance_id, user_id=cmd.user_id,
                                              from_role=role, role=cmd.role),
                    subject=cmd.user_id, instanceid=instance.instance_id)

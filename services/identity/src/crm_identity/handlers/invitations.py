@@ -35,14 +35,14 @@ async def accept(ctx: HandlerContext, invitation: Invitation) -> None:
         person = await load_person(ctx, account, invitation.user_id)
         instance = await load_instance(ctx, invitation.instance_id)
         instance.check_invitable()
-        await repository.mark_accepted(ctx.conn, invitation)
+        await repository.invitations.mark_accepted(ctx.conn, invitation)
         await ctx.emit(InvitationAccepted(user_id=person.user_id, invitation_id=invitation.invitation_id,
                                           kind=invitation.kind), subject=person.user_id,
                        instanceid=invitation.instance_id)
         await join(ctx, instance, person.user_id, invitation.role)
         return
     member = await load_member(ctx, invitation.user_id)
-    await repository.mark_accepted(ctx.conn, invitation)
+    await repository.invitations.mark_accepted(ctx.conn, invitation)
     await ctx.emit(InvitationAccepted(user_id=member.user_id, invitation_id=invitation.invitation_id,
                                       kind=invitation.kind), subject=member.user_id)
     if invitation.kind is InvitationKind.OPT_IN:
@@ -51,7 +51,7 @@ async def accept(ctx: HandlerContext, invitation: Invitation) -> None:
 
 @handlers.on(AcceptInvitation)
 async def accept_invitation(ctx: HandlerContext, cmd: AcceptInvitation) -> None:
-    invitation = await repository.invitation_by_hash(ctx.conn, hash_token(cmd.token), for_update=True)
+    invitation = await repository.invitations.invitation_by_hash(ctx.conn, hash_token(cmd.token), for_update=True)
     if invitation is None or invitation.account_id != ctx.message.accountid:
         raise Rejected("invitation_not_found", "this invitation link is not valid")
     await accept(ctx, invitation)
@@ -60,7 +60,7 @@ async def accept_invitation(ctx: HandlerContext, cmd: AcceptInvitation) -> None:
 @handlers.on(JoinInstance)
 async def join_instance(ctx: HandlerContext, cmd: JoinInstance) -> None:
     await permitted(ctx, cmd.user_id, instance=await load_instance(ctx, cmd.instance_id), about_user_id=cmd.user_id)
-    invitation = await repository.pending_instance_invitation(ctx.conn, cmd.instance_id, cmd.user_id)
+    invitation = await repository.invitations.pending_instance_invitation(ctx.conn, cmd.instance_id, cmd.user_id)
     if invitation is None:
         raise Rejected("not_invited", f"{cmd.user_id} has no pending invitation to {cmd.instance_id}")
     await accept(ctx, invitation)

@@ -26,13 +26,13 @@ handlers = Handlers()
 
 
 async def add(ctx: HandlerContext, account: Account, row: MemberRow, by_user_id: str | None) -> Member:
-    if await repository.get_member(ctx.conn, account.account_id, row.user_id) is not None:
+    if await repository.accounts.get_member(ctx.conn, account.account_id, row.user_id) is not None:
         raise Rejected("member_already_exists", f"member {row.user_id} already exists")
-    if await repository.email_taken(ctx.conn, account.account_id, str(row.email)):
+    if await repository.accounts.email_taken(ctx.conn, account.account_id, str(row.email)):
         raise Rejected("duplicate_email", f"{row.email} already belongs to a member of this account")
     await check_group(ctx, row.group_id)
     member = new_member(account.account_id, row, opt_in_enabled=account.opt_in_enabled)
-    await repository.insert_member(ctx.conn, member)
+    await repository.accounts.insert_member(ctx.conn, member)
     await ctx.emit(MemberAdded(user_id=member.user_id, user_type=member.user_type, activation=member.activation,
                                status=member.status, group_id=member.group_id, email=member.email,
                                first_name=member.first_name, last_name=member.last_name, role=member.role,
@@ -100,11 +100,11 @@ async def convert_member(ctx: HandlerContext, cmd: ConvertMember) -> None:
     details = {k: v for k, v in (("email", str(cmd.email) if cmd.email else None), ("first_name", cmd.first_name),
                                  ("last_name", cmd.last_name), ("role", cmd.role)) if v is not None}
     if details.get("email", member.email).lower() != member.email.lower() \
-            and await repository.email_taken(ctx.conn, account.account_id, details["email"]):
+            and await repository.accounts.email_taken(ctx.conn, account.account_id, details["email"]):
         raise Rejected("duplicate_email", f"{details['email']} already belongs to a member of this account")
     if any(getattr(member, k) != v for k, v in details.items()):
         member = replace(member, **details)
-        await repository.save_member_details(ctx.conn, member)
+        await repository.accounts.save_member_details(ctx.conn, member)
         await ctx.emit(MemberDetailsChanged(user_id=member.user_id, email=member.email, first_name=member.first_name,
                                             last_name=member.last_name, role=member.role,
                                             administers_account=member.administers_account, group_id=member.group_id,
@@ -121,11 +121,11 @@ async def deactivate_member(ctx: HandlerContext, cmd: DeactivateMember) -> None:
     account = await load_account(ctx)
     member = await load_member(ctx, cmd.user_id)
     await move(ctx, account, member, Move.DEACTIVATED, by_user_id=cmd.by_user_id)
-    await repository.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.REVOKED,
+    await repository.invitations.close_pending_invitations(ctx.conn, account.account_id, member.user_id, State.REVOKED,
                                                everywhere=True)
     # PI3: deactivated in the Enterprise account means out of every private instance; coming
     # back (reactivation) takes a new invitation from each owner.
-    for left in await repository.leave_private_instances(ctx.conn, account.account_id, member.user_id):
+    for left in await repository.instances.leave_private_instances(ctx.conn, account.account_id, member.user_id):
         await ctx.emit(InstanceMemberRemoved(instance_id=left["instance_id"], user_id=member.user_id,
                                              role=left["role"], reason="member_deactivated"),
                        subject=member.user_id, instanceid=left["instance_id"])
@@ -152,4 +152,4 @@ async def complete_onboarding(ctx: HandlerContext, cmd: CompleteOnboarding) -> N
     account = await load_account(ctx)
     await move(ctx, account, await load_member(ctx, cmd.user_id), Move.ONBOARDING_COMPLETED, by_user_id=cmd.user_id)
     if cmd.phone is not None:
-        await repository.set_phone(ctx.conn, account.account_id, cmd.user_id, cmd.phone)
+        await repository.accounts.set_phone(ctx.conn, account.account_id, cmd.user_id, cmd.phone)

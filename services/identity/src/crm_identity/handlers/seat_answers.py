@@ -21,7 +21,7 @@ handlers = Handlers()
 @handlers.on(SeatReserved)
 async def seat_reserved(ctx: HandlerContext, event: SeatReserved) -> None:
     account = await load_account(ctx, for_update=False)
-    member = await repository.get_member(ctx.conn, account.account_id, event.user_id, for_update=True)
+    member = await repository.accounts.get_member(ctx.conn, account.account_id, event.user_id, for_update=True)
     if member is None:
         return
     if member.status is MemberStatus.INACTIVE:
@@ -40,7 +40,7 @@ async def seat_reserved(ctx: HandlerContext, event: SeatReserved) -> None:
 @handlers.on(SeatDenied)
 async def seat_denied(ctx: HandlerContext, event: SeatDenied) -> None:
     account = await load_account(ctx, for_update=False)
-    member = await repository.get_member(ctx.conn, account.account_id, event.user_id, for_update=True)
+    member = await repository.accounts.get_member(ctx.conn, account.account_id, event.user_id, for_update=True)
     if member is None or member.status is not MemberStatus.PENDING_SEAT:
         return
     await move(ctx, account, member, Move.SEAT_DENIED, reason=event.reason)

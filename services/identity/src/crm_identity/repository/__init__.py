@@ -1,7 +1,7 @@
-"""asyncpg queries for identity's tables, a module per aggregate; callers use `repository.<query>`."""
+"""asyncpg queries for identity's tables, a module per aggregate; callers name the module: `repository.<module>.<query>`."""
 
 from __future__ import annotations
 
-from .accounts import *  # noqa: F403
-from .instances import *  # noqa: F403
-from .invitations import *  # noqa: F403
+from . import accounts, instances, invitations
+
+__all__ = ['accounts', 'instances', 'invitations']

@@ -18,14 +18,14 @@ async def account_gate(request: Request, conn, account_id: str | None, *, about_
     me = caller(request)
     facts = await access.facts(conn, account_id, me.user_id, operator=me.operator, about_user_id=about_user_id)
     if account_id is None and not me.operator:  # about themselves across accounts: their best standing
-        facts = replace(facts, status=await repository.best_status(conn, me.user_id))
+        facts = replace(facts, status=await repository.accounts.best_status(conn, me.user_id))
     allow(policy.route(action_name(request), facts))
 
 
 async def instance_gate(request: Request, conn, instance_id: str) -> Instance:
     """The instance, once the caller may use this route on it."""
     me = caller(request)
-    instance = await repository.get_instance(conn, instance_id)
+    instance = await repository.instances.get_instance(conn, instance_id)
     facts = await access.facts(conn, instance.account_id if instance else None, me.user_id, instance=instance,
                                operator=me.operator)
     allow(policy.route(action_name(request), facts))

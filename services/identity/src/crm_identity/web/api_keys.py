@@ -59,7 +59,7 @@ async def list_keys(request: Request):
     instance_id = request.path_params["instance_id"]
     async with service(request).pool.acquire() as conn:
         await instance_gate(request, conn, instance_id)
-        return json_response({"instance_id": instance_id, "keys": await repository.api_keys(conn, instance_id)})
+        return json_response({"instance_id": instance_id, "keys": await repository.instances.api_keys(conn, instance_id)})
 
 
 ROUTES = [post("/v1/instances/{instance_id}/api-keys", issue_key, body=NewKey), get("/v1/instances/{instance_id}/api-keys", list_keys),

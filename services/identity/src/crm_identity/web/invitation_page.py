@@ -108,9 +108,9 @@ def _public_origin(request: Request) -> str:
 async def _pending(request: Request, token: str):
     """The invitation and account a token names, or the refusal page to show instead."""
     async with service(request).pool.acquire() as conn:
-        invitation = await repository.invitation_by_hash(conn, hash_token(token)) if token else None
-        account = await repository.get_account(conn, invitation.account_id) if invitation else None
-        instance = await repository.get_instance(conn, invitation.instance_id) \
+        invitation = await repository.invitations.invitation_by_hash(conn, hash_token(token)) if token else None
+        account = await repository.accounts.get_account(conn, invitation.account_id) if invitation else None
+        instance = await repository.instances.get_instance(conn, invitation.instance_id) \
             if invitation and invitation.instance_id else None
     if invitation is None or account is None:
         return None, _page(*_REFUSED_PAGES["invitation_not_found"])

@@ -27,10 +27,10 @@ async def account(request: Request):
     account_id = query(request, AccountQuery).account_id
     async with service(request).pool.acquire() as conn:
         await account_gate(request, conn, account_id)
-        found = await repository.get_account(conn, account_id)
+        found = await repository.accounts.get_account(conn, account_id)
         if found is None:
             raise Answer(404, "not_found", account_id=account_id)
-        members = await repository.list_members(conn, account_id)
+        members = await repository.accounts.list_members(conn, account_id)
     return json_response({"account": found.__dict__, "members": members})
 
 
@@ -41,8 +41,8 @@ async def instances(request: Request):
     user_id, account_id = asked.user_id or caller(request).user_id, asked.account_id
     async with service(request).pool.acquire() as conn:
         await account_gate(request, conn, account_id, about_user_id=user_id)
-        found = await repository.instances_of(conn, user_id, account_id)
-        own = await repository.personal(conn, user_id, account_id)
+        found = await repository.instances.instances_of(conn, user_id, account_id)
+        own = await repository.accounts.personal(conn, user_id, account_id)
     for row in found:
         row["personal"] = own  # the same on every instance of the user (PI11)
     return json_response({"user_id": user_id, "instances": found,
@@ -55,7 +55,7 @@ async def instance_members(request: Request):
     async with service(request).pool.acquire() as conn:
         instance = await instance_gate(request, conn, instance_id)
         return json_response({"instance": instance.__dict__,
-                              "members": await repository.instance_members(conn, instance_id)})
+                              "members": await repository.instances.instance_members(conn, instance_id)})
 
 
 class CandidatesPage(BaseModel):
@@ -73,7 +73,7 @@ async def candidates(request: Request):
     async with service(request).pool.acquire() as conn:
         instance = await instance_gate(request, conn, instance_id)
         caps = instance.capabilities
-        found = [] if caps is None or not caps.members_allowed else await repository.invitation_candidates(
+        found = [] if caps is None or not caps.members_allowed else await repository.instances.invitation_candidates(
             conn, instance, at=now(), after=after, limit=limit)
     return json_response({"instance_id": instance_id, "members_allowed": bool(caps and caps.members_allowed),
                           "candidates": found, "next": found[-1]["user_id"] if len(found) == limit else None})
@@ -91,9 +91,9 @@ async def roster(request: Request):
     account_id = request.path_params["account_id"]
     asked = query(request, RosterPage)
     async with service(request).pool.acquire() as conn:
-        if await repository.get_account(conn, account_id) is None:
+        if await repository.accounts.get_account(conn, account_id) is None:
             raise Answer(404, "not_found", account_id=account_id)
-        people = await repository.public_roster(conn, account_id, after=asked.after, limit=asked.limit)
+        people = await repository.accounts.public_roster(conn, account_id, after=asked.after, limit=asked.limit)
     answer = json_response({"account_id": account_id, "people": people,
                             "next": people[-1]["user_id"] if len(people) == asked.limit else None})
     answer.headers["Cache-Control"] = "public, max-age=60"  # a website may cache it a minute

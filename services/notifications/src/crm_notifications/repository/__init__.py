@@ -1,7 +1,7 @@
-"""asyncpg queries for notifications' tables, a module per part; callers use `repository.<query>`."""
+"""asyncpg queries for notifications' tables, a module per part; callers name the module: `repository.<module>.<query>`."""
 
 from __future__ import annotations
 
-from .accounts import *  # noqa: F403
-from .center import *  # noqa: F403
-from .emails import *  # noqa: F403
+from . import accounts, center, emails
+
+__all__ = ['accounts', 'center', 'emails']

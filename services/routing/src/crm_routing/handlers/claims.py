@@ -21,7 +21,7 @@ handlers = Handlers()
 
 
 async def load_lead(ctx: HandlerContext, lead_id: str) -> dict[str, Any]:
-    lead = await repository.lock_lead(ctx.conn, lead_id)
+    lead = await repository.leads.lock_lead(ctx.conn, lead_id)
     if lead is None:
         raise Rejected("unknown_lead", f"no lead {lead_id}")
     return lead
@@ -34,7 +34,7 @@ async def claim_lead(ctx: HandlerContext, cmd: ClaimLead) -> None:
     await permitted(ctx, lead["instance_id"], cmd.user_id)
     if lead["state"] == "claimed":
         raise Rejected("lead_already_claimed", f"{lead['user_id']} claimed lead {cmd.lead_id} first")
-    roster = await repository.roster(ctx.conn, lead["instance_id"])
+    roster = await repository.roster.roster(ctx.conn, lead["instance_id"])
     ok, why = eligibility(roster.get(cmd.user_id), cmd.user_id)
     if not ok:
         raise Rejected("not_eligible", f"{cmd.user_id}: {why}")
@@ -42,13 +42,13 @@ async def claim_lead(ctx: HandlerContext, cmd: ClaimLead) -> None:
                (lead["state"] == "offered" and cmd.user_id in lead["offered_to"]) or lead["state"] == "pooled")
     if not allowed:
         raise Rejected("not_offered_to_you", f"lead {cmd.lead_id} is not assigned or offered to {cmd.user_id}")
-    await repository.take_timer(ctx.conn, cmd.lead_id)
-    await repository.save_lead(ctx.conn, cmd.lead_id, instance_id=lead["instance_id"], state="claimed",
+    await repository.leads.take_timer(ctx.conn, cmd.lead_id)
+    await repository.leads.save_lead(ctx.conn, cmd.lead_id, instance_id=lead["instance_id"], state="claimed",
                                user_id=cmd.user_id, offered_to=[], tried=lead["tried"], rule_id=lead["rule_id"],
                                step=lead["step"], rules_version=lead["rules_version"])
     event = await ctx.emit(LeadClaimed(lead_id=cmd.lead_id, instance_id=lead["instance_id"], user_id=cmd.user_id),
                            subject=cmd.lead_id, instanceid=lead["instance_id"])
-    await repository.log(ctx.conn, cmd.lead_id, lead["instance_id"], event.type, event.data)
+    await repository.leads.log(ctx.conn, cmd.lead_id, lead["instance_id"], event.type, event.data)
 
 
 @handlers.on(ClaimExpired)
@@ -57,12 +57,12 @@ async def claim_expired(ctx: HandlerContext, cmd: ClaimExpired) -> None:
     A claim that won the race already took the timer away, so this finds nothing to do."""
     system(ctx)
     lead = await load_lead(ctx, cmd.lead_id)
-    if not await repository.take_timer(ctx.conn, cmd.lead_id, cmd.timer_id) or lead["state"] not in OPEN:
+    if not await repository.leads.take_timer(ctx.conn, cmd.lead_id, cmd.timer_id) or lead["state"] not in OPEN:
         return
     rules = await rules_of(ctx, lead["instance_id"], lead["rules_version"])
     rule = next((r for r in rules.rules if r.id == lead["rule_id"]), None)
-    roster = await repository.roster(ctx.conn, lead["instance_id"])
-    states = await repository.lock_rotation(ctx.conn, lead["instance_id"])
+    roster = await repository.roster.roster(ctx.conn, lead["instance_id"])
+    states = await repository.leads.lock_rotation(ctx.conn, lead["instance_id"])
     story = {"rules_version": rules.version, "rule": lead["rule_id"],
              "escalated": f"step {lead['step']} was not claimed in time"}
     step = lead["step"] or 0

@@ -20,7 +20,7 @@ def _decide(ctx: HandlerContext, facts: Facts) -> None:
 
 async def instance_of(ctx: HandlerContext, instance_id: str) -> Any:
     """The instance a command names, once it is of the message's account."""
-    row = await repository.get_instance(ctx.conn, instance_id)
+    row = await repository.roster.get_instance(ctx.conn, instance_id)
     if row is None:
         raise Rejected("unknown_instance", f"no instance {instance_id}")
     if row["account_id"] != ctx.message.accountid:
@@ -38,7 +38,7 @@ async def permitted(ctx: HandlerContext, instance_id: str, by_user_id: str | Non
     """The instance's row once `by_user_id` may send this command about it (about their own lead,
     or about `about_user_id`); else the refusal."""
     instance = await instance_of(ctx, instance_id)
-    row = await repository.actor(ctx.conn, instance_id, by_user_id or "")
+    row = await repository.organisation.actor(ctx.conn, instance_id, by_user_id or "")
     facts = access.facts_of(row, by_user_id, at=ctx.now(), account_id=ctx.message.accountid)
     facts = replace(facts, lead_holder=lead is not None and by_user_id is not None and lead["user_id"] == by_user_id,
                     yourself=about_user_id is not None and about_user_id == by_user_id)
@@ -48,10 +48,10 @@ async def permitted(ctx: HandlerContext, instance_id: str, by_user_id: str | Non
 
 async def key_permitted(ctx: HandlerContext, lead: dict[str, Any], key_id: str) -> None:
     """An Open API key acts on the leads of its own instance while it is not revoked."""
-    key = await repository.api_key_by_id(ctx.conn, key_id)
+    key = await repository.roster.api_key_by_id(ctx.conn, key_id)
     if key is None or key["revoked"] or key["instance_id"] != lead["instance_id"]:
         raise Rejected("not_permitted", f"API key {key_id} is revoked or not of instance {lead['instance_id']}")
-    row = await repository.get_instance(ctx.conn, lead["instance_id"])
+    row = await repository.roster.get_instance(ctx.conn, lead["instance_id"])
     if row is None:  # the lead names an instance routing has no row of: nothing to act on
         raise Rejected("unknown_instance", f"no instance {lead['instance_id']}")
     _decide(ctx, Facts(api_key=True, instance_kind=row["kind"], instance_state=access.instance_state(
@@ -60,8 +60,8 @@ async def key_permitted(ctx: HandlerContext, lead: dict[str, Any], key_id: str) 
 
 async def transfer_permitted(ctx: HandlerContext, lead: dict[str, Any], by_user_id: str, target: Any) -> None:
     """A transfer: the facts about the source instance and the lead, with the actor's place in the target."""
-    row = await repository.actor(ctx.conn, lead["instance_id"], by_user_id)
-    in_target = await repository.actor(ctx.conn, target["instance_id"], by_user_id)
+    row = await repository.organisation.actor(ctx.conn, lead["instance_id"], by_user_id)
+    in_target = await repository.organisation.actor(ctx.conn, target["instance_id"], by_user_id)
     facts = replace(access.facts_of(row, by_user_id, at=ctx.now(), account_id=ctx.message.accountid),
                     lead_holder=lead["user_id"] == by_user_id, target_kind=target["kind"],
                     target_role=in_target["role"] if in_target else None)

@@ -52,8 +52,8 @@ def _parsed(instance_id: str, version: int | None, raw: list[dict[str, Any]] | N
 
 
 async def rules_of(ctx: HandlerContext, instance_id: str, version: int | None = None) -> rulebook.RuleSet:
-    row = (await repository.rules_version(ctx.conn, instance_id, version) if version is not None
-           else await repository.latest_rules(ctx.conn, instance_id))
+    row = (await repository.leads.rules_version(ctx.conn, instance_id, version) if version is not None
+           else await repository.leads.latest_rules(ctx.conn, instance_id))
     return _parsed(instance_id, row["version"], row["rules"]) if row else rulebook.parse([], 0)
 
 
@@ -101,18 +101,18 @@ async def apply(ctx: HandlerContext, lead: dict[str, Any], decision: Decision, *
     log it and publish it."""
     instance_id, lead_id = lead["instance_id"], lead["lead_id"]
     if decision.state_key is not None and decision.state is not None:
-        await repository.save_rotation(ctx.conn, instance_id, decision.state_key, decision.state)
+        await repository.leads.save_rotation(ctx.conn, instance_id, decision.state_key, decision.state)
     state, user_id, offered_to, data = _outcome(lead, decision, rules_version, previous)
     tried = [*(tried or []), *([user_id] if user_id else [])]
-    await repository.save_lead(ctx.conn, lead_id, instance_id=instance_id, state=state, user_id=user_id,
+    await repository.leads.save_lead(ctx.conn, lead_id, instance_id=instance_id, state=state, user_id=user_id,
                                offered_to=offered_to, tried=tried, rule_id=decision.rule_id, step=decision.step,
                                rules_version=rules_version)
-    await repository.take_timer(ctx.conn, lead_id)
-    hours = await repository.business_hours(ctx.conn, instance_id) if decision.business_hours else None
+    await repository.leads.take_timer(ctx.conn, lead_id)
+    hours = await repository.leads.business_hours(ctx.conn, instance_id) if decision.business_hours else None
     if (due := _due(decision, hours, ctx.now())) is not None:
-        await repository.set_timer(ctx.conn, ctx.derived_id("tmr", lead_id), lead_id, due)
+        await repository.leads.set_timer(ctx.conn, ctx.derived_id("tmr", lead_id), lead_id, due)
     event = await ctx.emit(data, subject=lead_id, instanceid=instance_id, accountid=lead["account_id"])
-    await repository.log(ctx.conn, lead_id, instance_id, event.type, event.data)
+    await repository.leads.log(ctx.conn, lead_id, instance_id, event.type, event.data)
 
 
 def _decide(instance: dict[str, Any], rules: rulebook.RuleSet, channel: str, lead: dict[str, Any],
@@ -143,7 +143,7 @@ async def preview(conn, instance_id: str, channel: str, lead: dict[str, Any],
     """What a live lead captured now would get in the instance — the decision and the event with its
     explanation — under the current rules or `draft`, changing nothing: the rotation is read, not
     locked or advanced; no event, timer or log is written. None when there is no such instance."""
-    context = await repository.routing_context(conn, instance_id, "", lock=False)
+    context = await repository.leads.routing_context(conn, instance_id, "", lock=False)
     if context is None:
         return None
     rules = (rulebook.parse(draft, (context["rules_version"] or 0) + 1) if draft is not None
@@ -165,12 +165,12 @@ async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, s
     if cmd.channel is Channel.WEBSITE:
         if not cmd.website_id:
             return None, "missing_target", "a website lead names its website_id", None
-        found = await repository.find_instance(ctx.conn, website_id=cmd.website_id)
+        found = await repository.roster.find_instance(ctx.conn, website_id=cmd.website_id)
         reason, why = "unknown_website", f"no instance has website {cmd.website_id}"
     elif cmd.channel is Channel.PARSING_EMAIL:
         if not cmd.parsing_email:
             return None, "missing_target", "a parsing-e-mail lead names the parsing_email it was sent to", None
-        found = await repository.find_instance(ctx.conn, parsing_email=cmd.parsing_email)
+        found = await repository.roster.find_instance(ctx.conn, parsing_email=cmd.parsing_email)
         reason, why = "unknown_parsing_email", "no instance has that parsing address"
     elif cmd.channel is Channel.OPEN_API:
         if cmd.api_key is not None:
@@ -178,12 +178,12 @@ async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, s
                                               "itself must not travel on the topic"), None
         if not cmd.api_key_sha256:
             return None, "missing_target", "an Open API lead names the SHA-256 of its key (api_key_sha256)", None
-        found = await repository.find_instance(ctx.conn, key_hash=cmd.api_key_sha256)
+        found = await repository.roster.find_instance(ctx.conn, key_hash=cmd.api_key_sha256)
         reason, why = "invalid_api_key", "the API key is unknown or revoked"
     elif cmd.channel is Channel.ZILLOW:
         if not cmd.user_id:
             return None, "missing_target", "a Zillow lead names the agent (user_id) it was imported for", None
-        found = await repository.zillow_instance(ctx.conn, ctx.message.accountid, cmd.user_id)
+        found = await repository.roster.zillow_instance(ctx.conn, ctx.message.accountid, cmd.user_id)
         if found is None:
             return None, "unknown_user", f"{cmd.user_id} is not a user of account {ctx.message.accountid}", None
         return found["instance_id"], "unknown_instance", "", _zillow_target(cmd.user_id, found)
@@ -204,7 +204,7 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     rules, roster and rotation, and one statement writing the lead, its decision and its log."""
     system(ctx)
     instance_id, reason, why, target = await _target(ctx, cmd)
-    context = await repository.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
+    context = await repository.leads.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
     if instance_id is None or context is None:
         return await _lead_rejected(ctx, cmd.lead_id, reason, why)
     if context["account_id"] != ctx.message.accountid:  # records stay in their account
@@ -225,7 +225,7 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     rules_version = rules.version if context["routing"] else None
     state, user_id, offered_to, data = _outcome(lead, decision, rules_version)
     due = _due(decision, context["business_hours"], ctx.now())
-    if not await repository.record_new_lead(
+    if not await repository.leads.record_new_lead(
             ctx.conn, lead_id=cmd.lead_id, instance_id=instance_id, account_id=context["account_id"],
             channel=cmd.channel.value, lead=captured, state=state, user_id=user_id, offered_to=offered_to,
             rule_id=decision.rule_id, step=decision.step, rules_version=rules_version,

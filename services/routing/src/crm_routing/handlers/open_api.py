@@ -14,7 +14,7 @@ handlers = Handlers()
 @handlers.on(RecordKeyUse)
 async def record_key_use(ctx: HandlerContext, cmd: RecordKeyUse) -> None:
     system(ctx)
-    instance_id = await repository.touch_api_key(ctx.conn, cmd.key_id, cmd.used_at)
+    instance_id = await repository.roster.touch_api_key(ctx.conn, cmd.key_id, cmd.used_at)
     if instance_id is not None:
         await ctx.emit(ApiKeyUsed(key_id=cmd.key_id, instance_id=instance_id, used_at=cmd.used_at),
                        instanceid=instance_id)

@@ -57,7 +57,7 @@ async def set_pipeline(ctx: HandlerContext, cmd: SetPipeline) -> None:
     kept = {s.stage_id for s in cmd.stages}
     if bad := sorted(f"{a} → {b}" for a, b in cmd.move_leads.items() if b not in kept or a in kept):
         raise Rejected("invalid_move", "leads move from a removed stage to a kept one: " + ", ".join(bad))
-    moved = await repository.replace_pipeline(ctx.conn, cmd.instance_id, [(s.stage_id, s.name) for s in cmd.stages],
+    moved = await repository.organisation.replace_pipeline(ctx.conn, cmd.instance_id, [(s.stage_id, s.name) for s in cmd.stages],
                                               cmd.move_leads)
     if isinstance(moved, list):
         raise Rejected("stage_not_empty", "; ".join(
@@ -71,9 +71,9 @@ async def set_pipeline(ctx: HandlerContext, cmd: SetPipeline) -> None:
 @handlers.on(MoveLeadStage)
 async def move_lead_stage(ctx: HandlerContext, cmd: MoveLeadStage) -> None:
     lead = await _lead(ctx, cmd)
-    if not await repository.stage_exists(ctx.conn, lead["instance_id"], cmd.stage_id):
+    if not await repository.organisation.stage_exists(ctx.conn, lead["instance_id"], cmd.stage_id):
         raise Rejected("unknown_stage", f"instance {lead['instance_id']} has no stage {cmd.stage_id}")
-    await repository.set_stage(ctx.conn, cmd.lead_id, cmd.stage_id)
+    await repository.organisation.set_stage(ctx.conn, cmd.lead_id, cmd.stage_id)
     await ctx.emit(LeadStageChanged(lead_id=cmd.lead_id, instance_id=lead["instance_id"],
                                     from_stage_id=lead["stage_id"], stage_id=cmd.stage_id, **_actor(cmd)),
                    subject=cmd.lead_id, instanceid=lead["instance_id"])
@@ -85,7 +85,7 @@ async def tag_lead(ctx: HandlerContext, cmd: TagLead) -> None:
     tags = [t for t in lead["tags"] if t not in cmd.remove] + [t for t in cmd.add if t not in lead["tags"]]
     if len(tags) > 100:
         raise Rejected("too_many_tags", f"a lead has at most 100 tags; this would make {len(tags)}")
-    await repository.set_tags(ctx.conn, cmd.lead_id, tags)
+    await repository.organisation.set_tags(ctx.conn, cmd.lead_id, tags)
     await ctx.emit(LeadTagsChanged(lead_id=cmd.lead_id, instance_id=lead["instance_id"], tags=tags, **_actor(cmd)),
                    subject=cmd.lead_id, instanceid=lead["instance_id"])
 
@@ -96,7 +96,7 @@ async def update_lead(ctx: HandlerContext, cmd: UpdateLead) -> None:
     given = cmd.contact.model_dump(exclude_none=True)
     changed = {k: v for k, v in given.items() if lead["lead"].get(k) != v}
     if changed:
-        await repository.update_contact(ctx.conn, cmd.lead_id, changed)
+        await repository.organisation.update_contact(ctx.conn, cmd.lead_id, changed)
     await ctx.emit(LeadUpdated(lead_id=cmd.lead_id, instance_id=lead["instance_id"], contact=Contact(**changed),
                                **_actor(cmd)), subject=cmd.lead_id, instanceid=lead["instance_id"])
 
@@ -107,30 +107,30 @@ async def assign_lead(ctx: HandlerContext, cmd: AssignLead) -> None:
     lead_in_account(ctx, lead)
     instance_id = lead["instance_id"]
     await permitted(ctx, instance_id, cmd.by_user_id)
-    ok, why = eligibility((await repository.roster(ctx.conn, instance_id)).get(cmd.to_user_id), cmd.to_user_id)
+    ok, why = eligibility((await repository.roster.roster(ctx.conn, instance_id)).get(cmd.to_user_id), cmd.to_user_id)
     if not ok:
         raise Rejected("not_eligible", f"{cmd.to_user_id}: {why}")
     previous = lead["user_id"]
     if previous == cmd.to_user_id and lead["state"] in ("assigned", "claimed"):
         raise Rejected("already_assigned", f"lead {cmd.lead_id} is {cmd.to_user_id}'s already")
     explanation = {"chosen": {"user_id": cmd.to_user_id, "why": f"assigned by hand by {cmd.by_user_id}"}}
-    await repository.save_lead(ctx.conn, cmd.lead_id, instance_id=instance_id, state="assigned",
+    await repository.leads.save_lead(ctx.conn, cmd.lead_id, instance_id=instance_id, state="assigned",
                                user_id=cmd.to_user_id, offered_to=[], tried=[*lead["tried"], cmd.to_user_id],
                                rule_id="manual", step=0, rules_version=lead["rules_version"])
-    await repository.take_timer(ctx.conn, cmd.lead_id)
+    await repository.leads.take_timer(ctx.conn, cmd.lead_id)
     data = (LeadReassigned(lead_id=cmd.lead_id, instance_id=instance_id, from_user_id=previous,
                            to_user_id=cmd.to_user_id, reason="assigned_by_hand", explanation=explanation)
             if previous else
             LeadAssigned(lead_id=cmd.lead_id, instance_id=instance_id, user_id=cmd.to_user_id, rule_id="manual",
                          strategy="by_hand", explanation=explanation))
     event = await ctx.emit(data, subject=cmd.lead_id, instanceid=instance_id)
-    await repository.log(ctx.conn, cmd.lead_id, instance_id, event.type, event.data)
+    await repository.leads.log(ctx.conn, cmd.lead_id, instance_id, event.type, event.data)
 
 
 @handlers.on(SetSources)
 async def set_sources(ctx: HandlerContext, cmd: SetSources) -> None:
     await permitted(ctx, cmd.instance_id, cmd.by_user_id)
-    await repository.replace_sources(ctx.conn, cmd.instance_id, cmd.sources)
+    await repository.organisation.replace_sources(ctx.conn, cmd.instance_id, cmd.sources)
     await ctx.emit(SourcesChanged(instance_id=cmd.instance_id, sources=cmd.sources, by_user_id=cmd.by_user_id),
                    instanceid=cmd.instance_id)
 
@@ -138,7 +138,7 @@ async def set_sources(ctx: HandlerContext, cmd: SetSources) -> None:
 @handlers.on(SetSegment)
 async def set_segment(ctx: HandlerContext, cmd: SetSegment) -> None:
     await permitted(ctx, cmd.instance_id, cmd.by_user_id)
-    await repository.save_segment(ctx.conn, cmd.instance_id, cmd.segment_id, cmd.name,
+    await repository.organisation.save_segment(ctx.conn, cmd.instance_id, cmd.segment_id, cmd.name,
                                   cmd.filter.model_dump(mode="json", exclude_none=True))
     await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, name=cmd.name,
                                   filter=cmd.filter, by_user_id=cmd.by_user_id), instanceid=cmd.instance_id)
@@ -147,7 +147,7 @@ async def set_segment(ctx: HandlerContext, cmd: SetSegment) -> None:
 @handlers.on(RemoveSegment)
 async def remove_segment(ctx: HandlerContext, cmd: RemoveSegment) -> None:
     await permitted(ctx, cmd.instance_id, cmd.by_user_id)
-    if not await repository.remove_segment(ctx.conn, cmd.instance_id, cmd.segment_id):
+    if not await repository.organisation.remove_segment(ctx.conn, cmd.instance_id, cmd.segment_id):
         raise Rejected("unknown_segment", f"instance {cmd.instance_id} has no segment {cmd.segment_id}")
     await ctx.emit(SegmentChanged(instance_id=cmd.instance_id, segment_id=cmd.segment_id, removed=True,
                                   by_user_id=cmd.by_user_id), instanceid=cmd.instance_id)

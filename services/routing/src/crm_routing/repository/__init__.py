@@ -1,7 +1,7 @@
-"""asyncpg queries for routing's tables, a module per part; callers use `repository.<query>`."""
+"""asyncpg queries for routing's tables, a module per part; callers name the module: `repository.<module>.<query>`."""
 
 from __future__ import annotations
 
-from .leads import *  # noqa: F403
-from .organisation import *  # noqa: F403
-from .roster import *  # noqa: F403
+from . import common, leads, organisation, roster
+
+__all__ = ['common', 'leads', 'organisation', 'roster']

@@ -16,7 +16,7 @@ async def lead(request: Request):
     lead_id = request.path_params["lead_id"]
     me = caller(request)
     async with service(request).pool.acquire() as conn:
-        found = await repository.lead_with_history(conn, lead_id)
+        found = await repository.leads.lead_with_history(conn, lead_id)
         at = service(request).clock(None)
         facts = (await access.lead_facts(conn, found["lead"], me.user_id, at=at, operator=me.operator) if found
                  else access.facts_of(None, me.user_id, at=at, operator=me.operator))
@@ -32,7 +32,7 @@ async def instance_leads(request: Request):
     instance_id = request.path_params["instance_id"]
     async with service(request).pool.acquire() as conn:
         await instance_gate(request, conn, instance_id)
-        found = await repository.leads_of(conn, instance_id)
+        found = await repository.leads.leads_of(conn, instance_id)
     return json_response({"instance_id": instance_id, "leads": found})
 
 

@@ -91,7 +91,7 @@ async def _key(request: Request) -> dict:
     if (wait := rate.process_refused(key_hash)) is not None:
         raise _limited(wait)
     async with service(request).pool.acquire() as conn:
-        found = await repository.api_key(conn, key_hash)
+        found = await repository.roster.api_key(conn, key_hash)
         if found is not None and not found["revoked"] and not await rate.shared_allows(conn, key_hash):
             raise _limited("1")
     if found is None or found["revoked"]:
@@ -126,7 +126,7 @@ async def _run(request: Request, key: dict, data) -> None:
 
 async def _lead(request: Request, key: dict, lead_id: str) -> dict | None:
     async with service(request).pool.acquire() as conn:
-        return await repository.open_lead(conn, key["instance_id"], lead_id)
+        return await repository.organisation.open_lead(conn, key["instance_id"], lead_id)
 
 
 def _not_found(lead_id: str) -> Answer:
@@ -140,7 +140,7 @@ async def list_leads(request: Request):
     page = query(request, Page)
     after, limit = page.after, page.limit
     async with service(request).pool.acquire() as conn:
-        rows = await repository.segment_leads(conn, key["instance_id"], {}, after=after, limit=limit)
+        rows = await repository.organisation.segment_leads(conn, key["instance_id"], {}, after=after, limit=limit)
     return json_response({"instance_id": key["instance_id"], "leads": rows,
                           "next": cursor_of(rows[-1]) if len(rows) == limit else None})
 

@@ -23,11 +23,11 @@ def _listing(name: str, read):
 
 
 # The stages in order with how many leads each has; the lead sources in order; saved segments.
-pipeline = _listing("stages", repository.pipeline)
-sources = _listing("sources", repository.sources)
-segments = _listing("segments", repository.segments)
+pipeline = _listing("stages", repository.organisation.pipeline)
+sources = _listing("sources", repository.organisation.sources)
+segments = _listing("segments", repository.organisation.segments)
 # The hours claim timers count (null until set), exactly as they were set.
-business_hours = _listing("business_hours", repository.business_hours)
+business_hours = _listing("business_hours", repository.leads.business_hours)
 
 
 async def segment_leads(request: Request):
@@ -38,10 +38,10 @@ async def segment_leads(request: Request):
     after, limit = page.after, page.limit
     async with service(request).pool.acquire() as conn:
         await instance_gate(request, conn, instance_id)
-        found = await repository.segment(conn, instance_id, segment_id)
+        found = await repository.organisation.segment(conn, instance_id, segment_id)
         if found is None:
             raise Answer(404, "not_found", segment_id=segment_id)
-        rows = await repository.segment_leads(conn, instance_id, found["filter"], after=after, limit=limit)
+        rows = await repository.organisation.segment_leads(conn, instance_id, found["filter"], after=after, limit=limit)
     return json_response({"instance_id": instance_id, "segment": found, "leads": rows,
                           "next": cursor_of(rows[-1]) if len(rows) == limit else None})
 

@@ -27,7 +27,7 @@ async def current(request: Request):
     instance_id = request.path_params["instance_id"]
     async with service(request).pool.acquire() as conn:
         await instance_gate(request, conn, instance_id)
-        versions = await repository.rule_versions(conn, instance_id, newest_only=True)
+        versions = await repository.leads.rule_versions(conn, instance_id, newest_only=True)
     latest = versions[-1] if versions else None
     return json_response({"instance_id": instance_id, "version": latest["version"] if latest else None,
                           "rules": latest["rules"] if latest else [], "set_at": latest and latest["set_at"],
@@ -40,7 +40,7 @@ async def versions(request: Request):
     instance_id = request.path_params["instance_id"]
     async with service(request).pool.acquire() as conn:
         await instance_gate(request, conn, instance_id)
-        found = await repository.rule_versions(conn, instance_id)
+        found = await repository.leads.rule_versions(conn, instance_id)
     previous = None
     for version in found:
         version["changes"] = diff(previous, version["rules"])

@@ -111,7 +111,7 @@ def quote(item: str, unit_price_cents: int, currency: str, sub: Subscription, on
 
 
 def renewal_lines(held: list[dict], sub: Subscription, prices: PriceList) -> list[dict]:
-    """Each recurring item held (`repository.recurring_items`) with what renewing it for one period
+    """Each recurring item held (`repository.purchases.recurring_items`) with what renewing it for one period
     costs today: its price per period and currency."""
     lines = []
     for item in held:

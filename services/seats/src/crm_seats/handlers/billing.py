@@ -21,12 +21,12 @@ async def renew(ctx: HandlerContext, sub: Subscription) -> Subscription:
     renewed, renewals = sub.renewed_to(sub.day_at(ctx.now()))
     if not renewals:
         return sub
-    await repository.save_subscription(ctx.conn, renewed)
+    await repository.ledger.save_subscription(ctx.conn, renewed)
     for r in renewals:
         in_period = replace(renewed, period_start=r.period.start, period_end=r.period.end, seats_total=r.seats_total)
-        await repository.record_period(ctx.conn, in_period, ctx.message)
+        await repository.ledger.record_period(ctx.conn, in_period, ctx.message)
         if r.reduced_from is not None:
-            await repository.append_ledger(ctx.conn, in_period, change="reduced", cause=ctx.message)
+            await repository.ledger.append_ledger(ctx.conn, in_period, change="reduced", cause=ctx.message)
             await ctx.emit(SubscriptionReduced(from_total=r.reduced_from, to_total=r.seats_total,
                                                period_start=r.period.start))
         await ctx.emit(PeriodRenewed(period_start=r.period.start, period_end=r.period.end, seats_total=r.seats_total,
@@ -38,13 +38,13 @@ async def renew(ctx: HandlerContext, sub: Subscription) -> Subscription:
 async def _bill_recurring(ctx: HandlerContext, sub: Subscription, period: Period) -> None:
     """Every package, add-on and calling package still held at the period's start, charged in full
     for it at today's price list (twelve months' worth on a yearly subscription)."""
-    held = await repository.recurring_items(ctx.conn, sub.account_id, period.start)
+    held = await repository.purchases.recurring_items(ctx.conn, sub.account_id, period.start)
     if not held:
         return
     rows = [{**line, "charge_id": ctx.derived_id("chg", line["renews"], period.start.isoformat()),
              "description": f"{line['item']} renewed for instance {line['instance_id']}: {period.start} to {period.end}"}
-            for line in renewal_lines(held, sub, await repository.price_list(ctx.conn, sub.account_id))]
-    written = set(await repository.insert_renewal_charges(ctx.conn, sub.account_id, rows, period_start=period.start,
+            for line in renewal_lines(held, sub, await repository.purchases.price_list(ctx.conn, sub.account_id))]
+    written = set(await repository.purchases.insert_renewal_charges(ctx.conn, sub.account_id, rows, period_start=period.start,
                                                           period_end=period.end, cause_id=ctx.message.id))
     for row in rows:
         if row["charge_id"] not in written:
@@ -59,7 +59,7 @@ async def _bill_recurring(ctx: HandlerContext, sub: Subscription, period: Period
 
 async def subscription(ctx: HandlerContext) -> Subscription:
     """The account's subscription, row-locked for this transaction, in today's period."""
-    return await renew(ctx, await repository.lock_subscription(ctx.conn, ctx.message.accountid))
+    return await renew(ctx, await repository.ledger.lock_subscription(ctx.conn, ctx.message.accountid))
 
 
 async def charge(ctx: HandlerContext, sub: Subscription, *, user_id: str, price_cents: int, currency: str,
@@ -71,7 +71,7 @@ async def charge(ctx: HandlerContext, sub: Subscription, *, user_id: str, price_
     charge_id = ctx.derived_id("chg", item or "seat", user_id)
     description = (f"{what}: {q.days_remaining} of {q.days_in_period} days to {q.period_end} "
                    f"at {price_cents} {currency} cents")
-    if not await repository.insert_charge(
+    if not await repository.ledger.insert_charge(
             ctx.conn, charge_id=charge_id, account_id=sub.account_id, user_id=user_id,
             amount_cents=q.amount_cents, currency=currency, description=description,
             days_remaining=q.days_remaining, days_in_period=q.days_in_period, period_start=q.period_start,

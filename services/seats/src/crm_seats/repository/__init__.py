@@ -1,7 +1,7 @@
-"""asyncpg queries for seats' tables, a module per part; callers use `repository.<query>`."""
+"""asyncpg queries for seats' tables, a module per part; callers name the module: `repository.<module>.<query>`."""
 
 from __future__ import annotations
 
-from .calls import *  # noqa: F403
-from .ledger import *  # noqa: F403
-from .purchases import *  # noqa: F403
+from . import calls, ledger, purchases
+
+__all__ = ['calls', 'ledger', 'purchases']
