@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from crm_contracts import command, identity
 from crm_contracts.identity import InvitationKind
 from crm_runtime import logs
+from crm_runtime.errors import unreachable
 from crm_runtime.http import Request, get, html_response, post, service
 
 from .. import repository
@@ -163,8 +164,10 @@ async def accept(request: Request):
                       accountid=invitation.account_id, subject=invitation.user_id)
     try:
         outcome = await service(request).processor.handle_message(message)
-    except Exception:
+    except Exception as exc:
         log.exception("invitation_accept_failed")
+        if unreachable(exc) is None:  # our fault, not an outage: trying again would fail again
+            return _page(500, "Something went wrong", "We could not accept your invitation; we have been told.")
         return _page(503, "Please try again", "We could not process your invitation just now.")
     if outcome.name == "rejected":
         return _page(*_REFUSED_PAGES.get(outcome.reason or "", (400, "This link cannot be used", outcome.detail or "")))
