@@ -4,45 +4,24 @@ subscription, whichever of the two reaches seats first."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 import pytest
 
-from crm_contracts import command, event_caused_by, identity, seats
-from crm_runtime.batches import BatchProcessor
+from crm_contracts import identity, seats
 from crm_seats import repository
-from crm_seats.handlers import handlers
-from crm_seats.settings import SeatsSettings
 
 pytestmark = pytest.mark.stack
 
 YEAR = date.today().year + 1
 
 
-@pytest.fixture
-def account(pool, clock):
-    processor = BatchProcessor("seats", handlers, None, group="owner-seat-test", settings=SeatsSettings(),
-                               pool=pool, clock=clock)
-    acc = "acc_" + uuid.uuid4().hex[:10]
-
-    async def handle(data, *, rejected: str | None = None) -> None:
-        outcome = await processor.handle_message(command(data, source="test", accountid=acc))
-        assert (outcome.name, outcome.reason) == (("rejected", rejected) if rejected else ("handled", None)), outcome
-
-    async def fact(data) -> None:
-        cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
-        outcome = await processor.handle_message(event_caused_by(cause, data, source="crm/identity"))
-        assert outcome.name == "handled", outcome
-
-    async def ledger() -> tuple[dict, list[dict], list[dict]]:
-        async with pool.acquire() as conn:
-            sub = await repository.ledger.get_subscription(conn, acc)
-            holders = await repository.ledger.holders(conn, acc)
-            return (repository.ledger.summary(sub, 0, holders), holders, await repository.ledger.history(conn, acc))
-
-    handle.fact, handle.ledger, handle.id = fact, ledger, acc
-    return handle
+async def ledger(pool, account_id: str) -> tuple[dict, list[dict], list[dict]]:
+    """The seat summary, holders and history, as `GET /v1/seats` reads them."""
+    async with pool.acquire() as conn:
+        sub = await repository.ledger.get_subscription(conn, account_id)
+        holders = await repository.ledger.holders(conn, account_id)
+        return repository.ledger.summary(sub, 0, holders), holders, await repository.ledger.history(conn, account_id)
 
 
 def created(acc: str) -> identity.AccountCreated:
@@ -55,7 +34,7 @@ def plan(seats_total: int, **more) -> seats.SetSubscription:
                                  period_start=date(YEAR, 1, 1), period_end=date(YEAR, 2, 1), **more)
 
 
-async def test_the_owner_takes_one_of_the_seats_paid_for_and_members_the_rest(account, clock, published):
+async def test_the_owner_takes_one_of_the_seats_paid_for_and_members_the_rest(pool, account, clock, published):
     clock.day = date(YEAR, 1, 5)
     await account.fact(created(account.id))
     assert await published(account.id, "seats.seat.reserved") == []  # no subscription, no seat yet
@@ -66,7 +45,7 @@ async def test_the_owner_takes_one_of_the_seats_paid_for_and_members_the_rest(ac
             for e in await published(account.id, "seats.seat.reserved")] == [
         ("olive", 1, 2, False, True), ("ann", 2, 2, False, False)]
     assert await published(account.id, "seats.account.upgraded") == []
-    summary, holders, history = await account.ledger()
+    summary, holders, history = await ledger(pool, account.id)
     assert (summary["owner"], summary["seats_used"], summary["seats_available"]) == (
         {"user_id": "olive", "holds_seat": True}, 2, 0)
     assert [(h["user_id"], h["account_owner"]) for h in holders] == [("olive", True), ("ann", False)]
@@ -80,7 +59,7 @@ async def test_the_owner_takes_one_of_the_seats_paid_for_and_members_the_rest(ac
 
 
 async def test_with_no_seat_free_the_owners_seat_is_bought_even_with_automatic_upgrades_off(
-        account, clock, published):
+        pool, account, clock, published):
     """Set before the account's creation reaches seats, with no seats and upgrades off: the owner's
     seat is bought at creation, pro-rated — Jan 1 .. Feb 1 is 31 days, on Jan 22 ten are left:
     3100 × 10 / 31 = 1000."""
@@ -102,7 +81,7 @@ async def test_with_no_seat_free_the_owners_seat_is_bought_even_with_automatic_u
     await account.fact(identity.InvitationAccepted(user_id="ann", invitation_id="inv_ann", kind="opt_in"))
     [denied] = await published(account.id, "seats.seat.denied")
     assert (denied["user_id"], denied["reason"]) == ("ann", "auto_upgrade_off")
-    summary, _, history = await account.ledger()
+    summary, _, history = await ledger(pool, account.id)
     assert (summary["owner"], summary["seats_total"], summary["seats_used"]) == (
         {"user_id": "olive", "holds_seat": True}, 1, 1)
     assert [(h["change"], h["user_id"], h["account_owner"]) for h in history] == [

@@ -16,7 +16,6 @@ from crm_runtime.settings import ServiceSettings
 from crm_seats import repository
 from crm_seats.domain.invoices import invoices
 from crm_seats.handlers import handlers
-from crm_seats.settings import SeatsSettings
 
 pytestmark = pytest.mark.stack
 
@@ -148,25 +147,14 @@ def next_leap_year() -> int:
 
 
 async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the_instance_is_cancelled(
-        pool, clock, published):
+        pool, clock, published, account):
     """Anchored on the 15th of a leap year's January: Jan 15 .. Feb 15 (31 days), Feb 15 .. Mar 15
     (29 days), Mar 15 .. Apr 15 (31 days). Bought on Jan 25 with 21 of 31 days left, each item is
     charged pro-rated once, then in full at every renewal while it is held."""
     leap = next_leap_year()
     clock.day = date(leap, 1, 25)
-    processor = BatchProcessor("seats", handlers, None, group="recurring-test", settings=SeatsSettings(),
-                               pool=pool, clock=clock)
-    acc = "acc_" + uuid.uuid4().hex[:10]
+    acc, handle, fact = account.id, account, account.fact
     ent, team = f"ins_{acc}", f"ins_team_{acc}"
-
-    async def handle(data, *, rejected: str | None = None):
-        outcome = await processor.handle_message(command(data, source="test", accountid=acc))
-        assert (outcome.name, outcome.reason) == (("rejected", rejected) if rejected else ("handled", None)), outcome
-
-    async def fact(data):  # what identity publishes
-        cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
-        outcome = await processor.handle_message(event_caused_by(cause, data, source="crm/identity"))
-        assert outcome.name == "handled", outcome
 
     await fact(identity.AccountCreated(account_id=acc, tier="enterprise", enterprise_instance_id=ent,
                                        owner_user_id="olive"))
@@ -219,21 +207,11 @@ async def test_packages_add_ons_and_calling_packages_bill_every_period_until_the
     ]
 
 
-async def test_a_cancelled_add_on_runs_to_the_end_of_its_period_and_is_not_renewed(pool, clock, published):
+async def test_a_cancelled_add_on_runs_to_the_end_of_its_period_and_is_not_renewed(pool, clock, published, account):
     """Jan 15 .. Feb 15 (31 days), Feb 15 .. Mar 15 (28), Mar 15 .. Apr 15 (31), in a common year."""
     clock.day = day(1, 25)
-    processor = BatchProcessor("seats", handlers, None, group="addon-cancel-test", settings=SeatsSettings(),
-                               pool=pool, clock=clock)
-    acc = "acc_" + uuid.uuid4().hex[:10]
+    acc, handle, fact = account.id, account, account.fact
     team = f"ins_team_{acc}"
-
-    async def handle(data, *, rejected: str | None = None):
-        outcome = await processor.handle_message(command(data, source="test", accountid=acc))
-        assert (outcome.name, outcome.reason) == (("rejected", rejected) if rejected else ("handled", None)), outcome
-
-    async def fact(data):
-        cause = command(identity.AcceptInvitation(token="t"), source="test", accountid=acc)
-        assert (await processor.handle_message(event_caused_by(cause, data, source="crm/identity"))).name == "handled"
 
     async def held_by_ann() -> list[str]:
         async with pool.acquire() as conn:

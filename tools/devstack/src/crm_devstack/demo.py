@@ -36,6 +36,7 @@ from crm_contracts import CloudEvent, identity, seats
 from . import people
 from .bus import Bus
 from crm_cli.lines import describe_record
+from .demo_billing import BillingChapter
 from .demo_routing import RoutingChapter
 from .stack import Stack, current
 from . import dates
@@ -43,7 +44,7 @@ from . import dates
 console = Console(highlight=False, soft_wrap=True)
 
 
-class Story(RoutingChapter):
+class Story(BillingChapter, RoutingChapter):
     def __init__(self, stack: Stack, bus: Bus) -> None:
         self.stack = stack
         self.bus = bus
@@ -160,35 +161,6 @@ class Story(RoutingChapter):
                                                      str(self.last_acceptance), "--since", "10m",
                                                      "-b", self.stack.bootstrap, env=self.stack.cli_env())
         await trace.wait()
-
-    async def billing(self) -> None:
-        """This period's invoice, and a reduction of seats scheduled for the next renewal."""
-        async with httpx.AsyncClient(timeout=5) as client:
-            bills = (await client.get(f"{self.stack.http('seats')}/v1/invoices", params={"account_id": self.account},
-                                      headers=self.stack.as_user(self.user["olive"]))).json()
-        for bill in bills["invoices"]:
-            console.rule(f"[bold]Invoice {bill['period_start']}..{bill['period_end']} ({bill['currency']})")
-            r = bill["recurring"]
-            console.print(f"  {r['quantity']} seats × {r['unit_price_cents'] / 100:.2f} = {r['amount_cents'] / 100:.2f}")
-            for c in bill["charges"]:
-                console.print(f"  {c['charged_on']}  {c['item']:<24} {c['amount_cents'] / 100:>8.2f}")
-            console.print(f"  total {bill['total_cents'] / 100:.2f}")
-        await self.step("Billing schedules 5 seats from the next renewal",
-                        seats.ScheduleReduction(seats_total=5), "seats.subscription.reduction_scheduled")
-        [stopped] = await self.step("Ana cancels the CMA add-on: it runs to the end of this period, then stops",
-                                    seats.CancelAddon(instance_id=self.team["instance_id"], addon="cma",
-                                                      by_user_id=self.user["ana"]), "seats.addon.cancelled")
-        console.print(f"  [yellow]addon:cma ends on {stopped.data['ends_on']}; not renewed after[/]")
-        async with httpx.AsyncClient(timeout=5) as client:
-            ahead = (await client.get(f"{self.stack.http('seats')}/v1/invoices", params={"account_id": self.account},
-                                      headers=self.stack.as_user(self.user["olive"]))).json()["upcoming"]
-        console.rule(f"[bold]Next invoice {ahead['period_start']}..{ahead['period_end']}: the reduced seats, and "
-                     f"every package, add-on and calling package renewed in full")
-        r = ahead["recurring"]
-        console.print(f"  {r['quantity']} seats × {r['unit_price_cents'] / 100:.2f} = {r['amount_cents'] / 100:.2f}")
-        for line in ahead["renewals"]:
-            console.print(f"  renews  {line['item']:<24} {line['user_id']:<14} {line['amount_cents'] / 100:>8.2f}")
-        console.print(f"  total {ahead['total_cents'] / 100:.2f}")
 
     async def refused_while_deactivated(self) -> None:
         """docs/permissions.md: a deactivated member's token still verifies, but opens nothing."""
