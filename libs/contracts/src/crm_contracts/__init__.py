@@ -5,7 +5,7 @@ Importing the package registers every topic and type, so `TOPICS` and `MESSAGES`
 
 from . import calls, identity, leads, notifications, organisation, routing, seats
 from .envelope import CloudEvent, command, event_caused_by, new_id, now
-from .registry import MESSAGES, TOPICS, Direction, KeyRule, MessageSpec, Topic, UnknownType, spec_of, type_of
+from .registry import MESSAGES, TOPICS, Direction, KeyRule, Message, MessageSpec, Topic, UnknownType, spec_of, type_of
 
 REJECTED_TYPE = {
     "identity": identity.IdentityCommandRejected,
@@ -21,6 +21,7 @@ __all__ = [
     "CloudEvent",
     "Direction",
     "KeyRule",
+    "Message",
     "MessageSpec",
     "Topic",
     "UnknownType",

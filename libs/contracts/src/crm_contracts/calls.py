@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .registry import message
+from .registry import Message, message
 from .seats import COMMANDS, EVENTS
 
 
@@ -20,7 +20,7 @@ class CallSettings(BaseModel):
 
 
 @message("seats.call_settings.set", on=COMMANDS)
-class SetCallSettings(BaseModel):
+class SetCallSettings(Message):
     """A member's call settings in one instance (the user must belong to it)."""
 
     instance_id: str = Field(min_length=1, max_length=200)
@@ -29,7 +29,7 @@ class SetCallSettings(BaseModel):
 
 
 @message("seats.call_settings.changed", on=EVENTS)
-class CallSettingsChanged(BaseModel):
+class CallSettingsChanged(Message):
     """A member's call settings in one instance from now on."""
 
     instance_id: str
@@ -38,7 +38,7 @@ class CallSettingsChanged(BaseModel):
 
 
 @message("seats.bridge_number.assigned", on=EVENTS)
-class BridgeNumberAssigned(BaseModel):
+class BridgeNumberAssigned(Message):
     """A user got their bridge number (once, with their first calling package); it is the same on
     every instance they can use."""
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from .registry import Message
 
 # Every string and list a sender may fill has a bound, published in the JSON Schema
 # (tests/contracts check that none is left open). Ids and names share one generous width.
@@ -30,7 +32,7 @@ MAX_IMPORT_ROWS = 1_000
 IMPORT_RESULTS_PER_EVENT = 250
 
 
-class CommandRejected(BaseModel):
+class CommandRejected(Message):
     """A well-formed command that broke a rule; `reason` is a stable snake_case code."""
 
     command_id: str

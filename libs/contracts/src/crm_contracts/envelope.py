@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .registry import spec_of, type_of
+from .registry import Message, spec_of, type_of
 
 # Attributes the runtime stores (inbox, outbox keys) and uses as record keys: bounded, and free
 # of NUL, which PostgreSQL text cannot hold.
@@ -51,7 +51,7 @@ class CloudEvent(BaseModel):
         """The id that ties a conversation together: the sender's correlationid, else its id."""
         return self.correlationid or self.id
 
-    def parse_data(self) -> BaseModel:
+    def parse_data(self) -> Message:
         """Validate `data` against the model registered for `type` (raises on failure)."""
         return spec_of(self.type).model.model_validate(self.data)
 
@@ -61,7 +61,7 @@ class CloudEvent(BaseModel):
 
     @property
     def key(self) -> str:
-        return spec_of(self.type).topic.key_rule.key_for(self)
+        return spec_of(self.type).topic.key_rule.key_for(self.accountid, self.instanceid)
 
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
@@ -80,7 +80,7 @@ def now() -> datetime:
 
 
 def command(
-    data: BaseModel,
+    data: Message,
     *,
     source: str,
     accountid: str,
@@ -106,7 +106,7 @@ def command(
 
 def event_caused_by(
     cause: CloudEvent,
-    data: BaseModel,
+    data: Message,
     *,
     source: str,
     subject: str | None = None,

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from .common import MAX_ID, MAX_LABEL, Id, Label
-from .registry import Direction, KeyRule, message, topic
+from .registry import Direction, KeyRule, Message, message, topic
 
 CAPTURED = topic(
     "leads.captured.v1", Direction.COMMANDS, "routing",
@@ -41,7 +41,7 @@ class Lead(BaseModel):
 
 
 @message("leads.lead.captured", on=CAPTURED)
-class LeadCaptured(BaseModel):
+class LeadCaptured(Message):
     """A lead was captured; one of website_id, parsing_email, api_key_sha256, instance_id says where.
 
     An Open API lead names its instance by the SHA-256 (hex) of the API key it came with: the key

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from .common import MAX_SUBJECT, MAX_TEMPLATE_BODY, CommandRejected, Id, OptionalId, Ref
-from .registry import Direction, message, topic
+from .registry import Direction, Message, message, topic
 
 COMMANDS = topic(
     "notifications.commands.v1", Direction.COMMANDS, "notifications",
@@ -31,7 +31,7 @@ class Device(StrEnum):
 
 
 @message("notifications.template.set", on=COMMANDS)
-class SetTemplate(BaseModel):
+class SetTemplate(Message):
     """Set an account's e-mail template (subject and body with named placeholders)."""
 
     template: TemplateName
@@ -41,7 +41,7 @@ class SetTemplate(BaseModel):
 
 
 @message("notifications.template.reset", on=COMMANDS)
-class ResetTemplate(BaseModel):
+class ResetTemplate(Message):
     """Put an account's e-mail template back to the default."""
 
     template: TemplateName
@@ -49,7 +49,7 @@ class ResetTemplate(BaseModel):
 
 
 @message("notifications.session.set", on=COMMANDS)
-class SetSession(BaseModel):
+class SetSession(Message):
     """Record which instance a user's device is logged into."""
 
     user_id: str = Id
@@ -59,7 +59,7 @@ class SetSession(BaseModel):
 
 
 @message("notifications.notification.read", on=COMMANDS)
-class ReadNotifications(BaseModel):
+class ReadNotifications(Message):
     """Mark notifications as read: those named, or every one of the user's in `instance_id`."""
 
     user_id: str = Id
@@ -74,7 +74,7 @@ class ReadNotifications(BaseModel):
 
 
 @message("notifications.template.changed", on=EVENTS)
-class TemplateChanged(BaseModel):
+class TemplateChanged(Message):
     """An account's e-mail template was set, or reset to the default (`custom` false)."""
 
     template: TemplateName
@@ -83,7 +83,7 @@ class TemplateChanged(BaseModel):
 
 
 @message("notifications.session.changed", on=EVENTS)
-class SessionChanged(BaseModel):
+class SessionChanged(Message):
     """A device of a user is now logged into an instance."""
 
     user_id: str
@@ -93,7 +93,7 @@ class SessionChanged(BaseModel):
 
 
 @message("notifications.email.sent", on=EVENTS)
-class EmailSent(BaseModel):
+class EmailSent(Message):
     """An e-mail was handed to the SMTP server."""
 
     message_id: str
@@ -103,7 +103,7 @@ class EmailSent(BaseModel):
 
 
 @message("notifications.email.failed", on=EVENTS)
-class EmailFailed(BaseModel):
+class EmailFailed(Message):
     """An e-mail could not be delivered after retries."""
 
     to: str
@@ -113,7 +113,7 @@ class EmailFailed(BaseModel):
 
 
 @message("notifications.push.sent", on=EVENTS)
-class PushSent(BaseModel):
+class PushSent(Message):
     """A push notification went to a device."""
 
     notification_id: str
@@ -125,7 +125,7 @@ class PushSent(BaseModel):
 
 
 @message("notifications.unread.changed", on=EVENTS)
-class UnreadChanged(BaseModel):
+class UnreadChanged(Message):
     """A user's unread counts per instance."""
 
     user_id: str

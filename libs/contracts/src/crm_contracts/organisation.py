@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .common import Ref
 from .routing import COMMANDS, EVENTS
-from .registry import message
+from .registry import Message, message
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")
 StageId = Annotated[str, Id]
@@ -29,7 +29,7 @@ ByUser = Field(min_length=1, max_length=200, description="who acts; their permis
 ViaKey = Field(default=None, min_length=1, max_length=200)
 
 
-class ActsOnLead(BaseModel):
+class ActsOnLead(Message):
     """Who acts on a lead: a person (`by_user_id`) or the instance's Open API key (`via_api_key`)."""
 
     lead_id: str = Field(min_length=1, max_length=200)
@@ -53,7 +53,7 @@ class Stage(BaseModel):
 
 
 @message("routing.pipeline.set", on=COMMANDS)
-class SetPipeline(BaseModel):
+class SetPipeline(Message):
     """The instance's pipeline as a whole, in order: a stage kept by id may be renamed or moved; a
     new id adds a stage; a stage left out is removed — refused (`stage_not_empty`) while leads are in
     it, unless `move_leads` names the kept stage they go to."""
@@ -79,7 +79,7 @@ class StageMove(BaseModel):
 
 
 @message("routing.pipeline.changed", on=EVENTS)
-class PipelineChanged(BaseModel):
+class PipelineChanged(Message):
     """The instance's pipeline from now on; `moved` says how many leads left each removed stage."""
 
     instance_id: str
@@ -96,7 +96,7 @@ class MoveLeadStage(ActsOnLead):
 
 
 @message("routing.lead.stage_changed", on=EVENTS)
-class LeadStageChanged(BaseModel):
+class LeadStageChanged(Message):
     """A lead is in this stage of its instance's pipeline from now on."""
 
     lead_id: str
@@ -126,7 +126,7 @@ class TagLead(ActsOnLead):
 
 
 @message("routing.lead.tags_changed", on=EVENTS)
-class LeadTagsChanged(BaseModel):
+class LeadTagsChanged(Message):
     """A lead's tags from now on."""
 
     lead_id: str
@@ -153,7 +153,7 @@ class UpdateLead(ActsOnLead):
 
 
 @message("routing.lead.updated", on=EVENTS)
-class LeadUpdated(BaseModel):
+class LeadUpdated(Message):
     """A lead's contact fields changed: `contact` holds the new values of those that did."""
 
     lead_id: str
@@ -164,7 +164,7 @@ class LeadUpdated(BaseModel):
 
 
 @message("routing.lead.assign", on=COMMANDS)
-class AssignLead(BaseModel):
+class AssignLead(Message):
     """A lead manager gives a lead to a member by hand (whatever its state; its claim timer stops).
     Answered with `routing.lead.assigned` (nobody had it) or `routing.lead.reassigned`."""
 
@@ -174,7 +174,7 @@ class AssignLead(BaseModel):
 
 
 @message("routing.sources.set", on=COMMANDS)
-class SetSources(BaseModel):
+class SetSources(Message):
     """The instance's list of lead sources. A captured lead's source is its own `source` when the
     instance lists it, else its channel."""
 
@@ -191,7 +191,7 @@ class SetSources(BaseModel):
 
 
 @message("routing.sources.changed", on=EVENTS)
-class SourcesChanged(BaseModel):
+class SourcesChanged(Message):
     """The instance's lead sources from now on."""
 
     instance_id: str
@@ -223,7 +223,7 @@ class SegmentFilter(BaseModel):
 
 
 @message("routing.segment.set", on=COMMANDS)
-class SetSegment(BaseModel):
+class SetSegment(Message):
     """Create or replace a named saved filter over the instance's leads."""
 
     instance_id: str = Field(min_length=1, max_length=200)
@@ -234,7 +234,7 @@ class SetSegment(BaseModel):
 
 
 @message("routing.segment.remove", on=COMMANDS)
-class RemoveSegment(BaseModel):
+class RemoveSegment(Message):
     """Remove a saved segment."""
 
     instance_id: str = Field(min_length=1, max_length=200)
@@ -243,7 +243,7 @@ class RemoveSegment(BaseModel):
 
 
 @message("routing.segment.changed", on=EVENTS)
-class SegmentChanged(BaseModel):
+class SegmentChanged(Message):
     """A segment was set (`filter` given) or removed (`removed`)."""
 
     instance_id: str

@@ -1,35 +1,40 @@
 """Which types travel on which topic, and how each topic is keyed.
 
 The registry is filled by the `message` decorator in the per-service modules; importing
-`crm_contracts` imports all of them, so lookups always see the whole contract.
+`crm_contracts` imports all of them, so lookups always see the whole contract. It knows nothing
+of the envelope: the envelope looks types up here, never the other way round.
 """
 
 from __future__ import annotations
 
-import builtins
-
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
-    from .envelope import CloudEvent
+class Message(BaseModel):
+    """The payload of one message type. Its class carries the CloudEvents `type` it travels as,
+    set once by `message` when it is registered."""
+
+    TYPE: ClassVar[str]
+
+
+M = TypeVar("M", bound=type[Message])
 
 
 class KeyRule(StrEnum):
     ACCOUNT = "accountid"
     INSTANCE = "instanceid"
 
-    def key_for(self, event: CloudEvent) -> str:
+    def key_for(self, accountid: str, instanceid: str | None) -> str:
         if self is KeyRule.ACCOUNT:
-            return event.accountid
+            return accountid
         # An instance-keyed message about no instance (say, the rejection of a command that
         # named none) still needs a key; the account keeps it ordered with its tenant.
-        return event.instanceid or event.accountid
+        return instanceid or accountid
 
 
 class Direction(StrEnum):
@@ -47,7 +52,7 @@ class Topic:
     # Events that say only the latest of something (not facts a read model is rebuilt from) are
     # kept four weeks, like commands, instead of forever.
     ephemeral: bool = False
-    types: dict[str, type[BaseModel]] = field(default_factory=dict, compare=False, hash=False)
+    types: dict[str, type[Message]] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def dlq(self) -> str:
@@ -56,9 +61,9 @@ class Topic:
 
 @dataclass(frozen=True)
 class MessageSpec:
-    type: str  # the CloudEvents `type` it travels as
+    type_name: str  # the CloudEvents `type` it travels as
     topic: Topic
-    model: builtins.type[BaseModel]  # `type` above is the field: the builtin by its full name
+    model: type[Message]
     description: str
 
 
@@ -76,15 +81,17 @@ def topic(
     return t
 
 
-def message(type_: str, on: Topic) -> Callable[[type[BaseModel]], type[BaseModel]]:
+def message(type_: str, on: Topic) -> Callable[[M], M]:
     """Register a data model as the payload of `type_`, carried on topic `on`."""
 
-    def register(model: type[BaseModel]) -> type[BaseModel]:
+    def register(model: M) -> M:
         if type_ in MESSAGES:
             raise ValueError(f"{type_} is registered twice")
-        model.TYPE = type_  # type: ignore[attr-defined]
+        if "TYPE" in model.__dict__:
+            raise ValueError(f"{model.__name__} is already registered as {model.TYPE}")
+        model.TYPE = type_
         description = (model.__doc__ or type_).strip()
-        MESSAGES[type_] = MessageSpec(type=type_, topic=on, model=model, description=description)
+        MESSAGES[type_] = MessageSpec(type_name=type_, topic=on, model=model, description=description)
         on.types[type_] = model
         return model
 
@@ -98,8 +105,8 @@ def spec_of(type_: str) -> MessageSpec:
         raise UnknownType(type_) from None
 
 
-def type_of(model: type[BaseModel] | BaseModel) -> str:
-    return model.TYPE  # type: ignore[union-attr]
+def type_of(model: type[Message] | Message) -> str:
+    return model.TYPE
 
 
 class UnknownType(LookupError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from .common import CommandRejected, Id
-from .registry import Direction, KeyRule, message, topic
+from .registry import Direction, KeyRule, Message, message, topic
 
 # Who acts, when a person does: their permission in the instance is checked (an admin member, a
 # lead manager, the owner; on the Enterprise instance the account's admins). Platform services
@@ -39,7 +39,7 @@ KEY_USAGE = topic(
 
 
 @message("routing.rules.set", on=COMMANDS)
-class SetRules(BaseModel):
+class SetRules(Message):
     """Replace an instance's ordered rule set (first match wins); `version` must grow.
 
     Each rule: `{"id", "when": {channel, source, zip, zip_prefix, price_min, price_max, tags_any,
@@ -58,7 +58,7 @@ class SetRules(BaseModel):
 
 
 @message("routing.rules.rollback", on=COMMANDS)
-class RollbackRules(BaseModel):
+class RollbackRules(Message):
     """Make an earlier version of the instance's rules current again, as a new version (the next
     one): history is never rewritten. Refused for a version the instance never had
     (`unknown_version`)."""
@@ -69,7 +69,7 @@ class RollbackRules(BaseModel):
 
 
 @message("routing.business_hours.set", on=COMMANDS)
-class SetBusinessHours(BaseModel):
+class SetBusinessHours(Message):
     """The instance's business hours, for claim timers of rule steps that say `business_hours`: a
     week of open spans per day (`{"mon": [["09:00", "17:00"]], …}`) in `time_zone` (IANA), and
     holidays (dates) when it is closed. A lead captured on Friday evening with a 15-minute
@@ -83,7 +83,7 @@ class SetBusinessHours(BaseModel):
 
 
 @message("routing.business_hours.changed", on=EVENTS)
-class BusinessHoursChanged(BaseModel):
+class BusinessHoursChanged(Message):
     """The instance's business hours from now on."""
 
     instance_id: str
@@ -93,7 +93,7 @@ class BusinessHoursChanged(BaseModel):
 
 
 @message("routing.lead.claim", on=COMMANDS)
-class ClaimLead(BaseModel):
+class ClaimLead(Message):
     """An agent claims an offered lead."""
 
     lead_id: str = Id
@@ -101,7 +101,7 @@ class ClaimLead(BaseModel):
 
 
 @message("routing.lead.transfer", on=COMMANDS)
-class TransferLead(BaseModel):
+class TransferLead(Message):
     """Move a lead to another instance the acting user belongs to."""
 
     lead_id: str = Id
@@ -110,7 +110,7 @@ class TransferLead(BaseModel):
 
 
 @message("routing.agent.pause", on=COMMANDS)
-class PauseAgent(BaseModel):
+class PauseAgent(Message):
     """Stop routing leads to an agent in one instance."""
 
     instance_id: str = Id
@@ -119,7 +119,7 @@ class PauseAgent(BaseModel):
 
 
 @message("routing.agent.resume", on=COMMANDS)
-class ResumeAgent(BaseModel):
+class ResumeAgent(Message):
     """Route leads to a paused agent again."""
 
     instance_id: str = Id
@@ -128,7 +128,7 @@ class ResumeAgent(BaseModel):
 
 
 @message("routing.zillow_target.set", on=COMMANDS)
-class SetZillowTarget(BaseModel):
+class SetZillowTarget(Message):
     """Choose the instance that receives a user's Zillow leads."""
 
     user_id: str = Id
@@ -136,7 +136,7 @@ class SetZillowTarget(BaseModel):
 
 
 @message("routing.api_key.record_use", on=COMMANDS)
-class RecordKeyUse(BaseModel):
+class RecordKeyUse(Message):
     """Routing's Open API to itself: a key was used at `used_at` (sent at most once a minute per key
     and process; the handler publishes `routing.api_key.used` when a minute has passed)."""
 
@@ -145,7 +145,7 @@ class RecordKeyUse(BaseModel):
 
 
 @message("routing.api_key.used", on=KEY_USAGE)
-class ApiKeyUsed(BaseModel):
+class ApiKeyUsed(Message):
     """An Open API key was used; `used_at` is the latest use this event reports."""
 
     key_id: str
@@ -154,7 +154,7 @@ class ApiKeyUsed(BaseModel):
 
 
 @message("routing.lead.claim_expired", on=COMMANDS)
-class ClaimExpired(BaseModel):
+class ClaimExpired(Message):
     """Routing's own timer: the lead's current step was not claimed in time (sent by routing to
     itself when a stored timer falls due; the id is the timer's, so two replicas fire it once)."""
 
@@ -163,7 +163,7 @@ class ClaimExpired(BaseModel):
 
 
 @message("routing.rules.changed", on=EVENTS)
-class RulesChanged(BaseModel):
+class RulesChanged(Message):
     """An instance routes by this rule set version from now on."""
 
     instance_id: str
@@ -175,7 +175,7 @@ class RulesChanged(BaseModel):
 
 
 @message("routing.agent.paused", on=EVENTS)
-class AgentPaused(BaseModel):
+class AgentPaused(Message):
     """An agent receives no leads in this instance until resumed."""
 
     instance_id: str
@@ -184,7 +184,7 @@ class AgentPaused(BaseModel):
 
 
 @message("routing.zillow_target.changed", on=EVENTS)
-class ZillowTargetChanged(BaseModel):
+class ZillowTargetChanged(Message):
     """The user's Zillow leads go to this instance from now on. `reason` is `chosen` when the user
     chose it, `left_instance` when they stopped being a member of `from_instance_id` and their
     leads fell back to the Enterprise instance."""
@@ -196,7 +196,7 @@ class ZillowTargetChanged(BaseModel):
 
 
 @message("routing.lead.offered", on=EVENTS)
-class LeadOffered(BaseModel):
+class LeadOffered(Message):
     """First-to-claim: the lead is offered to every eligible agent; the first claim wins."""
 
     lead_id: str
@@ -208,7 +208,7 @@ class LeadOffered(BaseModel):
 
 
 @message("routing.lead.claimed", on=EVENTS)
-class LeadClaimed(BaseModel):
+class LeadClaimed(Message):
     """An agent claimed the lead; later claims are refused."""
 
     lead_id: str
@@ -217,7 +217,7 @@ class LeadClaimed(BaseModel):
 
 
 @message("routing.lead.assigned", on=EVENTS)
-class LeadAssigned(BaseModel):
+class LeadAssigned(Message):
     """A lead was given to an agent."""
 
     lead_id: str
@@ -231,7 +231,7 @@ class LeadAssigned(BaseModel):
 
 
 @message("routing.lead.pooled", on=EVENTS)
-class LeadPooled(BaseModel):
+class LeadPooled(Message):
     """A lead went to the instance's pond."""
 
     lead_id: str
@@ -243,7 +243,7 @@ class LeadPooled(BaseModel):
 
 
 @message("routing.lead.reassigned", on=EVENTS)
-class LeadReassigned(BaseModel):
+class LeadReassigned(Message):
     """A lead moved from one agent to another."""
 
     lead_id: str
@@ -256,7 +256,7 @@ class LeadReassigned(BaseModel):
 
 
 @message("routing.lead.transferred", on=EVENTS)
-class LeadTransferred(BaseModel):
+class LeadTransferred(Message):
     """A lead was moved to another instance by hand."""
 
     lead_id: str
@@ -266,7 +266,7 @@ class LeadTransferred(BaseModel):
 
 
 @message("routing.lead.rejected", on=EVENTS)
-class LeadRejected(BaseModel):
+class LeadRejected(Message):
     """A lead could not be placed in any instance (`unknown_website`, `unknown_parsing_email`,
     `invalid_api_key`, `api_key_in_clear`, `unknown_instance`, `unknown_user`, `missing_target`) or
     was seen before

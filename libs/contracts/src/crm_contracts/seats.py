@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, model_validator
 
 from .common import MAX_PRICE_CENTS, MAX_SEATS, CommandRejected
-from .registry import Direction, message, topic
+from .registry import Direction, Message, message, topic
 
 COMMANDS = topic(
     "seats.commands.v1", Direction.COMMANDS, "seats",
@@ -45,7 +45,7 @@ class AutoUpgrade(BaseModel):
 
 
 @message("seats.subscription.set", on=COMMANDS)
-class SetSubscription(BaseModel):
+class SetSubscription(Message):
     """Set an account's paid seats and billing (from billing). `period_start`..`period_end` is the
     first period; later ones renew every `interval` from `period_start` (the anchor: calendar
     months or years, an anchor on the 31st falling on the last day of shorter months)."""
@@ -68,7 +68,7 @@ class SetSubscription(BaseModel):
 
 
 @message("seats.subscription.schedule_reduction", on=COMMANDS)
-class ScheduleReduction(BaseModel):
+class ScheduleReduction(Message):
     """Lower the paid seats at the next renewal (refused `below_seats_in_use` while more are held)."""
 
     seats_total: int = Field(ge=0, le=MAX_SEATS)
@@ -90,7 +90,7 @@ class NumberKind(StrEnum):
 
 
 @message("seats.addon.purchase", on=COMMANDS)
-class PurchaseAddon(BaseModel):
+class PurchaseAddon(Message):
     """Buy an add-on for one instance, charged pro-rated (PI10). The buyer must be a member of it."""
 
     instance_id: str = Field(min_length=1, max_length=200)
@@ -99,7 +99,7 @@ class PurchaseAddon(BaseModel):
 
 
 @message("seats.addon.cancel", on=COMMANDS)
-class CancelAddon(BaseModel):
+class CancelAddon(Message):
     """Stop an add-on at the end of the billing period it is cancelled in: usable and paid for to
     then, not renewed after (no credit for the days left). Who bought it, or the account's admins."""
 
@@ -109,7 +109,7 @@ class CancelAddon(BaseModel):
 
 
 @message("seats.calling_package.purchase", on=COMMANDS)
-class PurchaseCallingPackage(BaseModel):
+class PurchaseCallingPackage(Message):
     """Buy a calling/texting package for an agent (PI9): usable on every instance of the agent
     when the buyer is the agent, otherwise only on the buyer's instance (`instance_id`)."""
 
@@ -121,7 +121,7 @@ class PurchaseCallingPackage(BaseModel):
 
 
 @message("seats.integration.connect", on=COMMANDS)
-class ConnectIntegration(BaseModel):
+class ConnectIntegration(Message):
     """A user connects an integration; it is theirs and shared by all of their instances (PI10)."""
 
     user_id: str = Field(min_length=1, max_length=200)
@@ -129,7 +129,7 @@ class ConnectIntegration(BaseModel):
 
 
 @message("seats.integration.disconnect", on=COMMANDS)
-class DisconnectIntegration(BaseModel):
+class DisconnectIntegration(Message):
     """A user disconnects an integration, on every instance at once."""
 
     user_id: str = Field(min_length=1, max_length=200)
@@ -137,7 +137,7 @@ class DisconnectIntegration(BaseModel):
 
 
 @message("seats.price_list.set", on=COMMANDS)
-class SetPriceList(BaseModel):
+class SetPriceList(Message):
     """Billing changes an account's monthly prices (packages, add-ons, calling packages), in cents.
     Items left out keep their price; a change applies to later purchases only."""
 
@@ -153,7 +153,7 @@ class SetPriceList(BaseModel):
 
 
 @message("seats.subscription.changed", on=EVENTS)
-class SubscriptionChanged(BaseModel):
+class SubscriptionChanged(Message):
     """An account's subscription (seat total, price, period) was set."""
 
     seats_total: int
@@ -168,7 +168,7 @@ class SubscriptionChanged(BaseModel):
 
 
 @message("seats.period.renewed", on=EVENTS)
-class PeriodRenewed(BaseModel):
+class PeriodRenewed(Message):
     """The account entered a new billing period (published once per period, when the first message
     of the account falls in it); `seats_total` is what is paid for in it."""
 
@@ -180,7 +180,7 @@ class PeriodRenewed(BaseModel):
 
 
 @message("seats.subscription.reduction_scheduled", on=EVENTS)
-class ReductionScheduled(BaseModel):
+class ReductionScheduled(Message):
     """The paid seats will be lowered to `seats_total` when the current period ends."""
 
     seats_total: int
@@ -188,7 +188,7 @@ class ReductionScheduled(BaseModel):
 
 
 @message("seats.subscription.reduced", on=EVENTS)
-class SubscriptionReduced(BaseModel):
+class SubscriptionReduced(Message):
     """A scheduled reduction took effect at a renewal (never below the seats held then)."""
 
     from_total: int
@@ -197,7 +197,7 @@ class SubscriptionReduced(BaseModel):
 
 
 @message("seats.seat.reserved", on=EVENTS)
-class SeatReserved(BaseModel):
+class SeatReserved(Message):
     """A member holds a seat, or the account's owner (who holds one from the first subscription)."""
 
     user_id: str
@@ -208,7 +208,7 @@ class SeatReserved(BaseModel):
 
 
 @message("seats.seat.released", on=EVENTS)
-class SeatReleased(BaseModel):
+class SeatReleased(Message):
     """A member gave a seat back."""
 
     user_id: str
@@ -217,7 +217,7 @@ class SeatReleased(BaseModel):
 
 
 @message("seats.seat.denied", on=EVENTS)
-class SeatDenied(BaseModel):
+class SeatDenied(Message):
     """A seat could not be given: `no_seat_available` (an immediate add, a reactivation),
     `auto_upgrade_off` or `auto_upgrade_limit_reached` (an accepted opt-in the account's limits
     stopped), `no_subscription`. The seat counts are the account's as the seat was refused."""
@@ -229,7 +229,7 @@ class SeatDenied(BaseModel):
 
 
 @message("seats.account.upgraded", on=EVENTS)
-class AccountUpgraded(BaseModel):
+class AccountUpgraded(Message):
     """The seat total was raised automatically."""
 
     from_total: int
@@ -246,7 +246,7 @@ class Proration(BaseModel):
 
 
 @message("seats.charge.created", on=EVENTS)
-class ChargeCreated(BaseModel):
+class ChargeCreated(Message):
     """A charge was recorded for billing: a purchase (pro-rated over the rest of its period) or
     the renewal of a recurring item (package, add-on, calling package) for a whole period."""
 
@@ -266,7 +266,7 @@ class ChargeCreated(BaseModel):
 
 
 @message("seats.price_list.changed", on=EVENTS)
-class PriceListChanged(BaseModel):
+class PriceListChanged(Message):
     """An account's price list now reads so (every item, defaults included)."""
 
     prices: dict[str, int]
@@ -274,7 +274,7 @@ class PriceListChanged(BaseModel):
 
 
 @message("seats.addon.purchased", on=EVENTS)
-class AddonPurchased(BaseModel):
+class AddonPurchased(Message):
     """An add-on is active on an instance (`resumed`: bought again before a cancellation took
     effect, so it simply goes on and nothing more is charged; `charge_id` is the charge it runs on)."""
 
@@ -286,7 +286,7 @@ class AddonPurchased(BaseModel):
 
 
 @message("seats.addon.cancelled", on=EVENTS)
-class AddonCancelled(BaseModel):
+class AddonCancelled(Message):
     """An add-on stops after `ends_on` (the end of the period it was cancelled in): no renewal after."""
 
     instance_id: str
@@ -297,7 +297,7 @@ class AddonCancelled(BaseModel):
 
 
 @message("seats.calling_package.purchased", on=EVENTS)
-class CallingPackagePurchased(BaseModel):
+class CallingPackagePurchased(Message):
     """A calling/texting package was bought for an agent."""
 
     purchase_id: str
@@ -310,7 +310,7 @@ class CallingPackagePurchased(BaseModel):
 
 
 @message("seats.integration.changed", on=EVENTS)
-class IntegrationChanged(BaseModel):
+class IntegrationChanged(Message):
     """A user's integration was connected or disconnected (for all of their instances)."""
 
     user_id: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, EmailStr, Field
 
 from ..common import MAX_IMPORT_ROWS, Id, OptionalId
-from ..registry import message
+from ..registry import Message, message
 from .vocabulary import COMMANDS, Activation, Package, Person, Tier, UserType
 
 
@@ -17,7 +17,7 @@ ByUser = Field(default=None, min_length=1, max_length=200)
 
 
 @message("identity.account.create", on=COMMANDS)
-class CreateAccount(BaseModel):
+class CreateAccount(Message):
     """Create an account (tenant) with its owner."""
 
     account_id: str = Id
@@ -27,14 +27,14 @@ class CreateAccount(BaseModel):
 
 
 @message("identity.account.set_opt_in", on=COMMANDS)
-class SetOptIn(BaseModel):
+class SetOptIn(Message):
     """Turn the agent opt-in setting on or off (platform support; Enterprise accounts only)."""
 
     enabled: bool
 
 
 @message("identity.group.create", on=COMMANDS)
-class CreateGroup(BaseModel):
+class CreateGroup(Message):
     """Create a hierarchy group (office or team) under an optional parent."""
 
     group_id: str = Id
@@ -54,14 +54,14 @@ class MemberRow(BaseModel):
 
 
 @message("identity.member.add", on=COMMANDS)
-class AddMember(MemberRow):
+class AddMember(MemberRow, Message):
     """Add one member; platform users choose an activation mode. By an account admin (`by_user_id`)."""
 
     by_user_id: str | None = ByUser
 
 
 @message("identity.member.import", on=COMMANDS)
-class ImportMembers(BaseModel):
+class ImportMembers(Message):
     """Bulk import (the CSV path); each row is a member.add payload, answered row by row."""
 
     rows: list[dict] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
@@ -69,7 +69,7 @@ class ImportMembers(BaseModel):
 
 
 @message("identity.member.convert", on=COMMANDS)
-class ConvertMember(BaseModel):
+class ConvertMember(Message):
     """Turn a display-only member into a platform user, with every choice of adding a new one:
     activation, group, role and personal details (each left as it is when absent)."""
 
@@ -84,7 +84,7 @@ class ConvertMember(BaseModel):
 
 
 @message("identity.member.deactivate", on=COMMANDS)
-class DeactivateMember(BaseModel):
+class DeactivateMember(Message):
     """Deactivate a member; their seat is released."""
 
     user_id: str = Id
@@ -92,7 +92,7 @@ class DeactivateMember(BaseModel):
 
 
 @message("identity.member.reactivate", on=COMMANDS)
-class ReactivateMember(BaseModel):
+class ReactivateMember(Message):
     """Reactivate a member by the process they were first activated with, or by `activation` when
     the admin chooses another (an opt-in member once the account's opt-in is switched off)."""
 
@@ -102,7 +102,7 @@ class ReactivateMember(BaseModel):
 
 
 @message("identity.invitation.resend", on=COMMANDS)
-class ResendInvitation(BaseModel):
+class ResendInvitation(Message):
     """Send a fresh invitation; the previous link stops working."""
 
     user_id: str = Id
@@ -110,14 +110,14 @@ class ResendInvitation(BaseModel):
 
 
 @message("identity.invitation.accept", on=COMMANDS)
-class AcceptInvitation(BaseModel):
+class AcceptInvitation(Message):
     """Accept an invitation by its token (what the e-mail link does)."""
 
     token: str = Id
 
 
 @message("identity.member.complete_onboarding", on=COMMANDS)
-class CompleteOnboarding(BaseModel):
+class CompleteOnboarding(Message):
     """The member set a phone and a password: pending_activation -> active. The phone (E.164) is
     the user's personal number, the same on every instance they belong to."""
 
@@ -127,7 +127,7 @@ class CompleteOnboarding(BaseModel):
 
 
 @message("identity.instance.purchase", on=COMMANDS)
-class PurchaseInstance(BaseModel):
+class PurchaseInstance(Message):
     """Buy a private instance (a Team account) for a member of an Enterprise account (PI1, PI2).
 
     The buyer must be able to sign in (status `active`); a user owns at most one. "Both CRM+IDX
@@ -141,7 +141,7 @@ class PurchaseInstance(BaseModel):
 
 
 @message("identity.instance.rename", on=COMMANDS)
-class RenameInstance(BaseModel):
+class RenameInstance(Message):
     """Rename a private instance; only its owner may (PI4)."""
 
     instance_id: str = Field(min_length=1, max_length=200)
@@ -150,7 +150,7 @@ class RenameInstance(BaseModel):
 
 
 @message("identity.instance.transfer_ownership", on=COMMANDS)
-class TransferInstanceOwnership(BaseModel):
+class TransferInstanceOwnership(Message):
     """Hand a private instance to another user of the Enterprise account who can sign in and owns
     no instance yet (`instance_already_owned` otherwise). By an account admin (how a frozen
     instance, whose owner was deactivated, gets running again) or by the owner."""
@@ -161,7 +161,7 @@ class TransferInstanceOwnership(BaseModel):
 
 
 @message("identity.instance.cancel", on=COMMANDS)
-class CancelInstance(BaseModel):
+class CancelInstance(Message):
     """Close a private instance: no further charges, its leads read-only for 30 days, its members
     told. By its owner or an account admin."""
 
@@ -170,7 +170,7 @@ class CancelInstance(BaseModel):
 
 
 @message("identity.instance.invite", on=COMMANDS)
-class InviteToInstance(BaseModel):
+class InviteToInstance(Message):
     """The owner (or an admin member) invites a member of their Enterprise account into their
     private instance (PI3) with a permission profile: `role` is `admin`, `lead_manager` or
     `agent` (anything else: `unknown_role`)."""
@@ -182,7 +182,7 @@ class InviteToInstance(BaseModel):
 
 
 @message("identity.instance.join", on=COMMANDS)
-class JoinInstance(BaseModel):
+class JoinInstance(Message):
     """An invited member joins the instance (what accepting the instance invitation does)."""
 
     instance_id: str = Field(min_length=1, max_length=200)
@@ -190,7 +190,7 @@ class JoinInstance(BaseModel):
 
 
 @message("identity.instance.remove_member", on=COMMANDS)
-class RemoveInstanceMember(BaseModel):
+class RemoveInstanceMember(Message):
     """The owner removes a member from their private instance."""
 
     instance_id: str = Field(min_length=1, max_length=200)
@@ -199,7 +199,7 @@ class RemoveInstanceMember(BaseModel):
 
 
 @message("identity.instance.set_role", on=COMMANDS)
-class SetInstanceRole(BaseModel):
+class SetInstanceRole(Message):
     """The owner (or an admin member) changes a member's permission profile in their private
     instance: `admin` (everything the owner may but buy or close it), `lead_manager` (lead
     organisation and routing rules), `agent` (their own leads); anything else: `unknown_role`."""
@@ -211,7 +211,7 @@ class SetInstanceRole(BaseModel):
 
 
 @message("identity.api_key.issue", on=COMMANDS)
-class IssueApiKey(BaseModel):
+class IssueApiKey(Message):
     """Issue an API key for an instance (PI11).
 
     The key itself never travels on Kafka: identity's HTTP API (`POST /v1/instances/{id}/api-keys`)
@@ -227,7 +227,7 @@ class IssueApiKey(BaseModel):
 
 
 @message("identity.api_key.revoke", on=COMMANDS)
-class RevokeApiKey(BaseModel):
+class RevokeApiKey(Message):
     """Revoke an API key of an instance; only its owner may."""
 
     instance_id: str = Field(min_length=1, max_length=200)

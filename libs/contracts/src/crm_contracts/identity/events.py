@@ -7,12 +7,12 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from ..common import CommandRejected
-from ..registry import message
-from .vocabulary import EVENTS, Activation, InvitationKind, MemberStatus, Tier, UserType
+from ..registry import Message, message
+from .vocabulary import EVENTS, Activation, InvitationKind, MemberMove, MemberStatus, Tier, UserType
 
 
 @message("identity.account.created", on=EVENTS)
-class AccountCreated(BaseModel):
+class AccountCreated(Message):
     """An account exists, with its enterprise instance and owner."""
 
     account_id: str
@@ -31,7 +31,7 @@ class AccountCreated(BaseModel):
 
 
 @message("identity.account.opt_in_changed", on=EVENTS)
-class OptInChanged(BaseModel):
+class OptInChanged(Message):
     """The agent opt-in setting of an account changed."""
 
     account_id: str
@@ -39,7 +39,7 @@ class OptInChanged(BaseModel):
 
 
 @message("identity.group.created", on=EVENTS)
-class GroupCreated(BaseModel):
+class GroupCreated(Message):
     """A hierarchy group exists."""
 
     group_id: str
@@ -48,7 +48,7 @@ class GroupCreated(BaseModel):
 
 
 @message("identity.member.added", on=EVENTS)
-class MemberAdded(BaseModel):
+class MemberAdded(Message):
     """A member was added to an account."""
 
     user_id: str
@@ -74,7 +74,7 @@ class MemberAdded(BaseModel):
 
 
 @message("identity.member.details_changed", on=EVENTS)
-class MemberDetailsChanged(BaseModel):
+class MemberDetailsChanged(Message):
     """A member's details as they are now, after an admin changed them (a conversion that set
     new ones); published before the status change it comes with."""
 
@@ -90,7 +90,7 @@ class MemberDetailsChanged(BaseModel):
 
 
 @message("identity.member.status_changed", on=EVENTS)
-class MemberStatusChanged(BaseModel):
+class MemberStatusChanged(Message):
     """A member's status moved."""
 
     user_id: str
@@ -101,10 +101,20 @@ class MemberStatusChanged(BaseModel):
     # The person whose act moved it (an admin, or the member accepting or onboarding); None when
     # the platform did (a seat answer) or on events published before it was added.
     by_user_id: str | None = None
+    # What moved it; None on events published before it was added (see `moved_by`).
+    move: MemberMove | None = None
+
+    @property
+    def moved_by(self) -> MemberMove | None:
+        """What moved the member: `move`, or on older events the reason when it names a move.
+        Consumers decide by this, never by the free `reason` code."""
+        if self.move is not None:
+            return self.move
+        return MemberMove(self.reason) if self.reason in MemberMove._value2member_map_ else None
 
 
 @message("identity.account.owner_alerted", on=EVENTS)
-class OwnerAlerted(BaseModel):
+class OwnerAlerted(Message):
     """Something needs the attention of the account's owner and admins (e.g. a member could not get
     a seat: notifications e-mails each of them, and files it in their notification center)."""
 
@@ -128,7 +138,7 @@ class ImportRowResult(BaseModel):
 
 
 @message("identity.member.import_completed", on=EVENTS)
-class MemberImportCompleted(BaseModel):
+class MemberImportCompleted(Message):
     """The outcome of a bulk import, one entry per row in row order, in `parts` events of at most
     250 rows each (`part` counts from 1), so that every part fits in a Kafka record."""
 
@@ -138,7 +148,7 @@ class MemberImportCompleted(BaseModel):
 
 
 @message("identity.invitation.issued", on=EVENTS)
-class InvitationIssued(BaseModel):
+class InvitationIssued(Message):
     """An invitation was issued. The e-mail's link is `accept_page_url?token=<token>`; the token
     travels only sealed to notifications (RSA-OAEP with its public key, `v1.<key id>.<base64url>`):
     every service reads this topic, and whoever holds a token can accept the invitation."""
@@ -160,7 +170,7 @@ class InvitationIssued(BaseModel):
 
 
 @message("identity.invitation.accepted", on=EVENTS)
-class InvitationAccepted(BaseModel):
+class InvitationAccepted(Message):
     """An invitation was accepted by its link or token."""
 
     user_id: str
@@ -169,7 +179,7 @@ class InvitationAccepted(BaseModel):
 
 
 @message("identity.instance.created", on=EVENTS)
-class InstanceCreated(BaseModel):
+class InstanceCreated(Message):
     """A private instance exists and is usable at once (PI1). Its owner joins it with role
     `owner` (an `identity.instance.member_joined` follows). `parsing_email` is the instance's
     own lead-parsing address; `website_id` is set for IDX packages."""
@@ -189,7 +199,7 @@ class InstanceCreated(BaseModel):
 
 
 @message("identity.instance.renamed", on=EVENTS)
-class InstanceRenamed(BaseModel):
+class InstanceRenamed(Message):
     """A private instance has a new name."""
 
     instance_id: str
@@ -197,7 +207,7 @@ class InstanceRenamed(BaseModel):
 
 
 @message("identity.instance.member_joined", on=EVENTS)
-class InstanceMemberJoined(BaseModel):
+class InstanceMemberJoined(Message):
     """A user became a member of an instance, with the role the owner set. Each (user, instance)
     has its own sending and lead-capture addresses."""
 
@@ -209,7 +219,7 @@ class InstanceMemberJoined(BaseModel):
 
 
 @message("identity.instance.member_removed", on=EVENTS)
-class InstanceMemberRemoved(BaseModel):
+class InstanceMemberRemoved(Message):
     """A user stopped being a member of an instance; `reason` is `removed_by_owner`,
     `removed_by_admin` (an admin member of the instance removed them) or
     `member_deactivated` (deactivated in the Enterprise account: back only by a new invitation)."""
@@ -221,7 +231,7 @@ class InstanceMemberRemoved(BaseModel):
 
 
 @message("identity.instance.member_role_changed", on=EVENTS)
-class InstanceMemberRoleChanged(BaseModel):
+class InstanceMemberRoleChanged(Message):
     """The owner changed a member's role in an instance."""
 
     instance_id: str
@@ -231,7 +241,7 @@ class InstanceMemberRoleChanged(BaseModel):
 
 
 @message("identity.api_key.issued", on=EVENTS)
-class ApiKeyIssued(BaseModel):
+class ApiKeyIssued(Message):
     """An API key was issued; only its SHA-256 (hex) travels, never the key."""
 
     instance_id: str
@@ -242,7 +252,7 @@ class ApiKeyIssued(BaseModel):
 
 
 @message("identity.api_key.revoked", on=EVENTS)
-class ApiKeyRevoked(BaseModel):
+class ApiKeyRevoked(Message):
     """An API key was revoked; it opens nothing from now on."""
 
     instance_id: str
@@ -251,7 +261,7 @@ class ApiKeyRevoked(BaseModel):
 
 
 @message("identity.instance.frozen", on=EVENTS)
-class InstanceFrozen(BaseModel):
+class InstanceFrozen(Message):
     """The instance's owner was deactivated in the Enterprise account: no invitations, nobody
     manages it, routing goes on for its members; account admins hand it over or cancel it."""
 
@@ -261,7 +271,7 @@ class InstanceFrozen(BaseModel):
 
 
 @message("identity.instance.ownership_transferred", on=EVENTS)
-class InstanceOwnershipTransferred(BaseModel):
+class InstanceOwnershipTransferred(Message):
     """The instance has a new owner (a member with role `owner`; a `member_joined` or
     `member_role_changed` follows for them) and runs again if it was frozen."""
 
@@ -272,7 +282,7 @@ class InstanceOwnershipTransferred(BaseModel):
 
 
 @message("identity.instance.cancelled", on=EVENTS)
-class InstanceCancelled(BaseModel):
+class InstanceCancelled(Message):
     """The instance is closed: no charges after the billing period it was cancelled in, nothing new
     captured or changed in it, its leads readable until `read_only_until`."""
 

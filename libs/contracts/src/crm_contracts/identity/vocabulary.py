@@ -1,5 +1,5 @@
 """identity's two topics and the words its messages share: tiers, user types, activations,
-member statuses, invitation kinds, packages, a person."""
+member statuses and the moves between them, invitation kinds, packages, a person."""
 
 from __future__ import annotations
 
@@ -43,6 +43,19 @@ class MemberStatus(StrEnum):
     ACTIVE = "active"
     SEAT_UNAVAILABLE = "seat_unavailable"
     INACTIVE = "inactive"
+
+
+class MemberMove(StrEnum):
+    """What moved a member from one status to another; the value is also the `reason` published
+    with the move, unless the move passes on a more precise one (a seat's refusal)."""
+
+    OPT_IN_ACCEPTED = "invitation_accepted"
+    SEAT_RESERVED = "seat_reserved"
+    SEAT_DENIED = "no_seat_available"
+    ONBOARDING_COMPLETED = "onboarding_completed"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+    CONVERTED = "converted"
 
 
 class InvitationKind(StrEnum):

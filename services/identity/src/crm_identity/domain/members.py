@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 from crm_contracts.common import Refused
 from crm_contracts.identity import Activation, MemberRow, MemberStatus, UserType
+# What can happen to a member: the contract's moves, whose values are the published reasons.
+from crm_contracts.identity import MemberMove as Move
 
 
 S = MemberStatus
@@ -24,18 +25,6 @@ def administers_account(role: str | None) -> bool:
 
 class MemberError(Refused):
     """A rule broken; the runtime answers it with `<service>.command.rejected`."""
-
-
-class Move(StrEnum):
-    """What can happen to a member; the value is the reason published with the change."""
-
-    OPT_IN_ACCEPTED = "invitation_accepted"
-    SEAT_RESERVED = "seat_reserved"
-    SEAT_DENIED = "no_seat_available"
-    ONBOARDING_COMPLETED = "onboarding_completed"
-    DEACTIVATED = "deactivated"
-    REACTIVATED = "reactivated"
-    CONVERTED = "converted"
 
 
 # Statuses in which a member holds (or is about to hold) a seat.

@@ -43,7 +43,8 @@ async def move(ctx: HandlerContext, account: Account, member: Member, move: Move
     await repository.accounts.save_member(ctx.conn, moved)
     await ctx.emit(MemberStatusChanged(user_id=member.user_id, instance_id=account.enterprise_instance_id,
                                        from_status=member.status, to_status=moved.status,
-                                       reason=reason or move.value, by_user_id=by_user_id), subject=member.user_id)
+                                       reason=reason or move.value, by_user_id=by_user_id,
+                                       move=move), subject=member.user_id)
     return moved
 
 

@@ -8,6 +8,7 @@ from crm_contracts.identity import (
     InvitationAccepted,
     InvitationKind,
     MemberAdded,
+    MemberMove,
     MemberStatus,
     MemberDetailsChanged,
     MemberStatusChanged,
@@ -141,7 +142,7 @@ async def member_status_changed(ctx: HandlerContext, event: MemberStatusChanged)
     if event.to_status is MemberStatus.INACTIVE:
         await _release(ctx, event.user_id)
     # An accepted opt-in is answered on invitation.accepted, where upgrading is allowed.
-    elif event.to_status is MemberStatus.PENDING_SEAT and event.reason != "invitation_accepted":
+    elif event.to_status is MemberStatus.PENDING_SEAT and event.moved_by is not MemberMove.OPT_IN_ACCEPTED:
         await _seat(ctx, event.user_id, may_upgrade=False)
 
 
