@@ -18,7 +18,7 @@ import pytest
 
 from crm_contracts import identity, notifications, organisation, routing, seats
 from crm_contracts.calls import SetCallSettings
-from crm_contracts.permissions import COLUMNS, cell, scenarios
+from crm_contracts.permission_matrix import COLUMNS, cell, scenarios
 from crm_devstack import permissions_doc
 from crm_identity.domain.accounts import enterprise_instance_id
 from conftest import Platform

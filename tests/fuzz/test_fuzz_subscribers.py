@@ -12,13 +12,13 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from crm_contracts import MESSAGES
 from crm_testing.databases import scratch_database
+from crm_testing.records import consumer_record
 
 pytestmark = pytest.mark.stack
 
@@ -125,12 +125,6 @@ async def processors(stack, producer):
         yield out
 
 
-def consumer_record(topic: str, offset: int, value: bytes, headers, key: str) -> ConsumerRecord:
-    return ConsumerRecord(topic=topic, partition=0, offset=offset, timestamp=0, timestamp_type=0, key=key.encode(),
-                          value=value, checksum=None, serialized_key_size=len(key), serialized_value_size=len(value),
-                          headers=headers)
-
-
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
 
@@ -141,7 +135,8 @@ async def _feed(processor, batch: list[tuple[str, bytes, list, str]]) -> None:
     for topic, value, headers, kind in batch:
         by_topic.setdefault(topic, []).append((value, headers, kind))
     for topic, items in by_topic.items():
-        recs = [consumer_record(topic, i, v, h, "acc_fuzz") for i, (v, h, _) in enumerate(items)]
+        recs = [consumer_record(v, topic=topic, offset=i, key="acc_fuzz", headers=h)
+                for i, (v, h, _) in enumerate(items)]
         outcomes = await asyncio.wait_for(processor.process(recs), 30)
         assert len(outcomes) == len(recs)
         for outcome, (_, _, kind) in zip(outcomes, items, strict=True):

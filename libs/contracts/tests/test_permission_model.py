@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm_contracts.permissions import Action, Facts, Permission as P, column_facts, decide
+from crm_contracts.permission_matrix import column_facts
+from crm_contracts.permissions import Action, Facts, Permission as P, decide
 
 READ_LEADS = Action("GET /v1/instances/{instance_id}/leads", P.INSTANCE_MEMBER, False)
 MANAGE = Action("identity.instance.rename", P.INSTANCE_ADMIN, True)

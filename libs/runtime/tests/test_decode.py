@@ -5,19 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from aiokafka import ConsumerRecord
 
 from crm_contracts import command, identity, seats
 from crm_runtime.batches import DeadLetter, decode
 from crm_devstack.dates import period_args
-
-
-def record(value: bytes, topic: str = "identity.commands.v1", *, timestamp: int = 0,
-           timestamp_type: int = 0) -> ConsumerRecord:
-    return ConsumerRecord(topic=topic, partition=0, offset=7, timestamp=timestamp, timestamp_type=timestamp_type,
-                          key=b"k",
-                          value=value, checksum=None, serialized_key_size=1,
-                          serialized_value_size=len(value), headers=())
+from crm_testing.records import consumer_record
 
 
 GOOD = command(identity.CreateGroup(group_id="g", name="Office", parent_group_id=None),
@@ -26,12 +18,12 @@ GOOD = command(identity.CreateGroup(group_id="g", name="Office", parent_group_id
 
 def reason_of(value: bytes, topic=identity.COMMANDS) -> str:
     with pytest.raises(DeadLetter) as dead:
-        decode(record(value, topic.name), topic)
+        decode(consumer_record(value, topic=topic.name, offset=7), topic)
     return dead.value.reason
 
 
 def test_a_valid_command_is_typed():
-    message, data = decode(record(GOOD.to_json()), identity.COMMANDS)
+    message, data = decode(consumer_record(GOOD, offset=7), identity.COMMANDS)
     assert message.id == GOOD.id and isinstance(data, identity.CreateGroup)
 
 
@@ -49,12 +41,12 @@ def test_a_type_sent_to_the_wrong_topic_is_dead_lettered_with_where_it_belongs()
                                         **period_args()),
                   source="t", accountid="acc")
     with pytest.raises(DeadLetter, match="belongs on seats.commands.v1"):
-        decode(record(sub.to_json()), identity.COMMANDS)
+        decode(consumer_record(sub, offset=7), identity.COMMANDS)
 
 
 def test_an_unknown_event_type_on_an_event_topic_is_tolerated():
     body = {**json.loads(GOOD.to_json()), "type": "identity.something_new"}
-    message, data = decode(record(json.dumps(body).encode(), "identity.events.v1"), identity.EVENTS)
+    message, data = decode(consumer_record(json.dumps(body).encode(), topic="identity.events.v1", offset=7), identity.EVENTS)
     assert message.type == "identity.something_new" and data is None
 
 
@@ -65,10 +57,10 @@ def test_now_is_the_brokers_append_time_not_the_senders_claim():
 
     claimed = GOOD.model_copy(update={"time": datetime(2031, 1, 1, tzinfo=UTC)})
     appended_ms = 1_800_000_000_000
-    stamped = record(claimed.to_json(), timestamp=appended_ms, timestamp_type=1)  # LogAppendTime
+    stamped = consumer_record(claimed, offset=7, timestamp=appended_ms, timestamp_type=1)  # LogAppendTime
     message, _ = decode(stamped, identity.COMMANDS)
     assert platform_time(message) == datetime.fromtimestamp(appended_ms / 1000, UTC)
     assert message.time == datetime(2031, 1, 1, tzinfo=UTC)  # kept, for audit
     # A record the producer stamped (CreateTime) is not trusted either: this server's clock.
-    message, _ = decode(record(claimed.to_json()), identity.COMMANDS)
+    message, _ = decode(consumer_record(claimed, offset=7), identity.COMMANDS)
     assert abs(platform_time(message) - datetime.now(UTC)) < timedelta(minutes=1)

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from crm_contracts.permissions import COLUMNS, Action, Permission, cell, scenarios
+from crm_contracts.permission_matrix import COLUMNS, cell, scenarios
+from crm_contracts.permissions import Action, Permission
 from crm_identity.domain import policy as identity
 from crm_notifications.domain import policy as notifications
 from crm_routing.domain import policy as routing
