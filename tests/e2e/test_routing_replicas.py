@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from collections import Counter
 import httpx
 import pytest
 from crm_contracts import identity, routing
 
+from crm_devstack.waiting import eventually
 from routing_steps import capture, decisions, get, outcome, set_rules, team
 
 pytestmark = pytest.mark.stack
@@ -39,13 +41,15 @@ async def test_timers_pending_when_routing_is_killed_fire_once_after_it_returns(
     for lid in ids:
         assert (await outcome(platform, lid)).data["user_id"] == "bob"
     await platform.stack.settled()
+    due = max([datetime.fromisoformat((await get(platform, f"/v1/leads/{lid}"))["timer"]["due_at"]) for lid in ids])
     platform.stack.stop_service("routing", kill=True)
     try:
-        for _ in range(100):
-            if platform.stack.service_pid("routing") is None:
-                break
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(2.5)  # every timer falls due while routing is down
+        await eventually(lambda: platform.stack.service_pid("routing") is None, timeout=5, every=0.05,
+                         what="routing gone")
+        # Live processes keep the wall clock: wait out the last deadline the leads show, so every
+        # timer falls due while routing is down (the deadline logic itself is moved by a fixed clock
+        # in services/routing/tests/test_timers.py).
+        await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.1)
     finally:
         platform.stack.start_service("routing")
         await platform.stack.wait_healthy("routing")
@@ -81,11 +85,11 @@ async def test_two_routing_replicas_share_one_rotation_fairly(platform):
     platform.stack.start_service("routing", replica=2)
     try:
         await platform.stack.wait_healthy("routing", replica=2)
-        for _ in range(100):  # until the group has handed the new member its share
+        async def shared() -> tuple[set[int], set[int]] | None:
             one, two = await held(platform, 1), await held(platform, 2)
-            if one and two and not one & two:
-                break
-            await asyncio.sleep(0.2)
+            return (one, two) if one and two and not one & two else None
+
+        one, two = await eventually(shared, timeout=20, every=0.2, what="the group handing the new member its share")
         acc = next(a for a in ("acc_" + uuid.uuid4().hex[:12] for _ in range(1000))
                    if partition_of(a) in one and partition_of(enterprise_instance_id(a)) in two)
         ins = enterprise_instance_id(acc)

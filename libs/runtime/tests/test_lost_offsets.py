@@ -19,6 +19,7 @@ from crm_runtime.batches import BatchProcessor
 from crm_runtime.handlers import HandlerContext, Handlers
 from crm_runtime.lanes import PartitionedConsumer
 from crm_runtime.settings import ServiceSettings
+from crm_devstack.waiting import eventually
 from test_rebalance import TOPIC, _partitions, committed, end_offsets
 
 pytestmark = pytest.mark.stack
@@ -83,10 +84,7 @@ async def test_forgotten_offsets_pause_instead_of_replaying_and_crm_offsets_resu
     first = consumer()
     await first.start()
     try:
-        for _ in range(100):
-            if len(first.lost) == len(tps):
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: len(first.lost) == len(tps), timeout=10, what="every partition found without an offset")
         await asyncio.sleep(2)  # long enough to have read history, had it not paused
         assert handled == []
         assert first.lost == had
@@ -103,10 +101,7 @@ async def test_forgotten_offsets_pause_instead_of_replaying_and_crm_offsets_resu
     second = consumer()
     await second.start()
     try:
-        for _ in range(150):
-            if len(handled) >= len(new):
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: len(handled) >= len(new), timeout=15, what="the records after the recorded offsets")
         assert second.lost == {}
     finally:
         await second.stop()

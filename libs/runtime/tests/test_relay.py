@@ -205,10 +205,7 @@ async def test_one_relay_per_database_publishes_and_another_takes_over_when_it_g
             await outbox.stage(conn, SERVICE, two)
         assert await second.publish_pending() == 0 and not second.leader  # the lock is taken
         await first.close()  # the process ends: its session, and the lock, go with it
-        for _ in range(50):
-            if await second.publish_pending():
-                break
-            await asyncio.sleep(0.1)
+        await eventually(second.publish_pending, timeout=5, what="the second relay publishing")
         assert second.leader
     finally:
         await first.close()

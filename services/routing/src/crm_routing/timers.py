@@ -5,6 +5,7 @@ so when two replicas see the same due timer the inbox lets one of them act."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import asyncpg
 
@@ -19,9 +20,10 @@ from . import repository
 log = logs.get(__name__)
 
 
-async def fire_due(pool: asyncpg.Pool, processor: BatchProcessor) -> int:
+async def fire_due(pool: asyncpg.Pool, processor: BatchProcessor, at: datetime) -> int:
+    """Fire every timer due at `at` (the platform's clock, which tests move)."""
     async with pool.acquire() as conn:
-        due = await repository.leads.due_timers(conn)
+        due = await repository.leads.due_timers(conn, at)
     for t in due:
         message = command(ClaimExpired(lead_id=t["lead_id"], timer_id=t["timer_id"]), source="crm/routing-timers",
                           accountid=t["account_id"], instanceid=t["instance_id"], subject=t["lead_id"],
@@ -48,7 +50,7 @@ async def run(svc: Service) -> None:
     while True:
         try:
             if svc.ready:
-                await fire_due(svc.pool, svc.processor)
+                await fire_due(svc.pool, svc.processor, svc.clock(None))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an outage: the timers stay stored and fire on a later pass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from datetime import UTC, datetime
 from html import escape
 from urllib.parse import parse_qs, urlsplit
 
@@ -116,7 +115,7 @@ async def _pending(request: Request, token: str):
     if invitation is None or account is None:
         return None, _page(*_REFUSED_PAGES["invitation_not_found"])
     try:
-        invitation.accept(datetime.now(UTC))  # only asks whether it could be; nothing is stored
+        invitation.accept(service(request).clock(None))  # only asks whether it could be; nothing is stored
     except InvitationError as refused:
         return None, _page(*_REFUSED_PAGES[refused.reason])
     return (invitation, account, instance), None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from crm_contracts import now
 from crm_contracts.common import MAX_ID
 from crm_runtime.http import Answer, Request, caller, get, json_response, query, service
 
@@ -74,7 +73,7 @@ async def candidates(request: Request):
         instance = await instance_gate(request, conn, instance_id)
         caps = instance.capabilities
         found = [] if caps is None or not caps.members_allowed else await repository.instances.invitation_candidates(
-            conn, instance, at=now(), after=after, limit=limit)
+            conn, instance, at=service(request).clock(None), after=after, limit=limit)
     return json_response({"instance_id": instance_id, "members_allowed": bool(caps and caps.members_allowed),
                           "candidates": found, "next": found[-1]["user_id"] if len(found) == limit else None})
 

@@ -110,15 +110,16 @@ async def take_timer(conn: asyncpg.Connection, lead_id: str, timer_id: str | Non
         lead_id, timer_id))
 
 
-async def due_timers(conn: asyncpg.Connection, limit: int = 200, per_instance: int = 20) -> list[asyncpg.Record]:
+async def due_timers(conn: asyncpg.Connection, at: datetime, limit: int = 200,
+                     per_instance: int = 20) -> list[asyncpg.Record]:
     """The oldest due timers, at most `per_instance` of any one instance per pass, so an instance
     with many due timers never holds back another's."""
     return await conn.fetch(
         """SELECT timer_id, lead_id, account_id, instance_id FROM (
                SELECT t.timer_id, t.lead_id, t.due_at, l.account_id, l.instance_id,
                       row_number() OVER (PARTITION BY l.instance_id ORDER BY t.due_at) AS nth
-               FROM timers t JOIN leads l USING (lead_id) WHERE t.due_at <= now()) due
-           WHERE nth <= $2 ORDER BY due_at LIMIT $1""", limit, per_instance)
+               FROM timers t JOIN leads l USING (lead_id) WHERE t.due_at <= $3) due
+           WHERE nth <= $2 ORDER BY due_at LIMIT $1""", limit, per_instance, at)
 
 
 async def lead_with_history(conn: asyncpg.Connection, lead_id: str) -> dict | None:

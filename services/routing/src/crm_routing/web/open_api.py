@@ -18,7 +18,7 @@ import uuid
 
 from pydantic import BaseModel, Field, ValidationError
 
-from crm_contracts import command, now
+from crm_contracts import command
 from crm_contracts.leads import Channel, Lead, LeadCaptured
 from crm_contracts.organisation import Contact, MoveLeadStage, StageId, Tag, TagLead, UpdateLead
 from crm_contracts.routing import RecordKeyUse
@@ -114,7 +114,7 @@ async def _report_use(request: Request, key: dict) -> None:
         return
     _reported[key["key_id"]] = time.monotonic()
     try:
-        await _run(request, key, RecordKeyUse(key_id=key["key_id"], used_at=now()))
+        await _run(request, key, RecordKeyUse(key_id=key["key_id"], used_at=service(request).clock(None)))
     except Answer:
         log.warning("open_api_use_not_recorded", key_id=key["key_id"])
 

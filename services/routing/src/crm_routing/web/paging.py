@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, field_validator
 
-from crm_contracts import now
 
 # Leads are captured in these years; a cursor naming another time was not given by this service.
 FIRST_YEAR, LAST_YEAR = 2000, 2999
@@ -51,7 +50,3 @@ class Page(BaseModel):
     def after(self) -> tuple[datetime, str] | None:
         return after(self.cursor)
 
-
-def closed(read_only_until: datetime | None) -> bool:
-    """A cancelled instance's leads are read until then, and gone from its reads after."""
-    return read_only_until is not None and read_only_until <= now()
