@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 
 import jwt
@@ -52,9 +55,10 @@ async def test_a_token_signed_by_another_key_or_with_no_signature_is_refused(key
     unsigned = jwt.encode({"iss": tokens.DEV_ISSUER, "aud": tokens.DEV_AUDIENCE, "sub": "u-1", "iat": 1,
                            "exp": 4102444800}, None, algorithm="none", headers={"kid": header["kid"]})
     # The public key used as an HMAC secret: the classic algorithm-confusion forgery.
+    # PyJWT refuses to sign with it (since 2.12), so it is made by hand, as an attacker would.
     public_pem = json.dumps(json.loads(keys[1].read_text())).encode()
-    confused = jwt.encode({"iss": tokens.DEV_ISSUER, "aud": tokens.DEV_AUDIENCE, "sub": "u-1", "iat": 1,
-                           "exp": 4102444800}, public_pem, algorithm="HS256", headers={"kid": header["kid"]})
+    confused = _hs256({"iss": tokens.DEV_ISSUER, "aud": tokens.DEV_AUDIENCE, "sub": "u-1", "iat": 1,
+                       "exp": 4102444800}, public_pem, kid=header["kid"])
     for token, reason in ((forged, "the token was signed with a key this service does not know"),
                           (forged_same_kid, "the token's signature does not verify"),
                           (unsigned, "the token is not valid (InvalidAlgorithmError)"),
@@ -63,6 +67,15 @@ async def test_a_token_signed_by_another_key_or_with_no_signature_is_refused(key
         with pytest.raises(Unauthenticated) as refused:
             await verifier.verify(token)
         assert refused.value.reason == reason, token
+
+
+def _hs256(claims: dict, secret: bytes, *, kid: str) -> str:
+    def part(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    signed = part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode()) + b"." + \
+        part(json.dumps(claims).encode())
+    return (signed + b"." + part(hmac.new(secret, signed, hashlib.sha256).digest())).decode()
 
 
 def _pem(private):
@@ -112,7 +125,6 @@ async def test_an_unknown_key_id_fetches_the_providers_keys_at_most_once_a_minut
     """Tokens with made-up key ids must not turn every request into a call to the provider."""
     import crm_runtime.auth as auth
 
-    import contextlib
     import io
     import types
 
@@ -120,12 +132,12 @@ async def test_an_unknown_key_id_fetches_the_providers_keys_at_most_once_a_minut
 
     fetches = []
 
-    @contextlib.contextmanager
-    def provider(_request, **_kwargs):  # the provider's JWKS endpoint, counted
-        fetches.append(1)
-        yield io.BytesIO(keys[1].read_bytes())
+    class Provider:  # the provider's JWKS endpoint, counted
+        def open(self, _request, **_kwargs):
+            fetches.append(1)
+            return io.BytesIO(keys[1].read_bytes())
 
-    monkeypatch.setattr(jwt.jwks_client.urllib.request, "urlopen", provider)
+    monkeypatch.setattr(jwt.jwks_client.urllib.request, "build_opener", lambda *_handlers: Provider())
     clock = [1000.0]
     monkeypatch.setattr(auth, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))  # auth's clock only
     v = Verifier(jwks_url="https://idp.example/jwks", issuer=tokens.DEV_ISSUER, audience=tokens.DEV_AUDIENCE)
