@@ -10,7 +10,7 @@ import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from crm_runtime import outbox
-from crm_runtime.relay import OutboxRelay
+from crm_runtime.relay import OutboxRelay, RelaySettings
 from crm_devstack.waiting import eventually
 from crm_testing.databases import scratch_database
 from runtime_helpers import SERVICE, group_created
@@ -105,12 +105,13 @@ async def test_relay_crash_between_publish_and_mark_republishes_instead_of_losin
     async with pool.acquire() as conn, conn.transaction():
         await outbox.stage(conn, SERVICE, event)
 
-    class CrashingRelay(OutboxRelay):
-        async def _mark_published(self, conn, ids):
-            raise ConnectionResetError("connection lost before the rows were marked")
+    async def crash(_conn, _ids):
+        raise ConnectionResetError("connection lost before the rows were marked")
 
+    crashing = OutboxRelay(SERVICE, pool, producer)
+    crashing.publisher._mark_published = crash
     with pytest.raises(ConnectionResetError):
-        await CrashingRelay(SERVICE, pool, producer).publish_pending()
+        await crashing.publish_pending()
     await bus.wait_for(lambda r: r.key == account_id)
     assert await pool.fetchval("SELECT published_at FROM outbox WHERE event_id = $1", event.id) is None
 
@@ -159,7 +160,7 @@ async def test_a_missing_grant_is_an_outage_nothing_is_set_aside_and_health_name
     events = [group_created(account_id, f"g{i}") for i in range(3)]
     async with pool.acquire() as conn, conn.transaction():
         await outbox.stage_many(conn, SERVICE, events)
-    denied = OutboxRelay(SERVICE, pool, DeniedProducer(), max_delay=0.05, stall_after=0.0)
+    denied = OutboxRelay(SERVICE, pool, DeniedProducer(), settings=RelaySettings(max_delay=0.05, stall_after=0.0))
     running = asyncio.create_task(denied.run())
     await asyncio.sleep(0.5)  # several passes, each refused
     running.cancel()
@@ -220,7 +221,7 @@ async def test_published_rows_are_pruned_after_their_keep_time_and_unpublished_o
     sent, waiting = group_created(account_id, "sent"), group_created(account_id, "waiting")
     async with pool.acquire() as conn, conn.transaction():
         await outbox.stage(conn, SERVICE, sent)
-    relay = OutboxRelay(SERVICE, pool, producer, keep_published_s=60)
+    relay = OutboxRelay(SERVICE, pool, producer, settings=RelaySettings(keep_published_s=60))
     while await relay.publish_pending():
         pass
     async with pool.acquire() as conn, conn.transaction():
@@ -235,7 +236,7 @@ async def test_published_rows_are_pruned_after_their_keep_time_and_unpublished_o
 async def test_a_woken_relay_gathers_the_commits_that_follow_into_one_pass(stack, relay_pool, producer, bus, account_id):
     pool = relay_pool
     dsn = stack.admin_url.rsplit("/", 1)[0] + "/" + await pool.fetchval("SELECT current_database()")
-    relay = OutboxRelay(SERVICE, pool, producer, dsn=dsn, gather_s=0.4)
+    relay = OutboxRelay(SERVICE, pool, producer, dsn=dsn, settings=RelaySettings(gather_s=0.4))
     running = asyncio.create_task(relay.run())
     try:
         await eventually(lambda: relay.leader, timeout=30, every=0.05, what="the relay listening and holding its lock")

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from crm_runtime.relay import OutboxRelay
+from crm_runtime.relay import OutboxRelay, RelaySettings
 from crm_runtime.settings import ServiceSettings
 
 
 async def test_a_pass_shorter_than_the_producers_request_timeout_is_refused():
     producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", request_timeout_ms=40_000)
     with pytest.raises(ValueError, match="must exceed"):
-        OutboxRelay("svc", None, producer, pass_timeout=30.0)
-    assert OutboxRelay("svc", None, producer, pass_timeout=41.0).pass_timeout == 41.0
+        OutboxRelay("svc", None, producer, settings=RelaySettings(pass_timeout=30.0))
+    assert OutboxRelay("svc", None, producer, settings=RelaySettings(pass_timeout=41.0)).settings.pass_timeout == 41.0
 
 
 @pytest.mark.parametrize("request_timeout", [5.0, 30.0, 120.0])
@@ -22,5 +22,5 @@ async def test_the_services_relay_is_given_longer_than_its_producer(request_time
     settings = ServiceSettings(producer_request_timeout_s=request_timeout)
     producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1",
                                 request_timeout_ms=int(settings.producer_request_timeout_s * 1000))
-    relay = OutboxRelay("svc", None, producer, pass_timeout=settings.relay_pass_timeout_s)
-    assert relay.pass_timeout > request_timeout
+    relay = OutboxRelay("svc", None, producer, settings=RelaySettings.of(settings))
+    assert relay.settings.pass_timeout > request_timeout

@@ -28,7 +28,7 @@ from .handlers import Clock, Handlers, platform_time
 from .rebootstrap import rebootstrapping
 from .http import Request, Response, get, json_response
 from .lanes import PartitionedConsumer
-from .relay import OutboxRelay
+from .relay import OutboxRelay, RelaySettings
 from .retry import Backoff
 from .settings import ServiceSettings
 
@@ -83,11 +83,7 @@ class Service:
         await self._until_up("database_unavailable", self._start_database)
         self.processor.pool = self.pool
         self.relay = OutboxRelay(self.name, self.pool, self.producer, dsn=self.settings.database_url,
-                                 batch=self.settings.outbox_batch, max_delay=self.settings.retry_max_delay_s,
-                                 stall_after=self.settings.stuck_after_s,
-                                 pass_timeout=self.settings.relay_pass_timeout_s,
-                                 keep_published_s=self.settings.outbox_keep_published_s,
-                                 keep_inbox_s=self.settings.inbox_keep_s, gather_s=self.settings.relay_gather_ms / 1000)
+                                 settings=RelaySettings.of(self.settings))
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]
         if (prepare := self._prepare) is not None:  # e.g. a read model rebuilt before the group consumes anything
