@@ -8,7 +8,8 @@ import os
 import time
 from collections.abc import Callable, Coroutine
 from importlib.resources.abc import Traversable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
@@ -33,6 +34,21 @@ from .retry import Backoff
 from .settings import ServiceSettings
 
 log = logs.get(__name__)
+T = TypeVar("T")
+
+
+class NotStarted(RuntimeError):
+    """A service's pool, producer or relay asked for before it has started."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a started service holds, built together at start and released together at stop: once
+    there, none of it is missing."""
+
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
 
 
 class Service:
@@ -56,14 +72,12 @@ class Service:
         self.handlers = handlers
         self.consumes = consumes
         self.migrations = migrations
-        self.pool: asyncpg.Pool | None = None
+        self._resources: Resources | None = None
         self.group = f"crm-{name}{self.settings.group_suffix}"
         self.client_id = f"crm-{name}-{os.getpid()}"
-        self.producer: AIOKafkaProducer | None = None  # aiokafka objects are made inside the event loop
         self.processor = BatchProcessor(name, handlers, None, group=self.group, settings=self.settings,
                                         clock=clock)
         self.consumer: PartitionedConsumer | None = None
-        self.relay: OutboxRelay | None = None
         self.ready = False
         self._extra_routes = routes
         self._workers = workers or []
@@ -71,19 +85,40 @@ class Service:
         self._prepare = prepare
         self._tasks: list[asyncio.Task] = []
 
+    @property
+    def resources(self) -> Resources:
+        if self._resources is None:
+            raise NotStarted(f"{self.name} has not started")
+        return self._resources
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.resources.pool
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        return self.resources.producer
+
+    @property
+    def relay(self) -> OutboxRelay:
+        return self.resources.relay
+
     async def _start(self) -> None:
-        # Idempotent and acks=all: a retried send is written once, and only once every in-sync
-        # replica has it.
-        self.producer = rebootstrapping(AIOKafkaProducer(
+        # aiokafka objects are made inside the event loop. Idempotent and acks=all: a retried send
+        # is written once, and only once every in-sync replica has it.
+        producer = rebootstrapping(AIOKafkaProducer(
             **self.settings.kafka_args(), client_id=self.client_id, enable_idempotence=True, acks="all",
             request_timeout_ms=int(self.settings.producer_request_timeout_s * 1000),
             linger_ms=self.settings.producer_linger_ms))
-        self.processor.producer = self.producer
-        await self._until_up("kafka_unavailable", self.producer.start)
-        await self._until_up("database_unavailable", self._start_database)
-        self.processor.pool = self.pool
-        self.relay = OutboxRelay(self.name, self.pool, self.producer, dsn=self.settings.database_url,
-                                 settings=RelaySettings.of(self.settings))
+        try:
+            await self._until_up("kafka_unavailable", producer.start)
+            pool = await self._until_up("database_unavailable", self._start_database)
+        except BaseException:  # stopped while waiting for a part: nothing else holds the producer
+            await producer.stop()
+            raise
+        self._resources = Resources(pool, producer, OutboxRelay(
+            self.name, pool, producer, dsn=self.settings.database_url, settings=RelaySettings.of(self.settings)))
+        self.processor.producer, self.processor.pool = producer, pool
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]
         if (prepare := self._prepare) is not None:  # e.g. a read model rebuilt before the group consumes anything
@@ -94,11 +129,11 @@ class Service:
         self.ready = True
         log.info("service_started", group=self.group, topics=[t.name for t in self.consumes])
 
-    async def _until_up(self, event: str, start: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    async def _until_up(self, event: str, start: Callable[[], Coroutine[Any, Any, T]]) -> T:
         # Not there yet: the service waits for it, it does not exit.
-        await Backoff(0.2, 5.0).retrying(start, log=log, event=event)
+        return await Backoff(0.2, 5.0).retrying(start, log=log, event=event)
 
-    async def _start_database(self) -> None:
+    async def _start_database(self) -> asyncpg.Pool:
         pool = await db.create_pool(self.settings.database_url, max_size=self.settings.db_pool_size,
                                     name=f"crm-{self.name}")
         try:
@@ -107,7 +142,7 @@ class Service:
         except BaseException:
             await pool.close()
             raise
-        self.pool = pool
+        return pool
 
     async def _stop(self) -> None:
         # Drain first: what is in flight finishes and is committed before anything else stops.
@@ -117,31 +152,27 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.relay is not None:
-            await self.relay.close()
-        if self.producer is not None:
-            await self.producer.stop()
-        if self.pool is not None:
-            await self.pool.close()
+        if (started := self._resources) is not None:
+            await started.relay.close()
+            await started.producer.stop()
+            await started.pool.close()
 
     async def health(self, request: Request) -> Response:
         checks: dict[str, object] = {}
         problems: list[str] = []
         try:
-            assert self.pool is not None
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"down: {exc!r}"
             problems.append("database unreachable")
         try:
-            assert self.producer is not None
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
             checks["kafka"] = "ok"
         except Exception as exc:
             checks["kafka"] = f"down: {exc!r}"
             problems.append("kafka unreachable")
-        if self.relay is not None and checks["database"] == "ok":
+        if self._resources is not None and checks["database"] == "ok":
             backlog = await self.relay.backlog()
             checks["outbox_backlog"] = backlog
             checks["outbox_set_aside"] = await self.relay.set_aside()
