@@ -43,3 +43,43 @@ def test_weighted_is_exactly_proportional_over_every_full_window_and_spread_out(
         window = picks[start:start + 7]
         assert {u: window.count(u) for u in weights} == weights
     assert "aaaaa" not in "".join(picks)  # smooth: not five in a row
+
+
+def _story(when: dict, channel: str, lead: dict) -> tuple[list[tuple[str, str]], bool]:
+    rule_set = rulebook.parse([{"id": "r", "when": when, "steps": [{"strategy": "round_robin"}]}], version=1)
+    _, tried = rulebook.first_match(rule_set, channel, lead)
+    return [(why.split(" ")[0], why) for why in tried[0]["why"]], tried[0]["matched"]
+
+
+def test_each_condition_is_explained_in_the_leads_history_held_or_not():
+    every = {"channel": ["website"], "source": ["zillow"], "zip": ["10001"], "zip_prefix": ["100"],
+             "price_min": 250_000, "price_max": 250_000, "tags_any": ["Hot"], "tags_all": ["hot", "buyer"],
+             "lead_type": ["buyer"]}
+    held = {"source": "zillow", "zip": " 10001 ", "price": 250_000, "tags": ["HOT", "Buyer"], "lead_type": "buyer"}
+    assert _story(every, "website", held) == ([
+        ("channel", "channel website in ['website']"),
+        ("source", "source 'zillow' in ['zillow']"),
+        ("zip", "zip '10001' in ['10001']"),
+        ("zip", "zip '10001' starts with one of ['100']"),
+        ("price", "price 250000 ≥ 250000"),  # both bounds are inclusive
+        ("price", "price 250000 ≤ 250000"),
+        ("tags", "tags ['buyer', 'hot'] share with ['Hot']"),
+        ("tags", "tags ['buyer', 'hot'] include ['hot', 'buyer']"),
+        ("lead", "lead type 'buyer' in ['buyer']"),
+    ], True)
+    assert _story(every, "manual", {"tags": ["cold"]}) == ([
+        ("channel", "channel manual not in ['website']"),
+        ("source", "source None not in ['zillow']"),
+        ("zip", "zip '' not in ['10001']"),
+        ("zip", "zip '' does not start with one of ['100']"),
+        ("price", "price None not ≥ 250000"),
+        ("price", "price None not ≤ 250000"),
+        ("tags", "tags ['cold'] share none with ['Hot']"),
+        ("tags", "tags ['cold'] lack some of ['hot', 'buyer']"),
+        ("lead", "lead type None not in ['buyer']"),
+    ], False)
+
+
+def test_every_condition_a_rule_may_set_is_checked():
+    fields = set(rulebook.When.model_fields)
+    assert {c.field for c in rulebook._CONDITIONS} == fields

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -125,37 +127,63 @@ def _indexed(raw: list[dict[str, Any]]):
             raise _AtIndex(i, err) from None
 
 
+@dataclass(frozen=True)
+class _Condition:
+    """One `when` field: what it reads of the lead, whether it holds for what the rule wants, and
+    the sentence the lead's history shows."""
+
+    field: str
+    seen: Callable[[str, dict[str, Any]], Any]  # (channel, lead) → the value looked at
+    holds: Callable[[Any, Any], bool]  # (seen, wanted)
+    why: Callable[[Any, Any, bool], str]  # (seen, wanted, held)
+
+
+def _among(label: str, show: Callable[[Any], str] = repr) -> Callable[[Any, Any, bool], str]:
+    return lambda seen, wanted, ok: f"{label} {show(seen)} {'in' if ok else 'not in'} {wanted}"
+
+
+def _zip(lead: dict[str, Any]) -> str:
+    return (lead.get("zip") or "").strip()
+
+
+def _tags(lead: dict[str, Any]) -> set[str]:
+    return {t.lower() for t in lead.get("tags") or []}
+
+
+def _lowered(tags: list[str]) -> set[str]:
+    return {t.lower() for t in tags}
+
+
+_CONDITIONS = (
+    _Condition("channel", lambda channel, _: channel, lambda seen, wanted: seen in wanted, _among("channel", str)),
+    _Condition("source", lambda _, lead: lead.get("source"), lambda seen, wanted: seen in wanted, _among("source")),
+    _Condition("zip", lambda _, lead: _zip(lead), lambda seen, wanted: seen in wanted, _among("zip")),
+    _Condition("zip_prefix", lambda _, lead: _zip(lead),
+               lambda seen, wanted: bool(seen) and any(seen.startswith(p) for p in wanted),
+               lambda seen, wanted, ok: f"zip {seen!r} {'starts' if ok else 'does not start'} with one of {wanted}"),
+    _Condition("price_min", lambda _, lead: lead.get("price"), lambda seen, wanted: seen is not None and seen >= wanted,
+               lambda seen, wanted, ok: f"price {seen} {'≥' if ok else 'not ≥'} {wanted}"),
+    _Condition("price_max", lambda _, lead: lead.get("price"), lambda seen, wanted: seen is not None and seen <= wanted,
+               lambda seen, wanted, ok: f"price {seen} {'≤' if ok else 'not ≤'} {wanted}"),
+    _Condition("tags_any", lambda _, lead: _tags(lead), lambda seen, wanted: bool(seen & _lowered(wanted)),
+               lambda seen, wanted, ok: f"tags {sorted(seen)} {'share' if ok else 'share none'} with {wanted}"),
+    _Condition("tags_all", lambda _, lead: _tags(lead), lambda seen, wanted: _lowered(wanted) <= seen,
+               lambda seen, wanted, ok: f"tags {sorted(seen)} {'include' if ok else 'lack some of'} {wanted}"),
+    _Condition("lead_type", lambda _, lead: lead.get("lead_type"), lambda seen, wanted: seen in wanted,
+               _among("lead type")),
+)
+
+
 def _checks(when: When, channel: str, lead: dict[str, Any]) -> list[tuple[str, bool, str]]:
-    """(condition, passed, why) for each condition the rule sets."""
+    """(condition, passed, why) for each condition the rule sets, in the table's order."""
     out = []
-    tags = {t.lower() for t in lead.get("tags") or []}
-    zip_ = (lead.get("zip") or "").strip()
-    price = lead.get("price")
-    if when.channel is not None:
-        out.append(("channel", channel in when.channel, f"channel {channel} {'in' if channel in when.channel else 'not in'} {when.channel}"))
-    if when.source is not None:
-        src = lead.get("source")
-        out.append(("source", src in when.source, f"source {src!r} {'in' if src in when.source else 'not in'} {when.source}"))
-    if when.zip is not None:
-        out.append(("zip", zip_ in when.zip, f"zip {zip_!r} {'in' if zip_ in when.zip else 'not in'} {when.zip}"))
-    if when.zip_prefix is not None:
-        ok = bool(zip_) and any(zip_.startswith(p) for p in when.zip_prefix)
-        out.append(("zip_prefix", ok, f"zip {zip_!r} {'starts' if ok else 'does not start'} with one of {when.zip_prefix}"))
-    if when.price_min is not None:
-        ok = price is not None and price >= when.price_min
-        out.append(("price_min", ok, f"price {price} {'≥' if ok else 'not ≥'} {when.price_min}"))
-    if when.price_max is not None:
-        ok = price is not None and price <= when.price_max
-        out.append(("price_max", ok, f"price {price} {'≤' if ok else 'not ≤'} {when.price_max}"))
-    if when.tags_any is not None:
-        ok = bool(tags & {t.lower() for t in when.tags_any})
-        out.append(("tags_any", ok, f"tags {sorted(tags)} {'share' if ok else 'share none'} with {when.tags_any}"))
-    if when.tags_all is not None:
-        ok = {t.lower() for t in when.tags_all} <= tags
-        out.append(("tags_all", ok, f"tags {sorted(tags)} {'include' if ok else 'lack some of'} {when.tags_all}"))
-    if when.lead_type is not None:
-        lt = lead.get("lead_type")
-        out.append(("lead_type", lt in when.lead_type, f"lead type {lt!r} {'in' if lt in when.lead_type else 'not in'} {when.lead_type}"))
+    for condition in _CONDITIONS:
+        wanted = getattr(when, condition.field)
+        if wanted is None:
+            continue
+        seen = condition.seen(channel, lead)
+        ok = condition.holds(seen, wanted)
+        out.append((condition.field, ok, condition.why(seen, wanted, ok)))
     return out
 
 
