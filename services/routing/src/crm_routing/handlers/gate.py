@@ -11,6 +11,7 @@ from crm_runtime.handlers import HandlerContext, Rejected
 
 from .. import access, repository
 from ..domain import policy
+from ..domain.capture import RoutingContext
 
 
 def _decide(ctx: HandlerContext, facts: Facts) -> None:
@@ -58,15 +59,16 @@ async def key_permitted(ctx: HandlerContext, lead: dict[str, Any], key_id: str) 
         row["read_only_until"], ctx.now())))
 
 
-async def transfer_permitted(ctx: HandlerContext, lead: dict[str, Any], by_user_id: str, target: Any) -> None:
+async def transfer_permitted(ctx: HandlerContext, lead: dict[str, Any], by_user_id: str,
+                             target: RoutingContext) -> None:
     """A transfer: the facts about the source instance and the lead, with the actor's place in the target."""
     row = await repository.organisation.actor(ctx.conn, lead["instance_id"], by_user_id)
-    in_target = await repository.organisation.actor(ctx.conn, target["instance_id"], by_user_id)
+    in_target = await repository.organisation.actor(ctx.conn, target.instance_id, by_user_id)
     facts = replace(access.facts_of(row, by_user_id, at=ctx.now(), account_id=ctx.message.accountid),
-                    lead_holder=lead["user_id"] == by_user_id, target_kind=target["kind"],
+                    lead_holder=lead["user_id"] == by_user_id, target_kind=target.kind,
                     target_role=in_target["role"] if in_target else None)
-    if facts.instance_state == "active" and access.instance_state(target["read_only_until"], ctx.now()) != "active":
-        raise Rejected("instance_cancelled", f"instance {target['instance_id']} was cancelled: it takes no leads")
+    if facts.instance_state == "active" and access.instance_state(target.read_only_until, ctx.now()) != "active":
+        raise Rejected("instance_cancelled", f"instance {target.instance_id} was cancelled: it takes no leads")
     _decide(ctx, facts)
 
 

@@ -21,6 +21,7 @@ from crm_runtime.handlers import HandlerContext, Handlers
 from .. import repository
 from ..domain import business_hours as open_hours
 from ..domain import rules as rulebook
+from ..domain.capture import NewLead, Outcome, RoutingContext, Timer
 from ..domain.router import Decision, decide, solo
 from .gate import system
 
@@ -57,28 +58,27 @@ async def rules_of(ctx: HandlerContext, instance_id: str, version: int | None = 
     return _parsed(instance_id, row["version"], row["rules"]) if row else rulebook.parse([], 0)
 
 
-def _outcome(lead: dict[str, Any], decision: Decision, rules_version: int | None,
-             previous: str | None = None) -> tuple[str, str | None, list[str], Any]:
-    """What the decision makes of the lead: its state, its agent, who it is offered to, and the event."""
-    instance_id, lead_id = lead["instance_id"], lead["lead_id"]
+def _outcome(lead_id: str, instance_id: str, decision: Decision, rules_version: int | None,
+             previous: str | None = None) -> Outcome:
+    """What the decision makes of the lead."""
     explanation = decision.explanation
     if decision.kind == "pool":
-        return "pooled", None, [], LeadPooled(
+        return Outcome("pooled", None, [], LeadPooled(
             lead_id=lead_id, instance_id=instance_id, pond_id=pond_of(instance_id), reason=decision.reason,
-            explanation=explanation, rules_version=rules_version)
+            explanation=explanation, rules_version=rules_version))
     if decision.kind == "offer":
-        return "offered", None, decision.user_ids, LeadOffered(
+        return Outcome("offered", None, decision.user_ids, LeadOffered(
             lead_id=lead_id, instance_id=instance_id, user_ids=decision.user_ids, rule_id=decision.rule_id,
-            claim_within_s=decision.claim_within_s, explanation=explanation)
+            claim_within_s=decision.claim_within_s, explanation=explanation))
     user_id = decision.user_ids[0]
     if previous is not None:
-        return "assigned", user_id, [], LeadReassigned(
+        return Outcome("assigned", user_id, [], LeadReassigned(
             lead_id=lead_id, instance_id=instance_id, from_user_id=previous, to_user_id=user_id,
-            reason="not_claimed_in_time", explanation=explanation, claim_within_s=decision.claim_within_s)
-    return "assigned", user_id, [], LeadAssigned(
+            reason="not_claimed_in_time", explanation=explanation, claim_within_s=decision.claim_within_s))
+    return Outcome("assigned", user_id, [], LeadAssigned(
         lead_id=lead_id, instance_id=instance_id, user_id=user_id, rule_id=decision.rule_id,
         strategy=decision.strategy, explanation=explanation, rules_version=rules_version,
-        claim_within_s=decision.claim_within_s)
+        claim_within_s=decision.claim_within_s))
 
 
 def _due(decision: Decision, hours: dict[str, Any] | None, now: datetime) -> datetime | None:
@@ -102,31 +102,34 @@ async def apply(ctx: HandlerContext, lead: dict[str, Any], decision: Decision, *
     instance_id, lead_id = lead["instance_id"], lead["lead_id"]
     if decision.state_key is not None and decision.state is not None:
         await repository.leads.save_rotation(ctx.conn, instance_id, decision.state_key, decision.state)
-    state, user_id, offered_to, data = _outcome(lead, decision, rules_version, previous)
-    tried = [*(tried or []), *([user_id] if user_id else [])]
-    await repository.leads.save_lead(ctx.conn, lead_id, instance_id=instance_id, state=state, user_id=user_id,
-                               offered_to=offered_to, tried=tried, rule_id=decision.rule_id, step=decision.step,
-                               rules_version=rules_version)
+    outcome = _outcome(lead_id, instance_id, decision, rules_version, previous)
+    tried = [*(tried or []), *([outcome.user_id] if outcome.user_id else [])]
+    await repository.leads.save_lead(ctx.conn, lead_id, instance_id=instance_id, state=outcome.state,
+                                     user_id=outcome.user_id, offered_to=outcome.offered_to, tried=tried,
+                                     rule_id=decision.rule_id, step=decision.step, rules_version=rules_version)
     await repository.leads.take_timer(ctx.conn, lead_id)
     hours = await repository.leads.business_hours(ctx.conn, instance_id) if decision.business_hours else None
     if (due := _due(decision, hours, ctx.now())) is not None:
         await repository.leads.set_timer(ctx.conn, ctx.derived_id("tmr", lead_id), lead_id, due)
-    event = await ctx.emit(data, subject=lead_id, instanceid=instance_id, accountid=lead["account_id"])
+    event = await ctx.emit(outcome.event, subject=lead_id, instanceid=instance_id, accountid=lead["account_id"])
     await repository.leads.log(ctx.conn, lead_id, instance_id, event.type, event.data)
 
 
-def _decide(instance: dict[str, Any], rules: rulebook.RuleSet, channel: str, lead: dict[str, Any],
-            roster: dict, states: dict) -> Decision:
-    if not instance["routing"]:  # crm_idx_solo: the owner gets everything
-        return solo(roster.get(instance["owner_user_id"]), instance["owner_user_id"])
-    return decide(rules, channel, lead, roster, states)
+def _decide(context: RoutingContext, rules: rulebook.RuleSet, channel: str, lead: dict[str, Any]) -> Decision:
+    if not context.routing:  # crm_idx_solo: the owner gets everything
+        return solo(context.roster.get(context.owner_user_id), context.owner_user_id)
+    return decide(rules, channel, lead, context.roster, context.rotation)
 
 
-async def route(ctx: HandlerContext, lead: dict[str, Any], context: dict[str, Any]) -> None:
+def _rules(context: RoutingContext) -> rulebook.RuleSet:
+    return _parsed(context.instance_id, context.rules_version, context.rules)
+
+
+async def route(ctx: HandlerContext, lead: dict[str, Any], context: RoutingContext) -> None:
     """Route a lead routing knows already (a transfer) in the instance `context` describes."""
-    rules = _parsed(context["instance_id"], context["rules_version"], context["rules"])
-    decision = _decide(context, rules, lead["channel"], lead["lead"], context["roster"], context["rotation"])
-    await apply(ctx, lead, decision, rules_version=rules.version if context["routing"] else None)
+    rules = _rules(context)
+    decision = _decide(context, rules, lead["channel"], lead["lead"])
+    await apply(ctx, lead, decision, rules_version=rules.version if context.routing else None)
 
 
 def _zillow_target(user_id: str, found: Any) -> dict[str, Any]:
@@ -146,16 +149,14 @@ async def preview(conn, instance_id: str, channel: str, lead: dict[str, Any],
     context = await repository.leads.routing_context(conn, instance_id, "", lock=False)
     if context is None:
         return None
-    rules = (rulebook.parse(draft, (context["rules_version"] or 0) + 1) if draft is not None
-             else _parsed(instance_id, context["rules_version"], context["rules"]))
-    decision = _decide(context, rules, channel, lead, context["roster"], context["rotation"])
-    rules_version = rules.version if context["routing"] else None
-    state, user_id, offered_to, data = _outcome(
-        {"lead_id": "dry_run", "instance_id": instance_id, "account_id": context["account_id"]}, decision,
-        rules_version)
+    rules = rulebook.parse(draft, (context.rules_version or 0) + 1) if draft is not None else _rules(context)
+    decision = _decide(context, rules, channel, lead)
+    rules_version = rules.version if context.routing else None
+    outcome = _outcome("dry_run", instance_id, decision, rules_version)
     return {"instance_id": instance_id, "rules_version": rules_version, "draft": draft is not None,
-            "state": state, "user_id": user_id, "offered_to": offered_to, "claim_within_s": decision.claim_within_s,
-            "event": {"type": type_of(data), "data": data.model_dump(mode="json")}}
+            "state": outcome.state, "user_id": outcome.user_id, "offered_to": outcome.offered_to,
+            "claim_within_s": decision.claim_within_s,
+            "event": {"type": type_of(outcome.event), "data": outcome.event.model_dump(mode="json")}}
 
 
 async def _target(ctx: HandlerContext, cmd: LeadCaptured) -> tuple[str | None, str, str, dict[str, Any] | None]:
@@ -207,30 +208,26 @@ async def lead_captured(ctx: HandlerContext, cmd: LeadCaptured) -> None:
     context = await repository.leads.routing_context(ctx.conn, instance_id, cmd.lead_id) if instance_id else None
     if instance_id is None or context is None:
         return await _lead_rejected(ctx, cmd.lead_id, reason, why)
-    if context["account_id"] != ctx.message.accountid:  # records stay in their account
+    if context.account_id != ctx.message.accountid:  # records stay in their account
         return await _lead_rejected(ctx, cmd.lead_id, "not_in_account",
                                     f"instance {instance_id} is not of account {ctx.message.accountid}")
-    if context["read_only_until"] is not None:
+    if context.read_only_until is not None:
         return await _lead_rejected(ctx, cmd.lead_id, "instance_cancelled",
                                     f"instance {instance_id} was cancelled: it takes no new leads")
     duplicate = ("duplicate_lead", "this lead id was routed before; it is not routed again")
-    if context["seen"]:
+    if context.seen:
         return await _lead_rejected(ctx, cmd.lead_id, *duplicate)
-    rules = _parsed(instance_id, context["rules_version"], context["rules"])
+    rules = _rules(context)
     captured = cmd.lead.model_dump(mode="json")
-    lead = {"lead_id": cmd.lead_id, "instance_id": instance_id, "account_id": context["account_id"]}
-    decision = _decide(context, rules, cmd.channel.value, captured, context["roster"], context["rotation"])
+    decision = _decide(context, rules, cmd.channel.value, captured)
     if target is not None:
         decision = replace(decision, explanation={"target": target, **decision.explanation})
-    rules_version = rules.version if context["routing"] else None
-    state, user_id, offered_to, data = _outcome(lead, decision, rules_version)
-    due = _due(decision, context["business_hours"], ctx.now())
-    if not await repository.leads.record_new_lead(
-            ctx.conn, lead_id=cmd.lead_id, instance_id=instance_id, account_id=context["account_id"],
-            channel=cmd.channel.value, lead=captured, state=state, user_id=user_id, offered_to=offered_to,
-            rule_id=decision.rule_id, step=decision.step, rules_version=rules_version,
-            rotation_key=decision.state_key, rotation=decision.state,
-            timer_id=ctx.derived_id("tmr", cmd.lead_id) if due else None, due_at=due,
-            log_type=type_of(data), log_data=data.model_dump(mode="json")):
+    rules_version = rules.version if context.routing else None
+    due = _due(decision, context.business_hours, ctx.now())
+    new = NewLead(lead_id=cmd.lead_id, instance_id=instance_id, account_id=context.account_id,
+                  channel=cmd.channel.value, captured=captured, decision=decision,
+                  outcome=_outcome(cmd.lead_id, instance_id, decision, rules_version), rules_version=rules_version,
+                  timer=Timer(ctx.derived_id("tmr", cmd.lead_id), due) if due else None)
+    if not await repository.leads.record_new_lead(ctx.conn, new):
         return await _lead_rejected(ctx, cmd.lead_id, *duplicate)
-    await ctx.emit(data, subject=cmd.lead_id, instanceid=instance_id, accountid=context["account_id"])
+    await ctx.emit(new.outcome.event, subject=cmd.lead_id, instanceid=instance_id, accountid=context.account_id)

@@ -8,6 +8,9 @@ from typing import Any
 
 import asyncpg
 
+from crm_contracts import type_of
+
+from ..domain.capture import NewLead, RoutingContext
 from ..domain.router import Member
 from .common import _decoded, _j
 
@@ -145,21 +148,21 @@ async def leads_of(conn: asyncpg.Connection, instance_id: str, limit: int = 500)
 
 
 async def routing_context(conn: asyncpg.Connection, instance_id: str, lead_id: str, *,
-                          lock: bool = True) -> dict | None:
-    """Everything routing a lead in an instance needs, in one round trip: the instance, its latest rules, its
-    roster (status and pause of each member), its rotation state locked for this transaction
-    (read without the lock for a dry run), and whether the lead id was seen before. None when
-    there is no such instance."""
+                          lock: bool = True) -> RoutingContext | None:
+    """The instance, its latest rules, its roster (status and pause of each member), its rotation
+    state locked for this transaction (read without the lock for a dry run), and whether the lead
+    id was seen before, in one round trip. None when there is no such instance."""
     row = await conn.fetchrow(
         (ROUTING_CONTEXT if lock else ROUTING_CONTEXT.replace(" FOR UPDATE", "", 1)), instance_id, lead_id)
     if row is None:
         return None
-    out = dict(row)
-    out["rules"] = json.loads(out["rules"]) if out["rules"] else None
-    out["roster"] = {u: Member(u, status, paused) for u, status, paused in json.loads(out["roster"])}
-    out["rotation"] = json.loads(out["rotation"])
-    out["business_hours"] = json.loads(out["business_hours"]) if out["business_hours"] else None
-    return out
+    return RoutingContext(
+        instance_id=row["instance_id"], account_id=row["account_id"], kind=row["kind"],
+        owner_user_id=row["owner_user_id"], routing=row["routing"], read_only_until=row["read_only_until"],
+        rules_version=row["rules_version"], rules=json.loads(row["rules"]) if row["rules"] else None,
+        roster={u: Member(u, status, paused) for u, status, paused in json.loads(row["roster"])},
+        rotation=json.loads(row["rotation"]), seen=row["seen"],
+        business_hours=json.loads(row["business_hours"]) if row["business_hours"] else None)
 
 
 async def business_hours(conn: asyncpg.Connection, instance_id: str) -> dict | None:
@@ -175,7 +178,8 @@ async def set_business_hours(conn: asyncpg.Connection, instance_id: str, hours: 
 ROUTING_CONTEXT = (
         """WITH rot AS (SELECT key, state FROM rotation WHERE instance_id = $1 FOR UPDATE),
                 latest AS (SELECT version, rules FROM rule_sets WHERE instance_id = $1 ORDER BY version DESC LIMIT 1)
-           SELECT i.*, (SELECT version FROM latest) AS rules_version, (SELECT rules::text FROM latest) AS rules,
+           SELECT i.instance_id, i.account_id, i.kind, i.owner_user_id, i.routing, i.read_only_until,
+                  (SELECT version FROM latest) AS rules_version, (SELECT rules::text FROM latest) AS rules,
                   (SELECT coalesce(json_agg(json_build_array(m.user_id, s.status, p.user_id IS NOT NULL)), '[]')::text
                    FROM members m LEFT JOIN statuses s ON s.account_id = i.account_id AND s.user_id = m.user_id
                    LEFT JOIN paused p ON p.instance_id = m.instance_id AND p.user_id = m.user_id
@@ -186,14 +190,11 @@ ROUTING_CONTEXT = (
            FROM instances i WHERE i.instance_id = $1""")
 
 
-async def record_new_lead(conn: asyncpg.Connection, *, lead_id: str, instance_id: str, account_id: str,
-                          channel: str, lead: dict[str, Any], state: str, user_id: str | None,
-                          offered_to: list[str], rule_id: str | None, step: int | None, rules_version: int | None,
-                          rotation_key: str | None, rotation: dict[str, Any] | None, timer_id: str | None,
-                          due_at: datetime | None, log_type: str, log_data: dict[str, Any]) -> bool:
+async def record_new_lead(conn: asyncpg.Connection, new: NewLead) -> bool:
     """The lead with its decision, rotation state, timer and log line, in one statement; False
     (nothing written) when the lead id exists already. The lead starts in the first stage of its
     instance's pipeline, with its own source if the instance lists it, else its channel."""
+    decision, outcome, lead = new.decision, new.outcome, new.captured
     return bool(await conn.fetchval(
         """WITH l AS (
                INSERT INTO leads (lead_id, instance_id, account_id, channel, lead, state, user_id, offered_to, tried,
@@ -210,6 +211,8 @@ async def record_new_lead(conn: asyncpg.Connection, *, lead_id: str, instance_id
            t AS (INSERT INTO timers (timer_id, lead_id, due_at) SELECT $14, lead_id, $15 FROM l WHERE $14::text IS NOT NULL),
            g AS (INSERT INTO lead_log (lead_id, instance_id, type, data) SELECT lead_id, $2, $16, $17::jsonb FROM l)
            SELECT count(*) = 1 FROM l""",
-        lead_id, instance_id, account_id, channel, _j(lead), state, user_id, offered_to, rule_id, step, rules_version,
-        rotation_key, _j(rotation) if rotation is not None else None, timer_id, due_at, log_type, _j(log_data),
-        lead.get("source"), lead.get("tags") or []))
+        new.lead_id, new.instance_id, new.account_id, new.channel, _j(lead), outcome.state, outcome.user_id,
+        outcome.offered_to, decision.rule_id, decision.step, new.rules_version, decision.state_key,
+        _j(decision.state) if decision.state is not None else None,
+        new.timer.timer_id if new.timer else None, new.timer.due_at if new.timer else None,
+        type_of(outcome.event), _j(outcome.event.model_dump(mode="json")), lead.get("source"), lead.get("tags") or []))
