@@ -46,7 +46,7 @@ def _chosen_stack() -> str:
         return chosen
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"):
         return "external"
-    from crm_devstack.stack_containers import ACTIVE_MARK
+    from crm_devstack.stack.containers import ACTIVE_MARK
 
     if (ROOT / ACTIVE_MARK).exists():
         return "compose"
@@ -68,11 +68,11 @@ def infrastructure():
         yield Stack(kafka_bootstrap=os.environ["KAFKA_BOOTSTRAP_SERVERS"], pg_url=os.environ["DATABASE_URL"],
                     run=ROOT / ".run" / "external")
     elif chosen == "compose":
-        from crm_devstack.stack_containers import compose_stack
+        from crm_devstack.stack.containers import compose_stack
 
         yield compose_stack(ROOT)
     elif chosen == "containers":
-        from crm_devstack.containers import started
+        from crm_devstack.stack.fixtures import started
 
         with started(ROOT) as stack:
             yield stack

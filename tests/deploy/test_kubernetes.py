@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from crm_devstack.kubernetes_manifests import BASE, files
-from crm_devstack.layout import SERVICES, repo_root
+from crm_devstack.stack.layout import SERVICES, repo_root
 from crm_runtime.topics import PARTITIONS
 
 VERSION = "1.33.0"  # the oldest Kubernetes release still supported upstream when this was written

@@ -7,7 +7,7 @@ from crm_devstack.waiting import eventually
 import uuid
 from email import message_from_bytes
 from email.policy import default
-from crm_devstack.mailserver import stored_for
+from crm_devstack.stack.mailserver import stored_for
 
 
 def mails_to(stack, address: str) -> list:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crm_devstack.containers import ORDER, docker_container, interpolate, settings, stack_for
-from crm_devstack.layout import SERVICES, repo_root
+from crm_devstack.stack.fixtures import ORDER, docker_container, interpolate, settings, stack_for
+from crm_devstack.stack.layout import SERVICES, repo_root
 
 ROOT = repo_root()
 

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from types import SimpleNamespace
 
-from crm_devstack.mailserver import MaildirHandler
+from crm_devstack.stack.mailserver import MaildirHandler
 
 
 def _envelope(message_id: str) -> SimpleNamespace:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from crm_devstack.bench_plan import _pin
+from crm_devstack.bench.plan import _pin
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores")

@@ -4,7 +4,7 @@ server must load, and gives them per command of the flow."""
 import asyncpg
 import pytest
 
-from crm_devstack.profiles import statement_profile
+from crm_devstack.bench.profiles import statement_profile
 
 pytestmark = pytest.mark.stack
 

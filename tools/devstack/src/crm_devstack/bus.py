@@ -7,17 +7,16 @@ it starts, without a consumer group, so it never takes records away from the ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from pydantic import BaseModel
-
 from crm_contracts import TOPICS, CloudEvent, command
 from crm_runtime.rebootstrap import rebootstrapping
 from crm_runtime.settings import client_args
-import contextlib
+from pydantic import BaseModel
 
 
 @dataclass(frozen=True)

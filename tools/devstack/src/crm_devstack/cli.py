@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .processes import alive, read_pid
 from .stack import SERVICES, Stack, current
+from .stack.processes import alive, read_pid
 
 app = typer.Typer(help="Run crm-platform locally: Kafka, PostgreSQL and the four services.",
                   no_args_is_help=True)
@@ -27,7 +27,7 @@ def up() -> None:
 @app.command()
 def demo() -> None:
     """Run the agent opt-in story on the running stack and print it as readable lines."""
-    from .demo import run
+    from .demo.run import run
 
     run()
 
@@ -39,7 +39,7 @@ def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: in
           only: str = typer.Option(None, help="only one flow's figures: 'routing', 'create', 'accept', 'replicas' or "
                                                 "'reads' (HTTP reads)")) -> None:
     """The pipeline beside the batched plain loop and the per-message loop; latency against offered load."""
-    from .bench_plan import main
+    from .bench.plan import main
 
     asyncio.run(main(count, rounds, [float(r) for r in rates.split(",")], seconds, only))
 
@@ -48,7 +48,7 @@ def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: in
 def chaos(scenarios: list[str] = typer.Argument(None, help="only these (prefixes: poison, identity, seats, kafka, "
                                                               "postgres, …); default: all")) -> None:
     """Faults under load with the promises checked from outside; exits 1 when one is broken."""
-    from .chaos_run import main
+    from .chaos.run import main
 
     raise typer.Exit(asyncio.run(main(scenarios)))
 
@@ -59,7 +59,7 @@ def soak(minutes: float = typer.Option(20.0, envvar="SOAK_MINUTES", help="how lo
          leads_per_s: int = typer.Option(10, envvar="SOAK_LEADS_PER_S", help="leads sent a second")) -> None:
     """A steady mixed load sampled every minute (memory, files, tables, lag, latency), then the
     promises of `chaos` checked and a verdict on growth; exits 1 when a promise is broken."""
-    from .soak import main
+    from .soak.run import main
 
     raise typer.Exit(asyncio.run(main(minutes, accounts_per_s, leads_per_s)))
 
@@ -72,7 +72,7 @@ app.add_typer(compose_app, name="compose")
 @compose_app.command("up")
 def compose_up() -> None:
     """Bring docker-compose.yml up in stages (after `make images`); returns when every service is healthy."""
-    from .stack_containers import compose_up as bring_up
+    from .stack.containers import compose_up as bring_up
 
     asyncio.run(bring_up(say=console.print))
     console.print("[bold green]crm-platform is up in containers[/] — `make demo`, `make test`, "
@@ -82,7 +82,7 @@ def compose_up() -> None:
 @compose_app.command("down")
 def compose_down() -> None:
     """Stop and remove docker-compose.yml's containers (the run folder .run/compose stays)."""
-    from .stack_containers import compose_down as take_down
+    from .stack.containers import compose_down as take_down
 
     take_down(say=console.print)
 

@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from crm_runtime.topics import PARTITIONS
 
-from .layout import SERVICES, repo_root
+from .stack.layout import SERVICES, repo_root
 
 BASE = Path("deploy") / "kubernetes" / "base"
 IMAGE = "crm-platform/service:latest"

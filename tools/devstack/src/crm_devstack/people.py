@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from .mailserver import stored_for
+from .stack.mailserver import stored_for
 
 _LINK = re.compile(r'href="([^"]*/invitations/accept\?token=[^"]+)"')
 _HIDDEN = re.compile(r"<input type='hidden' name='(\w+)' value='([^']*)'>")

@@ -1,0 +1,1 @@
+"""`make chaos`: load through the live stack while its parts fail, and the promises checked after."""

@@ -1,0 +1,1 @@
+"""`make soak`: a steady mixed load for minutes on end, sampled every minute."""

@@ -1,0 +1,249 @@
+"""The stack when its parts run in containers: docker-compose.yml (`CRM_STACK=compose`) or the
+testcontainers fixtures (`CRM_STACK=containers`).
+
+Tests, the demo and the CLI use it like the local stack: the same addresses on 127.0.0.1, the
+Maildir, push log and keys in a run folder the containers share with the host. Components stop,
+die and start through the container engine instead of by PID. What only processes can do — a
+second replica, a service started with its own settings — raises `NotImplementedError`, and the
+tests that need it are marked `local_stack`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import Stack
+from .layout import SERVICES
+
+COMPOSE_PROJECT = "crm-platform"
+# Written by `compose up`, removed by `compose down`: while it exists, `make demo`, `make test` and
+# `crm-stack` use the compose stack without being told (CRM_STACK=local overrides it).
+ACTIVE_MARK = Path(".run") / "compose.active"
+PG_ADMIN = "postgresql://crm@127.0.0.1:{port}/postgres"
+
+
+def images_env(root: Path) -> dict[str, str]:
+    """The image names `make images` chose (.run/images.env), under what the environment sets."""
+    path = root / ".run" / "images.env"
+    chosen = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name and not name.startswith("#"):
+                chosen[name.strip()] = value.strip()
+    return {**chosen, **{k: v for k, v in os.environ.items() if k in chosen or k.startswith("CRM_")}}
+
+
+def engine_command(env: dict[str, str]) -> str:
+    """`docker` where a Docker engine answers (or CONTAINER_ENGINE says so), else `podman`."""
+    if env.get("CONTAINER_ENGINE"):
+        return env["CONTAINER_ENGINE"]
+    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+        return "docker"
+    if shutil.which("podman"):
+        return "podman"
+    raise RuntimeError("no container engine: install Docker, or run scripts/container-engine.sh (podman)")
+
+
+def compose_command(root: Path, engine: str) -> list[str]:
+    """Docker's compose plugin with Docker; podman-compose with podman (Debian's has no plugin)."""
+    if engine == "docker" and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        base = ["docker", "compose"]
+    elif shutil.which("podman-compose"):
+        base = ["podman-compose"]
+    else:
+        raise RuntimeError("no compose: install Docker's compose plugin, or podman-compose (scripts/container-engine.sh)")
+    return [*base, "-p", COMPOSE_PROJECT, "-f", str(root / "docker-compose.yml")]
+
+
+@dataclass
+class ContainerStack(Stack):
+    engine: str = "docker"
+    # component -> container name or id; compose's containers are found by their labels instead.
+    containers: dict[str, str] = field(default_factory=dict)
+    service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    compose: bool = False
+
+    @property
+    def owns_parts(self) -> bool:
+        return True
+
+    @property
+    def sees_client_address(self) -> bool:
+        return False
+
+    def database_url(self, service: str) -> str:
+        """As the service's own role, as the services connect (the containers' server trusts the
+        compose network and the host's loopback)."""
+        port = self.admin_url.rsplit(":", 1)[1].split("/")[0]
+        return f"postgresql://crm_{service}@127.0.0.1:{port}/crm_{service}"
+
+    def port(self, service: str, replica: int = 1) -> int:
+        if replica != 1:
+            raise NotImplementedError("replicas are the local stack's (make up)")
+        return self.service_ports[service]
+
+    # --- the engine ---------------------------------------------------------------------------
+
+    def _run(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run([self.engine, *args], capture_output=True, text=True)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{self.engine} {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def container(self, component: str) -> str | None:
+        if not self.compose:
+            return self.containers.get(component)
+        found = self._run("ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={COMPOSE_PROJECT}",
+                          "--filter", f"label=com.docker.compose.service={component}").split()
+        return found[0] if found else None
+
+    def _pid(self, component: str) -> int | None:
+        name = self.container(component)
+        if not name:
+            return None
+        state = self._run("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", name, check=False).split()
+        return int(state[1]) if len(state) == 2 and state[0] == "true" else None
+
+    def _stop(self, component: str, kill: bool) -> bool:
+        name = self.container(component)
+        if not name or not self._pid(component):
+            return False
+        self._run("kill", name) if kill else self._run("stop", "-t", "30", name)
+        return True
+
+    def _start(self, component: str) -> None:
+        name = self.container(component)
+        if not name:
+            raise RuntimeError(f"no container for {component}")
+        self._run("start", name)
+
+    def log_text(self, component: str) -> str:
+        name = self.container(component)
+        if not name:
+            return ""
+        done = subprocess.run([self.engine, "logs", name], capture_output=True, text=True, errors="replace")
+        return done.stdout + done.stderr
+
+    # --- the Stack's operations, on containers --------------------------------------------------
+
+    async def up(self, services: list[str] | None = None, say=print) -> None:
+        """Waits for what the containers run: it starts nothing (compose or the fixtures did)."""
+        await self.wait_postgres()
+        await self.wait_kafka()
+        await self.wait_mail()
+        for service in services or list(SERVICES):
+            await self.wait_healthy(service, timeout=180)
+            say(f"{service:<10} healthy at {self.http(service)} (container {self.container(service)})")
+
+    def down(self, say=print) -> None:
+        say("containers are stopped by `make compose-down` or by the fixtures that started them")
+
+    def service_pid(self, service: str, replica: int = 1) -> int | None:
+        return self._pid(service) if replica == 1 else None
+
+    def start_service(self, service: str, env: dict[str, str] | None = None, replica: int = 1) -> int:
+        if env or replica != 1:
+            raise NotImplementedError("a replica or a service with its own settings is the local stack's (make up)")
+        if not self._pid(service):
+            self._start(service)
+        return self._pid(service) or 0
+
+    def stop_service(self, service: str, replica: int = 1, *, kill: bool = False) -> bool:
+        return replica == 1 and self._stop(service, kill)
+
+    async def wait_healthy(self, service: str, timeout: float = 60, replica: int = 1) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = await self.health(service, replica)
+            if health and self._pid(service):
+                return health
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"{service} not healthy after {timeout}s; see `{self.engine} logs "
+                           f"{self.container(service)}`")
+
+    def start_mail(self) -> None:
+        if not self._pid("mail"):
+            self._start("mail")
+
+    def stop_mail(self) -> bool:
+        return self._stop("mail", kill=False)
+
+    def start_postgres(self) -> None:
+        if not self._pid("postgres"):
+            self._start("postgres")
+
+    def stop_postgres(self, *, kill: bool = False) -> bool:
+        return self._stop("postgres", kill)
+
+    def start_kafka(self, broker: int | None = None) -> None:
+        if not self._pid("kafka"):
+            self._start("kafka")
+
+    def stop_kafka(self, *, kill: bool = False, broker: int | None = None) -> bool:
+        return self._stop("kafka", kill)
+
+    def kafka_pid(self, node: int = 1) -> int | None:
+        return self._pid("kafka")
+
+
+def compose_stack(root: Path | None = None) -> ContainerStack:
+    """The stack docker-compose.yml runs, as seen from the host."""
+    from .layout import repo_root
+
+    root = root or repo_root()
+    env = images_env(root)
+    return ContainerStack(root=root, run=Path(env.get("CRM_RUN") or root / ".run" / "compose"),
+                          kafka_bootstrap="127.0.0.1:9092", pg_url=PG_ADMIN.format(port=5433),
+                          engine=engine_command(env), compose=True)
+
+
+async def compose_up(say=print) -> ContainerStack:
+    """docker-compose.yml brought up in stages, each waited for from the host: the databases and
+    the broker, the init job (its exit code), the mail server, the services. podman-compose
+    starts a service's dependencies without waiting for their conditions, and podman runs no
+    healthchecks without systemd, so the waiting is done here, the same way for both engines."""
+    stack = compose_stack()
+    env = {**os.environ, **images_env(stack.root)}
+    compose = compose_command(stack.root, stack.engine)
+    stack.run.mkdir(parents=True, exist_ok=True)
+
+    def up(*services: str) -> None:
+        subprocess.run([*compose, "up", "-d", *services], check=True, env=env, capture_output=True)
+
+    up("postgres", "kafka")
+    await stack.wait_postgres(timeout=120)
+    say(f"postgres   ready at {stack.admin_url}")
+    await stack.wait_kafka(timeout=180)
+    say(f"kafka      ready at {stack.bootstrap}")
+    up("init")
+    init = stack.container("init")
+    code = stack._run("wait", init).strip().splitlines()[-1] if init else "?"
+    if code != "0":
+        raise RuntimeError(f"the init job failed ({code}):\n{stack.log_text('init')}")
+    say("init       " + " · ".join(stack.log_text("init").strip().splitlines()))
+    up("mail")
+    await stack.wait_mail(timeout=60)
+    say(f"smtp       ready at 127.0.0.1:{stack.smtp_port}, Maildir {stack.maildir}")
+    up(*SERVICES)
+    for service in SERVICES:
+        await stack.wait_healthy(service, timeout=180)
+        say(f"{service:<10} healthy at {stack.http(service)}")
+    (stack.root / ACTIVE_MARK).touch()
+    return stack
+
+
+def compose_down(say=print) -> None:
+    stack = compose_stack()
+    env = {**os.environ, **images_env(stack.root)}
+    (stack.root / ACTIVE_MARK).unlink(missing_ok=True)
+    subprocess.run([*compose_command(stack.root, stack.engine), "down"], check=True, env=env, capture_output=True)
+    # podman-compose leaves the project's network behind (docker compose removes it).
+    stack._run("network", "rm", f"{COMPOSE_PROJECT}_default", check=False)
+    say("compose stack stopped and removed")
