@@ -78,7 +78,7 @@ contracts-check: install  ## fail on stale generated files or a breaking change 
 
 lint: install  ## ruff and mypy as pyproject.toml sets them; any finding fails
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy libs/*/src services/*/src
+	$(VENV)/bin/mypy libs/*/src services/*/src tools/*/src
 
 unit: install  ## tests that need no broker or database
 	$(PY) -m pytest -m "not stack"

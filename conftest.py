@@ -88,7 +88,7 @@ async def stack(infrastructure: Stack) -> Stack:
 
 @pytest.fixture(scope="session")
 async def bus(stack: Stack):
-    client = Bus(stack.kafka_args())
+    client = Bus(stack.kafka.args())
     await client.start()
     yield client
     await client.stop()
@@ -99,7 +99,7 @@ async def producer(stack: Stack):
     """An idempotent, acks=all producer, as the services have, for tests that publish raw records."""
     from aiokafka import AIOKafkaProducer
 
-    p = AIOKafkaProducer(**stack.kafka_args(), enable_idempotence=True, acks="all")
+    p = AIOKafkaProducer(**stack.kafka.args(), enable_idempotence=True, acks="all")
     await p.start()
     yield p
     await p.stop()

@@ -96,7 +96,7 @@ class Platform:
         """Invite and accept through the link, until identity says the user joined."""
         issued = await self.answer(await self.invite(account_id, instance_id, user_id, role, by),
                                    "identity.invitation.issued")
-        page = await self.click(self.stack.invitation_link(issued))
+        page = await self.click(self.stack.auth.invitation_link(issued))
         assert page.status_code == 200, page.text
         await self.bus.wait_event("identity.instance.member_joined",
                                   where=lambda e: e.instanceid == instance_id and e.data["user_id"] == user_id)
@@ -139,13 +139,13 @@ class Platform:
     async def members(self, account_id: str) -> list[dict]:
         async with httpx.AsyncClient(timeout=5) as client:
             r = await client.get(f"{self.stack.http('identity')}/v1/accounts", params={"account_id": account_id},
-                                 headers=self.stack.as_operator())
+                                 headers=self.stack.auth.as_operator())
         return r.json().get("members", []) if r.status_code == 200 else []
 
     async def seats(self, account_id: str) -> dict:
         async with httpx.AsyncClient(timeout=5) as client:
             r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": account_id},
-                                 headers=self.stack.as_operator())
+                                 headers=self.stack.auth.as_operator())
         assert r.status_code == 200, r.text
         return r.json()
 

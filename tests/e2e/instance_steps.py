@@ -10,6 +10,6 @@ async def instances_of(platform, user_id: str, account_id: str, kind: str | None
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('identity')}/v1/instances",
                              params={"account_id": account_id, "user_id": user_id},
-                             headers=platform.stack.as_operator())
+                             headers=platform.stack.auth.as_operator())
     assert r.status_code == 200, r.text
     return [i for i in r.json()["instances"] if kind is None or i["kind"] == kind]

@@ -6,4 +6,4 @@ from urllib.parse import parse_qs, urlparse
 
 
 def token_of(platform, invitation) -> str:
-    return parse_qs(urlparse(platform.stack.invitation_link(invitation)).query)["token"][0]
+    return parse_qs(urlparse(platform.stack.auth.invitation_link(invitation)).query)["token"][0]

@@ -11,11 +11,11 @@ from crm_devstack.stack.mailserver import stored_for
 
 
 def mails_to(stack, address: str) -> list:
-    return [message_from_bytes(path.read_bytes(), policy=default) for path in stored_for(stack.maildir, address)]
+    return [message_from_bytes(path.read_bytes(), policy=default) for path in stored_for(stack.mail.maildir, address)]
 
 
 def arrivals(stack, address: str) -> list[str]:
-    log = stack.maildir / "received.log"
+    log = stack.mail.maildir / "received.log"
     return [line.split("\t")[2].strip() for line in log.read_text().splitlines()
             if line.split("\t")[1] == address] if log.exists() else []
 
@@ -23,7 +23,7 @@ def arrivals(stack, address: str) -> list[str]:
 async def wait_mail(stack, address: str, timeout: float = 30) -> object:
     """The first e-mail to `address` in the Maildir, once there is one."""
     return (await eventually(lambda: mails_to(stack, address), timeout=timeout, every=0.2,
-                             what=f"an e-mail to {address} in {stack.maildir}"))[0]
+                             what=f"an e-mail to {address} in {stack.mail.maildir}"))[0]
 
 
 def html_of(msg) -> str:

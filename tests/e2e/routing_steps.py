@@ -68,7 +68,7 @@ async def set_rules(platform, acc: str, instance_id: str, rules: list, version: 
 
 async def get(platform, path: str) -> dict:
     async with httpx.AsyncClient(timeout=5) as client:
-        r = await client.get(f"{platform.stack.http('routing')}{path}", headers=platform.stack.as_operator())
+        r = await client.get(f"{platform.stack.http('routing')}{path}", headers=platform.stack.auth.as_operator())
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -76,4 +76,4 @@ async def get(platform, path: str) -> dict:
 async def issue_key(platform, instance_id: str, user: str) -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as client:
         return await client.post(f"{platform.stack.http('identity')}/v1/instances/{instance_id}/api-keys",
-                                 json={"name": "crm sync"}, headers=platform.stack.as_user(user))
+                                 json={"name": "crm sync"}, headers=platform.stack.auth.as_user(user))

@@ -21,10 +21,10 @@ async def test_no_token_or_a_bad_token_gets_401_with_the_reason(stack):
             assert r.status_code == 401 and r.json()["error"] == "unauthenticated", (service, path, r.text)
             assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
         expired = await client.get(stack.http("notifications") + "/v1/notifications",
-                                   headers=stack.as_user("u", ttl_s=-60))
+                                   headers=stack.auth.as_user("u", ttl_s=-60))
         assert (expired.status_code, expired.json()["message"]) == (401, "the token has expired")
         wrong_audience = await client.get(stack.http("seats") + "/v1/seats?account_id=a",
-                                          headers=stack.as_user("u", audience="another-platform"))
+                                          headers=stack.auth.as_user("u", audience="another-platform"))
         assert wrong_audience.status_code == 401 and "(aud)" in wrong_audience.json()["message"]
         for service in ("identity", "seats", "notifications", "routing"):  # what stays open
             assert (await client.get(stack.http(service) + "/health")).status_code == 200
@@ -46,7 +46,7 @@ async def test_owners_admins_members_and_strangers_each_see_what_is_theirs(platf
     await stack.settled()
 
     async def call(method: str, service: str, path: str, user: str | None, **kw) -> httpx.Response:
-        headers = stack.as_operator() if user == "operator" else stack.as_user(user)
+        headers = stack.auth.as_operator() if user == "operator" else stack.auth.as_user(user)
         async with httpx.AsyncClient(timeout=5) as client:
             return await client.request(method, stack.http(service) + path, headers=headers, **kw)
 
@@ -113,7 +113,7 @@ async def test_no_request_body_is_read_past_its_limit(stack):
     page = await _raw_post(stack.http("identity") + "/invitations/accept",
                            {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": hundred_mib})
     assert page == (413, {"error": "body_too_large", "message": "a request body here is at most 4096 bytes"})
-    token = stack.as_user("u")["Authorization"]
+    token = stack.auth.as_user("u")["Authorization"]
     api = await _raw_post(stack.http("routing") + "/v1/instances/ins_x/rules/dry-run",
                           {"Authorization": token, "Content-Type": "application/json", "Content-Length": hundred_mib})
     assert api[0] == 413 and api[1]["error"] == "body_too_large"

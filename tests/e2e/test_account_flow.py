@@ -41,7 +41,7 @@ async def seat_ledger(stack, account_id: str, *, until=lambda body: True, timeou
     """Poll the seats read endpoint until `until(body)` holds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        status, body = await get_json(f"{stack.http('seats')}/v1/seats?account_id={account_id}", stack.as_operator())
+        status, body = await get_json(f"{stack.http('seats')}/v1/seats?account_id={account_id}", stack.auth.as_operator())
         if status == 200 and until(body):
             return body
         if asyncio.get_running_loop().time() > deadline:
@@ -59,7 +59,7 @@ async def test_account_created_and_seat_ledger_opened(stack, bus, account_id):
     assert created.data["tier"] == "enterprise"
     assert created.data["enterprise_instance_id"].startswith("ins_")
 
-    status, body = await get_json(f"{stack.http('identity')}/v1/accounts?account_id={account_id}", stack.as_operator())
+    status, body = await get_json(f"{stack.http('identity')}/v1/accounts?account_id={account_id}", stack.auth.as_operator())
     assert status == 200 and body["account"]["name"] == "Lane Realty"
 
     ledger = await seat_ledger(stack, account_id, until=lambda b: b["history"])
@@ -211,20 +211,20 @@ async def _crash_identity_on(stack, variable: str, target: CloudEvent, burst: li
     """Restart identity armed to SIGKILL itself at one point of the batch holding `target`, send
     `burst`, see it die there, and bring it back the way an operator would."""
     said = f"fault_injected {variable}"
-    stack.stop_service("identity")
+    stack.services.stop("identity")
     try:
         before = stack.log_text("identity").count(said)
-        stack.start_service("identity", env={variable: target.id})
-        await stack.wait_healthy("identity")
+        stack.services.start("identity", env={variable: target.id})
+        await stack.health.wait("identity")
         for cmd in burst:
             await bus.producer.send(cmd.topic, cmd.to_json(), key=cmd.key.encode())
         await bus.producer.flush()
-        await eventually(lambda: stack.service_pid("identity") is None, timeout=30, what="identity stopping")
+        await eventually(lambda: stack.services.pid("identity") is None, timeout=30, what="identity stopping")
         # It died at the armed point, not of anything else.
         assert stack.log_text("identity").count(said) == before + 1, "identity did not die at the crash point"
     finally:
-        stack.start_service("identity")
-        await stack.wait_healthy("identity")
+        stack.services.start("identity")
+        await stack.health.wait("identity")
 
 
 async def _each_answered_once(stack, bus, burst: list[CloudEvent]) -> None:
@@ -279,7 +279,7 @@ async def test_the_seat_ledger_names_the_person_behind_each_change(platform, new
         activation="immediate", role="agent", by_user_id="ada"))
     await platform.answer(added, "seats.seat.reserved")
     invited = await platform.answer(await platform.add(acc, "cy", activation="opt_in"), "identity.invitation.issued")
-    await platform.click(platform.stack.invitation_link(invited))
+    await platform.click(platform.stack.auth.invitation_link(invited))
     await platform.bus.wait_event("seats.seat.reserved", where=lambda e: e.accountid == acc
                                   and e.data["user_id"] == "cy")
     await platform.answer(await platform.send(acc, identity.DeactivateMember(user_id="bo", by_user_id="ada")),

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.stack
 
 
 async def get(platform, service: str, path: str, user: str | None = None, **params) -> httpx.Response:
-    headers = platform.stack.as_user(user) if user else platform.stack.as_operator()
+    headers = platform.stack.auth.as_user(user) if user else platform.stack.auth.as_operator()
     async with httpx.AsyncClient(timeout=10) as client:
         return await client.get(f"{platform.stack.http(service)}{path}", params=params, headers=headers)
 
@@ -30,7 +30,7 @@ async def accept(platform, account_id: str, user_id: str):
     """Add `user_id` by opt-in and accept the invitation through the command topic."""
     await platform.add(account_id, user_id)
     issued = await platform.invitation(account_id, user_id)
-    token = parse_qs(urlparse(platform.stack.invitation_link(issued)).query)["token"][0]
+    token = parse_qs(urlparse(platform.stack.auth.invitation_link(issued)).query)["token"][0]
     return await platform.send(account_id, identity.AcceptInvitation(token=token))
 
 

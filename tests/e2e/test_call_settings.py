@@ -17,7 +17,7 @@ async def read(platform, user: str, instance_id: str, as_user: str | None = None
     async with httpx.AsyncClient(timeout=5) as client:
         return await client.get(f"{platform.stack.http('seats')}/v1/call-settings",
                                 params={"user_id": user, "instance_id": instance_id},
-                                headers=platform.stack.as_user(as_user or user))
+                                headers=platform.stack.auth.as_user(as_user or user))
 
 
 async def test_a_bridge_number_is_given_once_and_other_call_settings_are_per_instance(platform, new_account_id):

@@ -16,7 +16,7 @@ KINDS = {"opt_in_invitation", "standard_invitation", "instance_invitation", "sea
 async def call(platform, path: str, user: str, **params) -> httpx.Response:
     async with httpx.AsyncClient(timeout=5) as client:
         return await client.get(f"{platform.stack.http('notifications')}{path}", params=params,
-                                headers=platform.stack.as_user(user))
+                                headers=platform.stack.auth.as_user(user))
 
 
 async def test_templates_are_read_previewed_and_reset_by_the_accounts_admins(platform, new_account_id):
@@ -85,7 +85,7 @@ async def test_a_sent_invitation_is_its_preview_with_the_real_link_byte_for_byte
     issued = await platform.answer(add, "identity.invitation.issued")
     await platform.answer(add, "notifications.email.sent")
     mail = await wait_mail(platform.stack, address)
-    link = platform.stack.invitation_link(issued)
+    link = platform.stack.auth.invitation_link(issued)
     assert mail["Subject"] == preview["subject"] == "Jamie Rivera, Harbor & Bay Realty is waiting"
     sample_link = "https://crm.example/invitations/accept#token=PREVIEW"
     assert html_of(mail).rstrip("\r\n") == preview["html"].replace(sample_link, link)  # but MIME's line end

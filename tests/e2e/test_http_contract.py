@@ -112,7 +112,7 @@ def fuzz(base_url: str, document: dict, real: dict, tokens: dict[str, dict[str, 
 @pytest.mark.parametrize("service", openapi_doc.SERVICES)
 async def test_no_route_answers_a_server_error_or_slowly(stack, seeded, service):
     platform, real, api_key = seeded
-    tokens = {"valid": stack.as_user("ann"), "invalid": {"Authorization": "Bearer not-a-token"},
+    tokens = {"valid": stack.auth.as_user("ann"), "invalid": {"Authorization": "Bearer not-a-token"},
               "key_valid": {"Authorization": f"Bearer {api_key}"}, "key_invalid": {"Authorization": "Bearer crmk_x"}}
     async with httpx.AsyncClient(timeout=5) as client:
         document = (await client.get(f"{stack.http(service)}/openapi.json")).json()

@@ -23,15 +23,15 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_o
     other = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
     base = f"{platform.stack.http('identity')}/v1/instances"
     async with httpx.AsyncClient(timeout=10) as client:
-        r = await client.post(f"{base}/{ins}/api-keys", json={"name": "website form"}, headers=platform.stack.as_user("ann"))
+        r = await client.post(f"{base}/{ins}/api-keys", json={"name": "website form"}, headers=platform.stack.auth.as_user("ann"))
         assert r.status_code == 201, r.text
         issued = r.json()
         key = issued["key"]
         assert key.startswith("crmk_") and len(key) >= len("crmk_") + 43
-        refused = await client.post(f"{base}/{ins}/api-keys", json={"name": "mine"}, headers=platform.stack.as_user("bob"))
+        refused = await client.post(f"{base}/{ins}/api-keys", json={"name": "mine"}, headers=platform.stack.auth.as_user("bob"))
         assert refused.status_code == 403 and refused.json()["error"] == "not_instance_owner"
-        assert (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.as_user("bob"))).status_code == 403
-        listed = (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.as_user("ann"))).json()["keys"]
+        assert (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.auth.as_user("bob"))).status_code == 403
+        listed = (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.auth.as_user("ann"))).json()["keys"]
         assert [(k["key_id"], k["name"], k["last_four"], k["revoked"]) for k in listed] == [
             (issued["key_id"], "website form", key[-4:], False)]
         assert key not in r.text.replace(key, "", 1) and all(f != "key" for f in listed[0])
@@ -42,14 +42,14 @@ async def test_api_keys_are_shown_once_stored_hashed_listed_and_revoked_by_the_o
         assert not platform.bus.matching(lambda rec: key.encode() in rec.value)
 
         # A key of one instance is unknown to another, even to that one's owner.
-        r = await client.delete(f"{base}/{other}/api-keys/{issued['key_id']}", headers=platform.stack.as_user("bob"))
+        r = await client.delete(f"{base}/{other}/api-keys/{issued['key_id']}", headers=platform.stack.auth.as_user("bob"))
         assert r.status_code == 404 and r.json()["error"] == "unknown_api_key"
-        r = await client.delete(f"{base}/{ins}/api-keys/{issued['key_id']}", headers=platform.stack.as_user("ann"))
+        r = await client.delete(f"{base}/{ins}/api-keys/{issued['key_id']}", headers=platform.stack.auth.as_user("ann"))
         assert r.status_code == 200, r.text
         revoked = (await platform.bus.wait_event("identity.api_key.revoked",
                                                  where=lambda e: e.data["key_id"] == issued["key_id"]))[0]
         assert revoked.data["key_hash"] == event.data["key_hash"]
-        listed = (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.as_user("ann"))).json()["keys"]
+        listed = (await client.get(f"{base}/{ins}/api-keys", headers=platform.stack.auth.as_user("ann"))).json()["keys"]
         assert listed[0]["revoked"] is True
 
     # Over Kafka a key is issued only by its hash; the key itself never travels.
@@ -67,7 +67,7 @@ async def charges_for(platform, acc: str, instance_id: str) -> list[dict]:
 async def entitlements(platform, user_id: str, instance_id: str) -> dict:
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('seats')}/v1/entitlements",
-                             params={"instance_id": instance_id}, headers=platform.stack.as_user(user_id))
+                             params={"instance_id": instance_id}, headers=platform.stack.auth.as_user(user_id))
     assert r.status_code == 200, r.text
     return {i["item"]: i for i in r.json()["items"]}
 
@@ -103,7 +103,7 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
     assert (await entitlements(platform, "bob", a))["addon:cma"]["reason"] == "not_a_member"
 
     issued = await platform.answer(await platform.invite(acc, a, "bob"), "identity.invitation.issued")
-    await platform.click(platform.stack.invitation_link(issued))
+    await platform.click(platform.stack.auth.invitation_link(issued))
     await platform.answer(await platform.send(acc, seats.ConnectIntegration(user_id="bob", integration="gmail")),
                           "seats.integration.changed")
     addon = await platform.send(acc, seats.PurchaseAddon(instance_id=a, addon="cma", buyer_user_id="ann"))
@@ -173,13 +173,13 @@ async def test_a_restart_in_the_middle_of_a_purchase_makes_one_instance_and_one_
     acc = new_account_id()
     await platform.enterprise(acc)
     await platform.active(acc, "ann")
-    platform.stack.stop_service(service)
+    platform.stack.services.stop(service)
     try:
         cmd = await platform.buy(acc, "ann")
         duplicate = await platform.buy(acc, "ann")  # a caller's retry while nothing answers
     finally:
-        platform.stack.start_service(service)
-        await platform.stack.wait_healthy(service)
+        platform.stack.services.start(service)
+        await platform.stack.health.wait(service)
     created = await platform.answer(cmd, "identity.instance.created", timeout=60)
     assert await platform.rejected(duplicate) == "instance_already_owned"
     await platform.answer(created, "seats.charge.created", timeout=60)
@@ -207,5 +207,5 @@ async def test_an_idx_package_comes_with_one_mls_and_crm_only_with_none(platform
     assert listed["mls_id"] == "CRMLS"
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('seats')}/v1/entitlements",
-                             params={"instance_id": created.data["instance_id"]}, headers=platform.stack.as_user("ann"))
+                             params={"instance_id": created.data["instance_id"]}, headers=platform.stack.auth.as_user("ann"))
     assert r.json()["mls_id"] == "CRMLS"

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.stack
 async def notified(platform, user: str, kind: str) -> list[dict]:
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('notifications')}/v1/notifications",
-                             headers=platform.stack.as_user(user))
+                             headers=platform.stack.auth.as_user(user))
     return [i for i in r.json()["items"] if i["kind"] == kind]
 
 
@@ -40,7 +40,7 @@ async def test_a_deactivated_owners_instance_is_frozen_handed_over_and_cancelled
     assert frozen.data == {"instance_id": ins, "owner_user_id": "ann", "reason": "owner_deactivated"}
     await platform.stack.settled()
     assert await platform.rejected(await platform.invite(acc, ins, "eve", by="cy")) == "instance_frozen"
-    assert (await platform.click(platform.stack.invitation_link(pending))).status_code != 200
+    assert (await platform.click(platform.stack.auth.invitation_link(pending))).status_code != 200
     lid, _ = await capture(platform, acc, channel="manual", instance_id=ins)
     assert (await outcome(platform, lid)).data["user_id"] in {"bob", "cy"}  # routing goes on, not to ann
     assert await notified(platform, "ada", "instance_frozen")
@@ -49,7 +49,7 @@ async def test_a_deactivated_owners_instance_is_frozen_handed_over_and_cancelled
     async with httpx.AsyncClient(timeout=5) as client:
         for method, url in (("GET", keys), ("POST", keys), ("GET", keys.replace("api-keys", "candidates")),
                             ("GET", keys.replace("api-keys", "members"))):
-            r = await client.request(method, url, json={"name": "k"}, headers=platform.stack.as_user("ann"))
+            r = await client.request(method, url, json={"name": "k"}, headers=platform.stack.auth.as_user("ann"))
             assert (r.status_code, r.json()["error"]) == (403, "member_inactive"), (method, url, r.text)
     for data in (identity.RenameInstance(instance_id=ins, name="Mine still", by_user_id="ann"),
                  identity.RemoveInstanceMember(instance_id=ins, user_id="bob", by_user_id="ann"),
@@ -91,11 +91,11 @@ async def test_a_deactivated_owners_instance_is_frozen_handed_over_and_cancelled
         instance_id=ins, name="Again", by_user_id="cy"))) == "instance_cancelled"
     async with httpx.AsyncClient(timeout=5) as client:  # no key is issued on a cancelled instance
         r = await client.post(f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys", json={"name": "late"},
-                              headers=platform.stack.as_user("cy"))
+                              headers=platform.stack.auth.as_user("cy"))
     assert (r.status_code, r.json()["error"]) == (403, "instance_cancelled"), r.text
     async with httpx.AsyncClient(timeout=5) as client:
         r = await client.get(f"{platform.stack.http('routing')}/v1/instances/{ins}/pipeline",
-                             headers=platform.stack.as_user("bob"))
+                             headers=platform.stack.auth.as_user("bob"))
     assert r.status_code == 200 and sum(s["leads"] for s in r.json()["stages"]) == 1
     assert await notified(platform, "bob", "instance_cancelled")
     # Its owner may buy a new one: a cancelled instance is no longer theirs to count.

@@ -87,15 +87,15 @@ async def test_the_owner_sees_whom_the_instance_may_invite_from_every_group(plat
 
     url = f"{platform.stack.http('identity')}/v1/instances/{ins}/candidates"
     async with httpx.AsyncClient(timeout=5) as client:
-        seen = (await client.get(url, headers=platform.stack.as_user("ann"))).json()
-        first = (await client.get(url, params={"limit": 1}, headers=platform.stack.as_user("ann"))).json()
+        seen = (await client.get(url, headers=platform.stack.auth.as_user("ann"))).json()
+        first = (await client.get(url, params={"limit": 1}, headers=platform.stack.auth.as_user("ann"))).json()
         rest = (await client.get(url, params={"limit": 1, "after": first["next"]},
-                                 headers=platform.stack.as_user("ann"))).json()
-        as_agent = await client.get(url, headers=platform.stack.as_user("cy"))
-        as_stranger = await client.get(url, headers=platform.stack.as_user("bob"))
+                                 headers=platform.stack.auth.as_user("ann"))).json()
+        as_agent = await client.get(url, headers=platform.stack.auth.as_user("cy"))
+        as_stranger = await client.get(url, headers=platform.stack.auth.as_user("bob"))
         await platform.answer(await platform.send(acc, identity.SetInstanceRole(
             instance_id=ins, user_id="cy", role="admin", by_user_id="ann")), "identity.instance.member_role_changed")
-        as_admin = await client.get(url, headers=platform.stack.as_user("cy"))
+        as_admin = await client.get(url, headers=platform.stack.auth.as_user("cy"))
     owner = f"{acc}_owner"
     assert sorted((c["user_id"], c["group_name"]) for c in seen["candidates"]) == sorted(
         [("bob", "North Office"), (owner, None)])
@@ -166,14 +166,14 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     assert issued.data["kind"] == "instance" and issued.instanceid == ins and issued.data["role"] == "lead_manager"
     sent = await platform.answer(cmd, "notifications.email.sent")
     assert sent.data["template"] == "instance_invitation" and sent.data["to"] == "bob@example.com"
-    page = await platform.click(platform.stack.invitation_link(issued))
+    page = await platform.click(platform.stack.auth.invitation_link(issued))
     assert page.status_code == 200, page.text
     joined = (await platform.bus.wait_event("identity.instance.member_joined",
                                             where=lambda e: e.instanceid == ins and e.data["user_id"] == "bob"))[0]
     assert joined.data["role"] == "lead_manager"
     assert joined.data["sending_email"] != joined.data["capture_email"]
     # A second use of the link is refused; a user may belong to many instances.
-    assert (await platform.click(platform.stack.invitation_link(issued))).status_code == 409
+    assert (await platform.click(platform.stack.auth.invitation_link(issued))).status_code == 409
     bobs = (await platform.bought(acc, "bob", "crm_only", name="Bob's")).data["instance_id"]
     roles = {i["instance_id"]: i["role"] for i in await instances_of(platform, "bob", acc)}
     assert roles == {ins: "lead_manager", bobs: "owner"}
@@ -187,7 +187,7 @@ async def test_the_owner_invites_colleagues_from_any_group_and_they_join_with_th
     issued = await platform.answer(await platform.invite(acc, ins, "cy"), "identity.invitation.issued")
     await platform.answer(await platform.send(acc, identity.JoinInstance(instance_id=ins, user_id="cy")),
                           "identity.instance.member_joined")
-    assert (await platform.click(platform.stack.invitation_link(issued))).status_code == 409
+    assert (await platform.click(platform.stack.auth.invitation_link(issued))).status_code == 409
 
 
 async def test_every_refused_invitation_names_its_reason(platform, new_account_id):
@@ -219,14 +219,14 @@ async def test_two_invitations_accepted_at_once_both_join(platform, new_account_
     for user in ("ann", "bob", "cy"):
         await platform.active(acc, user)
     ins = (await platform.bought(acc, "ann")).data["instance_id"]
-    links = [platform.stack.invitation_link(await platform.answer(await platform.invite(acc, ins, u),
+    links = [platform.stack.auth.invitation_link(await platform.answer(await platform.invite(acc, ins, u),
                                                                   "identity.invitation.issued")) for u in ("bob", "cy")]
     pages = await asyncio.gather(*(platform.click(link) for link in links * 2))
 
     assert sorted(p.status_code for p in pages) == [200, 200, 409, 409]
     async with httpx.AsyncClient(timeout=5) as client:
         roster = (await client.get(f"{platform.stack.http('identity')}/v1/instances/{ins}/members",
-                                   headers=platform.stack.as_user("cy"))).json()["members"]
+                                   headers=platform.stack.auth.as_user("cy"))).json()["members"]
     assert sorted(m["user_id"] for m in roster) == ["ann", "bob", "cy"]
     joined = await platform.bus.wait_event("identity.instance.member_joined", count=3, where=lambda e: e.instanceid == ins)
     await platform.stack.settled()
@@ -244,7 +244,7 @@ async def test_owner_removes_and_changes_roles_and_deactivation_takes_a_member_o
     c = (await platform.bought(acc, "cy", "crm_only")).data["instance_id"]
     for ins, owner in ((a, "ann"), (c, "cy")):
         issued = await platform.answer(await platform.invite(acc, ins, "bob", by=owner), "identity.invitation.issued")
-        await platform.click(platform.stack.invitation_link(issued))
+        await platform.click(platform.stack.auth.invitation_link(issued))
     await platform.bus.wait_event("identity.instance.member_joined", count=2,
                                   where=lambda e: e.accountid == acc and e.data["user_id"] == "bob")
 

@@ -18,14 +18,14 @@ pytestmark = pytest.mark.stack
 async def sent_link(platform, account_id: str, user_id: str) -> tuple[str, object]:
     issued = await platform.invitation(account_id, user_id)
     await platform.bus.wait_event("notifications.email.sent", correlationid=issued.correlationid)
-    return people.link_in_mail(platform.stack.maildir, f"{user_id}@example.com"), issued
+    return people.link_in_mail(platform.stack.mail.maildir, f"{user_id}@example.com"), issued
 
 
 async def test_opening_the_link_asks_and_only_a_same_site_confirmation_accepts(platform, account_id):
     await platform.enterprise(account_id, seats_total=2)
     await platform.add(account_id, "u1")
     link, issued = await sent_link(platform, account_id, "u1")
-    assert link == platform.stack.invitation_link(issued)  # the e-mail carries the link the token makes
+    assert link == platform.stack.auth.invitation_link(issued)  # the e-mail carries the link the token makes
 
     async with httpx.AsyncClient(timeout=10) as scanner:  # a mail scanner and a link preview open it
         for _ in range(2):

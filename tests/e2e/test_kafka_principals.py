@@ -21,7 +21,7 @@ def sasl_stack(stack):
 
 
 async def send(stack, user: str, topic: str, **login) -> int:
-    producer = AIOKafkaProducer(**{**stack.kafka_args(user), **login}, enable_idempotence=True, acks="all",
+    producer = AIOKafkaProducer(**{**stack.kafka.args(user), **login}, enable_idempotence=True, acks="all",
                                 request_timeout_ms=5000)
     await producer.start()
     try:
@@ -45,10 +45,10 @@ async def test_no_service_writes_what_is_not_its_own(sasl_stack, user, topic):
 
 
 async def test_each_service_grant_follows_what_its_app_reads(sasl_stack):
-    grants = sasl_stack.acls()
+    grants = sasl_stack.kafka.acls()
     assert grants["seats"]["write"] == ["seats.events.v1", "seats.commands.v1.dlq", "identity.events.v1.dlq"]
     assert grants["routing"]["read"] == ["routing.commands.v1", "leads.captured.v1", "identity.events.v1"]
-    env = sasl_stack.service_env("seats")
+    env = sasl_stack.services.env("seats")
     assert (env["KAFKA_SASL_USERNAME"], env["KAFKA_SECURITY_PROTOCOL"]) == ("seats", "SASL_PLAINTEXT")
 
 

@@ -18,7 +18,7 @@ DEFAULT = ["new", "contacted", "appointment", "under_contract", "closed", "lost"
 async def read(platform, path: str, user: str, **params) -> httpx.Response:
     async with httpx.AsyncClient(timeout=5) as client:
         return await client.get(f"{platform.stack.http('routing')}{path}", params=params,
-                                headers=platform.stack.as_user(user))
+                                headers=platform.stack.auth.as_user(user))
 
 
 async def ok(platform, path: str, user: str = "ann", **params) -> dict:

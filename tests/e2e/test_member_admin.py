@@ -97,7 +97,7 @@ async def test_a_conversion_offers_every_choice_of_adding_a_new_member(platform,
     await platform.stack.settled()
     async with httpx.AsyncClient(timeout=5) as client:  # seats now knows her for an admin: she reads the seats
         seats_read = await client.get(f"{platform.stack.http('seats')}/v1/seats", params={"account_id": account_id},
-                                      headers=platform.stack.as_user("kim"))
+                                      headers=platform.stack.auth.as_user("kim"))
     assert seats_read.status_code == 200, seats_read.text
 
 

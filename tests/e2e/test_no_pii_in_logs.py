@@ -31,15 +31,15 @@ async def test_the_logs_of_a_whole_story_hold_no_personal_data_or_secrets(platfo
                                                       role="agent"))
     issued = await platform.answer(add, "identity.invitation.issued")
     await platform.answer(add, "notifications.email.sent")
-    token = parse_qs(urlparse(platform.stack.invitation_link(issued)).query)["token"][0]
-    assert (await platform.click(platform.stack.invitation_link(issued))).status_code == 200
+    token = parse_qs(urlparse(platform.stack.auth.invitation_link(issued)).query)["token"][0]
+    assert (await platform.click(platform.stack.auth.invitation_link(issued))).status_code == 200
     await platform.status(acc, "zq", "pending_activation")
     await platform.answer(await platform.send(acc, identity.CompleteOnboarding(user_id="zq", phone=phone)),
                           "identity.member.status_changed")
     ins = (await platform.bought(acc, "zq")).data["instance_id"]
     async with httpx.AsyncClient(timeout=10) as client:
         key = (await client.post(f"{stack.http('identity')}/v1/instances/{ins}/api-keys",
-                                 json={"name": "k"}, headers=stack.as_user("zq"))).json()["key"]
+                                 json={"name": "k"}, headers=stack.auth.as_user("zq"))).json()["key"]
     await stack.settled()
     logs = {}
     for service in services:  # what each service wrote while it handled this story

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.stack
 
 
 def pushes(stack, user_id: str) -> list[dict]:
-    if not stack.push_log.exists():
+    if not stack.mail.push_log.exists():
         return []
-    return [p for p in map(json.loads, stack.push_log.read_text().splitlines()) if p["user_id"] == user_id]
+    return [p for p in map(json.loads, stack.mail.push_log.read_text().splitlines()) if p["user_id"] == user_id]
 
 
 async def center(stack, user_id: str, *, operator: bool = False) -> dict:
@@ -25,7 +25,7 @@ async def center(stack, user_id: str, *, operator: bool = False) -> dict:
     yet may not read it themselves)."""
     async with httpx.AsyncClient(timeout=5) as client:
         return (await client.get(f"{stack.http('notifications')}/v1/notifications", params={"user_id": user_id},
-                                 headers=stack.as_operator() if operator else stack.as_user(user_id))).json()
+                                 headers=stack.auth.as_operator() if operator else stack.auth.as_user(user_id))).json()
 
 
 async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(platform, stack, bus, account_id):
@@ -71,10 +71,10 @@ async def test_web_and_mobile_pushes_and_unread_counts_across_two_instances(plat
     # The phone's session decides what it reads: its own instance's details, counts of the others.
     base = f"{stack.http('notifications')}/v1/notifications"
     async with httpx.AsyncClient(timeout=5) as client:
-        phone = (await client.get(base, params={"device_id": "phone-1"}, headers=stack.as_user(user))).json()
+        phone = (await client.get(base, params={"device_id": "phone-1"}, headers=stack.auth.as_user(user))).json()
         elsewhere = await client.get(base, params={"device_id": "phone-1", "instance_id": team},
-                                     headers=stack.as_user(user))
-        unknown = await client.get(base, params={"device_id": "tablet-9"}, headers=stack.as_user(user))
+                                     headers=stack.auth.as_user(user))
+        unknown = await client.get(base, params={"device_id": "tablet-9"}, headers=stack.auth.as_user(user))
     assert phone["instance_id"] == home and {i["instance_id"] for i in phone["items"]} == {home}
     assert {e["instance_id"]: e["unread"] for e in phone["elsewhere"]} == {team: 1}
     assert (elsewhere.status_code, elsewhere.json()["error"]) == (403, "not_signed_into_instance")
@@ -180,7 +180,7 @@ async def test_signed_into_one_instance_a_user_sees_its_details_and_only_counts_
     await platform.stack.settled()
 
     base = f"{platform.stack.http('notifications')}/v1/notifications"
-    bob = platform.stack.as_user("bob")
+    bob = platform.stack.auth.as_user("bob")
     async with httpx.AsyncClient(timeout=5) as client:
         seen = (await client.get(base, params={"instance_id": ins}, headers=bob)).json()
         assert {i["instance_id"] for i in seen["items"]} == {ins}

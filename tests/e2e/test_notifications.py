@@ -54,7 +54,7 @@ async def test_the_owner_is_mailed_the_new_total_and_the_charge(platform, stack,
     taken = await platform.add(account_id, "first", activation="immediate")
     await platform.answer(taken, "seats.seat.reserved")
     await platform.add(account_id, "second")
-    await platform.click(platform.stack.invitation_link(await platform.invitation(account_id, "second")))
+    await platform.click(platform.stack.auth.invitation_link(await platform.invitation(account_id, "second")))
     charge = (await bus.wait_event("seats.charge.created", where=lambda e: e.accountid == account_id))[0]
     mail = await wait_mail(stack, owner)
     assert mail["Subject"] == "Lane Realty now has 3 seats"
@@ -110,16 +110,16 @@ async def test_a_redelivered_invitation_sends_no_second_e_mail(platform, stack, 
 async def test_killed_between_sending_and_recording_the_person_still_gets_one_e_mail(platform, stack, account_id):
     await platform.enterprise(account_id, seats_total=2)
     address = unique_email("crash")
-    stack.stop_service("notifications")
+    stack.services.stop("notifications")
     try:
-        stack.start_service("notifications", env={CRASH_AFTER_SEND: address})
-        await stack.wait_healthy("notifications")
+        stack.services.start("notifications", env={CRASH_AFTER_SEND: address})
+        await stack.health.wait("notifications")
         add = await platform.add(account_id, "crash", email=address)
-        await eventually(lambda: stack.service_pid("notifications") is None, timeout=60,
+        await eventually(lambda: stack.services.pid("notifications") is None, timeout=60,
                          what="notifications reaching the crash point")
     finally:
-        stack.start_service("notifications")
-        await stack.wait_healthy("notifications")
+        stack.services.start("notifications")
+        await stack.health.wait("notifications")
     sent = await platform.answer(add, "notifications.email.sent", timeout=60)
     # Sent twice under one Message-ID (at least once), stored once: one e-mail for the person.
     assert arrivals(stack, address) == ["stored", "duplicate"]
@@ -130,7 +130,7 @@ async def test_killed_between_sending_and_recording_the_person_still_gets_one_e_
 async def test_an_smtp_outage_ends_in_delivery_after_recovery(platform, stack, account_id):
     await platform.enterprise(account_id, seats_total=2)
     address = unique_email("outage")
-    stack.stop_mail()
+    stack.mail.stop()
     try:
         add = await platform.add(account_id, "outage", email=address)
         await platform.answer(add, "identity.invitation.issued")
@@ -147,8 +147,8 @@ async def test_an_smtp_outage_ends_in_delivery_after_recovery(platform, stack, a
         await eventually(failed_twice, timeout=30, what="two failed attempts to send")
         assert not platform.bus.events(lambda e: e.type.startswith("notifications.email") and e.data.get("to") == address)
     finally:
-        stack.start_mail()
-        await stack.wait_mail()
+        stack.mail.start()
+        await stack.mail.wait()
     sent = await platform.answer(add, "notifications.email.sent", timeout=60)
     assert sent.data["to"] == address and len(mails_to(stack, address)) == 1
 
@@ -160,17 +160,17 @@ async def test_a_refusing_server_or_a_long_outage_ends_in_email_failed(platform,
     failed = await platform.answer(refused, "notifications.email.failed")
     assert "550" in failed.data["error"] and failed.data["template"] == "opt_in_invitation"
 
-    stack.stop_service("notifications")
-    stack.stop_mail()
+    stack.services.stop("notifications")
+    stack.mail.stop()
     try:
-        stack.start_service("notifications", env={"SMTP_MAX_ATTEMPTS": "3", "SMTP_RETRY_FIRST_DELAY_S": "0.2"})
-        await stack.wait_healthy("notifications")
+        stack.services.start("notifications", env={"SMTP_MAX_ATTEMPTS": "3", "SMTP_RETRY_FIRST_DELAY_S": "0.2"})
+        await stack.health.wait("notifications")
         down = await platform.add(account_id, "down", email=unique_email("down"))
         failed = await platform.answer(down, "notifications.email.failed", timeout=60)
         assert "Connect" in failed.data["error"] or "refused" in failed.data["error"].lower()
     finally:
-        stack.start_mail()
-        await stack.wait_mail()
-        stack.stop_service("notifications")
-        stack.start_service("notifications")
-        await stack.wait_healthy("notifications")
+        stack.mail.start()
+        await stack.mail.wait()
+        stack.services.stop("notifications")
+        stack.services.start("notifications")
+        await stack.health.wait("notifications")

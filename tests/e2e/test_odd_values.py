@@ -19,7 +19,7 @@ pytestmark = pytest.mark.stack
 async def ask(platform, service: str, path: str, **params) -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as client:
         return await client.get(f"{platform.stack.http(service)}{path}", params=params,
-                                headers=platform.stack.as_operator())
+                                headers=platform.stack.auth.as_operator())
 
 
 def cursor(text: str) -> str:

@@ -85,7 +85,7 @@ async def test_a_key_reads_creates_and_updates_only_its_own_instances_leads(plat
     await platform.stack.settled()
     async with httpx.AsyncClient(timeout=5) as client:
         listed = (await client.get(f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys",
-                                   headers=platform.stack.as_user("ann"))).json()["keys"]
+                                   headers=platform.stack.auth.as_user("ann"))).json()["keys"]
     assert [k["last_used_at"] is not None for k in listed] == [True]
     assert datetime.fromisoformat(listed[0]["last_used_at"]) == datetime.fromisoformat(used.data["used_at"])
 
@@ -116,7 +116,7 @@ async def test_a_revoked_key_is_refused_within_a_second_and_a_busy_one_is_told_t
 
     async with httpx.AsyncClient(timeout=5) as client:
         gone = await client.delete(f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys/{issued['key_id']}",
-                                   headers=platform.stack.as_user("ann"))
+                                   headers=platform.stack.auth.as_user("ann"))
     assert gone.status_code == 200
     await platform.bus.wait_event("identity.api_key.revoked", where=lambda e: e.data["key_id"] == issued["key_id"])
     refused = await eventually(lambda: refused_call(api), timeout=1.0, every=0.05,
@@ -155,9 +155,9 @@ async def test_a_keys_rate_is_shared_by_every_replica(platform, new_account_id):
     ins = (await team(platform, acc))["instance_id"]
     key = (await issue_key(platform, ins, "ann")).json()["key"]
     await platform.stack.settled()
-    platform.stack.start_service("routing", replica=2)
+    platform.stack.services.start("routing", replica=2)
     try:
-        await platform.stack.wait_healthy("routing", replica=2)
+        await platform.stack.health.wait("routing", replica=2)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(timeout=10) as client:
             started = time.monotonic()
@@ -166,7 +166,7 @@ async def test_a_keys_rate_is_shared_by_every_replica(platform, new_account_id):
                            params={"limit": 1}) for n in range(60)))
             elapsed = time.monotonic() - started
     finally:
-        platform.stack.stop_service("routing", replica=2)
+        platform.stack.services.stop("routing", replica=2)
     codes = [a.status_code for a in answers]
     assert set(codes) <= {200, 429}, codes
     # 20 at once, and one more per 50 ms the burst lasted; per replica it would be 20 each.

@@ -18,7 +18,7 @@ async def test_a_database_outage_delays_commands_but_neither_loses_nor_dead_lett
     if not stack.owns_parts:
         pytest.skip("the database is not ours to stop")
     retried = stack.log_text("identity").count("batch_retry_transient")
-    stack.stop_postgres()
+    stack.postgres.stop()
     try:
         cmd = await bus.command(identity.CreateAccount(
             account_id=account_id, name="Outage Realty", tier="enterprise",
@@ -32,14 +32,14 @@ async def test_a_database_outage_delays_commands_but_neither_loses_nor_dead_lett
             health = await client.get(stack.http("identity") + "/health")
         assert health.status_code == 503 and health.json()["database"].startswith("down")
     finally:
-        stack.start_postgres()
-        await stack.wait_postgres()
+        stack.postgres.start()
+        await stack.postgres.wait()
     [created] = await bus.wait_event("identity.account.created", correlationid=cmd.id, timeout=60)
     assert created.causationid == cmd.id
     await stack.settled()
     assert not bus.matching(lambda r: r.topic.endswith(".dlq") and r.key == account_id)
     for service in SERVICES:
-        await stack.wait_healthy(service, timeout=30)
+        await stack.health.wait(service, timeout=30)
 
 
 async def test_every_service_reports_health_and_metrics(stack, bus, account_id, platform):

@@ -77,7 +77,7 @@ async def test_opt_in_add_uses_no_seat_and_sends_a_link(platform, account_id):
     assert added.data["status"] == "pending_opt_in"
     invitation = await platform.answer(cmd, "identity.invitation.issued")
     assert invitation.data["kind"] == "opt_in"
-    assert platform.stack.invitation_link(invitation).startswith(platform.stack.http("identity") + "/invitations/accept?token=")
+    assert platform.stack.auth.invitation_link(invitation).startswith(platform.stack.http("identity") + "/invitations/accept?token=")
     summary = (await platform.seats(account_id))["summary"]
     assert (summary["seats_used"], summary["seats_pending_opt_in"], summary["seats_available"]) == (1, 1, 2)  # the owner's seat
     assert not platform.events(account_id, "seats.seat.reserved", "u1")
@@ -87,7 +87,7 @@ async def test_clicking_the_link_reserves_a_free_seat(platform, account_id):
     await platform.enterprise(account_id, seats_total=2)
     await platform.add(account_id, "u1")
     invitation = await platform.invitation(account_id, "u1")
-    page = await platform.click(platform.stack.invitation_link(invitation))
+    page = await platform.click(platform.stack.auth.invitation_link(invitation))
     assert page.status_code == 200 and "Welcome to" in page.text and "text/html" in page.headers["content-type"]
     [accepted] = await platform.bus.wait_event("identity.invitation.accepted",
                                                where=lambda e: e.accountid == account_id)
@@ -136,9 +136,9 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
     expired = await platform.invitation(account_id, "expired")
     first = await platform.invitation(account_id, "resent")
 
-    assert (await platform.click(platform.stack.invitation_link(used))).status_code == 200
+    assert (await platform.click(platform.stack.auth.invitation_link(used))).status_code == 200
     await platform.status(account_id, "used", "pending_activation")
-    again = await platform.click(platform.stack.invitation_link(used))
+    again = await platform.click(platform.stack.auth.invitation_link(used))
     assert again.status_code == 409 and "already used" in again.text
     cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(platform, used)))
     assert await platform.rejected(cmd) == "invitation_already_used"
@@ -149,13 +149,13 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
                            "WHERE invitation_id = $1", expired.data["invitation_id"])
     finally:
         await conn.close()
-    page = await platform.click(platform.stack.invitation_link(expired))
+    page = await platform.click(platform.stack.auth.invitation_link(expired))
     assert page.status_code == 410 and "expired" in page.text
 
     resend = await platform.send(account_id, identity.ResendInvitation(by_user_id=f"{account_id}_owner", user_id="resent"))
     second = await platform.answer(resend, "identity.invitation.issued")
-    assert platform.stack.invitation_link(second) != platform.stack.invitation_link(first)
-    page = await platform.click(platform.stack.invitation_link(first))
+    assert platform.stack.auth.invitation_link(second) != platform.stack.auth.invitation_link(first)
+    page = await platform.click(platform.stack.auth.invitation_link(first))
     assert page.status_code == 410 and "newer invitation" in page.text
     cmd = await platform.send(account_id, identity.AcceptInvitation(token=token_of(platform, first)))
     assert await platform.rejected(cmd) == "invitation_superseded"
@@ -170,7 +170,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
     assert members == {"used": "pending_activation", "expired": "pending_opt_in", "resent": "pending_opt_in"}
     assert (await platform.seats(account_id))["summary"]["seats_used"] == 2
     # The resent link still works.
-    assert (await platform.click(platform.stack.invitation_link(second))).status_code == 200
+    assert (await platform.click(platform.stack.auth.invitation_link(second))).status_code == 200
     await platform.status(account_id, "resent", "pending_activation")
 
 
@@ -180,7 +180,7 @@ async def test_every_kind_of_bad_link_is_refused_with_its_own_reason_and_changes
 async def test_onboarding_deactivation_and_reactivation_in_both_modes(platform, account_id):
     await platform.enterprise(account_id, seats_total=3)
     await platform.add(account_id, "opt")
-    await platform.click(platform.stack.invitation_link(await platform.invitation(account_id, "opt")))
+    await platform.click(platform.stack.auth.invitation_link(await platform.invitation(account_id, "opt")))
     await platform.status(account_id, "opt", "pending_activation")
     imm = await platform.add(account_id, "imm", activation="immediate")
     await platform.answer(imm, "seats.seat.reserved")

@@ -75,7 +75,7 @@ async def world(stack, bus) -> World:
     async with httpx.AsyncClient(timeout=10) as client:
         for target, by in (("E", "acct_owner"), ("P", "p_owner")):
             r = await client.post(f"{platform.stack.http('identity')}/v1/instances/{getattr(w, target)}/api-keys",
-                                  json={"name": "matrix"}, headers=platform.stack.as_user(people[by]))
+                                  json={"name": "matrix"}, headers=platform.stack.auth.as_user(people[by]))
             assert r.status_code == 201, r.text
             w.keys[target] = r.json()["key"]
     await platform.stack.settled()
@@ -110,10 +110,10 @@ def _request(w: World, route: str, target: str | None, yourself: bool) -> tuple[
 
 def _headers(platform, w: World, column: str, target: str | None) -> dict[str, str]:
     if column == "operator":
-        return platform.stack.as_operator()
+        return platform.stack.auth.as_operator()
     if column == "key":
         return {"Authorization": f"Bearer {w.keys[target or 'P']}"}
-    return platform.stack.as_user(w.people[column])
+    return platform.stack.auth.as_user(w.people[column])
 
 
 SERVICE_OF = {policy.SERVICE: policy for policy in permissions_doc.POLICIES}

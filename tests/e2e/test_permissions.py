@@ -34,8 +34,8 @@ async def test_admins_manage_the_team_lead_managers_its_leads_and_agents_their_o
     await platform.join(acc, ins, "eve", by="dee")
     async with httpx.AsyncClient(timeout=10) as client:
         keys = f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys"
-        assert (await client.post(keys, json={"name": "dee's"}, headers=platform.stack.as_user("dee"))).status_code == 201
-        assert (await client.get(keys, headers=platform.stack.as_user("cy"))).status_code == 403
+        assert (await client.post(keys, json={"name": "dee's"}, headers=platform.stack.auth.as_user("dee"))).status_code == 201
+        assert (await client.get(keys, headers=platform.stack.auth.as_user("cy"))).status_code == 403
     removed = await platform.answer(await platform.send(acc, identity.RemoveInstanceMember(
         instance_id=ins, user_id="eve", by_user_id="dee")), "identity.instance.member_removed")
     assert removed.data["reason"] == "removed_by_admin"

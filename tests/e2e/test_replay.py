@@ -23,7 +23,7 @@ async def story(platform, acc: str) -> None:
     await platform.enterprise(acc, seats_total=2)  # the owner's and ann's
     await platform.active(acc, "ann")
     invited = await platform.answer(await platform.add(acc, "bob", activation="opt_in"), "identity.invitation.issued")
-    await platform.click(platform.stack.invitation_link(invited))  # no seat free: the account is upgraded
+    await platform.click(platform.stack.auth.invitation_link(invited))  # no seat free: the account is upgraded
     await platform.bus.wait_event("seats.seat.reserved", where=lambda e: e.accountid == acc
                                   and e.data["user_id"] == "bob")
     await platform.answer(await platform.send(acc, identity.CompleteOnboarding(user_id="bob")),
@@ -71,7 +71,7 @@ async def test_seats_replayed_into_a_fresh_database_rebuilds_the_same_state(plat
     async with scratch_database(stack, "crm_seats_replay", [("seats", seats_service.migrations)]) as pool:
         seats_service.processor.pool, seats_service.processor.producer = pool, producer
         mine = {a.encode() for a in accounts}
-        records = await read_all(seats_service.consumes, stack.kafka_args(), keep=lambda r: r.key in mine)
+        records = await read_all(seats_service.consumes, stack.kafka.args(), keep=lambda r: r.key in mine)
         assert len(records) > 20
         await feed_in_order(seats_service.processor, records)
 
@@ -89,6 +89,6 @@ async def test_seats_replayed_into_a_fresh_database_rebuilds_the_same_state(plat
         assert before[table] == after[table], table
     async with httpx.AsyncClient(timeout=5) as client:  # and the read side agrees with itself
         summary = (await client.get(f"{stack.http('seats')}/v1/seats", params={"account_id": accounts[0]},
-                                     headers=stack.as_operator())).json()
+                                     headers=stack.auth.as_operator())).json()
     # The owner's, ann's (released) and bob's (bought): three paid for, two held.
     assert summary["summary"]["seats_total"] == 3 and summary["summary"]["seats_used"] == 2

@@ -22,7 +22,7 @@ async def test_every_channel_reaches_its_instance_and_unknown_targets_are_reject
     ins = created["instance_id"]
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.post(f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys",
-                              json={"name": "form"}, headers=platform.stack.as_user("ann"))
+                              json={"name": "form"}, headers=platform.stack.auth.as_user("ann"))
         key = r.json()["key"]
     await platform.stack.settled()
     cases = [
@@ -64,7 +64,7 @@ async def instances_of(platform, user_id: str, acc: str) -> dict[str, dict]:
     """Identity's answer to `GET /v1/instances` for the user, by instance id."""
     async with httpx.AsyncClient(timeout=10) as client:
         r = await client.get(f"{platform.stack.http('identity')}/v1/instances", params={"account_id": acc},
-                             headers=platform.stack.as_user(user_id))
+                             headers=platform.stack.auth.as_user(user_id))
     assert r.status_code == 200, r.text
     return {i["instance_id"]: i for i in r.json()["instances"]}
 
@@ -133,7 +133,7 @@ async def test_a_revoked_key_opens_nothing_and_a_lead_seen_twice_is_routed_once(
     ins = created["instance_id"]
     async with httpx.AsyncClient(timeout=10) as client:
         base = f"{platform.stack.http('identity')}/v1/instances/{ins}/api-keys"
-        ann = platform.stack.as_user("ann")
+        ann = platform.stack.auth.as_user("ann")
         issued = (await client.post(base, json={"name": "form"}, headers=ann)).json()
         await client.delete(f"{base}/{issued['key_id']}", headers=ann)
     await platform.stack.settled()

@@ -42,17 +42,17 @@ async def test_timers_pending_when_routing_is_killed_fire_once_after_it_returns(
         assert (await outcome(platform, lid)).data["user_id"] == "bob"
     await platform.stack.settled()
     due = max([datetime.fromisoformat((await get(platform, f"/v1/leads/{lid}"))["timer"]["due_at"]) for lid in ids])
-    platform.stack.stop_service("routing", kill=True)
+    platform.stack.services.stop("routing", kill=True)
     try:
-        await eventually(lambda: platform.stack.service_pid("routing") is None, timeout=5, every=0.05,
+        await eventually(lambda: platform.stack.services.pid("routing") is None, timeout=5, every=0.05,
                          what="routing gone")
         # Live processes keep the wall clock: wait out the last deadline the leads show, so every
         # timer falls due while routing is down (the deadline logic itself is moved by a fixed clock
         # in services/routing/tests/test_timers.py).
         await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.1)
     finally:
-        platform.stack.start_service("routing")
-        await platform.stack.wait_healthy("routing")
+        platform.stack.services.start("routing")
+        await platform.stack.health.wait("routing")
     for lid in ids:
         pooled = await decisions(platform, lid, "routing.lead.pooled", timeout=20)
         assert pooled[0].data["reason"] == "escalated_to_pond"
@@ -70,7 +70,7 @@ def partition_of(key: str, partitions: int = 6) -> int:
 
 
 async def held(platform, replica: int, topic: str = "leads.captured.v1") -> set[int]:
-    return set((await platform.stack.health("routing", replica) or {}).get("partitions", {}).get(topic, []))
+    return set((await platform.stack.health.of("routing", replica) or {}).get("partitions", {}).get(topic, []))
 
 
 @pytest.mark.local_stack
@@ -82,9 +82,9 @@ async def test_two_routing_replicas_share_one_rotation_fairly(platform):
 
     if not platform.stack.owns_parts:
         pytest.skip("the services are not ours to start")
-    platform.stack.start_service("routing", replica=2)
+    platform.stack.services.start("routing", replica=2)
     try:
-        await platform.stack.wait_healthy("routing", replica=2)
+        await platform.stack.health.wait("routing", replica=2)
         async def shared() -> tuple[set[int], set[int]] | None:
             one, two = await held(platform, 1), await held(platform, 2)
             return (one, two) if one and two and not one & two else None
@@ -104,7 +104,7 @@ async def test_two_routing_replicas_share_one_rotation_fairly(platform):
         users = Counter([(await outcome(platform, lid, timeout=60)).data["user_id"] for lid, _ in sent])
         after = [await handled_leads(platform, r) for r in (1, 2)]
     finally:
-        platform.stack.stop_service("routing", replica=2)
+        platform.stack.services.stop("routing", replica=2)
     assert sum(users.values()) == 100 and max(users.values()) - min(users.values()) <= 1, users
     assert after[0] - before[0] >= 50 and after[1] - before[1] >= 50, (before, after)  # both routed half
 

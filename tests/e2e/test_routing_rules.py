@@ -19,7 +19,7 @@ BY_ZIP = [{"id": "mission", "when": {"zip": ["94110"]}, "steps": [{"strategy": "
 async def call(platform, method: str, path: str, user: str = "ann", **kw) -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as client:
         return await client.request(method, f"{platform.stack.http('routing')}{path}",
-                                    headers=platform.stack.as_user(user), **kw)
+                                    headers=platform.stack.auth.as_user(user), **kw)
 
 
 async def test_rules_are_read_back_dry_run_and_rolled_back(platform, new_account_id):

@@ -26,9 +26,9 @@ async def race(platform, account_id: str) -> None:
     await asyncio.gather(*(platform.add(account_id, u) for u in users))
     invitations = await asyncio.gather(*(platform.invitation(account_id, u) for u in users))
     # Half click the e-mail link, half accept through the command topic, all at once.
-    clicks = [platform.click(platform.stack.invitation_link(inv)) for inv in invitations[::2]]
+    clicks = [platform.click(platform.stack.auth.invitation_link(inv)) for inv in invitations[::2]]
     commands = [platform.send(account_id, identity.AcceptInvitation(
-        token=parse_qs(urlparse(platform.stack.invitation_link(inv)).query)["token"][0])) for inv in invitations[1::2]]
+        token=parse_qs(urlparse(platform.stack.auth.invitation_link(inv)).query)["token"][0])) for inv in invitations[1::2]]
     results = await asyncio.gather(*clicks, *commands)
     assert all(r.status_code == 200 for r in results[:len(clicks)])
     await platform.bus.wait_event("seats.seat.reserved", count=N, timeout=120,
@@ -77,15 +77,15 @@ async def test_fifty_acceptances_for_ten_free_seats(platform, account_id):
 
 @pytest.mark.local_stack
 async def test_the_same_race_with_two_seats_processes_in_one_group(platform, stack, new_account_id):
-    stack.start_service("seats", replica=2)
+    stack.services.start("seats", replica=2)
     try:
-        await stack.wait_healthy("seats", replica=2)
+        await stack.health.wait("seats", replica=2)
         accounts = [new_account_id() for _ in range(3)]  # spread over partitions, so both work
         await asyncio.gather(*(race(platform, acc) for acc in accounts))
         for acc in accounts:
             await check_ledger(platform, acc)
     finally:
-        stack.stop_service("seats", replica=2)
+        stack.services.stop("seats", replica=2)
 
 
 async def test_a_seat_answer_does_not_wait_for_the_accounts_commands(platform, stack, account_id):

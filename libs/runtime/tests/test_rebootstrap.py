@@ -29,8 +29,8 @@ async def forget_every_broker(client) -> bool:
 
 
 async def test_a_client_with_no_known_broker_left_asks_its_bootstrap_addresses(stack):
-    producer = rebootstrapping(AIOKafkaProducer(**stack.kafka_args()))
-    consumer = rebootstrapping(AIOKafkaConsumer(**stack.kafka_args(), group_id=None, enable_auto_commit=False))
+    producer = rebootstrapping(AIOKafkaProducer(**stack.kafka.args()))
+    consumer = rebootstrapping(AIOKafkaConsumer(**stack.kafka.args(), group_id=None, enable_auto_commit=False))
     await producer.start()
     await consumer.start()
     try:
@@ -46,7 +46,7 @@ async def test_a_client_with_no_known_broker_left_asks_its_bootstrap_addresses(s
 
 async def test_control_a_plain_client_stays_without_a_broker(stack):
     """If this fails, aiokafka rebootstraps by itself and `crm_runtime.rebootstrap` can go."""
-    producer = AIOKafkaProducer(**stack.kafka_args())
+    producer = AIOKafkaProducer(**stack.kafka.args())
     await producer.start()
     try:
         assert not await forget_every_broker(producer.client)

@@ -88,7 +88,7 @@ async def test_trace_shows_an_opt_in_acceptance_as_a_tree(stack, bus, account_id
                                                group_id=None, role="agent", by_user_id=f"{account_id}_o"),
                            accountid=account_id)
     [issued] = await bus.wait_event("identity.invitation.issued", correlationid=add.id)
-    accept = await bus.command(identity.AcceptInvitation(token=stack.invitation_link(issued).split("token=")[1]),
+    accept = await bus.command(identity.AcceptInvitation(token=stack.auth.invitation_link(issued).split("token=")[1]),
                                accountid=account_id)
     await bus.wait_event("seats.seat.reserved", correlationid=accept.id)
     await stack.settled()
@@ -146,7 +146,7 @@ async def test_a_replay_is_byte_exact_and_an_offset_needs_its_partition(stack, p
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     source = "crm-test-replay-" + uuid.uuid4().hex[:8]
-    admin = AIOKafkaAdminClient(**stack.kafka_args())
+    admin = AIOKafkaAdminClient(**stack.kafka.args())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, 2, stack.replication) for name in (source, f"{source}.dlq")])
@@ -163,7 +163,7 @@ async def test_a_replay_is_byte_exact_and_an_offset_needs_its_partition(stack, p
     code, out, err = await crm("dlq", "replay", source, "--offset", "0", "--partition", "1", "-b", stack.bootstrap)
     assert code == 0 and "replayed" in out, (out, err)
 
-    consumer = AIOKafkaConsumer(**stack.kafka_args(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**stack.kafka.args(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(source, 0), TopicPartition(source, 1)])
@@ -212,7 +212,7 @@ async def test_events_set_aside_are_listed_and_requeued_to_the_topic(stack, bus,
 async def test_lag_grows_while_a_service_is_stopped_and_drains_after(stack, bus, account_id):
     if stack.pg_url:
         pytest.skip("the services are not ours to stop")
-    stack.stop_service("seats")
+    stack.services.stop("seats")
     try:
         for i in range(5):
             await bus.command(seats.SetSubscription(seats_total=i + 1, seat_price_cents=1, currency="USD",
@@ -223,8 +223,8 @@ async def test_lag_grows_while_a_service_is_stopped_and_drains_after(stack, bus,
         behind = next(line for line in out.splitlines() if line.startswith(f"crm-seats{stack.group_suffix}:"))
         assert int(behind.split(":")[1].split()[0]) >= 5
     finally:
-        stack.start_service("seats")
-        await stack.wait_healthy("seats")
+        stack.services.start("seats")
+        await stack.health.wait("seats")
     await stack.settled()
     code, out, _ = await crm("lag", "-b", stack.bootstrap)
     assert f"crm-seats{stack.group_suffix}: 0 behind" in out
@@ -233,7 +233,7 @@ async def test_lag_grows_while_a_service_is_stopped_and_drains_after(stack, bus,
 async def test_partitions_are_not_added_to_a_keyed_topic_without_saying_so(stack):
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(**stack.kafka_args())
+    admin = AIOKafkaAdminClient(**stack.kafka.args())
     await admin.start()
 
     async def partitions(topic: str) -> int:
@@ -271,7 +271,7 @@ async def test_a_dead_letter_goes_back_only_to_its_own_topic_whatever_its_header
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     source, elsewhere = ("crm-test-planted-" + uuid.uuid4().hex[:8] for _ in range(2))
-    admin = AIOKafkaAdminClient(**stack.kafka_args())
+    admin = AIOKafkaAdminClient(**stack.kafka.args())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, 1, stack.replication)
@@ -283,7 +283,7 @@ async def test_a_dead_letter_goes_back_only_to_its_own_topic_whatever_its_header
     code, out, err = await crm("dlq", "replay", source, "--all", "-b", stack.bootstrap)
     assert code == 1 and f"names {elsewhere}" in err and "replayed" not in out, (out, err)
 
-    consumer = AIOKafkaConsumer(**stack.kafka_args(), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**stack.kafka.args(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(elsewhere, 0), TopicPartition(source, 0)])

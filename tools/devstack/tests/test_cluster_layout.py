@@ -9,7 +9,7 @@ from crm_devstack.stack import Stack
 
 
 def properties(stack: Stack, node: int) -> dict[str, str]:
-    text = stack._kafka_properties(node).read_text()
+    text = stack.kafka.write_properties(node).read_text()
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
 
 
@@ -43,4 +43,4 @@ def test_the_stack_runs_one_broker_or_three(tmp_path):
     with pytest.raises(ValueError, match="1 broker or a cluster of 3"):
         Stack(run=tmp_path, brokers=2)
     with pytest.raises(ValueError, match="no broker 4"):
-        Stack(run=tmp_path, brokers=3).stop_kafka(broker=4)
+        Stack(run=tmp_path, brokers=3).kafka.stop(broker=4)

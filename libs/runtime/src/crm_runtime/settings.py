@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 def client_args(kafka: str | dict) -> dict:
     """aiokafka arguments from a bootstrap address, or from whole connection settings
-    (`ServiceSettings.kafka_args`, `Stack.kafka_args`)."""
+    (`ServiceSettings.kafka_args`, `Stack.kafka.args`)."""
     return {"bootstrap_servers": kafka} if isinstance(kafka, str) else kafka
 
 

@@ -170,9 +170,9 @@ def trace(correlation: str = typer.Argument(..., help="a correlation id (a comma
 def _tree(correlation: str, flow: list[kafka.Rec]) -> Tree:
     flow.sort(key=lambda r: (r.event.time or 0, r.timestamp_ms))  # type: ignore[union-attr]
     by_id: dict[str, Tree] = {}
-    start = min(r.event.time for r in flow if r.event.time)  # type: ignore[union-attr,type-var]
+    start = min(r.event.time for r in flow if r.event.time)  # type: ignore[union-attr]
     root = Tree(f"[bold]flow {correlation}[/] — {len(flow)} records")
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for rec in flow:
         e = rec.event
         assert e is not None

@@ -35,11 +35,17 @@ def ensure_dev_keys(folder: Path) -> Path:
             f.write(pem)
         public.unlink(missing_ok=True)
     if not public.exists():
-        key = serialization.load_pem_private_key(private.read_bytes(), password=None)
-        jwk = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+        jwk = ECAlgorithm.to_jwk(_private_key(private).public_key(), as_dict=True)
         jwk.update(kid=_kid(private), use="sig", alg="ES256")
         public.write_text(json.dumps({"keys": [jwk]}, indent=2))
     return public
+
+
+def _private_key(private: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{private} is not an EC key: tokens here are ES256")
+    return key
 
 
 def _kid(private: Path) -> str:
@@ -56,5 +62,4 @@ def mint(private: Path, user_id: str, *, ttl_s: int = 300, operator: bool = Fals
     if operator:
         claims["scope"] = OPERATOR_SCOPE
     claims.update(extra or {})
-    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": _kid(private)})
+    return jwt.encode(claims, _private_key(private), algorithm="ES256", headers={"kid": _kid(private)})

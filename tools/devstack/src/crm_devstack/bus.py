@@ -33,7 +33,7 @@ class Record:
 
 class Bus:
     def __init__(self, kafka: str | dict, source: str = "test-suite", keep: bool = True) -> None:
-        self.args = client_args(kafka)  # a bootstrap address, or `Stack.kafka_args()` (SASL)
+        self.args = client_args(kafka)  # a bootstrap address, or `stack.kafka.args()` (SASL)
         self.bootstrap = self.args["bootstrap_servers"]
         self.source = source
         self.keep = keep  # False: remember only the first answer of each kind (for benchmarks)
@@ -65,6 +65,7 @@ class Bus:
         self._task = asyncio.create_task(self._read())
 
     async def _partitions(self, topic: str) -> set[int]:
+        assert self._consumer is not None  # started
         await self._consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka's documented path
         return self._consumer.partitions_for_topic(topic) or set()
 

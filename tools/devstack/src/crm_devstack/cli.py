@@ -101,10 +101,10 @@ def restart(services: list[str] = typer.Argument(None, help="services to restart
         if service not in SERVICES:
             console.print(f"[red]no service {service!r}[/]; one of {', '.join(SERVICES)}")
             raise typer.Exit(2)
-        stack.stop_service(service)
-        stack.start_service(service)
-        asyncio.run(stack.wait_healthy(service))
-        console.print(f"{service} restarted, pid {stack.service_pid(service)}")
+        stack.services.stop(service)
+        stack.services.start(service)
+        asyncio.run(stack.health.wait(service))
+        console.print(f"{service} restarted, pid {stack.services.pid(service)}")
 
 
 @app.command("stop")
@@ -141,23 +141,23 @@ def status() -> None:
     """What runs, with PIDs and health."""
     stack = Stack()
     table = Table("component", "pid", "state", "detail")
-    pg_pid = read_pid(stack.pg_data / "postmaster.pid")
+    pg_pid = read_pid(stack.postgres.data / "postmaster.pid")
     table.add_row("postgres", str(pg_pid or "-"), _state(alive(pg_pid)), stack.admin_url)
     for node in stack.nodes:
-        kafka_pid = stack.kafka_pid(node)
+        kafka_pid = stack.kafka.pid(node)
         table.add_row(stack.kafka_name(node), str(kafka_pid or "-"), _state(bool(kafka_pid)),
                       f"127.0.0.1:{stack.broker_port(node)}")
     mail_pid = read_pid(stack.pids / "mail.pid")
     table.add_row("smtp", str(mail_pid or "-"), _state(alive(mail_pid)),
-                  f"127.0.0.1:{stack.smtp_port} → Maildir {stack.maildir}")
+                  f"127.0.0.1:{stack.smtp_port} → Maildir {stack.mail.maildir}")
     for service in SERVICES:
-        pid = stack.service_pid(service)
-        report = asyncio.run(stack.health_report(service)) if pid else None
+        pid = stack.services.pid(service)
+        report = asyncio.run(stack.health.report(service)) if pid else None
         detail = stack.http(service)
         if report:
             detail += f" outbox backlog {report.get('outbox_backlog', '?')}"
             detail += "".join(f"\n{problem}" for problem in report.get("problems", []))
-        healthy = bool(report) and report.get("status") == "ok"
+        healthy = report is not None and report.get("status") == "ok"
         table.add_row(service, str(pid or "-"), _state(bool(pid), healthy), detail)
     console.print(table)
 

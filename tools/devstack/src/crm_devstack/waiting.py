@@ -21,7 +21,7 @@ async def eventually(check: Callable[[], T | Awaitable[T]], *, timeout: float, e
         if inspect.isawaitable(got):
             got = await got
         if got:
-            return got  # type: ignore[return-value]
+            return got
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout}s (last: {got!r})")
         await asyncio.sleep(every)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from importlib.resources.abc import Traversable
 
 import asyncpg
@@ -16,7 +16,7 @@ from crm_devstack.stack import Stack
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(stack: Stack, prefix: str, migrations: list[tuple[str, Traversable]] = (),
+async def scratch_database(stack: Stack, prefix: str, migrations: Sequence[tuple[str, Traversable]] = (),
                            *, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
     """A new database `<prefix>_<random>` with the runtime's migrations and `migrations` applied."""
     admin = await asyncpg.connect(stack.admin_url)
@@ -44,7 +44,7 @@ async def seq_scans(conn: asyncpg.Connection | asyncpg.Pool, sql: str, *args) ->
     def walk(node) -> None:
         if isinstance(node, dict):
             if node.get("Node Type") == "Seq Scan":
-                found.add(node.get("Relation Name"))
+                found.add(node["Relation Name"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from crm_contracts import Topic
 from crm_runtime.batches import BatchProcessor
@@ -17,7 +17,7 @@ async def read_all(topics: list[Topic], kafka: str | dict, keep=lambda record: T
                                 auto_offset_reset="earliest", max_poll_records=2000)
     await consumer.start()
     try:
-        kept = []
+        kept: list[ConsumerRecord] = []
         async for fetched in read_to_end(consumer, await assign_from_beginning(consumer, [t.name for t in topics])):
             kept.extend(r for records in fetched.values() for r in records if keep(r))
         return sorted(kept, key=lambda r: (r.timestamp, r.topic, r.partition, r.offset))

@@ -51,9 +51,9 @@ def machine_ticks() -> tuple[int, int]:
 
 def stack_pids(stack: Stack) -> dict[str, int]:
     """The stack's processes by name: the services (first replicas), kafka, mail, postgres."""
-    pids = {s: stack.service_pid(s) for s in SERVICES}
+    pids = {s: stack.services.pid(s) for s in SERVICES}
     for name, pid_file in (*((stack.kafka_name(n), stack.pids / f"{stack.kafka_name(n)}.pid") for n in stack.nodes),
-                           ("mail", stack.pids / "mail.pid"), ("postgres", stack.pg_data / "postmaster.pid")):
+                           ("mail", stack.pids / "mail.pid"), ("postgres", stack.postgres.data / "postmaster.pid")):
         pids[name] = read_pid(pid_file)
     return {k: v for k, v in pids.items() if v}
 

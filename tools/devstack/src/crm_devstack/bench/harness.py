@@ -126,6 +126,7 @@ class Bench:
         proc = subprocess.Popen([sys.executable, "-m", "crm_devstack.bench.loops", mode, str(self.count), group],  # noqa: ASYNC220
                                 stdout=subprocess.PIPE, text=True)
         try:
+            assert proc.stdout is not None  # stdout=PIPE
             ready = await asyncio.to_thread(proc.stdout.readline)
             if ready.strip() != "ready":
                 raise RuntimeError(f"the {mode} loop did not start")
@@ -193,7 +194,7 @@ class Bench:
         await self.stack.settled(180)  # the invitation e-mails are out before the clock starts
         issued = "identity.invitation.issued"
         # The tokens, as the invitees would read them from their e-mails.
-        tokens = {cid: self.stack.invitation_link(self.bus.first[(issued, cid)]).split("token=")[1] for cid in added}
+        tokens = {cid: self.stack.auth.invitation_link(self.bus.first[(issued, cid)]).split("token=")[1] for cid in added}
         accept_cmds = [command(identity.AcceptInvitation(token=tokens[a.id]), source="bench", accountid=a.accountid)
                        for a in adds]
         figures, figures["cpu"] = await self.costed(self.paced(rate, seconds, accept_cmds, "seats.seat.reserved", profile),

@@ -94,8 +94,8 @@ async def main(mode: str, count: int, group: str) -> None:
     dsn = stack.database_url("bench")
     pool = await asyncpg.create_pool(dsn, min_size=6, max_size=6)
     await pool.execute(SCHEMA)
-    producer = AIOKafkaProducer(**stack.kafka_args(), enable_idempotence=True, acks="all")
-    consumer = AIOKafkaConsumer(COMMANDS, **stack.kafka_args(), group_id=group,
+    producer = AIOKafkaProducer(**stack.kafka.args(), enable_idempotence=True, acks="all")
+    consumer = AIOKafkaConsumer(COMMANDS, **stack.kafka.args(), group_id=group,
                                 enable_auto_commit=False, auto_offset_reset="latest", max_poll_records=500)
     await producer.start()
     await consumer.start()

@@ -37,8 +37,8 @@ async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, 
         await stack.settled(180)
         leads = bench.leads_for(instances, int(offered * seconds), account_of)
         # Costed too: paced, batches are small and a lead costs more than in a burst.
-        run, run["cpu"] = await bench.costed(bench.paced(offered, seconds, leads, ASSIGNED), len(leads))
-        sweep.append({**run, "path": "leads.lead.captured -> routing.lead.assigned"})
+        paced_run, paced_run["cpu"] = await bench.costed(bench.paced(offered, seconds, leads, ASSIGNED), len(leads))
+        sweep.append({**paced_run, "path": "leads.lead.captured -> routing.lead.assigned"})
     claims, claim_costs = [], []
     for _ in range(rounds):
         assigned = await bench.assigned_leads(instances, account_of)
@@ -124,7 +124,7 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
     await _prepare(stack)
     out = stack.run / "bench"
     out.mkdir(parents=True, exist_ok=True)
-    bus = Bus(stack.kafka_args(), source="bench", keep=False)
+    bus = Bus(stack.kafka.args(), source="bench", keep=False)
     await bus.start(watch=["identity.events.v1", "seats.events.v1", "routing.events.v1", loops.EVENTS])
     rss = Rss(stack)
     sampler = asyncio.create_task(rss.run())
@@ -186,7 +186,7 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
 
 
 async def _prepare(stack: Stack) -> None:
-    admin = AIOKafkaAdminClient(**stack.kafka_args())
+    admin = AIOKafkaAdminClient(**stack.kafka.args())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(t, 6, stack.replication) for t in (loops.COMMANDS, loops.EVENTS)])
@@ -214,20 +214,20 @@ async def _replicas(stack: Stack, bench: Bench, rounds: int) -> dict:
     (the first to core 0 for both measurements), so the ratio says what a second core — another
     machine's — gives identity, not how two processes share one pair of cores with everything else."""
     cores = os.cpu_count() or 1
-    pinned = cores >= 2 and _pin(stack.service_pid("identity"), "0")
+    pinned = cores >= 2 and _pin(stack.services.pid("identity"), "0")
     try:
         one = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
-        stack.start_service("identity", replica=2)
+        stack.services.start("identity", replica=2)
         try:
-            await stack.wait_healthy("identity", replica=2)
-            pinned = pinned and _pin(stack.service_pid("identity", replica=2), "1")
+            await stack.health.wait("identity", replica=2)
+            pinned = pinned and _pin(stack.services.pid("identity", replica=2), "1")
             await asyncio.sleep(3)  # the group rebalances onto both
             await bench.pipeline_burst()
             two = [(await bench.pipeline_burst()).throughput for _ in range(rounds)]
         finally:
-            stack.stop_service("identity", replica=2)
+            stack.services.stop("identity", replica=2)
     finally:
-        _pin(stack.service_pid("identity"), f"0-{cores - 1}")
+        _pin(stack.services.pid("identity"), f"0-{cores - 1}")
     await bench.pipeline_burst()  # answered only once the group has rebalanced onto one replica again
     return {"one_replica_per_s": statistics.median(one), "two_replicas_per_s": statistics.median(two),
             "ratio": statistics.median(two) / statistics.median(one), "pinned": pinned,

@@ -40,7 +40,7 @@ async def flame_graphs(stack: Stack, flow: str, seconds: float, out: Path):
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - one local directory, before any sampling
     running = {}
     for service in SERVICES:
-        pid = stack.service_pid(service)
+        pid = stack.services.pid(service)
         if pid:
             svg = out / f"flame-{flow}-{service}.svg"
             running[svg] = subprocess.Popen(  # noqa: ASYNC220 - returns at once; awaited in a thread below

@@ -22,7 +22,7 @@ IN_FLIGHT = 16
 async def only_reads(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
     accounts = creates(ACCOUNTS)
     await bench._answers(await bench._send_all(accounts), CREATED)
-    url, headers = f"{stack.http('seats')}/v1/seats", stack.as_operator()
+    url, headers = f"{stack.http('seats')}/v1/seats", stack.auth.as_operator()
     runs, costs = [], []
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=IN_FLIGHT)) as client:
         async def requests(n: int) -> dict:

@@ -32,7 +32,7 @@ ELECTION_SLACK_S = 5.0
 
 async def leaders(stack: Stack) -> dict[tuple[str, int], int]:
     """The leader of every partition of the contract's topics (-1: none)."""
-    return {tp: p["leader"] for tp, p in (await stack.contract_partitions()).items()}
+    return {tp: p["leader"] for tp, p in (await stack.kafka.contract_partitions()).items()}
 
 
 async def elected(stack: Stack, gone: set[int], timeout: float = 90.0) -> float:
@@ -66,13 +66,13 @@ class ClusterFaults:
             self.figures = {}
             node = busiest(await leaders(self.stack), self.stack.nodes)[0]
             killed = time.perf_counter()
-            self.stack.stop_kafka(kill=True, broker=node)
+            self.stack.kafka.stop(kill=True, broker=node)
             self.figures.update(broker=node, killed_at=time.strftime("%H:%M:%S", time.gmtime()),
                                 election_s=await elected(self.stack, {node}))
             await asyncio.sleep(max(0.0, killed + ONE_DOWN_S - time.perf_counter()))
             restarted = time.perf_counter()
             await self.stack.start_component("kafka", broker=node)
-            self.figures["in_sync_again_s"] = round(await self.stack.wait_in_sync(), 1)
+            self.figures["in_sync_again_s"] = round(await self.stack.kafka.wait_in_sync(), 1)
             return restarted
 
         def checks(w: Wave) -> dict:
@@ -92,9 +92,9 @@ class ClusterFaults:
             self.figures = {"restart_s": {}}
             for node in self.stack.nodes:
                 began = time.perf_counter()
-                self.stack.stop_kafka(broker=node)
+                self.stack.kafka.stop(broker=node)
                 await self.stack.start_component("kafka", broker=node)
-                await self.stack.wait_in_sync()
+                await self.stack.kafka.wait_in_sync()
                 self.figures["restart_s"][node] = round(time.perf_counter() - began, 1)
             return time.perf_counter()
 
@@ -111,8 +111,8 @@ class ClusterFaults:
             # an acknowledgement from it is the loss this scenario looks for.
             survivor, first, second = busiest(await leaders(self.stack), self.stack.nodes)
             self.figures = {"brokers": [first, second], "survivor": survivor}
-            self.stack.stop_kafka(kill=True, broker=first)
-            self.stack.stop_kafka(kill=True, broker=second)
+            self.stack.kafka.stop(kill=True, broker=first)
+            self.stack.kafka.stop(kill=True, broker=second)
             killed = time.perf_counter()
             await asyncio.sleep(TWO_DOWN_S)
             restarted = time.perf_counter()
@@ -124,7 +124,7 @@ class ClusterFaults:
 
         async def heal() -> None:
             await self.stack.start_component("kafka", broker=self.figures["brokers"][1])
-            await self.stack.wait_in_sync()
+            await self.stack.kafka.wait_in_sync()
 
         def checks(w: Wave) -> dict:
             lo, hi = self.figures["window"]

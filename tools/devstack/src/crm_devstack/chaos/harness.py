@@ -171,7 +171,7 @@ class Chaos:
         """E-mails are sent by notifications' delivery worker after the events are handled; one a
         killed worker held waits for its lease to end."""
         deadline = time.monotonic() + timeout
-        while (await self.stack.health_report("notifications") or {}).get("deliveries_pending", 1):
+        while (await self.stack.health.report("notifications") or {}).get("deliveries_pending", 1):
             if time.monotonic() > deadline:
                 raise TimeoutError("notifications still has e-mails to deliver")
             await asyncio.sleep(0.5)
@@ -179,7 +179,7 @@ class Chaos:
         await self.bus.caught_up()
 
     async def check(self, w: Wave) -> dict:
-        effects = Counter()
+        effects: Counter[int] = Counter()
         for cmd in w.commands:
             answers = self._events(cmd.id, *ANSWERS[cmd.type], f"{cmd.type.split('.')[0]}.command.rejected")
             effects[len(answers)] += 1
@@ -192,7 +192,7 @@ class Chaos:
         mails = Counter(e.data["cause_event_id"] for e in {e.id: e for e in self.bus.events(
             lambda e: e.type == "notifications.email.sent" and e.accountid in mine)}.values())
         records = self.bus.matching(lambda r: r.event is not None and r.event.accountid in mine)
-        republished = len(records) - len({r.event.id for r in records})
+        republished = len(records) - len({r.event.id for r in records if r.event is not None})
         per_invitation = Counter(mails.get(i.id, 0) for i in issued)
         ledgers = await self._ledgers(w.accounts)
         double = [acc for acc, body in ledgers.items()
@@ -200,7 +200,7 @@ class Chaos:
                   or body["summary"]["seats_used"] > body["summary"]["seats_total"]
                   or len({h["user_id"] for h in body["holders"]}) != len(body["holders"])]
         charged = [acc for acc, body in ledgers.items() if body["charges"]]  # no upgrades happen here
-        backlog = {s: (await self.stack.health_report(s) or {}).get("outbox_backlog") for s in SERVICES}
+        backlog = {s: (await self.stack.health.report(s) or {}).get("outbox_backlog") for s in SERVICES}
         return {
             "effect_exactly_once": {"ok": set(effects) == {1}, "figure": dict(effects),
                                     "says": "commands by number of answers"},
@@ -226,7 +226,7 @@ class Chaos:
             async def one(acc: str) -> tuple[str, dict]:
                 async with gate:
                     r = await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc},
-                                         headers=self.stack.as_operator())
+                                         headers=self.stack.auth.as_operator())
                     return acc, r.json()
 
             return dict(await asyncio.gather(*(one(acc) for acc in accounts)))

@@ -7,17 +7,18 @@ import json
 import secrets
 import time
 import uuid
+from datetime import UTC, datetime
 
 from crm_contracts import command, identity
 
 from .harness import ANSWER_TIMEOUT, Chaos
 
 
-def _poisons(acc: str) -> dict[str, tuple[bytes, list[tuple[str, bytes]]]]:
+def _poisons(acc: str) -> dict[str, tuple[bytes, list[tuple[str, bytes | None]]]]:
     """One record of every kind the runtime knows to refuse, as a sender could produce it."""
     def envelope(type_: str, data: dict) -> bytes:
         return json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "source": "chaos", "type": type_,
-                           "time": "2026-11-24T00:00:00Z", "accountid": acc, "data": data}).encode()
+                           "time": datetime.now(UTC).isoformat(), "accountid": acc, "data": data}).encode()
 
     create = {"account_id": acc, "name": "P", "tier": "enterprise",
               "owner": {"user_id": "o", "email": "o@example.com", "first_name": "O", "last_name": "P"}}
@@ -61,12 +62,14 @@ async def poison(chaos: Chaos) -> dict:
     for kind, (acc, poison_id, after) in cases.items():
         await bus.wait_answered("identity.account.opt_in_changed", {after.id}, timeout=ANSWER_TIMEOUT)
 
-        def answers(acc=acc, poison_id=poison_id):
+        def answers(acc: str = acc, poison_id: str | None = poison_id) -> list:
             def this_one(rec) -> bool:
                 return rec.key == acc and (rec.topic == "identity.commands.v1.dlq" or (
                     rec.event is not None and poison_id is not None and rec.event.correlationid == poison_id))
             return bus.matching(this_one)
-        await bus.until(lambda kind=kind: None if answers() else f"{kind} was never answered", 60)
+        def unanswered(kind: str = kind) -> str | None:
+            return None if answers() else f"{kind} was never answered"
+        await bus.until(unanswered, 60)
         found = answers()
         figures[kind] = [r.headers.get("dlq_reason") if r.topic.endswith(".dlq") else
                          ("rejected:" + r.event.data["reason"] if r.event.type.endswith("rejected") else r.event.type)

@@ -52,7 +52,7 @@ async def main(scenarios: list[str] | None = None) -> int:
     stack = Stack()
     out = stack.run / "chaos"
     out.mkdir(parents=True, exist_ok=True)
-    bus = Bus(stack.kafka_args(), source="chaos")
+    bus = Bus(stack.kafka.args(), source="chaos")
     await bus.start(watch=["identity.events.v1", "seats.events.v1", "notifications.events.v1",
                            "identity.commands.v1.dlq"])
     chaos = Chaos(stack, bus)

@@ -5,25 +5,16 @@ from __future__ import annotations
 
 import httpx
 from crm_contracts import seats
-from rich.console import Console
 
-from ..stack import Stack
-
-console = Console(highlight=False, soft_wrap=True)
+from .scenes import Scenes, console
 
 
-class BillingChapter:
-    # Provided by the story this chapter is part of.
-    stack: Stack
-    account: str
-    user: dict[str, str]
-    team: dict
-
+class BillingChapter(Scenes):
     async def billing(self) -> None:
         """This period's invoice, and a reduction of seats scheduled for the next renewal."""
         async with httpx.AsyncClient(timeout=5) as client:
             bills = (await client.get(f"{self.stack.http('seats')}/v1/invoices", params={"account_id": self.account},
-                                      headers=self.stack.as_user(self.user["olive"]))).json()
+                                      headers=self.stack.auth.as_user(self.user["olive"]))).json()
         for bill in bills["invoices"]:
             console.rule(f"[bold]Invoice {bill['period_start']}..{bill['period_end']} ({bill['currency']})")
             r = bill["recurring"]
@@ -39,7 +30,7 @@ class BillingChapter:
         console.print(f"  [yellow]addon:cma ends on {stopped.data['ends_on']}; not renewed after[/]")
         async with httpx.AsyncClient(timeout=5) as client:
             ahead = (await client.get(f"{self.stack.http('seats')}/v1/invoices", params={"account_id": self.account},
-                                      headers=self.stack.as_user(self.user["olive"]))).json()["upcoming"]
+                                      headers=self.stack.auth.as_user(self.user["olive"]))).json()["upcoming"]
         console.rule(f"[bold]Next invoice {ahead['period_start']}..{ahead['period_end']}: the reduced seats, and "
                      f"every package, add-on and calling package renewed in full")
         r = ahead["recurring"]

@@ -10,14 +10,12 @@ import uuid
 
 import httpx
 from crm_contracts import CloudEvent, leads, organisation, routing
-from rich.console import Console
 
 from .. import people
+from .scenes import Scenes, console
 
-console = Console(highlight=False, soft_wrap=True)
 
-
-class RoutingChapter:
+class RoutingChapter(Scenes):
     """Mixed into `demo.Story`, whose stack, bus and accounts it uses."""
 
     async def lead(self, title: str, channel: str, lead: dict, **target) -> CloudEvent:
@@ -42,7 +40,7 @@ class RoutingChapter:
                                       where=lambda e: e.instanceid == team and e.data["user_id"] == u["eli"])
             self.show()
             keys = f"{self.stack.http('identity')}/v1/instances/{team}/api-keys"
-            key = (await client.post(keys, json={"name": "open api"}, headers=self.stack.as_user(u["ana"]))).json()["key"]
+            key = (await client.post(keys, json={"name": "open api"}, headers=self.stack.auth.as_user(u["ana"]))).json()["key"]
             console.print(f"  a new API key for the Open API: {key[:9]}…")
         await self.step("Ana sets the team's routing rules (version 1)", routing.SetRules(
             instance_id=team, version=1, rules=[
@@ -59,7 +57,7 @@ class RoutingChapter:
         async with httpx.AsyncClient(timeout=10) as client:
             dry = (await client.post(f"{self.stack.http('routing')}/v1/instances/{team}/rules/dry-run",
                                      json={"lead": wes, "channel": "website"},
-                                     headers=self.stack.as_user(u["ana"]))).json()
+                                     headers=self.stack.auth.as_user(u["ana"]))).json()
         console.rule("[bold]Ana tries the rules on a lead first (POST :8004/v1/instances/…/rules/dry-run)")
         console.print(f"  dry run: {dry['event']['type']} to {dry['user_id']} by rule "
                       f"{dry['event']['data']['rule_id']} (rules v{dry['rules_version']}); nothing published")
@@ -100,7 +98,7 @@ class RoutingChapter:
         explain(transferred)
         async with httpx.AsyncClient(timeout=5) as client:
             history = (await client.get(f"{self.stack.http('routing')}/v1/leads/{moved.data['lead_id']}",
-                                        headers=self.stack.as_user(u["dee"]))).json()
+                                        headers=self.stack.auth.as_user(u["dee"]))).json()
         console.rule("[bold]That lead's routing history (GET :8004/v1/leads/…)")
         for h in history["history"]:
             console.print(f"  {h['at'][11:23]}  {h['type']:<28} in {h['instance_id']}")
@@ -109,7 +107,7 @@ class RoutingChapter:
             for name, instance in (("the team", self.team["instance_id"]), ("Harbor Realty", self.enterprise)):
                 seen = (await client.get(f"{self.stack.http('notifications')}/v1/notifications",
                                          params={"instance_id": instance},
-                                         headers=self.stack.as_user(u["dee"]))).json()
+                                         headers=self.stack.auth.as_user(u["dee"]))).json()
                 console.rule(f"[bold]Dee's notifications, signed into {name} (GET :8003/v1/notifications?instance_id=…)")
                 for item in seen["items"][:3]:
                     console.print(f"  {item['title']} → {item['destination']['path']} ({item['source']})")
@@ -134,10 +132,10 @@ class RoutingChapter:
             filter={"tags_any": ["hot", "vip"]}), "routing.segment.changed")
         base = f"{self.stack.http('routing')}/v1/instances"
         async with httpx.AsyncClient(timeout=5) as client:
-            ana = self.stack.as_user(u["ana"])
+            ana = self.stack.auth.as_user(u["ana"])
             stages = (await client.get(f"{base}/{team}/pipeline", headers=ana)).json()["stages"]
             theirs = (await client.get(f"{base}/{self.enterprise}/pipeline",
-                                       headers=self.stack.as_user(u["dee"]))).json()["stages"]
+                                       headers=self.stack.auth.as_user(u["dee"]))).json()["stages"]
             found = (await client.get(f"{base}/{team}/segments/hot_or_vip/leads", headers=ana)).json()["leads"]
         console.rule("[bold]The team's pipeline and segment (GET :8004/v1/instances/…/pipeline, …/segments/…/leads)")
         console.print("  team:          " + " → ".join(f"{s['name']} ({s['leads']})" for s in stages))

@@ -28,20 +28,19 @@ from email import policy
 from email.parser import BytesParser
 
 import httpx
-from crm_cli.lines import describe_record
 from crm_contracts import CloudEvent, identity, seats
-from rich.console import Console
 
 from .. import dates, people
 from ..bus import Bus
 from ..stack import Stack, current
 from .billing import BillingChapter
 from .routing import RoutingChapter
-
-console = Console(highlight=False, soft_wrap=True)
+from .scenes import answered, console
 
 
 class Story(BillingChapter, RoutingChapter):
+    """The whole story, chapter after chapter, on one account and its people."""
+
     def __init__(self, stack: Stack, bus: Bus) -> None:
         self.stack = stack
         self.bus = bus
@@ -57,27 +56,11 @@ class Story(BillingChapter, RoutingChapter):
         self.plan = {"period_start": first.isoformat(),
                      "period_end": dates.month_start(dates.today(), -1).replace(day=15).isoformat()}
 
-    def show(self) -> None:
-        for record in self.bus.records[self._shown:]:
-            arrow = "→" if record.topic.endswith("commands.v1") or record.topic == "leads.captured.v1" else "←"
-            style = "cyan" if arrow == "→" else ("red" if "rejected" in record.topic or
-                                                  record.topic.endswith(".dlq") else "green")
-            console.print(f"[{style}]{arrow} {describe_record(record)}[/]")
-        self._shown = len(self.bus.records)
-
-    async def step(self, title: str, data, wait_for: str, count: int = 1, **where) -> list:
-        console.rule(f"[bold]{title}")
-        cmd = await self.bus.command(data, accountid=self.account)
-        events = await self.bus.wait_event(wait_for, correlationid=cmd.correlation, count=count, timeout=30)
-        await asyncio.sleep(0.3)  # let the rest of the answer arrive before printing
-        self.show()
-        return events
-
     async def quote(self, who: str, item: str) -> dict:
         """Ask seats what `item` costs today, as `who`, and print it."""
         async with httpx.AsyncClient(timeout=5) as client:
             q = (await client.get(f"{self.stack.http('seats')}/v1/quotes", params={"account_id": self.account,
-                                  "item": item}, headers=self.stack.as_user(self.user[who]))).json()
+                                  "item": item}, headers=self.stack.auth.as_user(self.user[who]))).json()
         console.print(f"  [yellow]quote for {who}: {item} today costs {q['amount_cents'] / 100:.2f} {q['currency']} "
                       f"= {q['unit_price_cents'] / 100:.2f} × {q['days_remaining']}/{q['days_in_period']} days "
                       f"of {q['period_start']}..{q['period_end']}[/]")
@@ -102,7 +85,7 @@ class Story(BillingChapter, RoutingChapter):
         await self.stack.settled()
         async with httpx.AsyncClient(timeout=5) as client:
             shown = (await client.get(f"{self.stack.http('notifications')}/v1/templates/opt_in_invitation/preview",
-                                      params={"account_id": acc}, headers=self.stack.as_user(self.user["olive"]))).json()
+                                      params={"account_id": acc}, headers=self.stack.auth.as_user(self.user["olive"]))).json()
         console.rule("[bold]Olive previews the opt-in e-mail (GET :8003/v1/templates/opt_in_invitation/preview)")
         console.print(f"  subject: {shown['subject']}")
         console.print(f"  body:    {shown['html'][:110]}…")
@@ -112,7 +95,7 @@ class Story(BillingChapter, RoutingChapter):
                 user_id=self.user[user], email=f"{user}@example.com", first_name=first, last_name="Agent",
                 user_type="platform", activation="opt_in", role="agent", group_id=None,
                 by_user_id=self.user["olive"]), "identity.invitation.issued")
-            links[user] = self.stack.invitation_link(inv)
+            links[user] = self.stack.auth.invitation_link(inv)
         async with httpx.AsyncClient(timeout=10) as client:
             for user in links:
                 console.rule(f"[bold]{user} clicks the link in the e-mail")
@@ -120,10 +103,10 @@ class Story(BillingChapter, RoutingChapter):
                     quoted = await self.quote("olive", "seat")
                 page, confirmed = await people.accept(client, links[user])
                 console.print(f"  GET {links[user][:60]}… → {page.status_code} (a page asking to confirm); "
-                              f"POST confirm → {confirmed.status_code}")
-                [reserved] = await self.bus.wait_event(
-                    "seats.seat.reserved", timeout=30,
-                    where=lambda e, u=user: e.accountid == acc and e.data["user_id"] == self.user[u])
+                              f"POST confirm → {answered(confirmed)}")
+                def seat_of(e: CloudEvent, seated: str = self.user[user]) -> bool:
+                    return e.accountid == acc and e.data["user_id"] == seated
+                [reserved] = await self.bus.wait_event("seats.seat.reserved", timeout=30, where=seat_of)
                 self.last_acceptance = reserved.correlationid
                 await asyncio.sleep(0.5)
                 self.show()
@@ -143,7 +126,7 @@ class Story(BillingChapter, RoutingChapter):
         async with httpx.AsyncClient(timeout=5) as client:
             # The account's owner reads its seats with her own token.
             ledger = (await client.get(f"{self.stack.http('seats')}/v1/seats", params={"account_id": acc},
-                                       headers=self.stack.as_user(self.user["olive"]))).json()
+                                       headers=self.stack.auth.as_user(self.user["olive"]))).json()
         s = ledger["summary"]
         console.rule("[bold]Seat summary")
         console.print(f"  total {s['seats_total']}  used {s['seats_used']}  pending opt-in "
@@ -156,7 +139,7 @@ class Story(BillingChapter, RoutingChapter):
         await self.stack.settled()
         trace = await asyncio.create_subprocess_exec(sys.executable, "-m", "crm_cli.main", "trace",
                                                      str(self.last_acceptance), "--since", "10m",
-                                                     "-b", self.stack.bootstrap, env=self.stack.cli_env())
+                                                     "-b", self.stack.bootstrap, env=self.stack.kafka.cli_env())
         await trace.wait()
 
     async def refused_while_deactivated(self) -> None:
@@ -168,7 +151,7 @@ class Story(BillingChapter, RoutingChapter):
         async with httpx.AsyncClient(timeout=5) as client:
             for service, path in (("routing", f"/v1/instances/{enterprise}/leads"),
                                   ("notifications", "/v1/notifications")):
-                r = await client.get(self.stack.http(service) + path, headers=self.stack.as_user(self.user["ben"]))
+                r = await client.get(self.stack.http(service) + path, headers=self.stack.auth.as_user(self.user["ben"]))
                 console.print(f"  Ben's token on GET {path.replace(enterprise, '{enterprise}')} → "
                               f"{r.status_code} {r.json().get('error')}")
 
@@ -202,28 +185,28 @@ class Story(BillingChapter, RoutingChapter):
             [sent] = await self.step(f"Ana invites {user} as {role}", identity.InviteToInstance(
                 instance_id=team, user_id=u[user], role=role, by_user_id=u["ana"]), "notifications.email.sent")
             # The token is sealed to notifications on the topic; the link exists only in the e-mail.
-            links[user] = people.link_in_mail(self.stack.maildir, f"{user}@example.com")
+            links[user] = people.link_in_mail(self.stack.mail.maildir, f"{user}@example.com")
         self.links = links
         console.rule("[bold]The invitations in the Maildir (the only place their links exist)")
-        for path in sorted((self.stack.maildir / "new").iterdir(), key=lambda p: p.stat().st_mtime)[-2:]:
+        for path in sorted((self.stack.mail.maildir / "new").iterdir(), key=lambda p: p.stat().st_mtime)[-2:]:
             mail = BytesParser(policy=policy.default).parse(path.open("rb"), headersonly=True)
             console.print(f"  {path.name[:24]}…  To: {mail['To']}  Subject: {mail['Subject']}")
         async with httpx.AsyncClient(timeout=10) as client:
             console.rule("[bold]Dee clicks the link in the e-mail")
             page, confirmed = await people.accept(client, links["dee"])
-            console.print(f"  GET {links['dee'][:60]}… → {page.status_code}; POST confirm → {confirmed.status_code}")
+            console.print(f"  GET {links['dee'][:60]}… → {page.status_code}; POST confirm → {answered(confirmed)}")
             await self.bus.wait_event("identity.instance.member_joined", timeout=30,
                                       where=lambda e: e.instanceid == team and e.data["user_id"] == u["dee"])
             await asyncio.sleep(0.3)
             self.show()
             mine = (await client.get(f"{self.stack.http('identity')}/v1/instances",
-                                     headers=self.stack.as_user(u["dee"]))).json()["instances"]
+                                     headers=self.stack.auth.as_user(u["dee"]))).json()["instances"]
             console.print("  Dee's instances: " + "; ".join(
                 f"{i['name']} as {i['role']} (captures leads at {i['capture_email']})" for i in mine))
             console.rule("[bold]Ana issues an API key for the website form (POST /v1/instances/…/api-keys)")
             keys = f"{self.stack.http('identity')}/v1/instances/{team}/api-keys"
-            ana = self.stack.as_user(u["ana"])
-            refused = await client.post(keys, json={"name": "mine now"}, headers=self.stack.as_user(u["dee"]))
+            ana = self.stack.auth.as_user(u["ana"])
+            refused = await client.post(keys, json={"name": "mine now"}, headers=self.stack.auth.as_user(u["dee"]))
             console.print(f"  Dee tries first, with her own token → {refused.status_code} {refused.json()['error']}")
             issued = (await client.post(keys, json={"name": "website form"}, headers=ana)).json()
             console.print(f"  201 key {issued['key']} — shown this once; only its SHA-256 is kept")
@@ -251,7 +234,7 @@ class Story(BillingChapter, RoutingChapter):
             for user in ("ana", "dee"):
                 for name, instance in (("Harbor Realty (Enterprise)", enterprise), ("Harbor North Team", team)):
                     r = (await client.get(f"{self.stack.http('seats')}/v1/entitlements",
-                                          params={"instance_id": instance}, headers=self.stack.as_user(u[user]))).json()
+                                          params={"instance_id": instance}, headers=self.stack.auth.as_user(u[user]))).json()
                     console.rule(f"[bold]What {user} may use in {name}")
                     for item in r["items"]:
                         if item["available"] or item["kind"] in ("calling_package", "number"):
@@ -261,7 +244,7 @@ class Story(BillingChapter, RoutingChapter):
 
 async def main() -> None:
     stack = current()
-    bus = Bus(stack.kafka_args(), source="demo")
+    bus = Bus(stack.kafka.args(), source="demo")
     await bus.start()
     try:
         await Story(stack, bus).run()

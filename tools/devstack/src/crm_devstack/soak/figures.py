@@ -53,12 +53,12 @@ class Readings:
                     tables[f"{service}.{r['relname']}"] = {"rows": r["n_live_tup"], "mb": round(r["bytes"] / 2**20, 2)}
             finally:
                 await conn.close()
-        healths = {s: await self.stack.health_report(s) or {} for s in SERVICES}
+        healths = {s: await self.stack.health.report(s) or {} for s in SERVICES}
         return {"minute": minute, "at": datetime.now(UTC).isoformat(timespec="seconds"), "flows": flows,
                 "processes": procs, "cpu": self.cpu(), "tables": tables,
                 "kafka_log_mb": round(kafka_log_bytes(self.stack) / 2**20, 2),
                 "outbox_backlog": {s: h.get("outbox_backlog") for s, h in healths.items()},
-                "lag": await self.stack.lag()}
+                "lag": await self.stack.health.lag()}
 
     def cpu(self) -> dict:
         """Percent of one core each process used since the last sample, and the machine's busy share."""

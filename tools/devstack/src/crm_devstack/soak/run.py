@@ -131,15 +131,15 @@ class Soak:
                     elif e.type == "identity.invitation.issued" and e.data["kind"] == "opt_in":
                         clicked = time.perf_counter()
                         try:
-                            await people.accept(client, self.stack.invitation_link(e))
+                            await people.accept(client, self.stack.auth.invitation_link(e))
                             self.clicked[(e.accountid, e.data["user_id"])] = clicked
                         except httpx.HTTPError:
                             pass  # its seat will be missing from the invariants
                     elif e.type == "seats.seat.reserved" and e.data["auto_upgraded"]:
                         at = self.bus.arrivals.get((e.type, e.correlationid))
-                        clicked = self.clicked.pop((e.accountid, e.data["user_id"]), None)
-                        if at is not None and clicked is not None:
-                            self.latency.setdefault("opt_in_confirmed", []).append((clicked, (at - clicked) * 1000))
+                        confirmed = self.clicked.pop((e.accountid, e.data["user_id"]), None)
+                        if at is not None and confirmed is not None:
+                            self.latency.setdefault("opt_in_confirmed", []).append((confirmed, (at - confirmed) * 1000))
                 await asyncio.sleep(0.5)
 
     async def _team_created(self, client: httpx.AsyncClient, e: CloudEvent) -> None:
@@ -152,7 +152,7 @@ class Soak:
         await self._send(rules)
         try:
             r = await client.post(f"{self.stack.http('identity')}/v1/instances/{instance}/api-keys",
-                                  json={"name": "soak"}, headers=self.stack.as_user(owner))
+                                  json={"name": "soak"}, headers=self.stack.auth.as_user(owner))
             r.raise_for_status()
         except httpx.HTTPError:
             return  # no leads for this team; the load goes to the others
@@ -241,8 +241,9 @@ class Soak:
         when its timer ran out."""
         ends: dict[str, Counter] = {}
         for type_ in ("routing.lead.offered", "routing.lead.claimed", "routing.lead.pooled"):
-            for e in {e.id: e for e in self.bus.events(lambda e, t=type_: e.type == t
-                                                       and e.data.get("lead_id") in self.team_leads)}.values():
+            def of_type(e: CloudEvent, t: str = type_) -> bool:
+                return e.type == t and e.data.get("lead_id") in self.team_leads
+            for e in {e.id: e for e in self.bus.events(of_type)}.values():
                 ends.setdefault(e.data["lead_id"], Counter())[type_.rsplit(".", 1)[1]] += 1
         offered = {lid: c for lid, c in ends.items() if c["offered"]}
         wrong = [lid for lid, c in offered.items()
@@ -258,7 +259,7 @@ class Soak:
 
 async def main(minutes: float, accounts_per_s: int, leads_per_s: int) -> int:
     stack = Stack()
-    bus = Bus(stack.kafka_args(), source="soak")
+    bus = Bus(stack.kafka.args(), source="soak")
     await bus.start()
     try:
         soak = Soak(stack, bus, minutes, accounts_per_s, leads_per_s)

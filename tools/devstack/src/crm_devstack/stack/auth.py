@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from crm_cli import tokens
@@ -10,18 +11,23 @@ from crm_runtime import sealed
 from .layout import Layout
 
 
-class Credentials(Layout):
+@dataclass
+class Credentials:
+    """The development identity provider's keys and the tokens and links made with them."""
+
+    layout: Layout
+
     @property
-    def auth_dir(self) -> Path:
-        return self.run / "auth"
+    def folder(self) -> Path:
+        return self.layout.run / "auth"
 
     def keys_env(self, service: str) -> dict[str, str]:
         """The development identity provider (its public keys, issuer and audience) for every
         service; the invitation sealing key's public half for identity, its private half for
         notifications."""
-        env = {"AUTH_JWKS_FILE": str(tokens.ensure_dev_keys(self.auth_dir)), "AUTH_ISSUER": tokens.DEV_ISSUER,
+        env = {"AUTH_JWKS_FILE": str(tokens.ensure_dev_keys(self.folder)), "AUTH_ISSUER": tokens.DEV_ISSUER,
                "AUTH_AUDIENCE": tokens.DEV_AUDIENCE}
-        private, public = sealed.ensure_keys(self.auth_dir)
+        private, public = sealed.ensure_keys(self.folder)
         if service == "identity":
             env["INVITATION_SEAL_PUBLIC_KEY_FILE"] = str(public)
         if service == "notifications":
@@ -31,13 +37,13 @@ class Credentials(Layout):
     def invitation_link(self, issued) -> str:
         """The link of an `identity.invitation.issued`, as its e-mail carries it: opened with
         notifications' development key, standing in for reading the e-mail."""
-        private, _ = sealed.ensure_keys(self.auth_dir)
+        private, _ = sealed.ensure_keys(self.folder)
         token = sealed.Opener.from_file(str(private)).open(issued.data["sealed_token"])
         return f"{issued.data['accept_page_url']}?token={token}"
 
     def token(self, user_id: str, **options) -> str:
-        tokens.ensure_dev_keys(self.auth_dir)
-        return tokens.mint(self.auth_dir / tokens.PRIVATE_FILE, user_id, **options)
+        tokens.ensure_dev_keys(self.folder)
+        return tokens.mint(self.folder / tokens.PRIVATE_FILE, user_id, **options)
 
     def as_user(self, user_id: str, **options) -> dict[str, str]:
         """HTTP headers acting as `user_id` (`operator=True`: the operator scope, read-only)."""

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import Stack
+from .auth import Credentials
+from .health import Health
+from .kafka import KafkaBroker
 from .layout import SERVICES
+from .mail import MailServer
+from .postgres import PostgresServer
+from .services import ServiceProcesses
 
 COMPOSE_PROJECT = "crm-platform"
 # Written by `compose up`, removed by `compose down`: while it exists, `make demo`, `make test` and
@@ -63,12 +69,148 @@ def compose_command(root: Path, engine: str) -> list[str]:
 
 
 @dataclass
+class Engine:
+    """The container engine's commands, for the containers of one stack."""
+
+    command: str
+    # component -> container name or id; compose's containers are found by their labels instead.
+    containers: dict[str, str]
+    compose: bool
+
+    def run(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run([self.command, *args], capture_output=True, text=True)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{self.command} {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def container(self, component: str) -> str | None:
+        if not self.compose:
+            return self.containers.get(component)
+        found = self.run("ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={COMPOSE_PROJECT}",
+                         "--filter", f"label=com.docker.compose.service={component}").split()
+        return found[0] if found else None
+
+    def pid(self, component: str) -> int | None:
+        """The host PID of the component's running container, or None."""
+        name = self.container(component)
+        if not name:
+            return None
+        state = self.run("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", name, check=False).split()
+        return int(state[1]) if len(state) == 2 and state[0] == "true" else None
+
+    def stop(self, component: str, kill: bool = False) -> bool:
+        name = self.container(component)
+        if not name or not self.pid(component):
+            return False
+        self.run("kill", name) if kill else self.run("stop", "-t", "30", name)
+        return True
+
+    def start(self, component: str) -> None:
+        """Start the component's container unless it runs."""
+        if self.pid(component):
+            return
+        name = self.container(component)
+        if not name:
+            raise RuntimeError(f"no container for {component}")
+        self.run("start", name)
+
+    def logs(self, component: str) -> str:
+        name = self.container(component)
+        if not name:
+            return ""
+        done = subprocess.run([self.command, "logs", name], capture_output=True, text=True, errors="replace")
+        return done.stdout + done.stderr
+
+
+# Each part as the engine runs it: started, stopped and found by container instead of by PID file.
+
+@dataclass
+class ContainerKafka(KafkaBroker):
+    engine: Engine = field(kw_only=True)
+
+    def start(self, broker: int | None = None) -> None:
+        self.engine.start("kafka")
+
+    def stop(self, *, kill: bool = False, broker: int | None = None) -> bool:
+        return self.engine.stop("kafka", kill)
+
+    def pid(self, node: int = 1) -> int | None:
+        return self.engine.pid("kafka")
+
+
+@dataclass
+class ContainerPostgres(PostgresServer):
+    engine: Engine = field(kw_only=True)
+
+    def start(self) -> None:
+        self.engine.start("postgres")
+
+    def stop(self, *, kill: bool = False) -> bool:
+        return self.engine.stop("postgres", kill)
+
+
+@dataclass
+class ContainerMail(MailServer):
+    engine: Engine = field(kw_only=True)
+
+    def start(self) -> None:
+        self.engine.start("mail")
+
+    def stop(self) -> bool:
+        return self.engine.stop("mail")
+
+
+@dataclass
+class ContainerServices(ServiceProcesses):
+    engine: Engine = field(kw_only=True)
+
+    def pid(self, service: str, replica: int = 1) -> int | None:
+        return self.engine.pid(service) if replica == 1 else None
+
+    def start(self, service: str, env: dict[str, str] | None = None, replica: int = 1) -> int:
+        if env or replica != 1:
+            raise NotImplementedError("a replica or a service with its own settings is the local stack's (make up)")
+        self.engine.start(service)
+        return self.engine.pid(service) or 0
+
+    def stop(self, service: str, replica: int = 1, *, kill: bool = False) -> bool:
+        return replica == 1 and self.engine.stop(service, kill)
+
+
+@dataclass
+class ContainerHealth(Health):
+    engine: Engine = field(kw_only=True)
+
+    async def wait(self, service: str, timeout: float = 60, replica: int = 1) -> dict:
+        # The container's /health reports the PID inside its namespace, not the host's: a running
+        # container and a healthy answer are what can be compared.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = await self.of(service, replica)
+            if health and self.engine.pid(service):
+                return health
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"{service} not healthy after {timeout}s; see `{self.engine.command} logs "
+                           f"{self.engine.container(service)}`")
+
+
+@dataclass
 class ContainerStack(Stack):
-    engine: str = "docker"
+    engine_command: str = "docker"
     # component -> container name or id; compose's containers are found by their labels instead.
     containers: dict[str, str] = field(default_factory=dict)
     service_ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     compose: bool = False
+    engine: Engine = field(init=False, repr=False)
+
+    def assemble(self) -> None:
+        self.engine = engine = Engine(self.engine_command, self.containers, self.compose)
+        self.kafka = ContainerKafka(self, engine=engine)
+        self.postgres = ContainerPostgres(self, engine=engine)
+        self.mail = ContainerMail(self, engine=engine)
+        self.auth = Credentials(self)
+        self.services = ContainerServices(self, kafka=self.kafka, mail=self.mail, auth=self.auth, engine=engine)
+        self.health = ContainerHealth(self, kafka=self.kafka, services=self.services, engine=engine)
 
     @property
     def owns_parts(self) -> bool:
@@ -89,108 +231,20 @@ class ContainerStack(Stack):
             raise NotImplementedError("replicas are the local stack's (make up)")
         return self.service_ports[service]
 
-    # --- the engine ---------------------------------------------------------------------------
-
-    def _run(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run([self.engine, *args], capture_output=True, text=True)
-        if check and done.returncode != 0:
-            raise RuntimeError(f"{self.engine} {' '.join(args)}: {done.stderr.strip()}")
-        return done.stdout
-
-    def container(self, component: str) -> str | None:
-        if not self.compose:
-            return self.containers.get(component)
-        found = self._run("ps", "-a", "-q", "--filter", f"label=com.docker.compose.project={COMPOSE_PROJECT}",
-                          "--filter", f"label=com.docker.compose.service={component}").split()
-        return found[0] if found else None
-
-    def _pid(self, component: str) -> int | None:
-        name = self.container(component)
-        if not name:
-            return None
-        state = self._run("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", name, check=False).split()
-        return int(state[1]) if len(state) == 2 and state[0] == "true" else None
-
-    def _stop(self, component: str, kill: bool) -> bool:
-        name = self.container(component)
-        if not name or not self._pid(component):
-            return False
-        self._run("kill", name) if kill else self._run("stop", "-t", "30", name)
-        return True
-
-    def _start(self, component: str) -> None:
-        name = self.container(component)
-        if not name:
-            raise RuntimeError(f"no container for {component}")
-        self._run("start", name)
-
     def log_text(self, component: str) -> str:
-        name = self.container(component)
-        if not name:
-            return ""
-        done = subprocess.run([self.engine, "logs", name], capture_output=True, text=True, errors="replace")
-        return done.stdout + done.stderr
-
-    # --- the Stack's operations, on containers --------------------------------------------------
+        return self.engine.logs(component)
 
     async def up(self, services: list[str] | None = None, say=print) -> None:
         """Waits for what the containers run: it starts nothing (compose or the fixtures did)."""
-        await self.wait_postgres()
-        await self.wait_kafka()
-        await self.wait_mail()
+        await self.postgres.wait()
+        await self.kafka.wait()
+        await self.mail.wait()
         for service in services or list(SERVICES):
-            await self.wait_healthy(service, timeout=180)
-            say(f"{service:<10} healthy at {self.http(service)} (container {self.container(service)})")
+            await self.health.wait(service, timeout=180)
+            say(f"{service:<10} healthy at {self.http(service)} (container {self.engine.container(service)})")
 
     def down(self, say=print) -> None:
         say("containers are stopped by `make compose-down` or by the fixtures that started them")
-
-    def service_pid(self, service: str, replica: int = 1) -> int | None:
-        return self._pid(service) if replica == 1 else None
-
-    def start_service(self, service: str, env: dict[str, str] | None = None, replica: int = 1) -> int:
-        if env or replica != 1:
-            raise NotImplementedError("a replica or a service with its own settings is the local stack's (make up)")
-        if not self._pid(service):
-            self._start(service)
-        return self._pid(service) or 0
-
-    def stop_service(self, service: str, replica: int = 1, *, kill: bool = False) -> bool:
-        return replica == 1 and self._stop(service, kill)
-
-    async def wait_healthy(self, service: str, timeout: float = 60, replica: int = 1) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            health = await self.health(service, replica)
-            if health and self._pid(service):
-                return health
-            await asyncio.sleep(0.5)
-        raise RuntimeError(f"{service} not healthy after {timeout}s; see `{self.engine} logs "
-                           f"{self.container(service)}`")
-
-    def start_mail(self) -> None:
-        if not self._pid("mail"):
-            self._start("mail")
-
-    def stop_mail(self) -> bool:
-        return self._stop("mail", kill=False)
-
-    def start_postgres(self) -> None:
-        if not self._pid("postgres"):
-            self._start("postgres")
-
-    def stop_postgres(self, *, kill: bool = False) -> bool:
-        return self._stop("postgres", kill)
-
-    def start_kafka(self, broker: int | None = None) -> None:
-        if not self._pid("kafka"):
-            self._start("kafka")
-
-    def stop_kafka(self, *, kill: bool = False, broker: int | None = None) -> bool:
-        return self._stop("kafka", kill)
-
-    def kafka_pid(self, node: int = 1) -> int | None:
-        return self._pid("kafka")
 
 
 def compose_stack(root: Path | None = None) -> ContainerStack:
@@ -201,7 +255,7 @@ def compose_stack(root: Path | None = None) -> ContainerStack:
     env = images_env(root)
     return ContainerStack(root=root, run=Path(env.get("CRM_RUN") or root / ".run" / "compose"),
                           kafka_bootstrap="127.0.0.1:9092", pg_url=PG_ADMIN.format(port=5433),
-                          engine=engine_command(env), compose=True)
+                          engine_command=engine_command(env), compose=True)
 
 
 async def compose_up(say=print) -> ContainerStack:
@@ -211,29 +265,29 @@ async def compose_up(say=print) -> ContainerStack:
     healthchecks without systemd, so the waiting is done here, the same way for both engines."""
     stack = compose_stack()
     env = {**os.environ, **images_env(stack.root)}
-    compose = compose_command(stack.root, stack.engine)
+    compose = compose_command(stack.root, stack.engine_command)
     stack.run.mkdir(parents=True, exist_ok=True)
 
     def up(*services: str) -> None:
         subprocess.run([*compose, "up", "-d", *services], check=True, env=env, capture_output=True)
 
     up("postgres", "kafka")
-    await stack.wait_postgres(timeout=120)
+    await stack.postgres.wait(timeout=120)
     say(f"postgres   ready at {stack.admin_url}")
-    await stack.wait_kafka(timeout=180)
+    await stack.kafka.wait(timeout=180)
     say(f"kafka      ready at {stack.bootstrap}")
     up("init")
-    init = stack.container("init")
-    code = stack._run("wait", init).strip().splitlines()[-1] if init else "?"
+    init = stack.engine.container("init")
+    code = stack.engine.run("wait", init).strip().splitlines()[-1] if init else "?"
     if code != "0":
         raise RuntimeError(f"the init job failed ({code}):\n{stack.log_text('init')}")
     say("init       " + " · ".join(stack.log_text("init").strip().splitlines()))
     up("mail")
-    await stack.wait_mail(timeout=60)
-    say(f"smtp       ready at 127.0.0.1:{stack.smtp_port}, Maildir {stack.maildir}")
+    await stack.mail.wait(timeout=60)
+    say(f"smtp       ready at 127.0.0.1:{stack.smtp_port}, Maildir {stack.mail.maildir}")
     up(*SERVICES)
     for service in SERVICES:
-        await stack.wait_healthy(service, timeout=180)
+        await stack.health.wait(service, timeout=180)
         say(f"{service:<10} healthy at {stack.http(service)}")
     (stack.root / ACTIVE_MARK).touch()
     return stack
@@ -243,7 +297,7 @@ def compose_down(say=print) -> None:
     stack = compose_stack()
     env = {**os.environ, **images_env(stack.root)}
     (stack.root / ACTIVE_MARK).unlink(missing_ok=True)
-    subprocess.run([*compose_command(stack.root, stack.engine), "down"], check=True, env=env, capture_output=True)
+    subprocess.run([*compose_command(stack.root, stack.engine_command), "down"], check=True, env=env, capture_output=True)
     # podman-compose leaves the project's network behind (docker compose removes it).
-    stack._run("network", "rm", f"{COMPOSE_PROJECT}_default", check=False)
+    stack.engine.run("network", "rm", f"{COMPOSE_PROJECT}_default", check=False)
     say("compose stack stopped and removed")

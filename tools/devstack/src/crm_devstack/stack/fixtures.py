@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -100,7 +101,7 @@ def stack_for(run: Path, root: Path, all_settings: list[ContainerSettings], engi
     host = {c: next(iter(by[c].ports.values())) for c in ("postgres", "kafka", "mail", *SERVICES)}
     return ContainerStack(root=root, run=run, kafka_bootstrap=f"127.0.0.1:{host['kafka']}",
                           pg_url=PG_ADMIN.format(port=host["postgres"]), smtp_port=host["mail"],
-                          service_ports={s: host[s] for s in SERVICES}, engine=engine,
+                          service_ports={s: host[s] for s in SERVICES}, engine_command=engine,
                           containers={s.component: s.name for s in all_settings})
 
 
@@ -110,14 +111,16 @@ def docker_container(s: ContainerSettings, network=None):
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
+    # testcontainers types `command` as a string and a port's binding as a host port; the Docker
+    # SDK under it takes an argument list (no shell splitting) and a (host address, port) pair.
     container = DockerContainer(s.image, docker_client_kw={"version": API_VERSION}, name=s.name,
-                                command=s.command, env=s.env, volumes=s.volumes)
+                                command=s.command, env=s.env, volumes=s.volumes)  # type: ignore[arg-type]
     for inside, outside in s.ports.items():
-        container.ports[f"{inside}/tcp"] = ("127.0.0.1", outside)  # loopback only
+        container.ports[f"{inside}/tcp"] = ("127.0.0.1", outside)  # type: ignore[assignment]  # loopback only
     if network is not None:
         container.with_network(network).with_network_aliases(*s.aliases)
     # Limits within a sandboxed machine's hard limits (podman otherwise asks for more and fails).
-    kwargs = {"ulimits": [Ulimit(name="nofile", soft=1024, hard=4096), Ulimit(name="nproc", soft=4096, hard=4096)]}
+    kwargs: dict[str, Any] = {"ulimits": [Ulimit(name="nofile", soft=1024, hard=4096), Ulimit(name="nproc", soft=4096, hard=4096)]}
     if s.user is not None:
         kwargs["user"] = s.user
     container.with_kwargs(**kwargs)

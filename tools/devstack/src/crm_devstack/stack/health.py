@@ -4,37 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from crm_contracts import TOPICS
 from crm_runtime.topics import PARTITIONS
 
+from .kafka import KafkaBroker
 from .layout import SERVICES, Layout
+from .services import ServiceProcesses
 
 
-class Health(Layout):
-    async def health(self, service: str, replica: int = 1) -> dict | None:
+@dataclass
+class Health:
+    """Whether each service answers, and whether the whole has settled."""
+
+    layout: Layout
+    kafka: KafkaBroker
+    services: ServiceProcesses
+
+    async def of(self, service: str, replica: int = 1) -> dict | None:
         """The service's /health when it is healthy, else None (see `health_report` for why)."""
-        report = await self.health_report(service, replica)
+        report = await self.report(service, replica)
         return report if report and report.get("status") == "ok" else None
 
-    async def health_report(self, service: str, replica: int = 1) -> dict | None:
+    async def report(self, service: str, replica: int = 1) -> dict | None:
         """The service's /health answer whatever its status; None when it does not answer."""
         try:
             async with httpx.AsyncClient(timeout=3) as client:
-                return (await client.get(self.http(service, replica) + "/health")).json()
+                return (await client.get(self.layout.http(service, replica) + "/health")).json()
         except (httpx.HTTPError, ValueError):
             return None
 
-    async def wait_healthy(self, service: str, timeout: float = 60, replica: int = 1) -> dict:
+    async def wait(self, service: str, timeout: float = 60, replica: int = 1) -> dict:
         deadline = time.monotonic() + timeout
-        log = self.logs / f"{self._name(service, replica)}.log"
+        log = self.layout.logs / f"{self.layout.process_name(service, replica)}.log"
         while time.monotonic() < deadline:
-            if not self.service_pid(service, replica):
+            if not self.services.pid(service, replica):
                 raise RuntimeError(f"{service} exited; see {log}")
-            health = await self.health(service, replica)
-            if health and health.get("pid") == self.service_pid(service, replica):
+            health = await self.of(service, replica)
+            if health and health.get("pid") == self.services.pid(service, replica):
                 return health
             await asyncio.sleep(0.3)
         raise RuntimeError(f"{service} not healthy after {timeout}s; see {log}")
@@ -45,8 +55,8 @@ class Health(Layout):
         no new record. What tests use to show that nothing else will arrive, instead of a sleep."""
         from aiokafka import AIOKafkaConsumer
 
-        admin = AIOKafkaAdminClient(**self.kafka_args())
-        ends_reader = AIOKafkaConsumer(**self.kafka_args(), enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(**self.kafka.args())
+        ends_reader = AIOKafkaConsumer(**self.kafka.args(), enable_auto_commit=False)
         await admin.start()
         await ends_reader.start()
         deadline = time.monotonic() + timeout
@@ -56,7 +66,7 @@ class Health(Layout):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the system did not settle in {timeout}s")
                 ends, behind, _ = await self._consumption(admin, ends_reader)
-                healths = [await self.health(service) for service in SERVICES]
+                healths = [await self.of(service) for service in SERVICES]
                 idle = not behind and all(h and h.get("outbox_backlog") == 0 and not h.get("deliveries_due")
                                           for h in healths)
                 calm = calm + 1 if idle and ends == last_ends else 0
@@ -75,7 +85,7 @@ class Health(Layout):
         ends = await ends_reader.end_offsets(tps)
         behind, lag = [], {}
         for service in SERVICES:
-            group = f"crm-{service}{self.group_suffix}"
+            group = f"crm-{service}{self.layout.group_suffix}"
             offsets = await admin.list_consumer_group_offsets(group)
             lag[service] = 0
             for topic in {tp.topic for tp in offsets}:
@@ -91,8 +101,8 @@ class Health(Layout):
         """Records each service's consumer group has yet to commit, over every topic it reads."""
         from aiokafka import AIOKafkaConsumer
 
-        admin = AIOKafkaAdminClient(**self.kafka_args())
-        ends_reader = AIOKafkaConsumer(**self.kafka_args(), enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(**self.kafka.args())
+        ends_reader = AIOKafkaConsumer(**self.kafka.args(), enable_auto_commit=False)
         await admin.start()
         await ends_reader.start()
         try:

@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,24 +24,29 @@ from .layout import SERVICES, Layout
 from .processes import alive, read_pid, spawn, stop_together
 
 
-class KafkaBroker(Layout):
-    @property
-    def kafka_libs(self) -> Path:
-        return self.run / "kafka-libs"
+@dataclass
+class KafkaBroker:
+    """The broker or the three-node cluster of the stack's layout."""
 
-    def fetch_kafka(self) -> None:
-        if self.kafka_libs.exists() and any(self.kafka_libs.glob("kafka-tools-[0-9]*.jar")):
+    layout: Layout
+
+    @property
+    def libs(self) -> Path:
+        return self.layout.run / "kafka-libs"
+
+    def fetch(self) -> None:
+        if self.libs.exists() and any(self.libs.glob("kafka-tools-[0-9]*.jar")):
             return
-        pom = self.root / "infra" / "kafka" / "pom.xml"
+        pom = self.layout.root / "infra" / "kafka" / "pom.xml"
         subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-                        f"-DoutputDirectory={self.kafka_libs}", "-DincludeScope=runtime"], check=True)
+                        f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"], check=True)
 
     # --- Kafka principals (SASL/SCRAM) ------------------------------------------------------
 
     @property
-    def kafka_users(self) -> dict[str, str]:
+    def users(self) -> dict[str, str]:
         """user -> password: `admin` (the stack, tests, the operator CLI) and one per service."""
-        path = self.run / "kafka" / "users.json"
+        path = self.layout.run / "kafka" / "users.json"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -48,36 +54,36 @@ class KafkaBroker(Layout):
                 json.dump({u: secrets.token_urlsafe(24) for u in ("admin", *SERVICES)}, f)
         return json.loads(path.read_text())
 
-    def kafka_args(self, user: str = "admin") -> dict:
+    def args(self, user: str = "admin") -> dict:
         """aiokafka client arguments, logged in as `user` when the broker takes SASL."""
-        args: dict = {"bootstrap_servers": self.bootstrap}
-        if self.sasl:
+        args: dict = {"bootstrap_servers": self.layout.bootstrap}
+        if self.layout.sasl:
             args.update(security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-256",
-                        sasl_plain_username=user, sasl_plain_password=self.kafka_users[user])
+                        sasl_plain_username=user, sasl_plain_password=self.users[user])
         return args
 
     def cli_env(self) -> dict[str, str]:
         """The environment for the operator CLI `crm` against this stack (as admin under SASL)."""
-        env = {**os.environ, "CRM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
-        if self.sasl:
+        env = {**os.environ, "CRM_KAFKA_BOOTSTRAP_SERVERS": self.layout.bootstrap}
+        if self.layout.sasl:
             env.update(CRM_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT", CRM_KAFKA_SASL_MECHANISM="SCRAM-SHA-256",
-                       CRM_KAFKA_SASL_USERNAME="admin", CRM_KAFKA_SASL_PASSWORD=self.kafka_users["admin"])
+                       CRM_KAFKA_SASL_USERNAME="admin", CRM_KAFKA_SASL_PASSWORD=self.users["admin"])
         return env
 
-    def kafka_env(self, service: str) -> dict[str, str]:
-        if not self.sasl:
+    def client_env(self, service: str) -> dict[str, str]:
+        if not self.layout.sasl:
             return {}
         return {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
-                "KAFKA_SASL_USERNAME": service, "KAFKA_SASL_PASSWORD": self.kafka_users[service]}
+                "KAFKA_SASL_USERNAME": service, "KAFKA_SASL_PASSWORD": self.users[service]}
 
     def _listeners(self, node: int) -> list[str]:
-        port, controller = self.broker_port(node), self.node_controller_port(node)
-        if not self.sasl:
+        port, controller = self.layout.broker_port(node), self.layout.node_controller_port(node)
+        if not self.layout.sasl:
             return [f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT"]
-        admin = self.kafka_users["admin"]
+        admin = self.users["admin"]
         return [f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
                 f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
                 "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -92,9 +98,9 @@ class KafkaBroker(Layout):
                 "allow.everyone.if.no.acl.found=false"]
 
     def _scram_users(self) -> list[str]:
-        if not self.sasl:
+        if not self.layout.sasl:
             return []
-        return [a for user, pw in self.kafka_users.items()
+        return [a for user, pw in self.users.items()
                 for a in ("--add-scram", f"SCRAM-SHA-256=[name={user},password={pw}]")]
 
     def acls(self) -> dict[str, dict[str, list[str]]]:
@@ -111,35 +117,36 @@ class KafkaBroker(Layout):
 
     def apply_acls(self) -> None:
         """Kafka's own AclCommand, as an operator would run it; once per run folder."""
-        done = self.run / "kafka" / "acls.applied"
-        if not self.sasl or done.exists():
+        done = self.layout.run / "kafka" / "acls.applied"
+        if not self.layout.sasl or done.exists():
             return
-        config = self.run / "kafka" / "admin.properties"
+        config = self.layout.run / "kafka" / "admin.properties"
         config.write_text("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\n"
                           "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
-                          f'username="admin" password="{self.kafka_users["admin"]}";\n')
-        base = ["java", "-cp", f"{self.kafka_libs}/*", "org.apache.kafka.tools.AclCommand",
-                "--bootstrap-server", self.bootstrap, "--command-config", str(config), "--add", "--force"]
+                          f'username="admin" password="{self.users["admin"]}";\n')
+        base = ["java", "-cp", f"{self.libs}/*", "org.apache.kafka.tools.AclCommand",
+                "--bootstrap-server", self.layout.bootstrap, "--command-config", str(config), "--add", "--force"]
         for service, rules in self.acls().items():
             me = ["--allow-principal", f"User:{service}"]
-            for ops, resources in ((["Read", "Describe"], ["--topic", rules["read"]]),
-                                   (["Write", "Describe"], ["--topic", rules["write"]]),
-                                   (["Read"], ["--group", rules["group"], "--resource-pattern-type", "prefixed"])):
-                flag, names, *rest = resources
+            grants: list[tuple[list[str], str, list[str], list[str]]] = [
+                (["Read", "Describe"], "--topic", rules["read"], []),
+                (["Write", "Describe"], "--topic", rules["write"], []),
+                (["Read"], "--group", rules["group"], ["--resource-pattern-type", "prefixed"])]
+            for ops, flag, names, rest in grants:
                 cmd = [*base, *me, *[a for op in ops for a in ("--operation", op)],
                        *[a for n in names for a in (flag, n)], *rest]
                 subprocess.run(cmd, check=True, capture_output=True, text=True)
         done.touch()
 
-    def kafka_folder(self, node: int) -> Path:
-        return self.run / self.kafka_name(node)
+    def folder(self, node: int) -> Path:
+        return self.layout.run / self.layout.kafka_name(node)
 
-    def _kafka_properties(self, node: int) -> Path:
-        folder = self.kafka_folder(node)
+    def write_properties(self, node: int) -> Path:
+        folder = self.folder(node)
         props = folder / "server.properties"
         props.parent.mkdir(parents=True, exist_ok=True)
-        rf, isr = self.replication, min_insync(self.replication)
-        voters = ",".join(f"{n}@127.0.0.1:{self.node_controller_port(n)}" for n in self.nodes)
+        rf, isr = self.layout.replication, min_insync(self.layout.replication)
+        voters = ",".join(f"{n}@127.0.0.1:{self.layout.node_controller_port(n)}" for n in self.layout.nodes)
         props.write_text("\n".join([
             "process.roles=broker,controller",
             f"node.id={node}",
@@ -171,43 +178,43 @@ class KafkaBroker(Layout):
         return props
 
     def _pid_file(self, node: int) -> Path:
-        return self.pids / f"{self.kafka_name(node)}.pid"
+        return self.layout.pids / f"{self.layout.kafka_name(node)}.pid"
 
-    def kafka_pid(self, node: int) -> int | None:
+    def pid(self, node: int = 1) -> int | None:
         pid = read_pid(self._pid_file(node))
         return pid if alive(pid) else None
 
     def _check_node(self, broker: int | None) -> list[int]:
         if broker is None:
-            return self.nodes
-        if broker not in self.nodes:
-            raise ValueError(f"no broker {broker}: this stack's are {', '.join(map(str, self.nodes))}")
+            return self.layout.nodes
+        if broker not in self.layout.nodes:
+            raise ValueError(f"no broker {broker}: this stack's are {', '.join(map(str, self.layout.nodes))}")
         return [broker]
 
-    def start_kafka(self, broker: int | None = None) -> None:
+    def start(self, broker: int | None = None) -> None:
         """Start every node (or one) not running; a cluster's nodes are formatted with one id."""
-        if self.kafka_bootstrap:
+        if self.layout.kafka_bootstrap:
             return
-        self.fetch_kafka()
-        cp = f"{self.kafka_libs}/*"
+        self.fetch()
+        cp = f"{self.libs}/*"
         cluster: str | None = None
         for node in self._check_node(broker):
-            if self.kafka_pid(node):
+            if self.pid(node):
                 continue
-            props = self._kafka_properties(node)
-            if not (self.kafka_folder(node) / "data" / "meta.properties").exists():
+            props = self.write_properties(node)
+            if not (self.folder(node) / "data" / "meta.properties").exists():
                 cluster = cluster or self._cluster_id(cp)
                 subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster,
                                 "-c", str(props), *self._scram_users()], check=True, capture_output=True)
-            log4j = self.root / "infra" / "kafka" / "log4j2.properties"
+            log4j = self.layout.root / "infra" / "kafka" / "log4j2.properties"
             spawn(["java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={log4j}",
                    "-cp", cp, "kafka.Kafka", str(props)],
-                  log_file=self.logs / f"{self.kafka_name(node)}.log", pid_file=self._pid_file(node))
+                  log_file=self.layout.logs / f"{self.layout.kafka_name(node)}.log", pid_file=self._pid_file(node))
 
     def _cluster_id(self, cp: str) -> str:
         """The id the cluster's nodes were formatted with (a node formatted anew joins it), or a new one."""
-        for node in self.nodes:
-            meta = self.kafka_folder(node) / "data" / "meta.properties"
+        for node in self.layout.nodes:
+            meta = self.folder(node) / "data" / "meta.properties"
             if meta.exists():
                 for line in meta.read_text().splitlines():
                     if line.startswith("cluster.id="):
@@ -215,15 +222,15 @@ class KafkaBroker(Layout):
         return subprocess.run(["java", "-cp", cp, "kafka.tools.StorageTool", "random-uuid"],
                               check=True, capture_output=True, text=True).stdout.strip()
 
-    async def wait_kafka(self, timeout: float = 90, broker: int | None = None) -> None:
+    async def wait(self, timeout: float = 90, broker: int | None = None) -> None:
         """Until the cluster answers with every broker (or `broker`) registered."""
         # aiokafka logs each refused connection at ERROR while the broker is still starting.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-        wanted = set(self._check_node(broker)) if not self.kafka_bootstrap else set()
+        wanted = set(self._check_node(broker)) if not self.layout.kafka_bootstrap else set()
         deadline = time.monotonic() + timeout
         last: Exception | str | None = None
         while time.monotonic() < deadline:
-            admin = AIOKafkaAdminClient(**self.kafka_args(), request_timeout_ms=5000)
+            admin = AIOKafkaAdminClient(**self.args(), request_timeout_ms=5000)
             try:
                 await admin.start()
                 cluster = await admin.describe_cluster()
@@ -236,12 +243,12 @@ class KafkaBroker(Layout):
             finally:
                 await admin.close()
             await asyncio.sleep(0.5)
-        raise RuntimeError(f"Kafka at {self.bootstrap} did not answer in {timeout}s: {last!r}")
+        raise RuntimeError(f"Kafka at {self.layout.bootstrap} did not answer in {timeout}s: {last!r}")
 
     async def contract_partitions(self) -> dict[tuple[str, int], dict]:
         """Every partition of the contract's topics and their `.dlq`s as the cluster describes it
         (`leader`, -1 for none; `replicas`; `isr`)."""
-        admin = AIOKafkaAdminClient(**self.kafka_args(), request_timeout_ms=5000)
+        admin = AIOKafkaAdminClient(**self.args(), request_timeout_ms=5000)
         await admin.start()
         try:
             topics = await admin.describe_topics([n for t in TOPICS.values() for n in (t.name, t.dlq)])
@@ -263,12 +270,12 @@ class KafkaBroker(Layout):
         return time.monotonic() - started
 
     async def create_topics(self) -> list[str]:
-        return await ensure_topics(self.kafka_args(), PARTITIONS, self.replication)
+        return await ensure_topics(self.args(), PARTITIONS, self.layout.replication)
 
-    def stop_kafka(self, *, kill: bool = False, broker: int | None = None) -> bool:
+    def stop(self, *, kill: bool = False, broker: int | None = None) -> bool:
         """Stop every node (or one); SIGTERM is a controlled shutdown that hands its partitions'
         leadership over first, SIGKILL (`kill`) a crash. True when one was running."""
-        if self.kafka_bootstrap:
+        if self.layout.kafka_bootstrap:
             return False
         return stop_together([self._pid_file(node) for node in self._check_node(broker)], timeout=30,
                              sig=signal.SIGKILL if kill else signal.SIGTERM)

@@ -23,7 +23,8 @@ def repo_root() -> Path:
 @dataclass
 class Layout:
     root: Path = field(default_factory=repo_root)
-    run: Path | None = None
+    # Given, or chosen in __post_init__ from root, sasl and brokers: a Path once constructed.
+    run: Path = None  # type: ignore[assignment]
     kafka_port: int = 9092
     controller_port: int = 9093
     pg_port: int = 5433
@@ -95,5 +96,6 @@ class Layout:
     def http(self, service: str, replica: int = 1) -> str:
         return f"http://127.0.0.1:{self.port(service, replica)}"
 
-    def _name(self, service: str, replica: int) -> str:
+    def process_name(self, service: str, replica: int = 1) -> str:
+        """The PID file and log name of a service's replica."""
         return service if replica == 1 else f"{service}-{replica}"

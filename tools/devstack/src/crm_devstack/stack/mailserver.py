@@ -23,6 +23,7 @@ import ssl
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.controller import Controller
 
@@ -124,7 +125,7 @@ def main() -> None:
     parser.add_argument("--tls-cert", type=Path)
     parser.add_argument("--tls-key", type=Path)
     args = parser.parse_args()
-    tls = {}
+    tls: dict[str, Any] = {}
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)

@@ -1,78 +1,64 @@
-"""The four services as processes: their environment, start, stop, replicas; any component by name."""
+"""The four services as processes: their environment, start, stop, replicas."""
 
 from __future__ import annotations
 
 import signal
 import sys
+from dataclasses import dataclass
 
-from .layout import SERVICES, Layout
+from .auth import Credentials
+from .kafka import KafkaBroker
+from .layout import Layout
+from .mail import MailServer
 from .processes import alive, read_pid, spawn, stop
 
 
-class ServiceProcesses(Layout):
-    def service_env(self, service: str, replica: int = 1) -> dict[str, str]:
+@dataclass
+class ServiceProcesses:
+    """The four services as processes of this machine, each replica by its PID file."""
+
+    layout: Layout
+    kafka: KafkaBroker
+    mail: MailServer
+    auth: Credentials
+
+    def env(self, service: str, replica: int = 1) -> dict[str, str]:
         return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "DATABASE_URL": self.database_url(service),
+            "KAFKA_BOOTSTRAP_SERVERS": self.layout.bootstrap,
+            "DATABASE_URL": self.layout.database_url(service),
             "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(self.port(service, replica)),
-            "PUBLIC_BASE_URL": self.http(service),
-            "GROUP_SUFFIX": self.group_suffix,
+            "HTTP_PORT": str(self.layout.port(service, replica)),
+            "PUBLIC_BASE_URL": self.layout.http(service),
+            "GROUP_SUFFIX": self.layout.group_suffix,
             "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_PORT": str(self.layout.smtp_port),
             # The local server requires STARTTLS with its own certificate, which is trusted here.
             "SMTP_TLS": "starttls",
-            "SMTP_CA_FILE": str(self.run / "mail-tls" / "smtp-cert.pem"),
+            "SMTP_CA_FILE": str(self.layout.run / "mail-tls" / "smtp-cert.pem"),
             # A loopback server answers at once: a short deadline, so an e-mail whose worker was
             # killed mid-send is taken again after a 22.5 s lease instead of the default 90 s.
             "SMTP_TIMEOUT_S": "5",
             "SMTP_SEND_DEADLINE_S": "15",
-            "PUSH_LOG_PATH": str(self.push_log),
+            "PUSH_LOG_PATH": str(self.mail.push_log),
             "PYTHONUNBUFFERED": "1",
-            **self.keys_env(service),
-            **self.kafka_env(service),
-            **self.extra_env,
+            **self.auth.keys_env(service),
+            **self.kafka.client_env(service),
+            **self.layout.extra_env,
         }
 
-    def service_pid(self, service: str, replica: int = 1) -> int | None:
-        pid = read_pid(self.pids / f"{self._name(service, replica)}.pid")
+    def pid(self, service: str, replica: int = 1) -> int | None:
+        pid = read_pid(self.layout.pids / f"{self.layout.process_name(service, replica)}.pid")
         return pid if alive(pid) else None
 
-    def start_service(self, service: str, env: dict[str, str] | None = None, replica: int = 1) -> int:
-        running = self.service_pid(service, replica)
+    def start(self, service: str, env: dict[str, str] | None = None, replica: int = 1) -> int:
+        running = self.pid(service, replica)
         if running:
             return running
-        name = self._name(service, replica)
-        return spawn([sys.executable, "-m", f"crm_{service}"], log_file=self.logs / f"{name}.log",
-                     pid_file=self.pids / f"{name}.pid",
-                     env={**self.service_env(service, replica), **(env or {})})
+        name = self.layout.process_name(service, replica)
+        return spawn([sys.executable, "-m", f"crm_{service}"], log_file=self.layout.logs / f"{name}.log",
+                     pid_file=self.layout.pids / f"{name}.pid",
+                     env={**self.env(service, replica), **(env or {})})
 
-    def stop_service(self, service: str, replica: int = 1, *, kill: bool = False) -> bool:
+    def stop(self, service: str, replica: int = 1, *, kill: bool = False) -> bool:
         """SIGTERM (the service drains and commits what it holds), or SIGKILL with `kill`."""
-        return stop(self.pids / f"{self._name(service, replica)}.pid", sig=signal.SIGKILL if kill else signal.SIGTERM)
-
-    def stop_component(self, component: str, *, replica: int = 1, kill: bool = False,
-                       broker: int | None = None) -> bool:
-        """One part of the stack: `kafka` (every broker, or one), `postgres` or a service (one replica of it)."""
-        if component == "kafka":
-            return self.stop_kafka(kill=kill, broker=broker)
-        if component == "postgres":
-            return self.stop_postgres(kill=kill)
-        if component not in SERVICES:
-            raise ValueError(f"no component {component!r}: kafka, postgres, {', '.join(SERVICES)}")
-        return self.stop_service(component, replica, kill=kill)
-
-    async def start_component(self, component: str, *, replica: int = 1, broker: int | None = None) -> None:
-        """Start one part again and return once it answers (a service: once healthy; a broker: once
-        registered with the cluster)."""
-        if component == "kafka":
-            self.start_kafka(broker)
-            await self.wait_kafka(broker=broker)
-        elif component == "postgres":
-            self.start_postgres()
-            await self.wait_postgres()
-        elif component in SERVICES:
-            self.start_service(component, replica=replica)
-            await self.wait_healthy(component, replica=replica, timeout=120)
-        else:
-            raise ValueError(f"no component {component!r}: kafka, postgres, {', '.join(SERVICES)}")
+        return stop(self.layout.pids / f"{self.layout.process_name(service, replica)}.pid", sig=signal.SIGKILL if kill else signal.SIGTERM)
