@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 import uuid
 
 import pytest
@@ -12,14 +10,9 @@ import pytest
 from crm_contracts import command, identity, seats
 from crm_devstack.dates import period_args
 
+from cli_helpers import crm
+
 pytestmark = pytest.mark.stack
-
-
-async def crm(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "crm_cli.main", *args,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    return proc.returncode, out.decode(), err.decode()
 
 
 def create(account_id: str) -> dict:

@@ -4,7 +4,7 @@ Importing the package registers every topic and type, so `TOPICS` and `MESSAGES`
 """
 
 from . import calls, identity, leads, notifications, organisation, routing, seats
-from .envelope import CloudEvent, command, event_caused_by, new_id, now
+from .envelope import CloudEvent, command, event_caused_by, new_id, now, record_headers
 from .registry import MESSAGES, TOPICS, Direction, KeyRule, Message, MessageSpec, Topic, UnknownType, spec_of, type_of
 
 REJECTED_TYPE = {
@@ -28,6 +28,7 @@ __all__ = [
     "calls",
     "command",
     "event_caused_by",
+    "record_headers",
     "identity",
     "leads",
     "new_id",

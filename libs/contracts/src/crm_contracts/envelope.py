@@ -15,6 +15,16 @@ from .registry import Message, spec_of, type_of
 _NON_EMPTY = Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$")
 _OPTIONAL = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
 
+# Structured mode: the value is the whole envelope as JSON. The content type is what tells a
+# CloudEvents reader the mode (the Kafka binding, section 3.1); `ce_type` repeats the type so a
+# consumer can route a record without parsing it (EVENTS.md).
+STRUCTURED_JSON = b"application/cloudevents+json"
+
+
+def record_headers(type_: str) -> list[tuple[str, bytes]]:
+    """The headers of every record a producer here writes for a message of `type_`."""
+    return [("ce_type", type_.encode()), ("content-type", STRUCTURED_JSON)]
+
 
 class CloudEvent(BaseModel):
     """One Kafka record value. `data` stays a plain dict here; `parse_data` types it."""

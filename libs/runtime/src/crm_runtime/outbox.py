@@ -63,7 +63,3 @@ async def stage_many(conn: asyncpg.Connection, service: str, events: Sequence[Cl
         [e.id for e in events], [e.topic for e in events], [e.key for e in events],
         [e.type for e in events], [e.to_json() for e in events], channel_of(service),
     )
-
-
-def record_headers(type_: str) -> list[tuple[str, bytes]]:
-    return [("ce_type", type_.encode()), ("content-type", b"application/cloudevents+json")]

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import sys
 import time
 from collections.abc import Coroutine
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from crm_contracts import TOPICS
 
@@ -20,13 +23,17 @@ from . import kafka
 from .lines import describe, style_of
 
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped into a file or another program, Rich would cut tables at 80 columns: a pipe gets the
+# width COLUMNS asks for, else one wide enough for any row.
+console = Console(highlight=False, soft_wrap=True,
+                  width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 1000)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 # aiokafka reports each refused connection itself; the command says it once, with what to do.
 logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 BOOTSTRAP = typer.Option(None, "--bootstrap", "-b", envvar="CRM_KAFKA_BOOTSTRAP_SERVERS",
                          help="Kafka bootstrap servers (SASL/TLS: see CRM_KAFKA_* in docs/operations.md)")
+JSON = typer.Option(False, "--json", help="one JSON object per row, for scripts")
 SERVICES = {"identity": 8001, "seats": 8002, "notifications": 8003, "routing": 8004}
 
 
@@ -44,6 +51,43 @@ def run(work: Coroutine[Any, Any, int | None]) -> None:
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     raise typer.Exit(code or 0)
+
+
+class Listing:
+    """The rows of a listing: a table for people, or with `--json` one JSON object per row (the
+    column names as keys, the values unstyled), for scripts."""
+
+    def __init__(self, *columns: str, as_json: bool, **table_options: Any) -> None:
+        self.columns = columns
+        self.as_json = as_json
+        self.rows: list[dict[str, Any]] = []
+        self.styles: list[dict[str, str]] = []
+        self.table_options = table_options
+
+    def add(self, *values: Any, styles: dict[str, str] | None = None) -> None:
+        """A row, value for value in column order; `styles` colours named cells in the table."""
+        self.rows.append(dict(zip(self.columns, values, strict=True)))
+        self.styles.append(styles or {})
+
+    def show(self) -> None:
+        if self.as_json:
+            for row in self.rows:
+                print(json.dumps({re.sub(r"[^a-z0-9]+", "_", k): v for k, v in row.items()}, default=str), flush=True)
+            return
+        table = Table(*self.columns, **self.table_options)
+        for row, styles in zip(self.rows, self.styles, strict=True):
+            table.add_row(*(_cell(row[c], styles.get(c)) for c in self.columns))
+        console.print(table)
+
+    def say(self, text: str, **options: Any) -> None:
+        """A line under the table (totals, what happens next); not part of the JSON output."""
+        if not self.as_json:
+            console.print(text, **options)
+
+
+def _cell(value: Any, style: str | None) -> str:
+    text = "-" if value is None else str(value)
+    return f"[{style}]{text}[/]" if style else text
 
 
 def since_ms(since: str) -> int:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from crm_contracts import TOPICS
 
 from . import kafka
-from .common import BOOTSTRAP, console, err, run
+from .common import BOOTSTRAP, JSON, Listing, console, err, run
 
 from .connection import Cluster
 
@@ -25,21 +24,20 @@ def _dlq_topics(topic: str | None) -> list[str]:
 
 @dlq.command("list")
 def dlq_list(topic: str | None = typer.Argument(None, help="a topic or its .dlq (default: all)"),
-             bootstrap: str | None = BOOTSTRAP) -> None:
+             bootstrap: str | None = BOOTSTRAP, as_json: bool = JSON) -> None:
     """Every dead letter with its reason, where it came from and when."""
 
     async def go() -> int:
-        table = Table("dead-letter topic", "p/offset", "reason", "from", "failed at", "error")
-        n = 0
+        listing = Listing("dead-letter topic", "partition", "offset", "reason", "from", "failed at", "error",
+                          as_json=as_json)
         async for rec in kafka.read(Cluster.from_env(bootstrap), _dlq_topics(topic), start="beginning"):
             h = rec.headers
-            table.add_row(rec.topic, f"{rec.partition}/{rec.offset}", h.get("dlq_reason", "?"),
-                          f"{h.get('dlq_source_topic', '?')} {h.get('dlq_source_partition', '?')}/"
-                          f"{h.get('dlq_source_offset', '?')}", h.get("dlq_failed_at", "?"),
-                          h.get("dlq_error", "")[:80])
-            n += 1
-        console.print(table)
-        console.print(f"{n} dead letters")
+            listing.add(rec.topic, rec.partition, rec.offset, h.get("dlq_reason"),
+                        f"{h.get('dlq_source_topic', '?')} {h.get('dlq_source_partition', '?')}/"
+                        f"{h.get('dlq_source_offset', '?')}", h.get("dlq_failed_at"),
+                        h.get("dlq_error", "") if as_json else h.get("dlq_error", "")[:80])
+        listing.show()
+        listing.say(f"{len(listing.rows)} dead letters")
         return 0
 
     run(go())

@@ -12,19 +12,19 @@ import fnmatch
 import json
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 from rich.tree import Tree
 
-from crm_contracts import MESSAGES, TOPICS, CloudEvent, command
+from crm_contracts import MESSAGES, TOPICS, CloudEvent, command, record_headers
 
 from . import kafka, tokens
 from .connection import Cluster
-from .common import BOOTSTRAP, SERVICES, console, err, print_record, run, since_ms
+from .common import BOOTSTRAP, JSON, SERVICES, Listing, console, err, print_record, run, since_ms
 from .dead_letters import dlq
 from .lines import describe, style_of
 from .offsets import offsets_app
@@ -33,6 +33,20 @@ from .topics import topics_app
 
 app = typer.Typer(help="Operate crm-platform: publish, watch, trace, dead letters, outbox, topics, lag, status, token.",
                   no_args_is_help=True)
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        console.print(f"crm {version('crm-cli')} · contract crm-contracts {version('crm-contracts')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                               help="the CLI's version and the contract's, then exit")) -> None:
+    pass
+
+
 app.add_typer(dlq, name="dlq")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(topics_app, name="topics")
@@ -81,7 +95,7 @@ async def _publish(cluster: Cluster, message: CloudEvent, wait: bool, timeout: f
         answer_tail = await stack.enter_async_context(kafka.tail(cluster, answers)) if wait else None
         async with kafka.started(kafka.producer(cluster)) as producer:
             await producer.send_and_wait(message.topic, message.to_json(), key=message.key.encode(),
-                                         headers=[("ce_type", message.type.encode())])
+                                         headers=record_headers(message.type))
         console.print(f"→ {describe(message)}  [dim](id {message.id}, {message.topic})[/]")
         return 0 if answer_tail is None else await _answers(answer_tail, message, timeout)
 
@@ -191,12 +205,12 @@ def _tree(correlation: str, flow: list[kafka.Rec]) -> Tree:
 
 
 @app.command()
-def lag(bootstrap: str | None = BOOTSTRAP) -> None:
+def lag(bootstrap: str | None = BOOTSTRAP, as_json: bool = JSON) -> None:
     """Records not yet consumed, per consumer group, topic and partition, and per service in total."""
 
     async def go() -> int:
         cluster = Cluster.from_env(bootstrap)
-        table = Table("group", "topic", "partition", "committed", "end", "lag")
+        listing = Listing("group", "topic", "partition", "committed", "end", "lag", as_json=as_json)
         totals: dict[str, int] = {}
         async with kafka.started(kafka.admin(cluster)) as client:
             groups = sorted(g[0] for g in await client.list_consumer_groups() if g[0].startswith("crm-"))
@@ -217,10 +231,10 @@ def lag(bootstrap: str | None = BOOTSTRAP) -> None:
                 behind = max(0, ends[tp] - done)
                 totals[group] = totals.get(group, 0) + behind
                 if behind:
-                    table.add_row(group, tp.topic, str(tp.partition), str(done), str(ends[tp]), str(behind))
-        console.print(table)
+                    listing.add(group, tp.topic, tp.partition, done, ends[tp], behind)
+        listing.show()
         for group, total in totals.items():
-            console.print(f"{group}: {total} behind", style="bold red" if total else "green")
+            listing.say(f"{group}: {total} behind", style="bold red" if total else "green")
         return 0
 
     run(go())
@@ -228,14 +242,16 @@ def lag(bootstrap: str | None = BOOTSTRAP) -> None:
 
 @app.command()
 def status(urls: list[str] = typer.Option(None, "--service", help="name=http://host:port (repeatable)"),
-           replicas: int = typer.Option(2, help="local replicas to look for (ports +100 each)")) -> None:
+           replicas: int = typer.Option(2, help="local replicas to look for (ports +100 each)"),
+           as_json: bool = JSON) -> None:
     """Each service's /health and key metrics in one table."""
     targets = dict(u.split("=", 1) for u in urls) if urls else {
         (name if r == 1 else f"{name}-{r}"): f"http://127.0.0.1:{port + 100 * (r - 1)}"
         for name, port in SERVICES.items() for r in range(1, replicas + 1)}
 
     async def go() -> int:
-        table = Table("service", "status", "pid", "outbox backlog", "handled", "dead-lettered", "problems")
+        listing = Listing("service", "status", "pid", "outbox backlog", "handled", "dead-lettered", "problems",
+                          as_json=as_json)
         unhealthy = 0
         async with httpx.AsyncClient(timeout=3) as client:
             for name, url in targets.items():
@@ -244,15 +260,16 @@ def status(urls: list[str] = typer.Option(None, "--service", help="name=http://h
                     metrics = (await client.get(url + "/metrics")).text
                 except (httpx.HTTPError, ValueError):
                     if "-" not in name:  # a replica that is not running is no news
-                        table.add_row(name, "[red]no answer[/]", "-", "-", "-", "-", url)
+                        listing.add(name, "no answer", None, None, None, None, url, styles={"status": "red"})
                         unhealthy += 1
                     continue
                 ok = health.get("status") == "ok"
                 unhealthy += not ok
-                table.add_row(name, "[green]ok[/]" if ok else f"[red]{health.get('status')}[/]", str(health.get("pid")),
-                              str(health.get("outbox_backlog", "?")), _sum(metrics, "crm_messages_handled_total"),
-                              _sum(metrics, "crm_messages_dead_lettered_total"), "; ".join(health.get("problems", [])))
-        console.print(table)
+                listing.add(name, health.get("status"), health.get("pid"), health.get("outbox_backlog"),
+                            _sum(metrics, "crm_messages_handled_total"),
+                            _sum(metrics, "crm_messages_dead_lettered_total"), "; ".join(health.get("problems", [])),
+                            styles={"status": "green" if ok else "red"})
+        listing.show()
         return 3 if unhealthy else 0
 
     run(go())
@@ -277,9 +294,8 @@ def token(user: str = typer.Argument(..., help="the user id the token acts for (
     print(tokens.mint(key, user, ttl_s=ttl, operator=operator, issuer=issuer, audience=audience))
 
 
-def _sum(metrics: str, name: str) -> str:
-    total = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(name + "{"))
-    return f"{total:,.0f}"
+def _sum(metrics: str, name: str) -> int:
+    return round(sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(name + "{")))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
-from rich.table import Table
 
 from crm_runtime import positions
 
 from . import kafka
-from .common import BOOTSTRAP, SERVICES, console, err, run
+from .common import BOOTSTRAP, JSON, SERVICES, Listing, err, run
 from .connection import Cluster
 from .outbox_rows import DATABASE, _connect, _database
 
@@ -62,7 +61,7 @@ async def _state(cluster: Cluster, group: str) -> tuple[str, dict[kafka.TopicPar
 
 @offsets_app.command("show")
 def show(group: str = typer.Argument(..., help="e.g. crm-notifications"), bootstrap: str | None = BOOTSTRAP,
-         service: str | None = SERVICE, database_url: str | None = DATABASE) -> None:
+         service: str | None = SERVICE, database_url: str | None = DATABASE, as_json: bool = JSON) -> None:
     """Per partition: the offset committed on Kafka, the copy in the service's database, the
     partition's first and next offsets. A partition with a copy and nothing on Kafka is lost."""
 
@@ -72,13 +71,13 @@ def show(group: str = typer.Argument(..., help="e.g. crm-notifications"), bootst
         recorded = await _recorded(group, service, database_url) or {}
         tps = sorted(set(committed) | set(recorded), key=lambda tp: (tp.topic, tp.partition))
         firsts, ends = await _bounds(cluster, tps)
-        table = Table("topic", "partition", "committed", "recorded", "first", "end", "")
+        listing = Listing("topic", "partition", "committed", "recorded", "first", "end", "lost", as_json=as_json)
         for tp in tps:
             lost = tp in recorded and tp not in committed
-            table.add_row(tp.topic, str(tp.partition), str(committed.get(tp, "-")), str(recorded.get(tp, "-")),
-                          str(firsts.get(tp, "-")), str(ends.get(tp, "-")), "[red]lost[/]" if lost else "")
-        console.print(f"{group}: {state}")
-        console.print(table)
+            listing.add(tp.topic, tp.partition, committed.get(tp), recorded.get(tp), firsts.get(tp), ends.get(tp),
+                        lost if as_json else ("lost" if lost else ""), styles={"lost": "red"})
+        listing.say(f"{group}: {state}")
+        listing.show()
         return 1 if any(tp in recorded and tp not in committed for tp in tps) else 0
 
     run(go())
@@ -116,7 +115,7 @@ def set_offsets(group: str = typer.Argument(..., help="e.g. crm-notifications"),
                 to: str = typer.Option(..., "--to", help="recorded | earliest | latest | an ISO 8601 time"),
                 topics: list[str] = typer.Option(None, "--topic", help="only these topics (repeatable)"),
                 bootstrap: str | None = BOOTSTRAP, service: str | None = SERVICE,
-                database_url: str | None = DATABASE) -> None:
+                database_url: str | None = DATABASE, as_json: bool = JSON) -> None:
     """Commit where the group resumes, per partition. The group's services must be stopped (Kafka
     refuses offsets for a group with members); start them again afterwards."""
     when = None
@@ -151,11 +150,11 @@ def set_offsets(group: str = typer.Argument(..., help="e.g. crm-notifications"),
                 if when else None
             chosen = choose(to, tps, recorded or {}, firsts, ends, at_time)
             await committer.commit(chosen)
-        table = Table("topic", "partition", "was", "now", "end")
+        listing = Listing("topic", "partition", "was", "now", "end", as_json=as_json)
         for tp, offset in chosen.items():
-            table.add_row(tp.topic, str(tp.partition), str(committed.get(tp, "-")), str(offset), str(ends[tp]))
-        console.print(table)
-        console.print(f"{group} resumes there once its services start.")
+            listing.add(tp.topic, tp.partition, committed.get(tp), offset, ends[tp])
+        listing.show()
+        listing.say(f"{group} resumes there once its services start.")
         return 0
 
     run(go())

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 
 import typer
 
 from crm_runtime import outbox
 
-from .common import SERVICES, console, err, run
+from .common import JSON, SERVICES, console, err, run
 
 outbox_app = typer.Typer(help="Events a service's outbox relay set aside: list, requeue.", no_args_is_help=True)
 
@@ -37,7 +39,7 @@ async def _connect(url: str):
 
 
 @outbox_app.command("list")
-def outbox_list(service: str, database_url: str | None = DATABASE) -> None:
+def outbox_list(service: str, database_url: str | None = DATABASE, as_json: bool = JSON) -> None:
     """Every event the service's relay set aside (the broker can never take it), with why."""
     url = _database(service, database_url)
 
@@ -48,6 +50,10 @@ def outbox_list(service: str, database_url: str | None = DATABASE) -> None:
             rows = await outbox.dead_rows(conn)
         finally:
             await conn.close()
+        if as_json:
+            for r in rows:
+                print(json.dumps(dict(r), default=str), flush=True)
+            return 0
         # One line a row, ids in full: what `requeue --id` takes and grep finds.
         for r in rows:
             console.print(f"{r['id']}  {r['event_id']}  {r['type']}  {r['topic']}  {r['size']} bytes  set aside "

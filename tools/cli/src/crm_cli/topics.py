@@ -19,12 +19,11 @@ from rich import box
 from aiokafka.admin import NewPartitions
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
-from rich.table import Table
 
 from crm_contracts import TOPICS
 
 from . import kafka
-from .common import BOOTSTRAP, console, err, run
+from .common import BOOTSTRAP, JSON, Listing, console, err, run
 from .connection import Cluster
 
 topics_app = typer.Typer(help="Topics on the cluster: list them, add partitions.", no_args_is_help=True)
@@ -63,22 +62,19 @@ async def _partitions(cluster: Cluster, with_configs: bool = False) -> dict[str,
 
 
 @topics_app.command("list")
-def topics_list(bootstrap: str | None = BOOTSTRAP) -> None:
+def topics_list(bootstrap: str | None = BOOTSTRAP, as_json: bool = JSON) -> None:
     """Every topic with its partitions, replication, the replicas a write needs, the partitions
     with a replica out of sync, and its key."""
     async def work() -> int:
         found = await _partitions(Cluster.from_env(bootstrap), with_configs=True)
-        table = Table(box=box.SIMPLE_HEAD)
-        table.add_column("topic", no_wrap=True)
-        # rf: replicas of each partition; isr≥: replicas a write needs (min.insync.replicas);
+        # replicas: of each partition; min insync: replicas a write needs (min.insync.replicas);
         # behind: partitions with a replica out of sync.
-        for col in ("parts", "rf", "isr≥", "behind"):
-            table.add_column(col, justify="right")
-        table.add_column("keyed by", no_wrap=True)
+        listing = Listing("topic", "partitions", "replicas", "min insync", "behind", "keyed by", as_json=as_json,
+                          box=box.SIMPLE_HEAD)
         for name, shape in sorted(found.items()):
-            table.add_row(name, str(shape.partitions), str(shape.replicas), shape.min_insync,
-                          f"[yellow]{shape.behind}[/]" if shape.behind else "0", key_of(name) or "-")
-        console.print(table)
+            listing.add(name, shape.partitions, shape.replicas, shape.min_insync, shape.behind, key_of(name),
+                        styles={"behind": "yellow"} if shape.behind else None)
+        listing.show()
         return 0
 
     run(work())

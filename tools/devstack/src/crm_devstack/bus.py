@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from crm_contracts import TOPICS, CloudEvent, command
+from crm_contracts import TOPICS, CloudEvent, command, record_headers
 from crm_runtime.rebootstrap import rebootstrapping
 from crm_runtime.settings import client_args
 from pydantic import BaseModel
@@ -118,7 +118,7 @@ class Bus:
     async def send(self, event: CloudEvent) -> CloudEvent:
         assert self._producer is not None
         await self._producer.send_and_wait(event.topic, event.to_json(), key=event.key.encode(),
-                                           headers=[("ce_type", event.type.encode())])
+                                           headers=record_headers(event.type))
         return event
 
     async def command(self, data: BaseModel, *, accountid: str, **attrs) -> CloudEvent:

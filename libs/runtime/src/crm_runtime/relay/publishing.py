@@ -14,8 +14,9 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
+from crm_contracts import record_headers
+
 from .. import logs, metrics
-from ..outbox import record_headers
 
 log = logs.get(__name__)
 
