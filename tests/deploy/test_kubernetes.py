@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from crm_devstack import openapi_doc
 from crm_devstack.kubernetes_manifests import BASE, files
 from crm_devstack.stack.layout import SERVICES, repo_root
 from crm_runtime.topics import PARTITIONS
@@ -51,9 +52,12 @@ def test_each_service_has_probes_resources_a_budget_and_lag_scaling():
     for service in SERVICES:
         name = f"crm-{service}"
         container = by_kind["Deployment"][name]["spec"]["template"]["spec"]["containers"][0]
-        assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         # Liveness must not follow Kafka or the database: a restart would not bring them back.
-        assert container["livenessProbe"]["httpGet"]["path"] == "/metrics"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["startupProbe"]["httpGet"]["path"] == "/livez"
+        served = openapi_doc.document(service)["paths"]
+        assert all(container[p]["httpGet"]["path"] in served for p in ("startupProbe", "livenessProbe", "readinessProbe"))
         assert container["resources"]["requests"]["cpu"] and container["resources"]["limits"]["memory"]
         assert container["securityContext"]["runAsNonRoot"] is True
         assert by_kind["PodDisruptionBudget"][name]["spec"]["minAvailable"] == 1

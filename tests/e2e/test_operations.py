@@ -30,7 +30,12 @@ async def test_a_database_outage_delays_commands_but_neither_loses_nor_dead_lett
         assert not bus.events(lambda e: e.correlationid == cmd.id)
         async with httpx.AsyncClient(timeout=5) as client:
             health = await client.get(stack.http("identity") + "/health")
+            ready = await client.get(stack.http("identity") + "/readyz")
+            live = await client.get(stack.http("identity") + "/livez")
         assert health.status_code == 503 and health.json()["database"].startswith("down")
+        # Out of rotation, not restarted: a restart would not bring the database back.
+        assert ready.status_code == 503 and ready.json()["problems"] == ["database unreachable"]
+        assert live.status_code == 200 and live.json() == {"service": "identity", "status": "alive", "ended": []}
     finally:
         stack.postgres.start()
         await stack.postgres.wait()
@@ -50,8 +55,11 @@ async def test_every_service_reports_health_and_metrics(stack, bus, account_id, 
             health = (await client.get(stack.http(service) + "/health")).json()
             assert health["status"] == "ok" and health["database"] == "ok" and health["kafka"] == "ok"
             assert health["outbox_backlog"] >= 0
+            ready, live = (await client.get(stack.http(service) + "/readyz")), (await client.get(stack.http(service) + "/livez"))
+            assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+            assert (live.status_code, live.json()["status"]) == (200, "alive")
         metrics = (await client.get(stack.http("identity") + "/metrics")).text
-    assert 'crm_messages_handled_total{outcome="rejected",service="identity",topic="identity.commands.v1",' \
+    assert 'crm_messages_handled_total{crm_service="identity",outcome="rejected",topic="identity.commands.v1",' \
            'type="identity.account.set_opt_in"}' in metrics
     for name in ("crm_handler_seconds_bucket", "crm_outbox_backlog", "crm_messages_dead_lettered_total",
                  "crm_messages_failed_total"):

@@ -72,6 +72,11 @@ class PartitionedConsumer:
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
 
+    @property
+    def loops(self) -> list[asyncio.Task]:
+        """The consumer's own loops (fetching, committing, recording positions): each runs until stop."""
+        return list(self._tasks)
+
     async def start(self) -> None:
         self.consumer.subscribe(self.topics, listener=_Rebalance(self))
         await self.consumer.start()

@@ -157,9 +157,12 @@ class Service:
             await started.producer.stop()
             await started.pool.close()
 
-    async def health(self, request: Request) -> Response:
+    async def _reach(self) -> tuple[dict[str, object], list[str]]:
+        """Whether the database and Kafka answer, each within 2 s."""
         checks: dict[str, object] = {}
         problems: list[str] = []
+        if self._resources is None:
+            return {"database": "not started", "kafka": "not started"}, ["starting"]
         try:
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
             checks["database"] = "ok"
@@ -172,6 +175,27 @@ class Service:
         except Exception as exc:
             checks["kafka"] = f"down: {exc!r}"
             problems.append("kafka unreachable")
+        return checks, problems
+
+    async def livez(self, request: Request) -> Response:
+        """Whether the process runs: it answers, and none of the loops it keeps (the consumer's,
+        the relay, the workers) has ended. What an orchestrator restarts on, so nothing outside the
+        process is asked: a broker or database outage is waited out, not restarted through."""
+        running = [*self._tasks, *(self.consumer.loops if self.consumer is not None else [])]
+        ended = sorted(t.get_name() for t in running if t.done()) if self.ready else []
+        return json_response({"service": self.name, "status": "ended" if ended else "alive", "ended": ended},
+                             503 if ended else 200)
+
+    async def readyz(self, request: Request) -> Response:
+        """Whether it can take work now: started, and its database and Kafka answer. What an
+        orchestrator sends requests by; /health says more, for people."""
+        checks, problems = await self._reach()
+        ready = self.ready and not problems
+        return json_response({"service": self.name, "status": "ready" if ready else "not ready", **checks,
+                              "problems": problems if self.ready else ["starting"]}, 200 if ready else 503)
+
+    async def health(self, request: Request) -> Response:
+        checks, problems = await self._reach()
         if self._resources is not None and checks["database"] == "ok":
             backlog = await self.relay.backlog()
             checks["outbox_backlog"] = backlog
@@ -213,6 +237,8 @@ class Service:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
         routes: list[BaseRoute] = [get("/health", self.health, public=True),
+                                   get("/livez", self.livez, public=True),
+                                   get("/readyz", self.readyz, public=True),
                                    get("/metrics", metrics, public=True, answers="text/plain"),
                                    *memory.routes()]
         if self._extra_routes:

@@ -3,9 +3,9 @@ services so they cannot drift apart (`--check` fails when the files are stale, a
 
     python -m crm_devstack.kubernetes_manifests [--check]
 
-Each service: a Deployment (non-root, read-only root, resources, a liveness probe on /metrics and
-a readiness probe on /health — a service cut off from Kafka or its database is taken out of
-rotation, not restarted), a Service, a PodDisruptionBudget, and a HorizontalPodAutoscaler on its
+Each service: a Deployment (non-root, read-only root, resources, startup and liveness probes on
+/livez — the process answers and its loops run — and a readiness probe on /readyz — a service cut
+off from Kafka or its database is taken out of rotation, not restarted), a Service, a PodDisruptionBudget, and a HorizontalPodAutoscaler on its
 consumer group's lag, capped at the partitions a group can share. Kafka and PostgreSQL are the
 cluster's own (deploy/kubernetes/README.md says what to provide).
 """
@@ -57,9 +57,9 @@ def deployment(service: str) -> dict:
                     {"secretRef": {"name": f"crm-{service}"}}],
         "env": _env(service),
         "resources": {"requests": {"cpu": "250m", "memory": "192Mi"}, "limits": {"memory": "512Mi"}},
-        "startupProbe": _probe("/metrics", 2, 60),
-        "livenessProbe": _probe("/metrics", 10, 3),
-        "readinessProbe": _probe("/health", 5, 2),
+        "startupProbe": _probe("/livez", 2, 60),
+        "livenessProbe": _probe("/livez", 10, 3),
+        "readinessProbe": _probe("/readyz", 5, 2),
         "securityContext": {"runAsNonRoot": True, "runAsUser": UID, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
