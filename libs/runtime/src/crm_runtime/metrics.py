@@ -1,33 +1,37 @@
-"""Prometheus metrics shared by all services; `service` is a label so dashboards can group."""
+"""Prometheus metrics shared by all services; `crm_service` is a label so dashboards can group.
+
+Not `service`: Prometheus's Kubernetes discovery and its operator put `service` (and `job`,
+`instance`, `namespace`, `pod`, `container`, `endpoint`) on every series they scrape, and a
+target's own label of that name would be renamed `exported_service` or overwritten."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES_HANDLED = Counter(
     "crm_messages_handled_total",
     "Messages consumed and finished (handled, duplicate, rejected or ignored).",
-    ["service", "topic", "type", "outcome"],
+    ["crm_service", "topic", "type", "outcome"],
 )
 MESSAGES_FAILED = Counter(
     "crm_messages_failed_total",
     "Handler attempts that raised, by whether the failure was transient.",
-    ["service", "topic", "kind"],
+    ["crm_service", "topic", "kind"],
 )
 DEAD_LETTERED = Counter(
-    "crm_messages_dead_lettered_total", "Records copied to a dead-letter topic.", ["service", "topic", "reason"]
+    "crm_messages_dead_lettered_total", "Records copied to a dead-letter topic.", ["crm_service", "topic", "reason"]
 )
 HANDLER_LATENCY = Histogram(
     "crm_handler_seconds",
     "Time from taking a partition's batch to finishing it (transaction committed, dead letters sent).",
-    ["service", "topic"],
+    ["crm_service", "topic"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published.", ["service"])
-OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published.", ["service"])
+OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Outbox rows not yet published.", ["crm_service"])
+OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Outbox rows published.", ["crm_service"])
 BATCH_RECORDS = Histogram(
-    "crm_batch_records", "Records per processed batch.", ["service", "topic"],
+    "crm_batch_records", "Records per processed batch.", ["crm_service", "topic"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500),
 )
 OUTBOX_SET_ASIDE = Counter(
     "crm_outbox_set_aside_total", "Outbox rows the broker can never take, moved to outbox_dead.",
-    ["service", "topic"],
+    ["crm_service", "topic"],
 )
