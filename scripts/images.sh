@@ -65,10 +65,7 @@ if [ "$FROM" = debian ]; then
 
   # Kafka: the jars of infra/kafka/pom.xml, fetched once into the run folder as `make up` does.
   LIBS=.run/kafka-libs
-  if ! ls $LIBS/kafka-tools-[0-9]*.jar >/dev/null 2>&1; then
-    echo "fetching Kafka $KAFKA_VERSION from Maven Central"
-    mvn -q -B -f infra/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory="$PWD/$LIBS" -DincludeScope=runtime
-  fi
+  .venv/bin/python -m crm_devstack.stack.kafka_jars "$PWD/$LIBS"
   CONTEXT=.run/images/kafka
   rm -rf "$CONTEXT"; mkdir -p "$CONTEXT"
   cp -r $LIBS "$CONTEXT/libs"

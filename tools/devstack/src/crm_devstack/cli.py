@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .stack import SERVICES, Stack, current
+from .stack.kafka_jars import FetchFailed
 from .stack.processes import alive, read_pid
 
 app = typer.Typer(help="Run crm-platform locally: Kafka, PostgreSQL and the four services.",
@@ -20,7 +21,11 @@ console = Console()
 @app.command()
 def up() -> None:
     """Install what is missing, start everything, return when every service is healthy."""
-    asyncio.run(Stack().up(say=console.print))
+    try:
+        asyncio.run(Stack().up(say=console.print))
+    except FetchFailed as exc:
+        console.print(f"[red]cannot start Kafka[/]: {exc}")
+        raise typer.Exit(1) from None
     console.print("[bold green]crm-platform is up[/] — `make status`, `make logs`, `make down`")
 
 

@@ -50,6 +50,8 @@ class Stack(Layout):
         self.health = Health(self, kafka=self.kafka, services=self.services)
 
     async def up(self, services: list[str] | None = None, say=print) -> None:
+        if not self.kafka_bootstrap:  # a broker of our own: its jars first, with what they cost to fetch
+            self.kafka.fetch(say=say)
         self.postgres.start()
         self.kafka.start()
         await self.postgres.wait()

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -34,12 +35,12 @@ class KafkaBroker:
     def libs(self) -> Path:
         return self.layout.run / "kafka-libs"
 
-    def fetch(self) -> None:
-        if self.libs.exists() and any(self.libs.glob("kafka-tools-[0-9]*.jar")):
-            return
-        pom = self.layout.root / "infra" / "kafka" / "pom.xml"
-        subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-                        f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"], check=True)
+    def fetch(self, say: Callable[[str], object] = print) -> None:
+        """The jars, fetched from Maven Central on the first run and checked against their
+        recorded SHA-256 on every run (`kafka_jars`)."""
+        from . import kafka_jars  # here: `python -m crm_devstack.stack.kafka_jars` runs it as a script too
+
+        kafka_jars.fetch(self.libs, self.layout.root, log=self.layout.logs / "maven.log", say=say)
 
     # --- Kafka principals (SASL/SCRAM) ------------------------------------------------------
 
