@@ -25,6 +25,16 @@ def tree(tmp_path):
     return root, libs
 
 
+def fake_mvn(tmp_path, monkeypatch, script: str) -> None:
+    """A stand-in `mvn` first on PATH, running `script`."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    mvn = bin_dir / "mvn"
+    mvn.write_text("#!/bin/sh\n" + script)
+    mvn.chmod(mvn.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
 def test_the_recorded_jars_pass(tree):
     root, libs = tree
     kafka_jars.fetch(libs, root)  # present: checked, nothing fetched
@@ -57,15 +67,10 @@ def test_the_record_is_what_the_repository_holds():
 def test_a_registry_that_cannot_be_reached_is_one_line(tree, tmp_path, monkeypatch):
     root, _ = tree
     (root / "infra" / "kafka" / "pom.xml").write_text("<project/>")
-    # A stand-in `mvn` that fails as Maven does when Maven Central does not answer.
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    mvn = bin_dir / "mvn"
-    mvn.write_text("#!/bin/sh\necho '[ERROR] Plugin org.apache.maven.plugins:maven-dependency-plugin could not be "
-                   "resolved: Could not transfer artifact from/to central: Connect to repo.maven.apache.org:443 "
-                   "failed: Network is unreachable'\nexit 1\n")
-    mvn.chmod(mvn.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    # Fails as Maven does when Maven Central does not answer.
+    fake_mvn(tmp_path, monkeypatch, "echo '[ERROR] Plugin org.apache.maven.plugins:maven-dependency-plugin could not "
+             "be resolved: Could not transfer artifact from/to central: Connect to repo.maven.apache.org:443 "
+             "failed: Network is unreachable'\nexit 1\n")
     said = []
     with pytest.raises(FetchFailed, match="Maven Central cannot be reached") as failed:
         kafka_jars.fetch(tmp_path / "fresh", root, log=tmp_path / "maven.log", say=said.append)
@@ -83,18 +88,12 @@ def test_digest_is_sha256(tmp_path):
 def test_a_first_fetch_shows_each_download_and_keeps_only_checked_jars(tree, tmp_path, monkeypatch):
     root, libs = tree
     (root / "infra" / "kafka" / "pom.xml").write_text("<project/>")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    mvn = bin_dir / "mvn"
     # Copies the recorded jars where Maven's -DoutputDirectory says, printing what Maven prints.
-    mvn.write_text(f"""#!/bin/sh
-for a in "$@"; do case "$a" in -DoutputDirectory=*) out="${{a#-DoutputDirectory=}}";; esac; done
+    fake_mvn(tmp_path, monkeypatch, f"""for a in "$@"; do case "$a" in -DoutputDirectory=*) out="${{a#-DoutputDirectory=}}";; esac; done
 mkdir -p "$out" && cp {libs}/*.jar "$out"/
 echo '[INFO] Downloaded from central: https://repo.maven.apache.org/maven2/o/k/kafka-tools-4.1.1.jar (1.2 MB at 3 MB/s)'
 echo '[INFO] Downloaded from central: https://repo.maven.apache.org/maven2/o/k/kafka-tools-4.1.1.pom (2 kB at 3 MB/s)'
 """)
-    mvn.chmod(mvn.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     said = []
     kafka_jars.fetch(tmp_path / "fresh", root, log=tmp_path / "maven.log", say=said.append)
     assert said[1:] == ["           kafka-tools-4.1.1.jar (1.2 MB)"]
