@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -14,6 +15,8 @@ from .registry import Message, spec_of, type_of
 # of NUL, which PostgreSQL text cannot hold.
 _NON_EMPTY = Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$")
 _OPTIONAL = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
+_TRACE = Field(default=None, max_length=512, pattern=r"^[\x20-\x7e]*$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 
 # Structured mode: the value is the whole envelope as JSON. The content type is what tells a
 # CloudEvents reader the mode (the Kafka binding, section 3.1); `ce_type` repeats the type so a
@@ -43,6 +46,11 @@ class CloudEvent(BaseModel):
     instanceid: str | None = _OPTIONAL
     correlationid: str | None = _OPTIONAL
     causationid: str | None = _OPTIONAL
+    # The CloudEvents distributed-tracing extension (W3C Trace Context): carried from a command to
+    # every event it causes, so a trace follows one flow through every service. Bounded, and never
+    # a reason to refuse a message: a value that is not a trace context is carried, not read.
+    traceparent: str | None = _TRACE
+    tracestate: str | None = _TRACE
     data: dict[str, Any]
     # When the platform received it: the broker's append time of the record it came in (set by the
     # runtime as it reads; never on the wire). `time` stays the sender's claim, kept for audit.
@@ -73,6 +81,12 @@ class CloudEvent(BaseModel):
     def key(self) -> str:
         return spec_of(self.type).topic.key_rule.key_for(self.accountid, self.instanceid)
 
+    @property
+    def trace_id(self) -> str | None:
+        """The W3C trace id of `traceparent`, when it is one (all zeros is not)."""
+        found = _TRACEPARENT.match(self.traceparent or "")
+        return found.group(1) if found and found.group(1) != "0" * 32 else None
+
     def to_json(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
 
@@ -98,6 +112,8 @@ def command(
     subject: str | None = None,
     correlationid: str | None = None,
     id: str | None = None,  # noqa: A002 - the CloudEvents attribute is called id
+    traceparent: str | None = None,
+    tracestate: str | None = None,
 ) -> CloudEvent:
     """Build a command as another platform service would send it."""
     return CloudEvent(
@@ -110,6 +126,8 @@ def command(
         accountid=accountid,
         instanceid=instanceid,
         correlationid=correlationid,
+        traceparent=traceparent,
+        tracestate=tracestate,
         data=data.model_dump(mode="json"),
     )
 
@@ -135,5 +153,7 @@ def event_caused_by(
         instanceid=instanceid if instanceid is not None else cause.instanceid,
         correlationid=cause.correlation,
         causationid=cause.id,
+        traceparent=cause.traceparent,
+        tracestate=cause.tracestate,
         data=data.model_dump(mode="json"),
     )

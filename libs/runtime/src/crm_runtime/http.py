@@ -170,6 +170,13 @@ def _available(endpoint: Endpoint) -> Endpoint:
     return answered
 
 
+def trace_context(request: Request) -> dict[str, str]:
+    """The W3C trace context (`traceparent`, `tracestate`) a request came with, for the command it
+    makes to carry on; a value too long or not printable is left behind, never a refusal."""
+    return {name: value for name in ("traceparent", "tracestate")
+            if (value := request.headers.get(name)) and len(value) <= 512 and value.isascii() and value.isprintable()}
+
+
 async def run_command(processor: Any, message: Any, statuses: dict[str, int] | None = None) -> None:
     """Hand a command given over HTTP to the service's own handler, as if it came from its topic
     (same inbox, outbox and rejection answer). Returns when it took effect; else raises the answer:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
 import structlog
+
+from crm_contracts import CloudEvent
 
 _SHARED: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
@@ -39,6 +42,14 @@ def configure(service: str, level: str = "INFO") -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
+
+
+def handling(message: CloudEvent) -> contextlib.AbstractContextManager:
+    """Every log line while `message` is handled carries its correlation (and trace id, when it
+    came with a trace context): what joins a line to `crm trace` and to a tracing backend."""
+    if (trace_id := message.trace_id) is not None:
+        return structlog.contextvars.bound_contextvars(correlationid=message.correlation, trace_id=trace_id)
+    return structlog.contextvars.bound_contextvars(correlationid=message.correlation)
 
 
 def get(name: str) -> structlog.stdlib.BoundLogger:

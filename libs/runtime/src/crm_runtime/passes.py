@@ -53,7 +53,8 @@ class Passes:
                     continue
                 ctx = HandlerContext(conn, message, self.service, self.settings, clock=self.clock)
                 try:
-                    await item.handler(ctx, item.data)
+                    with logs.handling(message):
+                        await item.handler(ctx, item.data)
                 except Exception as exc:
                     raise HandlerRaised() from exc
                 staged.extend(ctx.staged)
@@ -110,7 +111,8 @@ class Passes:
                     if item.handler is None:
                         raise Rejected("unsupported_command", f"{self.service} does not handle {message.type} yet")
                     ctx = HandlerContext(conn, message, self.service, self.settings, clock=self.clock)
-                    await item.handler(ctx, item.data)
+                    with logs.handling(message):
+                        await item.handler(ctx, item.data)
                 return Outcome("handled", message), None, ctx.staged
             except asyncio.CancelledError:
                 raise

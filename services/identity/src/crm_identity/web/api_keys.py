@@ -6,7 +6,18 @@ from __future__ import annotations
 from pydantic import BaseModel, Field, ValidationError
 
 from crm_contracts import command, identity
-from crm_runtime.http import Answer, Request, caller, delete, get, json_response, post, run_command, service
+from crm_runtime.http import (
+    Answer,
+    Request,
+    caller,
+    delete,
+    get,
+    json_response,
+    post,
+    run_command,
+    service,
+    trace_context,
+)
 
 from .. import repository
 from ..domain.instances import new_api_key
@@ -26,7 +37,8 @@ async def _run(request: Request, data, instance_id: str) -> None:
     as the token's subject, once the policy allows the route."""
     async with service(request).pool.acquire() as conn:
         instance = await instance_gate(request, conn, instance_id)
-    message = command(data, source="crm/identity-web", accountid=instance.account_id, instanceid=instance_id)
+    message = command(data, source="crm/identity-web", accountid=instance.account_id, instanceid=instance_id,
+                      **trace_context(request))
     await run_command(service(request).processor, message, _REFUSED_STATUS)
 
 

@@ -15,7 +15,7 @@ from crm_contracts import command, identity
 from crm_contracts.identity import InvitationKind
 from crm_runtime import logs
 from crm_runtime.errors import unreachable
-from crm_runtime.http import Request, get, html_response, post, service
+from crm_runtime.http import Request, get, html_response, post, service, trace_context
 
 from .. import repository
 from ..domain.invitations import InvitationError, hash_token
@@ -160,7 +160,7 @@ async def accept(request: Request):
         return refused
     invitation, account, _ = found
     message = command(identity.AcceptInvitation(token=token), source="crm/identity-web",
-                      accountid=invitation.account_id, subject=invitation.user_id)
+                      accountid=invitation.account_id, subject=invitation.user_id, **trace_context(request))
     try:
         outcome = await service(request).processor.handle_message(message)
     except Exception as exc:

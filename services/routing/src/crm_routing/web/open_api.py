@@ -24,7 +24,19 @@ from crm_contracts.organisation import Contact, MoveLeadStage, StageId, Tag, Tag
 from crm_contracts.routing import RecordKeyUse
 from crm_runtime import logs
 from crm_contracts.permissions import Facts
-from crm_runtime.http import Answer, Request, action_name, get, json_response, patch, post, query, run_command, service
+from crm_runtime.http import (
+    Answer,
+    Request,
+    action_name,
+    get,
+    json_response,
+    patch,
+    post,
+    query,
+    run_command,
+    service,
+    trace_context,
+)
 
 from .. import repository
 from ..access import instance_state
@@ -120,7 +132,8 @@ async def _report_use(request: Request, key: dict) -> None:
 
 
 async def _run(request: Request, key: dict, data) -> None:
-    message = command(data, source="crm/routing-open-api", accountid=key["account_id"], instanceid=key["instance_id"])
+    message = command(data, source="crm/routing-open-api", accountid=key["account_id"], instanceid=key["instance_id"],
+                      **trace_context(request))
     await run_command(service(request).processor, message, {"unknown_lead": 404})
 
 
