@@ -72,6 +72,17 @@ class PartitionedConsumer:
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
 
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Per partition held, the records after the last one finished (or after the committed
+        offset it was assigned at); a partition with neither known is left out, not guessed."""
+        finished = {**self._recorded, **self.committer.committed, **self.committer.pending}
+        out = {}
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is not None and tp in finished:
+                out[(tp.topic, tp.partition)] = max(0, end - finished[tp])
+        return out
+
     @property
     def loops(self) -> list[asyncio.Task]:
         """The consumer's own loops (fetching, committing, recording positions): each runs until stop."""
@@ -110,8 +121,10 @@ class PartitionedConsumer:
             order = sorted(assigned, key=lambda tp: (tp.topic, tp.partition))
             now = dict(zip(order, await asyncio.gather(*(self.consumer.committed(tp) for tp in order)), strict=True))
             # Partitions with no traffic since are copied now, not only at their next commit.
+            copied = {tp: o for tp, o in now.items() if o is not None}
             await positions.record(self.processor.pool, self.group,
-                                   {tp: o for tp, o in now.items() if o is not None and had.get(tp) != o})
+                                   {tp: o for tp, o in copied.items() if had.get(tp) != o})
+            self._recorded.update(copied)
             return {tp: at for tp, at in had.items() if now[tp] is None}
         except Exception as exc:  # cannot tell: go on as before the copy existed, and say so
             log.warning("positions_not_checked", error=repr(exc))

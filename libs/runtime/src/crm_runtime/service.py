@@ -21,13 +21,14 @@ from starlette.routing import BaseRoute
 
 from crm_contracts import Topic
 
-from . import db, logs, memory, openapi
+from . import db, logs, memory, metrics, openapi
 from .auth import Verifier
 from .batches import BatchProcessor
 from .body_limit import BodyLimit
 from .handlers import Clock, Handlers, platform_time
 from .rebootstrap import rebootstrapping
 from .http import Request, Response, get, json_response
+from .http_timing import Timing
 from .lanes import PartitionedConsumer
 from .relay import OutboxRelay, RelaySettings
 from .retry import Backoff
@@ -84,6 +85,7 @@ class Service:
         self._health = health
         self._prepare = prepare
         self._tasks: list[asyncio.Task] = []
+        self._lag_watch = 0
 
     @property
     def resources(self) -> Resources:
@@ -126,6 +128,7 @@ class Service:
         self.consumer = PartitionedConsumer(self.consumes, self.processor, self.settings, group=self.group,
                                             client_id=self.client_id)
         await self._until_up("kafka_unavailable", self.consumer.start)
+        self._lag_watch = metrics.CONSUMER_LAG.watch(self.name, self.consumer.lag)
         self.ready = True
         log.info("service_started", group=self.group, topics=[t.name for t in self.consumes])
 
@@ -147,6 +150,7 @@ class Service:
     async def _stop(self) -> None:
         # Drain first: what is in flight finishes and is committed before anything else stops.
         self.ready = False
+        metrics.CONSUMER_LAG.forget(self._lag_watch)
         if self.consumer is not None:
             await self.consumer.stop()
         for task in self._tasks:
@@ -249,7 +253,8 @@ class Service:
             return json_response(request.app.state.openapi)
 
         routes.append(get("/openapi.json", openapi_json, public=True))
-        app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
+        app = Starlette(routes=routes, lifespan=lifespan,
+                        middleware=[Middleware(Timing, service=self.name), Middleware(BodyLimit)])
         app.state.openapi = openapi.document(
             f"crm-platform {self.name}", f"The {self.name} service's HTTP API. Commands and events travel on "
             "Kafka (the AsyncAPI document of libs/contracts); these routes read state and take the few "

@@ -33,10 +33,15 @@ class Upkeep:
         return int((await self.pool.execute(PRUNE, self.keep_published_s, limit)).split()[-1])
 
     async def after_pass(self, leader: bool) -> None:
-        """Between passes: the backlog gauge every 5 s and, on the leader, pruning."""
+        """Between passes: the backlog gauges every 5 s (rows waiting, the oldest one's age) and, on
+        the leader, pruning."""
         if time.monotonic() - self._gauged_at > 5:
             self._gauged_at = time.monotonic()
-            metrics.OUTBOX_BACKLOG.labels(self.service).set(await self.backlog())
+            waiting, oldest_s = await self.pool.fetchrow(
+                "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)::float8 "
+                "FROM outbox WHERE published_at IS NULL")
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(waiting)
+            metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(oldest_s)
         if not leader or time.monotonic() - self._pruned_at <= min(60.0, max(1.0, self.keep_published_s / 2)):
             return
         self._pruned_at = time.monotonic()
