@@ -16,20 +16,25 @@ RUN set -eu; \
       cat /etc/ssl/certs/ca-certificates.crt /tmp/extra-ca/*.crt > /tmp/ca-bundle.crt; \
     else cp /etc/ssl/certs/ca-certificates.crt /tmp/ca-bundle.crt; fi
 ENV PIP_CERT=/tmp/ca-bundle.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=120
-RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install -q pip==25.3 setuptools==75.8.0 wheel==0.45.1
+# Third-party packages only from the hashed lock (scripts/lock.py): a file whose SHA-256 is not in
+# it is refused. The project's own packages are built with the locked setuptools and added
+# without resolving anything more.
+COPY requirements/services.lock /tmp/services.lock
+RUN python3 -m venv /opt/venv && /opt/venv/bin/python -m pip install -q --require-hashes -r /tmp/services.lock
 WORKDIR /src
 COPY libs ./libs
 COPY services ./services
 COPY tools/cli ./tools/cli
 COPY tools/devstack ./tools/devstack
-RUN /opt/venv/bin/pip wheel -q --no-deps -w /wheels libs/contracts libs/runtime tools/cli tools/devstack \
-      services/identity services/seats services/notifications services/routing
-RUN /opt/venv/bin/pip install -q --find-links /wheels crm-identity crm-seats crm-notifications crm-routing
+RUN /opt/venv/bin/pip wheel -q --no-deps --no-build-isolation -w /wheels libs/contracts libs/runtime tools/cli \
+      tools/devstack services/identity services/seats services/notifications services/routing
+RUN /opt/venv/bin/pip install -q --no-deps --find-links /wheels crm-contracts crm-runtime \
+      crm-identity crm-seats crm-notifications crm-routing && /opt/venv/bin/pip check
 # The tools: the CLI (keys, tokens), the development mail server without the rest of the
 # development stack's dependencies (plotting, profiling).
-RUN python3 -m venv /opt/tools && /opt/tools/bin/pip install -q --find-links /wheels \
-      crm-identity crm-seats crm-notifications crm-routing crm-cli aiosmtpd==1.4.6 \
-    && /opt/tools/bin/pip install -q --no-deps --find-links /wheels crm-devstack
+RUN python3 -m venv /opt/tools && /opt/tools/bin/python -m pip install -q --require-hashes -r /tmp/services.lock \
+    && /opt/tools/bin/pip install -q --no-deps --find-links /wheels crm-contracts crm-runtime \
+      crm-identity crm-seats crm-notifications crm-routing crm-cli crm-devstack
 
 # --- runtime: the base plus a user that owns nothing in the image.
 FROM ${BASE_IMAGE} AS runtime

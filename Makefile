@@ -37,7 +37,7 @@ ifdef KAFKA_BROKERS
 export CRM_KAFKA_BROKERS := $(KAFKA_BROKERS)
 endif
 
-$(VENV)/.installed: scripts/bootstrap.sh requirements-dev.txt $(PYPROJECTS)
+$(VENV)/.installed: scripts/bootstrap.sh requirements/dev.lock $(PYPROJECTS)
 	bash scripts/bootstrap.sh
 	touch $@
 

@@ -21,8 +21,12 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/pip install -q --upgrade pip==25.3
-.venv/bin/pip install -q -r requirements-dev.txt \
+# Every third-party package from the hashed lock (scripts/lock.py writes it from the pins): a file
+# whose SHA-256 is not in the lock is refused. Then the repository's own packages, built with the
+# locked setuptools, their dependencies all there already; pip check says if the lock is short.
+.venv/bin/python -m pip install -q --require-hashes -r requirements/dev.lock
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation \
   -e libs/contracts -e libs/runtime -e tools/cli -e tools/devstack -e tools/testing \
   -e services/identity -e services/seats -e services/notifications -e services/routing
+.venv/bin/python -m pip check
 echo "python environment ready in .venv"
