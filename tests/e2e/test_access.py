@@ -1,4 +1,4 @@
-"""Who may call what over HTTP: bearer tokens on every endpoint but health, metrics and the
+"""Who may call what over HTTP: bearer tokens on every endpoint but health, the probes, metrics and the
 invitation page, and each service's rules for whose data a token's subject may read or manage."""
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ async def test_no_token_or_a_bad_token_gets_401_with_the_reason(stack):
         for service in ("identity", "seats", "notifications", "routing"):  # what stays open
             assert (await client.get(stack.http(service) + "/health")).status_code == 200
             assert (await client.get(stack.http(service) + "/metrics")).status_code == 200
+            assert (await client.get(stack.http(service) + "/livez")).status_code == 200
+            assert (await client.get(stack.http(service) + "/readyz")).status_code == 200
         assert (await client.get(stack.http("identity") + "/invitations/accept?token=x")).status_code == 404
     log = stack.log_text("notifications")
     assert '"reason": "the token has expired", "event": "access_unauthenticated"' in log

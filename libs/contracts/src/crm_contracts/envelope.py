@@ -15,7 +15,8 @@ from .registry import Message, spec_of, type_of
 # of NUL, which PostgreSQL text cannot hold.
 _NON_EMPTY = Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$")
 _OPTIONAL = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
-_TRACE = Field(default=None, max_length=512, pattern=r"^[\x20-\x7e]*$")
+TRACE_MAX_LENGTH = 512  # a W3C tracestate holds at most 32 members
+_TRACE = Field(default=None, max_length=TRACE_MAX_LENGTH, pattern=r"^[\x20-\x7e]*$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 
 # Structured mode: the value is the whole envelope as JSON. The content type is what tells a

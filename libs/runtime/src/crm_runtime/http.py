@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from crm_contracts.envelope import TRACE_MAX_LENGTH
+
 from . import logs
 from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
@@ -174,7 +176,8 @@ def trace_context(request: Request) -> dict[str, str]:
     """The W3C trace context (`traceparent`, `tracestate`) a request came with, for the command it
     makes to carry on; a value too long or not printable is left behind, never a refusal."""
     return {name: value for name in ("traceparent", "tracestate")
-            if (value := request.headers.get(name)) and len(value) <= 512 and value.isascii() and value.isprintable()}
+            if (value := request.headers.get(name)) and len(value) <= TRACE_MAX_LENGTH
+            and value.isascii() and value.isprintable()}
 
 
 async def run_command(processor: Any, message: Any, statuses: dict[str, int] | None = None) -> None:

@@ -30,7 +30,7 @@ class Scenes:
     links: dict[str, str]
     opened: dict
     enterprise: str
-    _shown: int = 0
+    _shown: int
 
     def show(self) -> None:
         for record in self.bus.records[self._shown:]:

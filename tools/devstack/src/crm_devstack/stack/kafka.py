@@ -12,7 +12,7 @@ import secrets
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +30,7 @@ class KafkaBroker:
     """The broker or the three-node cluster of the stack's layout."""
 
     layout: Layout
+    _jars_checked: bool = field(default=False, init=False, repr=False)
 
     @property
     def libs(self) -> Path:
@@ -37,10 +38,12 @@ class KafkaBroker:
 
     def fetch(self, say: Callable[[str], object] = print) -> None:
         """The jars, fetched from Maven Central on the first run and checked against their
-        recorded SHA-256 on every run (`kafka_jars`)."""
+        recorded SHA-256 once per run of the stack's tools (`kafka_jars`)."""
         from . import kafka_jars  # here: `python -m crm_devstack.stack.kafka_jars` runs it as a script too
 
-        kafka_jars.fetch(self.libs, self.layout.root, log=self.layout.logs / "maven.log", say=say)
+        if not self._jars_checked:
+            kafka_jars.fetch(self.libs, self.layout.root, log=self.layout.logs / "maven.log", say=say)
+            self._jars_checked = True
 
     # --- Kafka principals (SASL/SCRAM) ------------------------------------------------------
 
