@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from crm_runtime import outbox
@@ -148,7 +149,16 @@ class DeniedProducer:
     """A producer the broker does not let write (a missing ACL grant)."""
     _request_timeout_ms = 40_000
 
-    async def send(self, *_args, **_kwargs):
+    def _serialize(self, _topic, key, value):
+        return key, value
+
+    async def partitions_for(self, _topic):
+        return {0}
+
+    def create_batch(self):
+        return AIOKafkaProducer(bootstrap_servers="127.0.0.1:1").create_batch()
+
+    async def send_batch(self, *_args, **_kwargs):
         refused = asyncio.get_running_loop().create_future()
         refused.set_exception(TopicAuthorizationFailedError())
         return refused

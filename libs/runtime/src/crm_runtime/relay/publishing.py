@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.errors import (
     InvalidTopicError,
     MessageSizeTooLargeError,
@@ -26,6 +28,8 @@ log = logs.get(__name__)
 # making: every row would be set aside in one pass, so it is retried, and /health names it until
 # it is fixed. Set-aside rows go back with `requeue_dead` (`crm outbox requeue SERVICE`).
 UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError)
+
+PARTITIONER = DefaultPartitioner()
 
 
 class Passed:
@@ -61,30 +65,85 @@ class Publisher:
 
     async def _send(self, rows: list[asyncpg.Record]
                     ) -> tuple[list[int], dict[int, BaseException], BaseException | None]:
-        """Send every row without waiting for each. Returns the ids published, those that never can
-        be, and the first failure that may yet pass: rows from it on are sent again next pass (a
-        duplicate at most, never a loss)."""
-        sends: list[asyncio.Future | BaseException] = []
+        """Send every row, each partition's in id order and the partitions side by side. Returns
+        the ids published, those that never can be, and the first failure that may yet pass.
+
+        A partition's batches go one after another, each once the one before it is written, and
+        its first failure ends its part of the pass: the rows from there on are published again
+        by the next pass, in order, and none of them reached the topic before the failed one.
+        Sending them all at once would let a later batch of the partition be written after an
+        earlier one timed out, and a consumer keeping an event's first copy would apply the later
+        event first. One future per batch, not per record."""
+        by_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
+        dead: dict[int, BaseException] = {}
         for r in rows:
+            key = r["key"].encode()
             try:
-                sends.append(await self.producer.send(r["topic"], bytes(r["payload"]), key=r["key"].encode(),
-                                                      headers=record_headers(r["type"])))
-            except UNPUBLISHABLE as exc:  # raised before sending, e.g. larger than max_request_size
-                sends.append(exc)
-        results = await asyncio.gather(*(s for s in sends if not isinstance(s, BaseException)),
-                                       return_exceptions=True)
-        outcomes = iter(results)
+                # The producer's own size rule, before a sequence number is given: a batch the
+                # broker refuses would leave a gap that fails the idempotent producer's next one.
+                self.producer._serialize(r["topic"], key, r["payload"])  # noqa: SLF001 - aiokafka is pinned
+            except UNPUBLISHABLE as exc:
+                dead[r["id"]] = exc
+                continue
+            by_partition.setdefault((r["topic"], await self._partition_of(r["topic"], key)), []).append(r)
+        outcomes = await asyncio.gather(*(self._send_partition(topic, partition, part)
+                                          for (topic, partition), part in by_partition.items()))
+        published: list[int] = []
+        transient: BaseException | None = None
+        for sent, aside, failed in outcomes:
+            published += sent
+            dead.update(aside)
+            transient = transient or failed
+        return published, dead, transient
+
+    async def _partition_of(self, topic: str, key: bytes) -> int:
+        """Where `producer.send` would put the key (aiokafka's default partitioner: murmur2, as
+        Kafka's Java clients)."""
+        partitions = sorted(await self.producer.partitions_for(topic))
+        return int(PARTITIONER(key, partitions, partitions))
+
+    async def _send_partition(self, topic: str, partition: int, rows: list[asyncpg.Record]
+                              ) -> tuple[list[int], dict[int, BaseException], BaseException | None]:
         published: list[int] = []
         dead: dict[int, BaseException] = {}
-        for r, sent in zip(rows, sends, strict=True):
-            result = sent if isinstance(sent, BaseException) else next(outcomes)
-            if not isinstance(result, BaseException):
-                published.append(r["id"])
-            elif isinstance(result, UNPUBLISHABLE):
-                dead[r["id"]] = result
+        at, alone_until = 0, 0
+        while at < len(rows):
+            batch, taken = self._batch_of(rows[at:], most=1 if at < alone_until else len(rows))
+            try:
+                await (await self.producer.send_batch(batch, topic, partition=partition))
+            except UNPUBLISHABLE as exc:
+                self._unwritten(topic, partition, taken)
+                if taken > 1:  # one of them is to blame: each of them again on its own
+                    alone_until = at + taken
+                    continue
+                dead[rows[at]["id"]] = exc
+            except Exception as exc:  # noqa: BLE001 - the rows stay unpublished and the pass says why
+                return published, dead, exc
             else:
-                return published, dead, result
+                published += [r["id"] for r in rows[at:at + taken]]
+            at += taken
         return published, dead, None
+
+    def _unwritten(self, topic: str, partition: int, records: int) -> None:
+        """The broker refused a batch, so it did not take the batch's sequence numbers; aiokafka
+        (0.12, pinned) keeps counting from after them, and the idempotent producer's next batch to
+        the partition would fail for good as out of order. Only this relay writes the partition
+        from this producer, one batch at a time, so nothing was numbered after the refused one."""
+        txn = self.producer._txn_manager  # noqa: SLF001 - see above
+        if txn is not None:
+            txn.increment_sequence_number(TopicPartition(topic, partition), -records)
+
+    def _batch_of(self, rows: list[asyncpg.Record], most: int) -> tuple[BatchBuilder, int]:
+        """A produce batch of the leading rows that fit, at least one and at most `most`; and how
+        many it took."""
+        batch = self.producer.create_batch()
+        taken = 0
+        for r in rows[:most]:
+            if batch.append(key=r["key"].encode(), value=bytes(r["payload"]), timestamp=None,
+                            headers=record_headers(r["type"])) is None:
+                break
+            taken += 1
+        return batch, taken
 
     async def _mark_published(self, conn: asyncpg.Connection, ids: list[int]) -> None:
         await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
