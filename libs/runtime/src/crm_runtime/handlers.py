@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from crm_contracts import CloudEvent, event_caused_by, type_of
 
+from . import tracing
 from .settings import ServiceSettings
 
 
@@ -86,6 +87,7 @@ class HandlerContext:
         except ValidationError as exc:
             fields = ", ".join(".".join(map(str, e["loc"])) or "(root)" for e in exc.errors())
             raise Rejected("invalid_value", f"the answer cannot carry {fields}: {exc.errors()[0]['msg']}") from None
+        event = tracing.producing(event)
         self.staged.append(event)
         return event
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from crm_contracts.envelope import TRACE_MAX_LENGTH
 
-from . import logs
+from . import logs, tracing
 from .auth import Caller, Decision, NotConfigured, Unauthenticated
 from .errors import describe, unreachable
 from .openapi import Declared
@@ -174,7 +174,10 @@ def _available(endpoint: Endpoint) -> Endpoint:
 
 def trace_context(request: Request) -> dict[str, str]:
     """The W3C trace context (`traceparent`, `tracestate`) a request came with, for the command it
-    makes to carry on; a value too long or not printable is left behind, never a refusal."""
+    makes to carry on; a value too long or not printable is left behind, never a refusal. With
+    tracing on, the context of the request's own span, which continues the one it came with."""
+    if tracing.enabled():
+        return tracing.current()
     return {name: value for name in ("traceparent", "tracestate")
             if (value := request.headers.get(name)) and len(value) <= TRACE_MAX_LENGTH
             and value.isascii() and value.isprintable()}

@@ -9,7 +9,7 @@ import asyncpg
 
 from crm_contracts import CloudEvent, Direction
 
-from . import faults, inbox, logs, metrics, outbox
+from . import faults, inbox, logs, metrics, outbox, tracing
 from .answers import dead_outcome, rejected_outcome, rejection
 from .errors import Fault, classify, describe
 from .handlers import Clock, HandlerContext, Rejected, as_refusal
@@ -53,7 +53,7 @@ class Passes:
                     continue
                 ctx = HandlerContext(conn, message, self.service, self.settings, clock=self.clock)
                 try:
-                    with logs.handling(message):
+                    with logs.handling(message), tracing.handling(message, item.topic.name):
                         await item.handler(ctx, item.data)
                 except Exception as exc:
                     raise HandlerRaised() from exc
@@ -111,7 +111,7 @@ class Passes:
                     if item.handler is None:
                         raise Rejected("unsupported_command", f"{self.service} does not handle {message.type} yet")
                     ctx = HandlerContext(conn, message, self.service, self.settings, clock=self.clock)
-                    with logs.handling(message):
+                    with logs.handling(message), tracing.handling(message, item.topic.name):
                         await item.handler(ctx, item.data)
                 return Outcome("handled", message), None, ctx.staged
             except asyncio.CancelledError:

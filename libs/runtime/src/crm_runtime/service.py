@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import os
 import time
 from collections.abc import Callable, Coroutine
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute
 
 from crm_contracts import Topic
 
-from . import db, logs, memory, metrics, openapi
+from . import db, logs, memory, metrics, openapi, tracing
 from .auth import Verifier
 from .batches import BatchProcessor
 from .body_limit import BodyLimit
@@ -277,5 +278,16 @@ class Service:
             import uvloop
 
             loop_factory = uvloop.new_event_loop
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(uvicorn.Server(config).serve())
+        tracing.configure(self.name, _version_of(self.name))
+        try:
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
+                runner.run(uvicorn.Server(config).serve())
+        finally:
+            tracing.shutdown()
+
+
+def _version_of(service: str) -> str:
+    try:
+        return importlib.metadata.version(f"crm-{service}")
+    except importlib.metadata.PackageNotFoundError:  # a service made in a test
+        return importlib.metadata.version("crm-runtime")
