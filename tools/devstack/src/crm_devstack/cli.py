@@ -41,8 +41,8 @@ def demo() -> None:
 def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: int = typer.Option(3),
           rates: str = typer.Option("100,200,500,1000,2000", help="offered loads to sweep, commands/s"),
           seconds: float = typer.Option(4.0, help="how long each offered load is held"),
-          only: str = typer.Option(None, help="only one flow's figures: 'routing', 'create', 'accept', 'replicas' or "
-                                                "'reads' (HTTP reads)")) -> None:
+          only: str = typer.Option(None, help="only one flow's figures: 'routing', 'create', 'accept', 'replicas', "
+                                                "'reads' (HTTP reads) or 'tracing' (off and on)")) -> None:
     """The pipeline beside the batched plain loop and the per-message loop; latency against offered load."""
     from .bench.plan import main
 

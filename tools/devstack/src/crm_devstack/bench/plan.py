@@ -23,6 +23,7 @@ from . import loops
 from .figures import Rss, Run, median_cost, plot, print_costs, print_report, print_routing, routing_costs
 from .harness import ASSIGNED, CREATED, Bench, console, creates
 from .reads import only_reads
+from .tracing import tracing_figures
 
 
 async def routing_figures(stack: Stack, bench: Bench, rounds: int, rate: float, seconds: float) -> dict:
@@ -170,6 +171,9 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
                 progress.advance(task)
             await stack.settled(180)
             await bench.accepts(150, seconds, profile="accept")  # an extra run, for its flame graphs only
+            task = progress.add_task("acceptances at 150/s, tracing off and on", total=1)
+            report["tracing"] = await tracing_figures(stack, bench, rounds, seconds)
+            progress.advance(task)
     finally:
         sampler.cancel()
         await bus.stop()
@@ -245,4 +249,4 @@ async def _only_replicas(stack: Stack, bench: Bench, rounds: int, seconds: float
 
 
 ONLY = {"routing": _only_routing, "create": _only_create, "accept": _only_accept, "replicas": _only_replicas,
-        "reads": only_reads}
+        "reads": only_reads, "tracing": tracing_figures}
