@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+# javac: the CloudEvents Java SDK's reader (tests/e2e/test_cloudevents_java.py) is compiled here.
+command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # The invitation page's browser test (tests/e2e/test_invitation_page_browser.py): Debian's Chromium.

@@ -1,4 +1,5 @@
-"""The Kafka jars of infra/kafka/pom.xml, from Maven Central into a folder, once.
+"""The Kafka jars of infra/kafka/pom.xml (and the CloudEvents Java SDK's of interop/java/pom.xml),
+from Maven Central into a folder, once.
 
 Maven checks each download against the repository's own checksum and fails on a mismatch
 (`--strict-checksums`, where its default only warns); then every jar is checked against the
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .layout import repo_root
@@ -31,12 +33,25 @@ class FetchFailed(RuntimeError):
     """A one-line reason the jars are not there, for a person to act on."""
 
 
-def lock_file(root: Path) -> Path:
-    return root / "infra" / "kafka" / "jars.sha256"
+@dataclass(frozen=True)
+class JarSet:
+    home: str  # the folder of its pom.xml and jars.sha256, in the repository
+    sentinel: str  # a jar whose presence says the set was fetched
+    what: str
+    size: str
 
 
-def recorded(root: Path) -> dict[str, str]:
-    lines = lock_file(root).read_text().splitlines()
+KAFKA = JarSet("infra/kafka", "kafka-tools-[0-9]*.jar", "the Kafka jars", "about 55 MB")
+CLOUDEVENTS_JAVA = JarSet("interop/java", "cloudevents-kafka-[0-9]*.jar", "the CloudEvents Java SDK", "about 9 MB")
+SETS = (KAFKA, CLOUDEVENTS_JAVA)
+
+
+def lock_file(root: Path, jars: JarSet = KAFKA) -> Path:
+    return root / jars.home / "jars.sha256"
+
+
+def recorded(root: Path, jars: JarSet = KAFKA) -> dict[str, str]:
+    lines = lock_file(root, jars).read_text().splitlines()
     return {name: digest for digest, name in (line.split() for line in lines if line and not line.startswith("#"))}
 
 
@@ -44,23 +59,24 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def verify(root: Path, folder: Path) -> None:
+def verify(root: Path, folder: Path, jars: JarSet = KAFKA) -> None:
     """Every jar the lock names is in `folder` with its recorded SHA-256, and no other."""
-    want, have = recorded(root), {p.name: p for p in folder.glob("*.jar")}
+    want, have = recorded(root, jars), {p.name: p for p in folder.glob("*.jar")}
     if missing := sorted(set(want) - set(have)):
         raise FetchFailed(f"{folder}: {len(missing)} jars missing ({', '.join(missing[:3])}…)")
     if extra := sorted(set(have) - set(want)):
-        raise FetchFailed(f"{folder}: jars not in {lock_file(root).name}: {', '.join(extra[:3])} (a new pom.xml? "
+        raise FetchFailed(f"{folder}: jars not in {lock_file(root, jars)}: {', '.join(extra[:3])} (a new pom.xml? "
                           "record them with --record)")
     if wrong := [name for name, path in sorted(have.items()) if digest(path) != want[name]]:
-        raise FetchFailed(f"{', '.join(wrong)}: SHA-256 differs from {lock_file(root)}; refusing to run it")
+        raise FetchFailed(f"{', '.join(wrong)}: SHA-256 differs from {lock_file(root, jars)}; refusing to run it")
 
 
-def fetch(folder: Path, root: Path | None = None, log: Path | None = None, say: Callable[[str], object] = print) -> None:
+def fetch(folder: Path, root: Path | None = None, log: Path | None = None, say: Callable[[str], object] = print,
+          jars: JarSet = KAFKA) -> None:
     """The jars in `folder`, fetched if they are not there yet; checked either way."""
     root = root or repo_root()
-    if any(folder.glob("kafka-tools-[0-9]*.jar")):
-        verify(root, folder)
+    if any(folder.glob(jars.sentinel)):
+        verify(root, folder, jars)
         return
     if shutil.which("mvn") is None:
         raise FetchFailed("mvn not found: install Maven (make up does, through scripts/bootstrap.sh)")
@@ -68,8 +84,8 @@ def fetch(folder: Path, root: Path | None = None, log: Path | None = None, say: 
     shutil.rmtree(partial, ignore_errors=True)
     log = log or folder.with_name("maven.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    say(f"kafka      fetching the Kafka jars from Maven Central (first run; about 55 MB), log {log}")
-    cmd = ["mvn", "-B", "--strict-checksums", "-Dstyle.color=never", "-f", str(root / "infra" / "kafka" / "pom.xml"),
+    say(f"{jars.home:<10} fetching {jars.what} from Maven Central (first run; {jars.size}), log {log}")
+    cmd = ["mvn", "-B", "--strict-checksums", "-Dstyle.color=never", "-f", str(root / jars.home / "pom.xml"),
            "dependency:copy-dependencies", f"-DoutputDirectory={partial}", "-DincludeScope=runtime"]
     with log.open("w") as out, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                 text=True) as proc:
@@ -83,29 +99,33 @@ def fetch(folder: Path, root: Path | None = None, log: Path | None = None, say: 
         if UNREACHABLE.search(text):
             raise FetchFailed(f"Maven Central cannot be reached (see {log}): check the network or a proxy "
                               "(settings.xml), then run again")
-        raise FetchFailed(f"Maven failed fetching the Kafka jars (exit {proc.returncode}); see {log}")
-    verify(root, partial)
+        raise FetchFailed(f"Maven failed fetching {jars.what} (exit {proc.returncode}); see {log}")
+    verify(root, partial, jars)
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
 
 
-def record(root: Path, folder: Path) -> None:
+def record(root: Path, folder: Path, jars: JarSet = KAFKA) -> None:
     lines = [f"{digest(p)}  {p.name}" for p in sorted(folder.glob("*.jar"))]
-    lock_file(root).write_text("# SHA-256 of each jar infra/kafka/pom.xml brings, as fetched and tested here.\n"
-                               "# After changing pom.xml: python -m crm_devstack.stack.kafka_jars FOLDER --record\n"
-                               + "\n".join(lines) + "\n")
+    flag = "" if jars is KAFKA else f" --set {jars.home}"
+    lock_file(root, jars).write_text(
+        f"# SHA-256 of each jar {jars.home}/pom.xml brings, as fetched and tested here.\n"
+        f"# After changing pom.xml: python -m crm_devstack.stack.kafka_jars FOLDER --record{flag}\n"
+        + "\n".join(lines) + "\n")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--record", action="store_true", help="write jars.sha256 from the jars in FOLDER")
+    parser.add_argument("--set", default=KAFKA.home, choices=[s.home for s in SETS], help="which pom.xml")
     args = parser.parse_args(argv)
+    jars = next(s for s in SETS if s.home == args.set)
     if args.record:
-        record(repo_root(), args.folder)
+        record(repo_root(), args.folder, jars)
         return 0
     try:
-        fetch(args.folder.resolve())
+        fetch(args.folder.resolve(), jars=jars)
     except FetchFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
