@@ -42,7 +42,8 @@ def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: in
           rates: str = typer.Option("100,200,500,1000,2000", help="offered loads to sweep, commands/s"),
           seconds: float = typer.Option(4.0, help="how long each offered load is held"),
           only: str = typer.Option(None, help="only one flow's figures: 'routing', 'create', 'accept', 'replicas', "
-                                                "'reads' (HTTP reads) or 'tracing' (off and on)")) -> None:
+                                                "'reads' (HTTP reads), 'tracing' (off and on) or "
+                                                "'anchor' (beside the pipeline as plain loops)")) -> None:
     """The pipeline beside the batched plain loop and the per-message loop; latency against offered load."""
     from .bench.plan import main
 

@@ -22,6 +22,7 @@ from ..stack import Stack
 from . import loops
 from .figures import Rss, Run, median_cost, plot, print_costs, print_report, print_routing, routing_costs
 from .harness import ASSIGNED, CREATED, Bench, console, creates
+from .anchor import anchor_figures
 from .reads import only_reads
 from .tracing import tracing_figures
 
@@ -174,6 +175,9 @@ async def main(count: int, rounds: int, rates: list[float], seconds: float, only
             task = progress.add_task("acceptances at 150/s, tracing off and on", total=1)
             report["tracing"] = await tracing_figures(stack, bench, rounds, seconds)
             progress.advance(task)
+            task = progress.add_task("the project beside the same pipeline as plain loops", total=1)
+            report["anchor"] = await anchor_figures(stack, bench, rounds, seconds)
+            progress.advance(task)
     finally:
         sampler.cancel()
         await bus.stop()
@@ -249,4 +253,4 @@ async def _only_replicas(stack: Stack, bench: Bench, rounds: int, seconds: float
 
 
 ONLY = {"routing": _only_routing, "create": _only_create, "accept": _only_accept, "replicas": _only_replicas,
-        "reads": only_reads, "tracing": tracing_figures}
+        "reads": only_reads, "tracing": tracing_figures, "anchor": anchor_figures}

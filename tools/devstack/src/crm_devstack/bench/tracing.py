@@ -14,10 +14,11 @@ from crm_runtime import tracing
 
 from ..spans import SpanReceiver
 from ..stack import SERVICES, Stack
-from .figures import median_cost, print_costs
+from .anchor import RATE, accept_rounds
+from .figures import print_costs
 from .harness import Bench, console
 
-RATE = 150
+
 
 
 @asynccontextmanager
@@ -52,24 +53,13 @@ def off_path_us() -> float:
     return statistics.median(timeit.timeit(one, number=n) for _ in range(5)) / n * 1e6
 
 
-async def _runs(stack: Stack, bench: Bench, rounds: int, seconds: float, label: str) -> dict:
-    runs = []
-    for _ in range(rounds):
-        await stack.settled(180)
-        runs.append(await bench.accepts(RATE, seconds))
-        console.print(f"accept at {RATE}/s, tracing {label}: p99 {runs[-1]['p99_ms']:.0f} ms, "
-                      f"{runs[-1]['cpu']['per_command_ms']:.2f} ms CPU")
-    return {"runs": runs, "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-            "cpu": median_cost([r["cpu"] for r in runs])}
-
-
 async def tracing_figures(stack: Stack, bench: Bench, rounds: int, seconds: float) -> dict:
-    off = await _runs(stack, bench, rounds, seconds, "off")
+    off = await accept_rounds(stack, bench, rounds, seconds, "tracing off")
     async with traced(stack) as spans:
         await bench.accepts(RATE, min(seconds, 5))  # warm-up of the exporters
         await stack.settled(180)
         before = len(spans.spans)
-        on = await _runs(stack, bench, rounds, seconds, "on")
+        on = await accept_rounds(stack, bench, rounds, seconds, "tracing on")
     exported = len(spans.spans) - before  # counted once the services, stopping, sent what they held
     accepted = rounds * int(RATE * seconds)
     figures = {"off": off, "on": on, "off_path_us_per_message": round(off_path_us(), 3),
