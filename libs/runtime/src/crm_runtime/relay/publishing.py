@@ -82,10 +82,11 @@ class Publisher:
                 # The producer's own size rule, before a sequence number is given: a batch the
                 # broker refuses would leave a gap that fails the idempotent producer's next one.
                 self.producer._serialize(r["topic"], key, r["payload"])  # noqa: SLF001 - aiokafka is pinned
+                partition = await self._partition_of(r["topic"], key)  # a topic that cannot exist raises here
             except UNPUBLISHABLE as exc:
                 dead[r["id"]] = exc
                 continue
-            by_partition.setdefault((r["topic"], await self._partition_of(r["topic"], key)), []).append(r)
+            by_partition.setdefault((r["topic"], partition), []).append(r)
         outcomes = await asyncio.gather(*(self._send_partition(topic, partition, part)
                                           for (topic, partition), part in by_partition.items()))
         published: list[int] = []
