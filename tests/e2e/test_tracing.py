@@ -25,18 +25,10 @@ async def traced(stack):
     async with SpanReceiver() as spans:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
         try:
-            for service in SERVICES:
-                stack.services.stop(service)
-                stack.services.start(service, env=env)
-            for service in SERVICES:
-                await stack.health.wait(service)
+            await stack.restart_services(env)
             yield spans
         finally:
-            for service in SERVICES:
-                stack.services.stop(service)
-                stack.services.start(service)
-            for service in SERVICES:
-                await stack.health.wait(service)
+            await stack.restart_services()
 
 
 async def test_one_acceptance_is_one_trace_across_the_four_services(traced, platform, account_id):
@@ -53,15 +45,23 @@ async def test_one_acceptance_is_one_trace_across_the_four_services(traced, plat
     await platform.bus.wait_event("seats.seat.reserved",
                                   where=lambda e: e.accountid == account_id and e.data["user_id"] == "u1")
 
-    def services() -> set[str]:
-        return {s.service for s in traced.of_trace(trace_id)}
+    def orphans() -> list:
+        """Spans whose parent is neither in the trace nor the person's browser span."""
+        spans = traced.of_trace(trace_id)
+        ids = {s.span_id for s in spans}
+        return [s for s in spans if s.parent_id not in ids and s.parent_id != caller_span]
 
-    await eventually(lambda: services() >= set(SERVICES), timeout=30,
-                     what="spans of all four services in the trace")
+    # Each service sends its spans in batches of its own, so a child may arrive before its parent:
+    # wait for every service and for the tree to close, then check it.
+    def whole() -> bool:
+        return {s.service for s in traced.of_trace(trace_id)} >= set(SERVICES) and not orphans()
+
+    try:
+        await eventually(whole, timeout=30, what="spans of all four services in one tree")
+    finally:
+        assert not orphans(), orphans()  # one tree: every span's parent is in it, or is the person's browser
     spans = traced.of_trace(trace_id)
-    ids = {s.span_id for s in spans}
-    orphans = [s for s in spans if s.parent_id not in ids and s.parent_id != caller_span]
-    assert not orphans, orphans  # one tree: every span's parent is in it, or is the person's browser
+    assert {s.service for s in spans} >= set(SERVICES)
     confirm = [s for s in spans if s.kind == SERVER and s.parent_id == caller_span and s.name.startswith("POST ")]
     assert [s.service for s in confirm] == ["identity"], spans
     handled = {(s.service, s.name) for s in spans if s.kind == CONSUMER}

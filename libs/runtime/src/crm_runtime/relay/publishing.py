@@ -76,16 +76,26 @@ class Publisher:
         event first. One future per batch, not per record."""
         by_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
         dead: dict[int, BaseException] = {}
-        for r in rows:
-            key = r["key"].encode()
+        partitions: dict[str, list[int] | BaseException] = {}
+        for topic in {r["topic"] for r in rows}:  # once per topic, not per row
             try:
+                partitions[topic] = sorted(await self.producer.partitions_for(topic))
+            except UNPUBLISHABLE as exc:  # a topic that cannot exist
+                partitions[topic] = exc
+        for r in rows:
+            key, of_topic = r["key"].encode(), partitions[r["topic"]]
+            try:
+                if isinstance(of_topic, BaseException):
+                    raise of_topic
                 # The producer's own size rule, before a sequence number is given: a batch the
                 # broker refuses would leave a gap that fails the idempotent producer's next one.
                 self.producer._serialize(r["topic"], key, r["payload"])  # noqa: SLF001 - aiokafka is pinned
-                partition = await self._partition_of(r["topic"], key)  # a topic that cannot exist raises here
             except UNPUBLISHABLE as exc:
                 dead[r["id"]] = exc
                 continue
+            # Where `producer.send` would put the key: aiokafka's default partitioner (murmur2, as
+            # Kafka's Java clients).
+            partition = int(PARTITIONER(key, of_topic, of_topic))
             by_partition.setdefault((r["topic"], partition), []).append(r)
         outcomes = await asyncio.gather(*(self._send_partition(topic, partition, part)
                                           for (topic, partition), part in by_partition.items()))
@@ -96,12 +106,6 @@ class Publisher:
             dead.update(aside)
             transient = transient or failed
         return published, dead, transient
-
-    async def _partition_of(self, topic: str, key: bytes) -> int:
-        """Where `producer.send` would put the key (aiokafka's default partitioner: murmur2, as
-        Kafka's Java clients)."""
-        partitions = sorted(await self.producer.partitions_for(topic))
-        return int(PARTITIONER(key, partitions, partitions))
 
     async def _send_partition(self, topic: str, partition: int, rows: list[asyncpg.Record]
                               ) -> tuple[list[int], dict[int, BaseException], BaseException | None]:

@@ -34,11 +34,7 @@ async def plain_loops(stack: Stack, *, per_fetch: bool = False) -> AsyncIterator
             await stack.health.wait(service)
         yield
     finally:
-        for service in SERVICES:
-            services.stop(service)
-            services.start(service)
-        for service in SERVICES:
-            await stack.health.wait(service)
+        await stack.restart_services()
 
 
 async def accept_rounds(stack: Stack, bench: Bench, rounds: int, seconds: float, label: str) -> dict:

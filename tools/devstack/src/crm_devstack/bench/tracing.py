@@ -13,7 +13,7 @@ from crm_contracts import command, identity
 from crm_runtime import tracing
 
 from ..spans import SpanReceiver
-from ..stack import SERVICES, Stack
+from ..stack import Stack
 from .anchor import RATE, accept_rounds
 from .figures import print_costs
 from .harness import Bench, console
@@ -25,18 +25,10 @@ from .harness import Bench, console
 async def traced(stack: Stack) -> AsyncIterator[SpanReceiver]:
     async with SpanReceiver() as spans:
         try:
-            await _restart(stack, {"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint})
+            await stack.restart_services({"OTEL_EXPORTER_OTLP_ENDPOINT": spans.endpoint})
             yield spans
         finally:
-            await _restart(stack, {})
-
-
-async def _restart(stack: Stack, env: dict[str, str]) -> None:
-    for service in SERVICES:
-        stack.services.stop(service)
-        stack.services.start(service, env=env)
-    for service in SERVICES:
-        await stack.health.wait(service)
+            await stack.restart_services()
 
 
 def off_path_us() -> float:

@@ -112,6 +112,15 @@ class Stack(Layout):
         else:
             raise ValueError(f"no component {component!r}: kafka, postgres, {', '.join(SERVICES)}")
 
+    async def restart_services(self, env: dict[str, str] | None = None) -> None:
+        """The four services stopped (whatever runs under their PID files) and started again with
+        `env` added to their environment; returns once each is healthy."""
+        for service in SERVICES:
+            self.services.stop(service)
+            self.services.start(service, env=env)
+        for service in SERVICES:
+            await self.health.wait(service)
+
     async def settled(self, timeout: float = 60) -> None:
         """Until the whole system has nothing left to do (`Health.settled`): what tests wait for
         before showing that nothing else will arrive."""
