@@ -67,7 +67,7 @@ Pass = Callable[[asyncpg.Connection, list[Item], tuple[str, int]], Awaitable[Non
 class BatchProcessor:
     def __init__(self, service: str, handlers: Handlers, producer: AIOKafkaProducer | None, *, group: str,
                  settings: ServiceSettings, pool: asyncpg.Pool | None = None,
-                 clock: Clock = platform_time) -> None:
+                 clock: Clock = platform_time, handover: outbox.Handover | None = None) -> None:
         self.service = service
         self.clock = clock
         self.settings = settings
@@ -79,7 +79,8 @@ class BatchProcessor:
         self.pool = pool
         self.trouble: dict[tuple[str, int], Trouble] = {}
         self.dead_letters = DeadLetters(service, group, self.max_delay)
-        self.passes = Passes(service, settings, clock)
+        self.handover = handover
+        self.passes = Passes(service, settings, clock, handover)
         self._http_calls = itertools.count()
 
     # --- entry points -------------------------------------------------------------------------
@@ -251,7 +252,7 @@ class BatchProcessor:
         async def stage() -> None:
             assert self.pool is not None
             async with self.pool.acquire() as conn, conn.transaction():
-                await outbox.stage_many(conn, self.service, answers)
+                await outbox.stage_many(conn, self.service, answers, self.handover)
 
         await Backoff(0.1, self.max_delay).retrying(stage, log=log, event="rejection_answer_failed",
                                                     on_error=self._troubled(where, items))

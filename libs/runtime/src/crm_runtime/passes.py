@@ -29,8 +29,9 @@ class HandlerRaised(Exception):  # noqa: N818 - in a whole-batch pass: run it ag
 
 
 class Passes:
-    def __init__(self, service: str, settings: ServiceSettings, clock: Clock) -> None:
-        self.service, self.settings, self.clock = service, settings, clock
+    def __init__(self, service: str, settings: ServiceSettings, clock: Clock,
+                 handover: outbox.Handover | None = None) -> None:
+        self.service, self.settings, self.clock, self.handover = service, settings, clock, handover
         self.attempts = settings.handler_attempts
 
     async def whole_batch(self, conn: asyncpg.Connection, items: list[Item], where: tuple[str, int]) -> None:
@@ -59,7 +60,7 @@ class Passes:
                     raise HandlerRaised() from exc
                 staged.extend(ctx.staged)
                 results.append((item, Outcome("handled", message)))
-            await outbox.stage_many(conn, self.service, staged)
+            await outbox.stage_many(conn, self.service, staged, self.handover)
             if faults.ARMED:
                 faults.crash_before_commit(i.message.id for i in items if i.message is not None)
         for item, outcome in results:
@@ -77,7 +78,7 @@ class Passes:
                     outcome, dead, events = await self.in_savepoint(conn, item)
                     results.append((item, outcome, dead))
                     staged.extend(events)
-                await outbox.stage_many(conn, self.service, staged)
+                await outbox.stage_many(conn, self.service, staged, self.handover)
             for item, outcome, dead in results:
                 item.outcome, item.dead = outcome, dead
 

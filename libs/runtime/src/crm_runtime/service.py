@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 
 from crm_contracts import Topic
 
-from . import db, logs, memory, metrics, openapi, tracing
+from . import db, logs, memory, metrics, openapi, outbox, tracing
 from .auth import Verifier
 from .batches import BatchProcessor
 from .body_limit import BodyLimit
@@ -77,8 +77,10 @@ class Service:
         self._resources: Resources | None = None
         self.group = f"crm-{name}{self.settings.group_suffix}"
         self.client_id = f"crm-{name}-{os.getpid()}"
+        # What this process stages, handed to its own relay at commit (`outbox.Handover`).
+        self.handover = outbox.Handover()
         self.processor = BatchProcessor(name, handlers, None, group=self.group, settings=self.settings,
-                                        clock=clock)
+                                        clock=clock, handover=self.handover)
         self.consumer: PartitionedConsumer | None = None
         self.ready = False
         self._extra_routes = routes
@@ -120,7 +122,8 @@ class Service:
             await producer.stop()
             raise
         self._resources = Resources(pool, producer, OutboxRelay(
-            self.name, pool, producer, dsn=self.settings.database_url, settings=RelaySettings.of(self.settings)))
+            self.name, pool, producer, dsn=self.settings.database_url, settings=RelaySettings.of(self.settings),
+            handover=self.handover))
         self.processor.producer, self.processor.pool = producer, pool
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
                        *(asyncio.create_task(worker(self)) for worker in self._workers)]

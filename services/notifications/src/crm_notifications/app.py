@@ -14,7 +14,7 @@ from .web import routes
 
 
 async def deliver(svc: Service) -> None:
-    await DeliveryWorker(svc.pool, svc.settings).run()
+    await DeliveryWorker(svc.pool, svc.settings, handover=svc.handover).run()
 
 
 async def health(svc: Service) -> dict[str, object]:

@@ -90,8 +90,9 @@ class RecordingPushProvider:
 
 class DeliveryWorker:
     def __init__(self, pool: asyncpg.Pool, settings: NotificationSettings, mailer: Mailer | None = None,
-                 push: PushProvider | None = None) -> None:
+                 push: PushProvider | None = None, handover: outbox.Handover | None = None) -> None:
         self.pool = pool
+        self.handover = handover  # the events it stages, for this process's relay
         self.settings = settings
         self.mailer = mailer or Mailer(settings)
         self.push = push or RecordingPushProvider(settings.push_log_path)
@@ -129,7 +130,7 @@ class DeliveryWorker:
                     await repository.emails.mark_email(conn, row["message_id"], "failed", error)
                     await outbox.stage(conn, SERVICE, event_caused_by(cause, EmailFailed(
                         to=row["to_address"], template=row["template"], cause_event_id=row["cause_event_id"],
-                        error=error), source="crm/notifications", subject=row["message_id"]))
+                        error=error), source="crm/notifications", subject=row["message_id"]), self.handover)
                 log.warning("email_failed", message_id=row["message_id"], error=error, attempts=row["attempts"])
             else:
                 at = datetime.now(UTC) + timedelta(seconds=self._delay(row["attempts"]))
@@ -142,7 +143,7 @@ class DeliveryWorker:
             await repository.emails.mark_email(conn, row["message_id"], "sent")
             await outbox.stage(conn, SERVICE, event_caused_by(cause, EmailSent(
                 message_id=row["message_id"], to=row["to_address"], template=row["template"],
-                cause_event_id=row["cause_event_id"]), source="crm/notifications", subject=row["message_id"]))
+                cause_event_id=row["cause_event_id"]), source="crm/notifications", subject=row["message_id"]), self.handover)
         log.info("email_sent", message_id=row["message_id"], template=row["template"])
 
     async def deliver_pushes(self) -> int:
@@ -160,5 +161,5 @@ class DeliveryWorker:
                     instance_id=row["instance_id"], source_instance_name=row["instance_name"],
                     cause_event_id=cause.id), source="crm/notifications",
                     subject=row["user_id"], instanceid=row["instance_id"]))
-            await outbox.stage_many(conn, SERVICE, sent)
+            await outbox.stage_many(conn, SERVICE, sent, self.handover)
         return len(rows)

@@ -1,5 +1,10 @@
 """Which replica's relay publishes: the one holding the database's advisory lock for the service,
-on a connection of its own that also LISTENs for the NOTIFY of each commit that staged rows."""
+on a connection of its own that also LISTENs for the NOTIFY of each commit that staged rows.
+
+Each NOTIFY names the ids its transaction staged, and PostgreSQL delivers them in commit order, so
+on one connection they are a log of the commits since it began listening. `fresh` says that log
+has a beginning the relay has not seen (a new connection, the lock just taken): the table must be
+read whole once."""
 
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ class Leadership:
         self.service, self.dsn = service, dsn
         self.wake = asyncio.Event()  # set by each commit's NOTIFY
         self.leader = False
+        self.fresh = True
+        self.notified: list[str] = []  # the NOTIFYs' payloads, in commit order
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
         self._conn: asyncpg.Connection | None = None
         self._lock_logged_at = 0.0
@@ -34,13 +41,23 @@ class Leadership:
         if self._conn is None or self._conn.is_closed():
             self.leader = False
             self._conn = await asyncpg.connect(self.dsn, timeout=5, server_settings=dict(SERVER_SETTINGS))
-            await self._conn.add_listener(channel_of(self.service), lambda *_: self.wake.set())
+            await self._conn.add_listener(channel_of(self.service), self._notify)
         if not self.leader:
+            self.notified.clear()  # another relay publishes them
             self.leader = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key))
             if not self.leader:
                 await self._held_elsewhere(self._conn)
                 return None
+            self.fresh = True
         return self._conn
+
+    def _notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self.notified.append(payload)
+        self.wake.set()
+
+    def take_notified(self) -> list[str]:
+        taken, self.notified = self.notified, []
+        return taken
 
     async def _held_elsewhere(self, conn: asyncpg.Connection) -> None:
         now = time.monotonic()
@@ -62,4 +79,5 @@ class Leadership:
         lock as the session ends."""
         if self._conn is not None:
             self._conn.terminate()
-        self._conn, self.leader = None, False
+        self._conn, self.leader, self.fresh = None, False, True
+        self.notified.clear()

@@ -4,6 +4,8 @@ and set aside what the broker can never take."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -19,6 +21,7 @@ from aiokafka.errors import (
 from crm_contracts import record_headers
 
 from .. import logs, metrics
+from ..outbox import Handover
 
 log = logs.get(__name__)
 
@@ -30,6 +33,8 @@ log = logs.get(__name__)
 UNPUBLISHABLE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError, InvalidTopicError)
 
 PARTITIONER = DefaultPartitioner()
+
+Row = Mapping[str, Any]  # id, topic, key, type, payload: read from the table, or handed over
 
 
 class Passed:
@@ -48,11 +53,27 @@ class Publisher:
     def __init__(self, service: str, producer: AIOKafkaProducer, batch: int) -> None:
         self.service, self.producer, self.batch = service, producer, batch
 
-    async def publish(self, conn: asyncpg.Connection) -> Passed:
+    async def publish(self, conn: asyncpg.Connection, handover: Handover | None = None) -> Passed:
+        """Every committed, unpublished row, in id order (up to `batch` of them)."""
         ready = await conn.fetch(
             "SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
             self.batch,
         )
+        if handover is not None:
+            handover.discard(r["id"] for r in ready)  # their NOTIFYs, if still to come, find nothing
+        return await self.publish_rows(conn, ready)
+
+    async def publish_notified(self, conn: asyncpg.Connection, ids: list[int], handover: Handover) -> Passed:
+        """The rows of commits the relay was told of, in id order: those this process handed over
+        from memory, the others read by id. A row already published (by a pass that read the
+        table after it committed) is not read again, so not sent twice."""
+        held, missing = handover.take(ids)
+        rows: list[Row] = [*held, *(await conn.fetch(
+            "SELECT id, topic, key, type, payload FROM outbox WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
+            missing) if missing else [])]
+        return await self.publish_rows(conn, sorted(rows, key=lambda r: r["id"]))
+
+    async def publish_rows(self, conn: asyncpg.Connection, ready: Sequence[Row]) -> Passed:
         if not ready:
             return Passed(0, 0, None)
         published, dead, transient = await self._send(ready)
@@ -63,7 +84,7 @@ class Publisher:
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(published))
         return Passed(len(published), len(dead), transient)
 
-    async def _send(self, rows: list[asyncpg.Record]
+    async def _send(self, rows: Sequence[Row]
                     ) -> tuple[list[int], dict[int, BaseException], BaseException | None]:
         """Send every row, each partition's in id order and the partitions side by side. Returns
         the ids published, those that never can be, and the first failure that may yet pass.
@@ -74,7 +95,7 @@ class Publisher:
         Sending them all at once would let a later batch of the partition be written after an
         earlier one timed out, and a consumer keeping an event's first copy would apply the later
         event first. One future per batch, not per record."""
-        by_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
+        by_partition: dict[tuple[str, int], list[Row]] = {}
         dead: dict[int, BaseException] = {}
         partitions: dict[str, list[int] | BaseException] = {}
         for topic in {r["topic"] for r in rows}:  # once per topic, not per row
@@ -107,7 +128,7 @@ class Publisher:
             transient = transient or failed
         return published, dead, transient
 
-    async def _send_partition(self, topic: str, partition: int, rows: list[asyncpg.Record]
+    async def _send_partition(self, topic: str, partition: int, rows: list[Row]
                               ) -> tuple[list[int], dict[int, BaseException], BaseException | None]:
         published: list[int] = []
         dead: dict[int, BaseException] = {}
@@ -138,7 +159,7 @@ class Publisher:
         if txn is not None:
             txn.increment_sequence_number(TopicPartition(topic, partition), -records)
 
-    def _batch_of(self, rows: list[asyncpg.Record], most: int) -> tuple[BatchBuilder, int]:
+    def _batch_of(self, rows: list[Row], most: int) -> tuple[BatchBuilder, int]:
         """A produce batch of the leading rows that fit, at least one and at most `most`; and how
         many it took."""
         batch = self.producer.create_batch()
