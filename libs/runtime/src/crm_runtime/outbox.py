@@ -29,9 +29,10 @@ class Handover:
     nothing. The table stays the truth: a row that is not here (another replica's, or pushed out)
     is read from it."""
 
-    def __init__(self, most: int = 5000) -> None:
+    def __init__(self, most_bytes: int = 16 * 2**20) -> None:
         self.open = False
-        self.most = most
+        self.most_bytes = most_bytes  # of payloads held: a relay that cannot publish keeps no more
+        self.held_bytes = 0
         self._rows: dict[int, dict[str, Any]] = {}
 
     def put(self, ids: Sequence[int], events: Sequence[CloudEvent], payloads: Sequence[bytes]) -> None:
@@ -40,14 +41,15 @@ class Handover:
         for row_id, event, payload in zip(ids, events, payloads, strict=True):
             self._rows[row_id] = {"id": row_id, "topic": event.topic, "key": event.key, "type": event.type,
                                   "payload": payload}
-        for _ in range(len(self._rows) - self.most):
-            del self._rows[next(iter(self._rows))]  # the oldest
+            self.held_bytes += len(payload)
+        while self.held_bytes > self.most_bytes:
+            self._drop(next(iter(self._rows)))  # the oldest
 
     def take(self, ids: Iterable[int]) -> tuple[list[dict[str, Any]], list[int]]:
         """The rows of `ids` held here, taken out; and the ids that are not."""
         held, missing = [], []
         for row_id in ids:
-            row = self._rows.pop(row_id, None)
+            row = self._drop(row_id)
             if row is None:
                 missing.append(row_id)
             else:
@@ -56,11 +58,18 @@ class Handover:
 
     def discard(self, ids: Iterable[int]) -> None:
         for row_id in ids:
-            self._rows.pop(row_id, None)
+            self._drop(row_id)
+
+    def _drop(self, row_id: int) -> dict[str, Any] | None:
+        row = self._rows.pop(row_id, None)
+        if row is not None:
+            self.held_bytes -= len(row["payload"])
+        return row
 
     def close(self) -> None:
         self.open = False
         self._rows.clear()
+        self.held_bytes = 0
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -108,20 +117,24 @@ async def stage_many(conn: asyncpg.Connection, service: str, events: Sequence[Cl
     if not events:
         return
     payloads = [e.to_json() for e in events]
-    ids = await conn.fetchval(
+    written = await conn.fetchrow(
         """WITH written AS (
                INSERT INTO outbox (event_id, topic, key, type, payload)
                SELECT e.id, e.topic, e.key, e.type, e.payload
                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
                     WITH ORDINALITY AS e(id, topic, key, type, payload, n)
                ORDER BY e.n
-               RETURNING id),
-           listed AS (SELECT array_agg(id ORDER BY id) AS ids, string_agg(id::text, ',' ORDER BY id) AS text
+               RETURNING id, event_id),
+           listed AS (SELECT array_agg(id ORDER BY id) AS ids, array_agg(event_id ORDER BY id) AS events,
+                             string_agg(id::text, ',' ORDER BY id) AS text
                       FROM written)
-           SELECT ids FROM listed,
+           SELECT ids, events FROM listed,
                   pg_notify($6, CASE WHEN length(text) <= $7 THEN text ELSE '' END)""",
         [e.id for e in events], [e.topic for e in events], [e.key for e in events],
         [e.type for e in events], payloads, channel_of(service), NOTIFY_MOST,
     )
     if handover is not None:
-        handover.put(ids, events, payloads)
+        # Matched by event id, not by position: the handover holds each id's own row.
+        by_id = {e.id: (e, p) for e, p in zip(events, payloads, strict=True)}
+        rows = [by_id[event_id] for event_id in written["events"]]
+        handover.put(written["ids"], [e for e, _ in rows], [p for _, p in rows])

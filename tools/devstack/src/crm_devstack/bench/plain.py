@@ -77,6 +77,7 @@ class Plain:
                 staged: list[CloudEvent] = []
                 for message in messages:
                     if message.id in fresh:
+                        fresh.discard(message.id)  # twice in one batch (a relay's duplicate): once, as the runtime
                         ctx = HandlerContext(conn, message, self.name, self.settings)
                         handler = self.handlers.get(message.type)
                         assert handler is not None
@@ -153,7 +154,7 @@ class Plain:
         await self.consumer.start()
         # What the services' workers read. Not `ready`: routing's timers (claims running out) wait for
         # a service that is, and none falls due in the bench's flows.
-        shim = SimpleNamespace(pool=self.pool, settings=settings, ready=False)
+        shim = SimpleNamespace(pool=self.pool, settings=settings, ready=False, handover=None)
         workers = [asyncio.create_task(worker(shim)) for worker in self.service._workers]  # noqa: SLF001
         app = Starlette(routes=[Route("/health", self.health)])
         server = uvicorn.Server(uvicorn.Config(app, host=settings.http_host, port=settings.http_port,
