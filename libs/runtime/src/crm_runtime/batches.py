@@ -79,7 +79,6 @@ class BatchProcessor:
         self.pool = pool
         self.trouble: dict[tuple[str, int], Trouble] = {}
         self.dead_letters = DeadLetters(service, group, self.max_delay)
-        self.handover = handover
         self.passes = Passes(service, settings, clock, handover)
         self._http_calls = itertools.count()
 
@@ -252,7 +251,7 @@ class BatchProcessor:
         async def stage() -> None:
             assert self.pool is not None
             async with self.pool.acquire() as conn, conn.transaction():
-                await outbox.stage_many(conn, self.service, answers, self.handover)
+                await outbox.stage_many(conn, self.service, answers, self.passes.handover)
 
         await Backoff(0.1, self.max_delay).retrying(stage, log=log, event="rejection_answer_failed",
                                                     on_error=self._troubled(where, items))
