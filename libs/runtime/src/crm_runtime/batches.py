@@ -10,7 +10,9 @@ statement, each handler in turn, the outbox rows of all their events in one stat
 handler raises, the batch runs again with a savepoint per record (`in_savepoints`), so a
 rejected command or a failing handler affects only its own record; when a statement of the
 runtime's own fails or times out, one transaction per record (`one_per_transaction`) finds the
-record. Records are handled in offset order either way. Outages (database or broker away or busy)
+record. Records are handled in offset order either way. The batches of several partitions that
+one fetch brought are tried first as a single such transaction (`process_group`), and split into
+a transaction per partition when anything in it fails. Outages (database or broker away or busy)
 are retried with back-off for as long as they last and never dead-lettered.
 """
 
@@ -42,6 +44,8 @@ log = logs.get(__name__)
 
 # Dead letters whose sender is answered too (a handler_error is ours to fix, not theirs).
 SENDERS_FAULTS = frozenset({"invalid_data", "unknown_type"})
+# Where a group's shared transaction is said to run (in logs and judgement; no partition's own).
+GROUP = ("group", -1)
 
 
 class _Failed(Exception):  # noqa: N818 - carries an exception and the judgement made while it was fresh
@@ -86,10 +90,39 @@ class BatchProcessor:
 
     async def process(self, records: Sequence[ConsumerRecord]) -> list[Outcome]:
         """Finish every record of one partition's batch, in order."""
+        [outcomes] = await self.process_group([records])
+        return outcomes
+
+    async def process_group(self, batches: Sequence[Sequence[ConsumerRecord]]) -> list[list[Outcome]]:
+        """Finish the batches of several partitions (what one fetch brought), each in order.
+
+        They are tried first as one transaction, so the fixed cost of a transaction (begin, the
+        inbox claim, the outbox row, commit, and the relay's pass behind it) is paid once for them
+        all. When anything in it fails — a handler raises or refuses, a statement times out, an
+        outage — nothing of it stays, and each partition is finished on its own as `process` does,
+        so a partition's failure still costs only its own records."""
         started = time.perf_counter()
-        topic = TOPICS[records[0].topic]
-        where = (records[0].topic, records[0].partition)
-        items = [self._prepare(r, topic) for r in records]
+        parts = [((b[0].topic, b[0].partition), [self._prepare(r, TOPICS[b[0].topic]) for r in b]) for b in batches]
+        todo = [i for _, items in parts for i in items if i.outcome is None]
+        if len(parts) > 1 and todo:
+            metrics.GROUP_PARTITIONS.labels(self.service).observe(len(parts))
+            try:
+                await self._with_connection(self.passes.whole_batch, todo, GROUP)
+                metrics.GROUPS.labels(self.service, "committed").inc()
+            except (HandlerRaised, _Failed) as exc:
+                metrics.GROUPS.labels(self.service, "split").inc()
+                log.info("group_split", partitions=len(parts), records=len(todo),
+                         error=describe(exc.__cause__ or exc))
+        alone = asyncio.Semaphore(self.settings.max_concurrent_partitions)
+
+        async def finish(where: tuple[str, int], items: list[Item]) -> None:
+            async with alone:
+                await self._finish(where, items, started)
+
+        await asyncio.gather(*(finish(where, items) for where, items in parts))
+        return [[i.outcome for i in items] for _, items in parts]  # type: ignore[misc]
+
+    async def _finish(self, where: tuple[str, int], items: list[Item], started: float) -> None:
         try:
             await self._settle([i for i in items if i.outcome is None], where)
             dead = [i for i in items if i.dead is not None]
@@ -101,8 +134,7 @@ class BatchProcessor:
             self.trouble.pop(where, None)
         if faults.ARMED:
             faults.crash_after_commit(i.message.id for i in items if i.message is not None)
-        account(self.service, items, records[0].topic, started)
-        return [i.outcome for i in items]  # type: ignore[misc]
+        account(self.service, items, where[0], started)
 
     async def handle_message(self, message: CloudEvent) -> Outcome:
         """Handle a command this service gives itself (e.g. from its HTTP side) exactly as if it

@@ -25,19 +25,20 @@ _armed: dict[str, str] = {
 ARMED = bool(_armed)
 
 
-def _crash_if(variable: str, keys: Iterable[str]) -> None:
+def _crash_if(variable: str, keys: Iterable[str], said: str = "") -> None:
     wanted = _armed.get(variable)
     if wanted and wanted in keys:
         # Said before dying, so a test tells this death from any other (its exit status may be
         # reaped by whoever started the process before the test can read it).
-        sys.stderr.write(f"fault_injected {variable}\n")
+        sys.stderr.write(f"fault_injected {variable}{said}\n")
         sys.stderr.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def crash_before_commit(message_ids: Iterable[str]) -> None:
-    """Die with the batch holding `wanted` still uncommitted (its transaction open)."""
-    _crash_if(CRASH_BEFORE_COMMIT, message_ids)
+def crash_before_commit(message_ids: Iterable[str], partitions: int = 1) -> None:
+    """Die with the batch holding `wanted` still uncommitted (its transaction open), saying how
+    many partitions' records that transaction held."""
+    _crash_if(CRASH_BEFORE_COMMIT, message_ids, f" partitions={partitions}")
 
 
 def crash_after_commit(message_ids: Iterable[str]) -> None:

@@ -1,17 +1,23 @@
 """One Kafka consumer per service: partitions processed concurrently, each strictly in order.
 
-Each assigned partition has a lane: a task that takes everything fetched for it so far as one
-batch, hands it to the `BatchProcessor`, marks its offsets finished, and takes the next. Fetching
-goes on while lanes work, so records that arrive meanwhile are already there for the next batch;
-a partition is paused only when its lane falls `lane_backlog` records behind (pausing costs
-latency: a resumed partition waits for the consumer's long poll to come back). At most
-`max_concurrent_partitions` batches run at a time. Offsets are committed only after the batch is
-finished (`offsets.OffsetCommitter`); never auto-commit.
+Each assigned partition has a lane: the records fetched for it and not yet started. Whenever
+records wait and one of `max_concurrent_partitions` slots is free, the lanes not already in flight
+are taken together as a group — what one fetch brought, across partitions, up to
+`fetch_max_records` records from up to `group_max_partitions` lanes — and handed to the
+`BatchProcessor`, which tries the group as one transaction (each partition's records in order)
+and splits it into a transaction per partition when anything in it fails. A lane is in at most
+one group at a time, so a partition's records are never handled out of order. When the group is
+finished its offsets are marked, per partition with the epoch of the assignment it was formed
+under. Fetching goes on while groups work, so records that arrive meanwhile are already there for
+the next; a partition is paused only when its lane falls `lane_backlog` records behind (pausing
+costs latency: a resumed partition waits for the consumer's long poll to come back). Offsets are
+committed only after the group is finished (`offsets.OffsetCommitter`); never auto-commit.
 
-Rebalance: before a partition is handed over, its batch in flight is allowed to finish (or
-cancelled after `revoke_wait_s`, its transaction rolled back), its finished offsets are
-committed and what was fetched but not started is dropped, so the new owner starts exactly where
-this one stopped. Shutdown: stop fetching, let batches in flight finish, commit, leave the group.
+Rebalance: before a partition is handed over, the group holding its records is allowed to finish
+(or cancelled after `revoke_wait_s`, its transaction rolled back, and the partitions of the group
+still ours read again from its first records), its finished offsets are committed and what was
+fetched but not started is dropped, so the new owner starts exactly where this one stopped.
+Shutdown: stop fetching, let groups in flight finish, commit, leave the group.
 
 Forgotten offsets: the committed offsets are copied to the service's database every few seconds
 (`positions`). A partition assigned with no committed offset where that copy has one — Kafka
@@ -45,10 +51,9 @@ class _Lane:
     tp: TopicPartition
     epoch: int
     queued: list[ConsumerRecord] = field(default_factory=list)
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    busy: bool = False  # a batch is being processed
+    busy: bool = False  # its records are in a group in flight
     paused: bool = False
-    task: asyncio.Task | None = None
+    group: asyncio.Task | None = None
 
 
 class PartitionedConsumer:
@@ -69,6 +74,9 @@ class PartitionedConsumer:
         self._recorded: dict[TopicPartition, int] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_partitions)
         self._lanes: dict[TopicPartition, _Lane] = {}
+        # Partitions with records waiting, those waiting longest first (a dict: an ordered set).
+        self._ready: dict[TopicPartition, None] = {}
+        self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task] = []
 
@@ -92,6 +100,7 @@ class PartitionedConsumer:
         self.consumer.subscribe(self.topics, listener=_Rebalance(self))
         await self.consumer.start()
         self._tasks = [asyncio.create_task(self._fetch(), name="consumer-fetch"),
+                       asyncio.create_task(self._dispatch(), name="consumer-dispatch"),
                        asyncio.create_task(self.committer.run(), name="consumer-commit"),
                        asyncio.create_task(self._record_positions(), name="consumer-positions")]
 
@@ -147,66 +156,105 @@ class PartitionedConsumer:
                 if lane is None or not records:
                     continue  # revoked since the fetch: the new owner reads them from the committed offset
                 lane.queued.extend(records)
-                lane.arrived.set()
+                self._ready.setdefault(tp, None)
+                self._wake.set()
                 if len(lane.queued) >= self.settings.lane_backlog and not lane.paused:
                     self.consumer.pause(tp)
                     lane.paused = True
 
-    # --- lanes -------------------------------------------------------------------------------
+    # --- lanes and groups ----------------------------------------------------------------------
 
     def _open(self, tp: TopicPartition) -> None:
-        lane = _Lane(tp, self.committer.epoch(tp))
-        lane.task = asyncio.create_task(self._run_lane(lane), name=f"lane-{tp.topic}-{tp.partition}")
-        self._lanes[tp] = lane
+        self._lanes[tp] = _Lane(tp, self.committer.epoch(tp))
 
-    async def _run_lane(self, lane: _Lane) -> None:
+    async def _dispatch(self) -> None:
+        """Whenever records wait and a slot is free, start a group with them."""
         while True:
-            await lane.arrived.wait()
-            lane.arrived.clear()
-            while lane.queued:
-                records = lane.queued[:self.settings.fetch_max_records]
-                del lane.queued[:len(records)]
-                lane.busy = True
-                try:
-                    async with self._slots:
-                        await self.processor.process(records)
-                    self.committer.finished(lane.tp, records[-1].offset + 1, lane.epoch)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # The processor finishes every record or raises only on cancellation; should that
-                    # ever break, the batch and what follows are fetched again rather than skipped.
-                    log.exception("batch_failed_unexpectedly", topic=lane.tp.topic, partition=lane.tp.partition,
-                                  first_offset=records[0].offset)
-                    lane.queued.clear()
-                    self.consumer.seek(lane.tp, records[0].offset)
-                    await asyncio.sleep(1)
-                finally:
-                    lane.busy = False
+            await self._wake.wait()
+            self._wake.clear()
+            while any(not lane.busy for tp in self._ready if (lane := self._lanes.get(tp)) is not None):
+                await self._slots.acquire()
+                members = self._form_group()  # after the wait: lanes may have gone or filled meanwhile
+                if not members:
+                    self._slots.release()
+                    break
+                task = asyncio.create_task(self._run_group(members), name="group")
+                for lane, _, _ in members:
+                    lane.group = task
+
+    def _form_group(self) -> list[tuple[_Lane, list[ConsumerRecord], int]]:
+        """Up to `fetch_max_records` records from up to `group_max_partitions` idle lanes, those
+        waiting longest first; a lane not emptied goes to the back, so a busy partition cannot
+        keep the others waiting."""
+        members: list[tuple[_Lane, list[ConsumerRecord], int]] = []
+        room = self.settings.fetch_max_records
+        for tp in list(self._ready):
+            lane = self._lanes.get(tp)
+            if lane is None or not lane.queued:
+                del self._ready[tp]
+                continue
+            if lane.busy:
+                continue
+            records = lane.queued[:room]
+            del lane.queued[:len(records)]
+            del self._ready[tp]
+            if lane.queued:
+                self._ready[tp] = None
+            lane.busy = True
+            members.append((lane, records, lane.epoch))
+            room -= len(records)
+            if room <= 0 or len(members) >= self.settings.group_max_partitions:
+                break
+        return members
+
+    async def _run_group(self, members: list[tuple[_Lane, list[ConsumerRecord], int]]) -> None:
+        try:
+            await self.processor.process_group([records for _, records, _ in members])
+            for lane, records, epoch in members:
+                self.committer.finished(lane.tp, records[-1].offset + 1, epoch)
+        except asyncio.CancelledError:
+            self._read_again(members)  # cancelled for a revocation: the partitions still ours read it again
+            raise
+        except Exception:
+            # The processor finishes every record or raises only on cancellation; should that ever
+            # break, the batches and what follows are fetched again rather than skipped.
+            log.exception("batch_failed_unexpectedly", partitions=[f"{lane.tp.topic}/{lane.tp.partition}@"
+                                                                   f"{records[0].offset}" for lane, records, _ in members])
+            self._read_again(members)
+            await asyncio.sleep(1)
+        finally:
+            for lane, _, _ in members:
+                lane.busy, lane.group = False, None
                 if lane.paused and len(lane.queued) < self.settings.lane_backlog // 2:
                     lane.paused = False
                     if lane.tp in self.consumer.assignment():
                         self.consumer.resume(lane.tp)
+            self._slots.release()
+            self._wake.set()
+
+    def _read_again(self, members: list[tuple[_Lane, list[ConsumerRecord], int]]) -> None:
+        for lane, records, _ in members:
+            if self._lanes.get(lane.tp) is lane and lane.tp in self.consumer.assignment():
+                lane.queued.clear()
+                self._ready.pop(lane.tp, None)
+                self.consumer.seek(lane.tp, records[0].offset)
 
     async def close_lanes(self, partitions: set[TopicPartition] | None, timeout: float) -> None:
-        """Let the batches in flight (of `partitions`, or all) finish, cancel what takes longer, and
-        drop what was fetched but not started."""
+        """Let the groups in flight holding `partitions` (or any) finish, cancel what takes longer,
+        and drop what was fetched but not started."""
         lanes = [lane for tp, lane in self._lanes.items() if partitions is None or tp in partitions]
         for lane in lanes:
             lane.queued.clear()
             del self._lanes[lane.tp]
-        busy = [lane for lane in lanes if lane.busy]
-        if busy:
-            idle_waits = [asyncio.create_task(_until_idle(lane)) for lane in busy]
-            _, late = await asyncio.wait(idle_waits, timeout=timeout)
-            for waiting in late:
-                waiting.cancel()
+            self._ready.pop(lane.tp, None)
+        groups = {lane.group for lane in lanes if lane.group is not None}
+        if groups:
+            _, late = await asyncio.wait(groups, timeout=timeout)
+            for group in late:
+                group.cancel()
             if late:
                 log.warning("batches_cancelled", count=len(late), reason="took longer than allowed to finish")
-        tasks = [lane.task for lane in lanes if lane.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -221,13 +269,6 @@ class PartitionedConsumer:
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
         await self.record_positions()
         await self.consumer.stop()
-
-
-async def _until_idle(lane: _Lane) -> None:
-    # Only a revocation or a stop waits here; an Event set and cleared around every batch would
-    # put its cost on the hot path for the sake of this rare, short wait.
-    while lane.busy:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
 
 
 class _Rebalance(ConsumerRebalanceListener):

@@ -44,6 +44,14 @@ BATCH_RECORDS = Histogram(
     "crm_batch_records", "Records per processed batch.", ["crm_service", "topic"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500),
 )
+GROUPS = Counter(
+    "crm_batch_groups_total", "Batches of several partitions tried as one transaction: committed so, or split "
+    "into a transaction per partition because something in it failed.", ["crm_service", "outcome"],
+)
+GROUP_PARTITIONS = Histogram(
+    "crm_batch_group_partitions", "Partitions per group tried as one transaction.", ["crm_service"],
+    buckets=(2, 3, 4, 6, 8, 12, 16, 24, 32),
+)
 OUTBOX_SET_ASIDE = Counter(
     "crm_outbox_set_aside_total", "Outbox rows the broker can never take, moved to outbox_dead.",
     ["crm_service", "topic"],

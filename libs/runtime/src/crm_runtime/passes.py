@@ -62,7 +62,8 @@ class Passes:
                 results.append((item, Outcome("handled", message)))
             await outbox.stage_many(conn, self.service, staged, self.handover)
             if faults.ARMED:
-                faults.crash_before_commit(i.message.id for i in items if i.message is not None)
+                faults.crash_before_commit((i.message.id for i in items if i.message is not None),
+                                           len({(i.topic.name, i.record.partition) for i in items if i.record}))
         for item, outcome in results:
             item.outcome = outcome
 

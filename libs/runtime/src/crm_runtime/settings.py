@@ -63,8 +63,7 @@ class ServiceSettings(BaseSettings):
     # Blocks this large or larger are mmapped, and returned to the system when freed (see
     # `crm_runtime.memory.fix_mmap_threshold`); 0 leaves glibc's sliding threshold.
     malloc_mmap_threshold: int = 128 * 1024
-    # Records taken from Kafka in one fetch (across partitions); a partition's share is one batch,
-    # handled in one transaction.
+    # Records taken from Kafka in one fetch (across partitions), and at most in one group.
     fetch_max_records: int = 500
     # A fetch answers once this many bytes wait or `fetch_max_wait_ms` has passed. Kafka's defaults
     # answer at the first record: latency first. 64 KiB and 50 ms cut an acceptance's CPU by about
@@ -79,8 +78,11 @@ class ServiceSettings(BaseSettings):
     producer_linger_ms: int = 5
     # A partition is paused while this many of its records wait behind the batch in flight.
     lane_backlog: int = 5000
-    # Partitions whose batches are processed at the same time (each uses one connection).
+    # Groups of partitions' batches processed at the same time (each uses one connection, and a
+    # group that splits at most this many); each group is tried as one transaction of up to this
+    # many partitions (1: each partition's batch a transaction of its own).
     max_concurrent_partitions: int = 4
+    group_max_partitions: int = 16
     db_pool_size: int = 10
     # How long a batch in flight may take to finish when its partition is revoked or the service
     # stops; after that it is cancelled (rolled back) and redelivered to whoever owns it next.

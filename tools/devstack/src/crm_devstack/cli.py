@@ -51,7 +51,7 @@ def bench(count: int = typer.Option(2000, help="commands per burst"), rounds: in
 
 
 @app.command()
-def chaos(scenarios: list[str] = typer.Argument(None, help="only these (prefixes: poison, identity, seats, kafka, "
+def chaos(scenarios: list[str] = typer.Argument(None, help="only these (prefixes: poison, identity, seats, kafka, group, "
                                                               "postgres, …); default: all")) -> None:
     """Faults under load with the promises checked from outside; exits 1 when one is broken."""
     from .chaos.run import main

@@ -78,6 +78,7 @@ class Chaos:
         self._indexed = 0
         self.due: dict[str, float] = {}  # command id -> when the wave meant to send it (perf_counter)
         self.acked: dict[str, float] = {}  # command id -> when the broker acknowledged it
+        self.current = Wave([])  # the wave being sent (a fault may aim at one of its commands)
 
     async def send(self, cmds: list[CloudEvent], seconds: float) -> None:
         """Spread `cmds` over `seconds`, each account's in order and the accounts independently (as
@@ -112,7 +113,7 @@ class Chaos:
         """Send a wave; at a third of it, `fault()` breaks something and brings it back (returning
         when the restart began); then check every invariant, and `checks` of the scenario's own.
         `heal()` mends what the fault left broken (after the answers, before the next scenario)."""
-        w = wave(name.split()[0].replace("-", ""), accounts)
+        w = self.current = wave(name.split()[0].replace("-", ""), accounts)
         sending = asyncio.create_task(self.send(w.commands, seconds))
         await asyncio.sleep(seconds / 3)
         started = time.perf_counter()

@@ -9,7 +9,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from crm_contracts import command, identity
+from crm_contracts import CloudEvent, command, identity
+
+from ..bus import Bus
 
 from .harness import ANSWER_TIMEOUT, Chaos
 
@@ -35,12 +37,12 @@ def _poisons(acc: str) -> dict[str, tuple[bytes, list[tuple[str, bytes | None]]]
     }
 
 
-async def poison(chaos: Chaos) -> dict:
-    """Each poison record between two valid commands on the same partition (same key): every poison
-    is answered — a dead letter with its reason, a rejection, or, for a valid command under bad
-    headers, its effect — and the valid command after it is handled."""
-    bus = chaos.bus
-    started = time.perf_counter()
+Cases = dict[str, tuple[str, str | None, CloudEvent]]  # kind -> (account, the poison's id, the command after it)
+
+
+async def send_poisons(bus: Bus) -> Cases:
+    """Each poison record between two valid commands on the same partition (same key), each kind
+    on an account of its own."""
     cases = {}
     for kind, (value, headers) in _poisons("x").items():
         acc = f"acc_poison_{kind.replace('_', '')}_{uuid.uuid4().hex[:6]}"
@@ -58,6 +60,13 @@ async def poison(chaos: Chaos) -> dict:
         except (ValueError, KeyError, TypeError):
             poison_id = None
         cases[kind] = (acc, poison_id, after)
+    return cases
+
+
+async def answered_once(bus: Bus, cases: Cases) -> tuple[bool, dict[str, list]]:
+    """Whether every poison was answered — a dead letter with its reason, a rejection, or, for a
+    valid command under bad headers, its effect — exactly once, and the valid command after it
+    handled; and how each was answered."""
     figures, ok = {}, True
     for kind, (acc, poison_id, after) in cases.items():
         await bus.wait_answered("identity.account.opt_in_changed", {after.id}, timeout=ANSWER_TIMEOUT)
@@ -77,8 +86,15 @@ async def poison(chaos: Chaos) -> dict:
         # A sender's mistake is dead-lettered and, when the envelope says who sent it, also rejected.
         dead = sum(1 for r in found if r.topic.endswith(".dlq"))
         ok = ok and len(found) >= 1 and dead <= 1 and len(found) - dead <= 1
+    return ok, figures
+
+
+async def poison(chaos: Chaos) -> dict:
+    """Every kind of poison sent among valid commands while the services run."""
+    started = time.perf_counter()
+    ok, figures = await answered_once(chaos.bus, await send_poisons(chaos.bus))
     await chaos.stack.settled(ANSWER_TIMEOUT)
-    await bus.caught_up()
+    await chaos.bus.caught_up()
     return {"scenario": "poison records", "fault_s": 0.0, "recovered_s": round(time.perf_counter() - started, 1),
             "each_poison_answered_once": {"ok": ok, "figure": figures,
                                           "says": "how each poison was answered; the valid command after "

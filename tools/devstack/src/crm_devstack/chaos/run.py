@@ -16,6 +16,7 @@ from rich.table import Table
 from ..bus import Bus
 from ..stack import SERVICES, Stack
 from .cluster import ClusterFaults
+from .groups import killed_mid_group, poison_in_group
 from .harness import ANSWER_TIMEOUT, Chaos, console
 from .poison import poison
 
@@ -56,6 +57,8 @@ async def main(scenarios: list[str] | None = None) -> int:
     await bus.start(watch=["identity.events.v1", "seats.events.v1", "notifications.events.v1",
                            "identity.commands.v1.dlq"])
     chaos = Chaos(stack, bus)
+    mid_group, mid_group_checks = killed_mid_group(stack, chaos)
+    group_poison, group_poison_checks = poison_in_group(stack, chaos)
     # (name, fault, options of Chaos.run)
     plan: list[tuple[str, Callable[[], Awaitable[float]], dict]] = [
         *((f"{s} kill -9", kill_and_restart(stack, s), {}) for s in SERVICES),
@@ -63,6 +66,8 @@ async def main(scenarios: list[str] | None = None) -> int:
         ("kafka kill -9", kill_and_restart(stack, "kafka", down_s=3.0), {}),
         ("postgres crash", kill_and_restart(stack, "postgres", down_s=3.0), {}),
         *((f"{s} SIGTERM", kill_and_restart(stack, s, down_s=0.5, kill=False), {}) for s in ("identity", "seats")),
+        ("group kill -9 mid-transaction", mid_group, {"checks": mid_group_checks}),
+        ("group poison", group_poison, {"checks": group_poison_checks}),
     ]
     if stack.brokers > 1:
         cluster = ClusterFaults(stack, chaos)
