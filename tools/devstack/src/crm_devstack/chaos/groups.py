@@ -5,9 +5,9 @@ back to records waiting on every partition and its first fetches are groups; the
 - *kill -9 mid-group*: identity is started armed to kill itself inside the transaction holding
   a command due a second into the stop — the group's statements ran, its commit did not — and
   started again unarmed: nothing lost, nothing answered twice;
-- *poison in a group*: every kind of poison record is sent while identity is down, among the
-  wave's commands: each is answered once, the records beside it in its group are handled, and
-  identity counts the groups it had to split.
+- *poison in a group*: every kind of poison record, and a valid command its handler refuses, are
+  sent while identity is down, among the wave's commands: each is answered once, the records
+  beside them in their group are handled, and identity counts the groups it had to split.
 
 Both need a service started with settings of its own, which the local stack does (`make up`).
 """
@@ -18,13 +18,15 @@ import asyncio
 import contextlib
 import re
 import time
+import uuid
 
 import httpx
+from crm_contracts import command, identity
 from crm_runtime.faults import CRASH_BEFORE_COMMIT
 
 from ..stack import Stack
 from ..waiting import eventually
-from .harness import Chaos, Wave
+from .harness import ANSWER_TIMEOUT, Chaos, Wave
 from .poison import Cases, answered_once, send_poisons
 
 DOWN_S = 2.0
@@ -69,12 +71,20 @@ def poison_in_group(stack: Stack, chaos: Chaos):
     async def fault() -> float:
         stack.services.stop("identity")
         sent["cases"] = await send_poisons(chaos.bus)
+        # Valid, and refused by its handler (no such account): the one kind here that fails inside
+        # the group's transaction rather than before it, so the group must split.
+        refused = command(identity.SetOptIn(enabled=True), source="chaos",
+                          accountid=f"acc_never_{uuid.uuid4().hex[:8]}")
+        await chaos.bus.send(refused)
         await asyncio.sleep(DOWN_S)
         restarted = time.perf_counter()
         stack.services.start("identity")
         await stack.health.wait("identity")
         ok, seen["answers"] = await answered_once(chaos.bus, sent["cases"])
-        seen["answered_once"] = ok
+        await chaos.bus.wait_answered("identity.command.rejected", {refused.id}, timeout=ANSWER_TIMEOUT)
+        seen["answers"]["refused"] = [e.data["reason"] for e in chaos.bus.events(
+            lambda e: e.correlationid == refused.id)]
+        seen["answered_once"] = ok and len(seen["answers"]["refused"]) == 1
         # The counters of the process started above: every group it tried since.
         async with httpx.AsyncClient(timeout=10) as client:
             text = (await client.get(f"{stack.http('identity')}/metrics")).text
