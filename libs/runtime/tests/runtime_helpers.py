@@ -93,7 +93,7 @@ async def start_group_at_the_end(bootstrap: str, group: str, topic: Topic) -> di
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await c.start()
     try:
-        tps = [TopicPartition(topic.name, p) for p in c.partitions_for_topic(topic.name) or await _partitions(c, topic)]
+        tps = [TopicPartition(topic.name, p) for p in c.partitions_for_topic(topic.name) or await partitions_of(c, topic)]
         c.assign(tps)
         ends = await c.end_offsets(tps)
         await c.commit(ends)
@@ -102,6 +102,6 @@ async def start_group_at_the_end(bootstrap: str, group: str, topic: Topic) -> di
         await c.stop()
 
 
-async def _partitions(c: AIOKafkaConsumer, topic: Topic) -> set[int]:
+async def partitions_of(c: AIOKafkaConsumer, topic: Topic) -> set[int]:
     await c._client.force_metadata_update()  # noqa: SLF001
     return c.partitions_for_topic(topic.name) or set()

@@ -20,7 +20,8 @@ from crm_runtime.handlers import HandlerContext, Handlers
 from crm_runtime.lanes import PartitionedConsumer
 from crm_runtime.settings import ServiceSettings
 from crm_devstack.waiting import eventually
-from test_rebalance import TOPIC, _partitions, committed, end_offsets
+from runtime_helpers import partitions_of
+from test_rebalance import TOPIC, committed, end_offsets
 
 pytestmark = pytest.mark.stack
 
@@ -61,7 +62,7 @@ async def test_forgotten_offsets_pause_instead_of_replaying_and_crm_offsets_resu
     probe = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap)
     await probe.start()
     try:
-        tps = [TopicPartition(TOPIC.name, p) for p in await _partitions(probe)]
+        tps = [TopicPartition(TOPIC.name, p) for p in await partitions_of(probe, TOPIC)]
     finally:
         await probe.stop()
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
