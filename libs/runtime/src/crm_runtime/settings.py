@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,7 +65,7 @@ class ServiceSettings(BaseSettings):
     # `crm_runtime.memory.fix_mmap_threshold`); 0 leaves glibc's sliding threshold.
     malloc_mmap_threshold: int = 128 * 1024
     # Records taken from Kafka in one fetch (across partitions), and at most in one group.
-    fetch_max_records: int = 500
+    fetch_max_records: int = Field(default=500, ge=1, le=10_000)
     # A fetch answers once this many bytes wait or `fetch_max_wait_ms` has passed. Kafka's defaults
     # answer at the first record: latency first. 64 KiB and 50 ms cut an acceptance's CPU by about
     # 15% at 150/s (fewer, larger fetches, batches and transactions) but add up to 50 ms a hop, and
@@ -77,12 +78,13 @@ class ServiceSettings(BaseSettings):
     relay_gather_ms: int = 5
     producer_linger_ms: int = 5
     # A partition is paused while this many of its records wait behind the batch in flight.
-    lane_backlog: int = 5000
+    lane_backlog: int = Field(default=5000, ge=2, le=1_000_000)
     # Groups of partitions' batches processed at the same time (each uses one connection, and a
     # group that splits at most this many); each group is tried as one transaction of up to this
     # many partitions (1: each partition's batch a transaction of its own).
-    max_concurrent_partitions: int = 4
-    group_max_partitions: int = 16
+    # A 0 would start nothing, ever: each has a range, so a bad environment fails at start.
+    max_concurrent_partitions: int = Field(default=4, ge=1, le=256)
+    group_max_partitions: int = Field(default=16, ge=1, le=1024)
     db_pool_size: int = 10
     # How long a batch in flight may take to finish when its partition is revoked or the service
     # stops; after that it is cancelled (rolled back) and redelivered to whoever owns it next.
