@@ -102,7 +102,7 @@ class BatchProcessor:
         outage — nothing of it stays, and each partition is finished on its own as `process` does,
         so a partition's failure still costs only its own records."""
         started = time.perf_counter()
-        parts = [((b[0].topic, b[0].partition), [self._prepare(r, TOPICS[b[0].topic]) for r in b]) for b in batches]
+        parts = [((b[0].topic, b[0].partition), self._prepare_all(b)) for b in batches]
         todo = [i for _, items in parts for i in items if i.outcome is None]
         if len(parts) > 1 and todo:
             metrics.GROUP_PARTITIONS.labels(self.service).observe(len(parts))
@@ -113,13 +113,16 @@ class BatchProcessor:
                 metrics.GROUPS.labels(self.service, "split").inc()
                 log.info("group_split", partitions=len(parts), records=len(todo),
                          error=describe(exc.__cause__ or exc))
-        alone = asyncio.Semaphore(self.settings.max_concurrent_partitions)
+        if len(parts) == 1:  # most batches: no task and no semaphore for them
+            await self._finish(*parts[0], started)
+        else:
+            alone = asyncio.Semaphore(self.settings.max_concurrent_partitions)
 
-        async def finish(where: tuple[str, int], items: list[Item]) -> None:
-            async with alone:
-                await self._finish(where, items, started)
+            async def finish(where: tuple[str, int], items: list[Item]) -> None:
+                async with alone:
+                    await self._finish(where, items, started)
 
-        await asyncio.gather(*(finish(where, items) for where, items in parts))
+            await asyncio.gather(*(finish(where, items) for where, items in parts))
         return [[i.outcome for i in items] for _, items in parts]  # type: ignore[misc]
 
     async def _finish(self, where: tuple[str, int], items: list[Item], started: float) -> None:
@@ -157,6 +160,10 @@ class BatchProcessor:
         return item.outcome
 
     # --- reading ------------------------------------------------------------------------------
+
+    def _prepare_all(self, records: Sequence[ConsumerRecord]) -> list[Item]:
+        topic = TOPICS[records[0].topic]
+        return [self._prepare(r, topic) for r in records]
 
     def _prepare(self, record: ConsumerRecord, topic: Topic) -> Item:
         item = Item(record, topic)
