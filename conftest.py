@@ -15,8 +15,10 @@ skipped on containers.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,8 @@ from crm_devstack.stack import Stack
 
 ROOT = Path(__file__).parent
 CONTAINER_STACKS = ("compose", "containers")
+STARTED = pytest.StashKey[str]()
+SHOWN_LOG_LINES = 40
 
 
 def _docker_engine_answers() -> bool:
@@ -108,3 +112,29 @@ async def producer(stack: Stack):
 @pytest.fixture
 def account_id() -> str:
     return "acc_" + uuid.uuid4().hex[:12]
+
+
+def pytest_runtest_setup(item):
+    item.stash[STARTED] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test on the stack shows what the services warned of while it ran: a timeout alone
+    cannot tell a refusal from a stall or an error."""
+    report = (yield).get_result()
+    stack = item.funcargs.get("stack") if hasattr(item, "funcargs") else None
+    if report.when != "call" or not report.failed or not isinstance(stack, Stack) or STARTED not in item.stash:
+        return
+    lines = []
+    for service in ("identity", "seats", "notifications", "routing"):
+        for line in stack.log_text(service).splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if (isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical")
+                    and str(entry.get("timestamp", "")) >= item.stash[STARTED]):
+                lines.append(f"{entry['timestamp']} {service}: {line[:400]}")
+    if lines:
+        report.sections.append(("services' warnings and errors while it ran", "\n".join(sorted(lines)[-SHOWN_LOG_LINES:])))

@@ -84,8 +84,13 @@ class Platform:
 
     async def bought(self, account_id: str, user_id: str, package: str = "crm_idx_team",
                      name: str = "Team") -> CloudEvent:
-        """The `identity.instance.created` of a purchase that must succeed."""
-        return await self.answer(await self.buy(account_id, user_id, package, name), "identity.instance.created")
+        """The `identity.instance.created` of a purchase that must succeed, once seats has charged
+        its package: seats learns of the instance from that event, and a purchase for it that
+        reaches seats before is refused `unknown_instance`, as it would be for any sender."""
+        cmd = await self.buy(account_id, user_id, package, name)
+        created = await self.answer(cmd, "identity.instance.created")
+        await self.answer(cmd, "seats.charge.created", where=lambda e: e.data.get("item") == f"package:{package}")
+        return created
 
     async def invite(self, account_id: str, instance_id: str, user_id: str, role: str = "agent",
                      by: str = "ann") -> CloudEvent:

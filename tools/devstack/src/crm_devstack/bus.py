@@ -188,4 +188,15 @@ class Bus:
             return (e is not None and e.type == type_ and
                     (correlationid is None or e.correlationid == correlationid) and where(e))
 
-        return [r.event for r in await self.wait_for(pred, count=count, timeout=timeout)]
+        try:
+            return [r.event for r in await self.wait_for(pred, count=count, timeout=timeout)]
+        except TimeoutError as exc:
+            # What did come back instead (a refusal, a dead letter) is what a failure needs to say.
+            raise TimeoutError(f"{type_}: {exc}; {self.seen_for(correlationid)}") from None
+
+    def seen_for(self, correlationid: str | None) -> str:
+        if correlationid is None:
+            return "no correlation id to look up what came instead"
+        seen = [e.type + (f"({e.data['reason']})" if isinstance(e.data, dict) and "reason" in e.data else "")
+                for e in self.events(lambda e: e.correlationid == correlationid)]
+        return f"seen for correlation {correlationid}: {', '.join(seen) or 'nothing'}"
