@@ -53,14 +53,15 @@ async def leave_instance(conn: asyncpg.Connection, instance_id: str, user_id: st
 
 async def membership(conn: asyncpg.Connection, account_id: str, instance_id: str,
                      user_ids: list[str]) -> dict[str, bool]:
-    """Whether each user belongs to the instance: a private one by its roster; the account's own
-    (enterprise) instance by being its owner or a member who is not deactivated or display-only."""
+    """Whether each user belongs to the instance: its owner always (a private instance's owner
+    from its creation, before the roster's `member_joined` — another topic — reaches seats); others
+    of a private instance by its roster; of the account's own (enterprise) instance by being a
+    member who is not deactivated or display-only."""
     rows = await conn.fetch(
         """SELECT u.user_id,
                   EXISTS (SELECT 1 FROM instance_members m WHERE m.instance_id = $2 AND m.user_id = u.user_id)
-                  OR EXISTS (SELECT 1 FROM instances i WHERE i.instance_id = $2 AND i.kind = 'enterprise'
-                             AND i.account_id = $1
-                             AND (i.owner_user_id = u.user_id OR EXISTS (
+                  OR EXISTS (SELECT 1 FROM instances i WHERE i.instance_id = $2 AND i.account_id = $1
+                             AND (i.owner_user_id = u.user_id OR i.kind = 'enterprise' AND EXISTS (
                                  SELECT 1 FROM member_statuses s WHERE s.account_id = $1 AND s.user_id = u.user_id
                                  AND s.status NOT IN ('inactive', 'display_only')))) AS member
            FROM unnest($3::text[]) AS u(user_id)""", account_id, instance_id, user_ids)
