@@ -15,7 +15,7 @@ LEASE_PAST_DEADLINE = 1.5  # the lease outlasts the send's deadline by half, for
 
 class NotificationSettings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = 2525
+    smtp_port: int = Field(default=2525, ge=1, le=65_535)
     smtp_from: str = "CRM <no-reply@crm.example>"
     # Each step of the SMTP exchange (connect, EHLO, MAIL, RCPT, DATA …) answers within
     # `smtp_timeout_s`; the whole exchange within `smtp_send_deadline_s`, or it is cut and retried.
@@ -31,12 +31,12 @@ class NotificationSettings(ServiceSettings):
     smtp_ca_file: str = ""
     # A temporary SMTP failure is retried with doubling delays up to this many attempts
     # (about two minutes with the defaults) before notifications.email.failed.
-    smtp_max_attempts: int = 8
-    smtp_retry_first_delay_s: float = 0.5
-    smtp_retry_max_delay_s: float = 30.0
+    smtp_max_attempts: int = Field(default=8, ge=1, le=100)
+    smtp_retry_first_delay_s: float = Field(default=0.5, gt=0, le=60)
+    smtp_retry_max_delay_s: float = Field(default=30.0, gt=0, le=3600)
     # Where the recording push provider writes what it would send (JSON lines).
     push_log_path: str = ".run/push/pushes.jsonl"
-    delivery_poll_s: float = 0.2
+    delivery_poll_s: float = Field(default=0.2, gt=0, le=60)
     # The private key (PEM) that opens invitation tokens identity sealed to notifications.
     invitation_seal_private_key_file: str = ""
 
