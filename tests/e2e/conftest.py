@@ -105,6 +105,23 @@ class Platform:
         assert page.status_code == 200, page.text
         await self.bus.wait_event("identity.instance.member_joined",
                                   where=lambda e: e.instanceid == instance_id and e.data["user_id"] == user_id)
+        await self.seats_has_member(instance_id, user_id)
+
+    async def seats_has_member(self, instance_id: str, user_id: str, timeout: float = 30) -> None:
+        """Until seats' copy of the roster has the user in the instance (its entitlements stop
+        saying `not_a_member`): seats learns of a join from identity's event, which a purchase
+        for the new member sent on another topic may overtake."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                r = await client.get(f"{self.stack.http('seats')}/v1/entitlements", params={"instance_id": instance_id},
+                                     headers=self.stack.auth.as_user(user_id))
+                assert r.status_code == 200, r.text
+                if any(item["reason"] != "not_a_member" for item in r.json()["items"]):
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"seats never saw {user_id} join {instance_id}")
+                await asyncio.sleep(0.1)
 
     # --- what comes back ---------------------------------------------------------------------
 

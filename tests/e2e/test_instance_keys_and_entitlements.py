@@ -104,6 +104,7 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
 
     issued = await platform.answer(await platform.invite(acc, a, "bob"), "identity.invitation.issued")
     await platform.click(platform.stack.auth.invitation_link(issued))
+    await platform.seats_has_member(a, "bob")
     await platform.answer(await platform.send(acc, seats.ConnectIntegration(user_id="bob", integration="gmail")),
                           "seats.integration.changed")
     addon = await platform.send(acc, seats.PurchaseAddon(instance_id=a, addon="cma", buyer_user_id="ann"))
