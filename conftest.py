@@ -25,6 +25,7 @@ import pytest
 
 from crm_devstack.bus import Bus
 from crm_devstack.stack import Stack
+from crm_devstack.stack.layout import SERVICES
 
 ROOT = Path(__file__).parent
 CONTAINER_STACKS = ("compose", "containers")
@@ -127,7 +128,7 @@ def pytest_runtest_makereport(item, call):
     if report.when != "call" or not report.failed or not isinstance(stack, Stack) or STARTED not in item.stash:
         return
     lines = []
-    for service in ("identity", "seats", "notifications", "routing"):
+    for service in SERVICES:
         for line in stack.log_text(service).splitlines():
             try:
                 entry = json.loads(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -111,17 +112,18 @@ class Platform:
         """Until seats' copy of the roster has the user in the instance (its entitlements stop
         saying `not_a_member`): seats learns of a join from identity's event, which a purchase
         for the new member sent on another topic may overtake."""
-        deadline = time.monotonic() + timeout
+        async def member() -> bool:
+            return any(item["reason"] != "not_a_member" for item in (await self.entitlements(user_id, instance_id)).values())
+
+        await self.until(member, timeout, lambda: f"seats never saw {user_id} join {instance_id}", every=0.1)
+
+    async def entitlements(self, user_id: str, instance_id: str) -> dict[str, dict]:
+        """What seats says the user may use in the instance, by item, as they read it themselves."""
         async with httpx.AsyncClient(timeout=5) as client:
-            while True:
-                r = await client.get(f"{self.stack.http('seats')}/v1/entitlements", params={"instance_id": instance_id},
-                                     headers=self.stack.auth.as_user(user_id))
-                assert r.status_code == 200, r.text
-                if any(item["reason"] != "not_a_member" for item in r.json()["items"]):
-                    return
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"seats never saw {user_id} join {instance_id}")
-                await asyncio.sleep(0.1)
+            r = await client.get(f"{self.stack.http('seats')}/v1/entitlements", params={"instance_id": instance_id},
+                                 headers=self.stack.auth.as_user(user_id))
+        assert r.status_code == 200, r.text
+        return {i["item"]: i for i in r.json()["items"]}
 
     # --- what comes back ---------------------------------------------------------------------
 
@@ -148,15 +150,25 @@ class Platform:
 
     async def status(self, account_id: str, user_id: str, want: str, timeout: float = 30) -> dict:
         """Poll identity's read endpoint until the member has status `want`."""
+        member: dict | None = None
+
+        async def reached() -> bool:
+            nonlocal member
+            member = next((m for m in await self.members(account_id) if m["user_id"] == user_id), None)
+            return bool(member and member["status"] == want)
+
+        await self.until(reached, timeout, lambda: f"{user_id} is {member and member['status']}, never {want}")
+        assert member is not None
+        return member
+
+    async def until(self, reached: Callable[[], Awaitable[bool]], timeout: float, failure: Callable[[], str],
+                    every: float = 0.2) -> None:
+        """Poll a read endpoint through `reached` until it says yes, or fail with `failure()`."""
         deadline = time.monotonic() + timeout
-        while True:
-            members = await self.members(account_id)
-            member = next((m for m in members if m["user_id"] == user_id), None)
-            if member and member["status"] == want:
-                return member
+        while not await reached():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{user_id} is {member and member['status']}, never {want}")
-            await asyncio.sleep(0.2)
+                raise AssertionError(failure())
+            await asyncio.sleep(every)
 
     async def members(self, account_id: str) -> list[dict]:
         async with httpx.AsyncClient(timeout=5) as client:

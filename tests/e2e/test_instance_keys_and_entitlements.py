@@ -64,14 +64,6 @@ async def charges_for(platform, acc: str, instance_id: str) -> list[dict]:
     return [c for c in (await platform.seats(acc))["charges"] if c["instance_id"] == instance_id]
 
 
-async def entitlements(platform, user_id: str, instance_id: str) -> dict:
-    async with httpx.AsyncClient(timeout=5) as client:
-        r = await client.get(f"{platform.stack.http('seats')}/v1/entitlements",
-                             params={"instance_id": instance_id}, headers=platform.stack.auth.as_user(user_id))
-    assert r.status_code == 200, r.text
-    return {i["item"]: i for i in r.json()["items"]}
-
-
 async def test_a_purchase_is_charged_pro_rated_at_the_price_list_of_its_time(platform, new_account_id):
     acc = new_account_id()
     await platform.enterprise(acc, seats_total=3)  # billed monthly from the 1st of this month
@@ -100,7 +92,7 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
     await platform.active(acc, "bob")
     a = (await platform.bought(acc, "ann", "crm_idx_team")).data["instance_id"]
     b = (await platform.bought(acc, "bob", "crm_only")).data["instance_id"]
-    assert (await entitlements(platform, "bob", a))["addon:cma"]["reason"] == "not_a_member"
+    assert (await platform.entitlements("bob", a))["addon:cma"]["reason"] == "not_a_member"
 
     issued = await platform.answer(await platform.invite(acc, a, "bob"), "identity.invitation.issued")
     await platform.click(platform.stack.auth.invitation_link(issued))
@@ -117,8 +109,8 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
         package_id="texting", buyer_user_id="bob", assigned_user_id="bob", instance_id=b))
     await platform.answer(own, "seats.calling_package.purchased")
 
-    on_a = await entitlements(platform, "bob", a)
-    on_b = await entitlements(platform, "bob", b)
+    on_a = await platform.entitlements("bob", a)
+    on_b = await platform.entitlements("bob", b)
     assert on_a["addon:cma"]["available"] and on_a["addon:cma"]["reason"] == "bought_here"
     assert not on_b["addon:cma"]["available"]
     assert on_a["calling:calling_pro"]["available"] and not on_b["calling:calling_pro"]["available"]
@@ -132,7 +124,7 @@ async def test_entitlements_follow_purchases_and_membership(platform, new_accoun
     await platform.answer(await platform.send(acc, identity.RemoveInstanceMember(
         instance_id=a, user_id="bob", by_user_id="ann")), "identity.instance.member_removed")
     await platform.stack.settled()
-    on_a = await entitlements(platform, "bob", a)
+    on_a = await platform.entitlements("bob", a)
     assert not any(v["available"] for v in on_a.values()) and on_a["addon:cma"]["reason"] == "not_a_member"
 
 
